@@ -1,0 +1,124 @@
+//! K42's tracing facility: one event log for the kernel, servers, libraries
+//! and applications, and the file format its tools read.
+//!
+//! This crate owns the log itself (paper §9, `k42-notes.md` §8): events go
+//! into per-processor buffers split into fixed-size blocks, reserved without
+//! locks by a compare-and-swap on a 64-bit index and committed with a
+//! per-block count. An event never straddles a block (the writer that would
+//! cross pads the block with a *filler*), so any block can be read on its
+//! own. A 64-bit mask of enabled classes is checked before anything else:
+//! a disabled event costs a load and a branch, and the `compiled-out`
+//! feature removes the facility altogether.
+//!
+//! Events are declared once with [`events!`]: class, name, typed fields
+//! (strings included) and a print format. The macro generates the logging
+//! function and the metadata that goes into the trace, so the tools decode
+//! a trace from any build. The kernel's own events are declared in
+//! [`events`].
+//!
+//! | module      | owns                                                          |
+//! |-------------|---------------------------------------------------------------|
+//! | [`header`]  | the header word, layers, classes, the control events          |
+//! | [`log`]     | [`Tracer`]: reserve, commit, filler, overflow, block reading |
+//! | [`field`]   | field types and their encoding                               |
+//! | [`meta`]    | event metadata and its binary form                           |
+//! | [`stream`]  | the trace file format and the no_std [`StreamWriter`]        |
+//! | `decode`    | (feature `alloc`) reading trace files, tolerating damage     |
+//! | `host`      | (feature `std`) heap memory and a thread/TSC [`Platform`]    |
+//!
+//! # Setup in the kernel
+//!
+//! The kernel gives the log static memory, a processor id and a clock
+//! (the TSC), through the [`Platform`] trait:
+//!
+//! ```
+//! use ktrace::{Geometry, Overflow, Platform, StaticMemory, Tracer};
+//!
+//! struct Kernel;
+//! impl Platform for Kernel {
+//!     fn cpu_id(&self) -> usize { 0 /* from the per-processor area */ }
+//!     fn timestamp(&self) -> u64 { 42 /* rdtsc */ }
+//! }
+//!
+//! // 4 processors x 8 blocks x 1024 words = 256 KiB, in .bss.
+//! static MEMORY: StaticMemory<4, 8, 1024> = StaticMemory::new();
+//! static TRACER: Tracer<'static, Kernel> =
+//!     match Tracer::new(MEMORY.memory(), MEMORY.geometry(), Overflow::Wrap, Kernel) {
+//!         Ok(t) => t,
+//!         Err(_) => panic!("trace memory does not match its geometry"),
+//!     };
+//!
+//! // At boot, from the command line (`trace=sched,lock`):
+//! TRACER.set_mask(ktrace::events::parse_mask("sched,lock").unwrap());
+//! // Anywhere:
+//! ktrace::events::sched::switch(&TRACER, 1, 2);
+//! ```
+//!
+//! A trace daemon (a kernel thread, or the idle loop) moves completed blocks
+//! out with a [`StreamWriter`] a couple of blocks behind the writers, to any
+//! [`stream::ByteSink`] such as a second serial port; the host copies the
+//! bytes into a file, and `ktrace` (tools/ktrace) dumps, analyses, exports
+//! and draws it. The kernel's timer should call [`Tracer::heartbeat`] at
+//! least every 2^31 clock ticks so readers can follow the 32-bit timestamps.
+//!
+//! # Usage hosted
+//!
+//! ```
+//! use ktrace::{events, host, Overflow};
+//!
+//! let tracer = host::tracer(2, 4, 512, Overflow::Wrap).unwrap();
+//! tracer.enable(ktrace::Class::TEST);
+//! events::test::message(tracer, "hello");
+//! ```
+//!
+//! # The trace file format
+//!
+//! See [`stream`] for the records and [`header`] for the header word; in
+//! short: a 32-byte file header, a metadata record with every declared
+//! event (class, name, field names and types, print format), then block
+//! records, each tagged with processor id and block sequence number, so a
+//! stream of blocks from a serial port can be written straight into a file.
+//! Within a block every event is one header word plus one word per scalar
+//! field (strings: a length word and the bytes); the first event of each
+//! block is a block start carrying the full 64-bit timestamp.
+//!
+//! # Dependencies
+//!
+//! None in the library (loom only under `cfg(loom)`): the log is a few
+//! atomics, and the format is small enough to write by hand, which keeps it
+//! documented in one place and usable without an allocator. The decoder
+//! needs `alloc` only. The benchmarks compare against the `tracing` crate,
+//! which was not used for the log itself: its subscriber model dispatches
+//! through a trait object and formats values at run time, while K42's
+//! design is a fixed binary layout decoded offline.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+pub mod events;
+pub mod field;
+pub mod header;
+pub mod log;
+mod macros;
+pub mod meta;
+pub mod stream;
+mod sync;
+
+#[cfg(feature = "alloc")]
+pub mod decode;
+#[cfg(feature = "std")]
+pub mod host;
+
+pub use field::{Field, FieldKind};
+pub use header::{Class, Header, Layer};
+#[cfg(not(loom))]
+pub use log::StaticMemory;
+pub use log::{
+    BlockRead, ConfigError, CpuState, Dropped, EventWriter, Geometry, Memory, Overflow, Platform,
+    Tracer,
+};
+pub use meta::{EventDesc, FieldDesc};
+pub use stream::StreamWriter;

@@ -1,0 +1,102 @@
+//! Damaged files: each problem is reported with its byte offset, and the
+//! rest of the file is still read.
+use ktrace::decode::Trace;
+use ktrace::events::{self, test};
+use ktrace::host::{self, StdPlatform};
+use ktrace::stream::{HEADER_BYTES, RECORD_BYTES};
+use ktrace::{Class, Overflow, StreamWriter};
+
+/// A trace of 3 full blocks (19 marks each) on one processor, and the
+/// offsets of its block records.
+fn three_blocks() -> (Vec<u8>, Vec<usize>) {
+    let tracer = host::tracer(1, 4, 64, Overflow::Stop).unwrap();
+    StdPlatform::set_cpu(0);
+    tracer.enable(Class::TEST);
+    for i in 0..57 {
+        test::mark(tracer, 0, i);
+    }
+    let mut scratch = vec![0u64; 64];
+    let mut out = Vec::new();
+    let mut d = StreamWriter::new(tracer, &mut scratch);
+    d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
+    d.flush(&mut out).unwrap();
+    let t = Trace::parse(&out);
+    assert!(t.errors.is_empty());
+    assert_eq!(t.events.len(), 57);
+    let offsets = t.blocks.iter().map(|b| b.offset as usize).collect();
+    (out, offsets)
+}
+
+#[test]
+fn corrupt_block_is_skipped_with_its_offset() {
+    let (mut bytes, offs) = three_blocks();
+    bytes[offs[1] + RECORD_BYTES + 100] ^= 0x55;
+    let t = Trace::parse(&bytes);
+    assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+    assert_eq!(t.errors[0].offset, offs[1] as u64);
+    assert!(
+        t.errors[0].to_string().contains("checksum"),
+        "{}",
+        t.errors[0]
+    );
+    assert!(t.errors[0]
+        .to_string()
+        .contains(&format!("offset {}", offs[1])));
+    assert_eq!(t.events.len(), 38, "blocks 0 and 2 still decode");
+}
+
+#[test]
+fn truncated_file_reports_offset_and_keeps_earlier_blocks() {
+    let (bytes, offs) = three_blocks();
+    let cut = &bytes[..offs[2] + 40];
+    let t = Trace::parse(cut);
+    assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+    assert_eq!(t.errors[0].offset, offs[2] as u64);
+    assert!(t.errors[0].message.contains("truncated"), "{}", t.errors[0]);
+    assert_eq!(t.events.len(), 38);
+    // Cut inside a record header.
+    let t = Trace::parse(&bytes[..offs[2] + 6]);
+    assert_eq!(t.errors.len(), 1);
+    assert_eq!(t.events.len(), 38);
+}
+
+#[test]
+fn garbage_between_records_is_skipped() {
+    let (bytes, offs) = three_blocks();
+    let mut damaged = bytes[..offs[1]].to_vec();
+    damaged.extend_from_slice(b"line noise from the serial port");
+    damaged.extend_from_slice(&bytes[offs[1]..]);
+    let t = Trace::parse(&damaged);
+    assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+    assert_eq!(t.errors[0].offset, offs[1] as u64);
+    assert_eq!(t.events.len(), 57);
+}
+
+#[test]
+fn bad_header_and_bad_events_are_reported() {
+    let (bytes, offs) = three_blocks();
+    let mut b = bytes.clone();
+    b[0] = b'X';
+    let t = Trace::parse(&b);
+    assert_eq!(t.errors[0].offset, 0);
+    assert!(t.errors[0].message.contains("K42TRACE"));
+    assert_eq!(t.events.len(), 57, "records are found by their magic");
+
+    assert!(!Trace::parse(&[]).errors.is_empty());
+    assert!(!Trace::parse(&bytes[..HEADER_BYTES - 3]).errors.is_empty());
+
+    // An event whose length runs past its block: re-checksummed so only
+    // the event is bad.
+    let mut b = bytes.clone();
+    let payload = offs[0] + RECORD_BYTES;
+    let word = payload + 16 + 5 * 8; // first event after the block start
+    b[word + 4] = 200; // length field
+    let len = u32::from_le_bytes(b[offs[0] + 8..offs[0] + 12].try_into().unwrap()) as usize;
+    let mut fnv = ktrace::stream::Fnv::new();
+    fnv.update(&b[payload..payload + len]);
+    b[offs[0] + 12..offs[0] + 16].copy_from_slice(&fnv.finish().to_le_bytes());
+    let t = Trace::parse(&b);
+    assert_eq!(t.errors.len(), 1, "{:?}", t.errors);
+    assert_eq!(t.errors[0].offset, word as u64);
+    assert_eq!(t.events.len(), 38);
+}

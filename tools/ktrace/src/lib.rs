@@ -1,0 +1,362 @@
+//! The `ktrace` host tool: reads K42-rs trace files (see the `ktrace`
+//! crate's `stream` module for the format) and turns them into text,
+//! tables, Perfetto JSON or a self-contained HTML timeline.
+//!
+//! Every command works on a [`Trace`] decoded by `ktrace::decode`, which
+//! reads past damage and lists it; the commands here are pure functions
+//! from a trace to a string, so golden tests pin their output.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use ktrace::decode::{Event, Trace};
+use ktrace::Class;
+use serde_json::{json, Value as Json};
+
+pub mod html;
+pub mod sample;
+
+/// Time of `e` in nanoseconds since the trace's first event.
+fn rel_ns(trace: &Trace, t0: u64, ts: u64) -> f64 {
+    trace.ticks_to_ns(ts.saturating_sub(t0))
+}
+
+fn first_ts(trace: &Trace) -> u64 {
+    trace.events.iter().map(|e| e.ts).min().unwrap_or(0)
+}
+
+/// Options for [`dump`].
+#[derive(Clone, Debug, Default)]
+pub struct DumpOptions {
+    /// Only these processors (all if empty).
+    pub cpus: Vec<u32>,
+    /// Only these classes, by name (all if empty).
+    pub classes: Vec<String>,
+}
+
+/// The human-readable dump: every event, merged across processors by time.
+pub fn dump(trace: &Trace, opts: &DumpOptions) -> String {
+    let mut out = String::new();
+    let h = &trace.header;
+    let _ = writeln!(
+        out,
+        "# {} processors, {} words per block, clock {}",
+        h.cpus,
+        h.block_words,
+        match h.ticks_per_second {
+            0 => "unknown (ticks shown as ns)".to_string(),
+            t => format!("{:.3} GHz", t as f64 / 1e9),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "# {:>14}  {:>3}  {:<24} text",
+        "time (us)", "cpu", "event"
+    );
+    let t0 = first_ts(trace);
+    for e in trace.merged() {
+        if !opts.cpus.is_empty() && !opts.cpus.contains(&e.cpu) {
+            continue;
+        }
+        let class = trace.info(e).map(|i| i.class_name.as_str()).unwrap_or("");
+        if !opts.classes.is_empty() && !opts.classes.iter().any(|c| c == class) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:>16.3}  {:>3}  {:<24} {}",
+            rel_ns(trace, t0, e.ts) / 1000.0,
+            e.cpu,
+            trace.name(e),
+            trace.text(e)
+        );
+    }
+    out
+}
+
+/// Events per class and per processor, blocks, lost blocks and events.
+pub fn stats(trace: &Trace) -> String {
+    let mut out = String::new();
+    let t0 = first_ts(trace);
+    let t1 = trace.events.iter().map(|e| e.ts).max().unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "{} events in {} blocks over {:.3} us; {} decode errors",
+        trace.events.len(),
+        trace.blocks.len(),
+        rel_ns(trace, t0, t1) / 1000.0,
+        trace.errors.len()
+    );
+    let mut by_class: BTreeMap<u8, (String, u64)> = BTreeMap::new();
+    for e in &trace.events {
+        let name = trace
+            .info(e)
+            .map(|i| i.class_name.clone())
+            .unwrap_or_else(|| format!("class{}", e.class.0));
+        by_class.entry(e.class.0).or_insert((name, 0)).1 += 1;
+    }
+    let _ = writeln!(out, "\n{:<6} {:<12} {:>10}", "class", "name", "events");
+    for (id, (name, n)) in &by_class {
+        let _ = writeln!(out, "{id:<6} {name:<12} {n:>10}");
+    }
+    let mut per_cpu: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in &trace.events {
+        *per_cpu.entry(e.cpu).or_default() += 1;
+    }
+    let blocks = trace.block_counts();
+    let lost = trace.lost_events();
+    let _ = writeln!(
+        out,
+        "\n{:<4} {:>10} {:>8} {:>12} {:>12}",
+        "cpu", "events", "blocks", "lost blocks", "lost events"
+    );
+    let cpus: std::collections::BTreeSet<u32> =
+        per_cpu.keys().chain(blocks.keys()).copied().collect();
+    for cpu in cpus {
+        let (present, missing) = blocks.get(&cpu).copied().unwrap_or((0, 0));
+        let _ = writeln!(
+            out,
+            "{:<4} {:>10} {:>8} {:>12} {:>12}",
+            cpu,
+            per_cpu.get(&cpu).copied().unwrap_or(0),
+            present,
+            missing,
+            lost.get(&cpu).copied().unwrap_or(0)
+        );
+    }
+    out
+}
+
+/// Contention of one lock, as computed by [`lock_stats`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LockStats {
+    /// The lock's address.
+    pub lock: u64,
+    /// Its name, if a `lock.name` event gave one.
+    pub name: String,
+    /// Acquisitions.
+    pub acquisitions: u64,
+    /// Acquisitions that had to wait.
+    pub contended: u64,
+    /// Total wait, contended to acquired, in ns.
+    pub wait_ns: f64,
+    /// Longest single wait, in ns.
+    pub max_wait_ns: f64,
+    /// Total hold time, acquired to released, in ns.
+    pub hold_ns: f64,
+}
+
+fn lock_event<'t>(trace: &'t Trace, e: &Event) -> Option<(&'t str, u64)> {
+    let info = trace.info(e)?;
+    if info.class != Class::LOCK {
+        return None;
+    }
+    Some((info.name.as_str(), e.values.first()?.as_u64()?))
+}
+
+/// Per-lock contention, sorted by total wait (longest first).
+pub fn lock_stats(trace: &Trace) -> Vec<LockStats> {
+    let mut locks: BTreeMap<u64, LockStats> = BTreeMap::new();
+    // (cpu, lock) -> when waiting began / when acquired.
+    let mut waiting: BTreeMap<(u32, u64), u64> = BTreeMap::new();
+    let mut held: BTreeMap<(u32, u64), u64> = BTreeMap::new();
+    for e in trace.merged() {
+        let Some((what, lock)) = lock_event(trace, e) else {
+            continue;
+        };
+        let s = locks.entry(lock).or_insert_with(|| LockStats {
+            lock,
+            ..LockStats::default()
+        });
+        match what {
+            "contended" => {
+                waiting.insert((e.cpu, lock), e.ts);
+            }
+            "acquire" => {
+                s.acquisitions += 1;
+                if let Some(t) = waiting.remove(&(e.cpu, lock)) {
+                    let w = trace.ticks_to_ns(e.ts.saturating_sub(t));
+                    s.contended += 1;
+                    s.wait_ns += w;
+                    s.max_wait_ns = s.max_wait_ns.max(w);
+                }
+                held.insert((e.cpu, lock), e.ts);
+            }
+            "release" => {
+                if let Some(t) = held.remove(&(e.cpu, lock)) {
+                    s.hold_ns += trace.ticks_to_ns(e.ts.saturating_sub(t));
+                }
+            }
+            "name" => {
+                if let Some(ktrace::decode::Value::Str(n)) = e.values.get(1) {
+                    s.name = n.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut v: Vec<LockStats> = locks.into_values().filter(|s| s.acquisitions > 0).collect();
+    v.sort_by(|a, b| b.wait_ns.total_cmp(&a.wait_ns).then(a.lock.cmp(&b.lock)));
+    v
+}
+
+/// The `locks` report.
+pub fn locks(trace: &Trace) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<18} {:<16} {:>10} {:>10} {:>7} {:>14} {:>12} {:>14}",
+        "lock", "name", "acquired", "contended", "%", "wait (us)", "max (us)", "held (us)"
+    );
+    for s in lock_stats(trace) {
+        let _ = writeln!(
+            out,
+            "{:<18} {:<16} {:>10} {:>10} {:>6.1}% {:>14.3} {:>12.3} {:>14.3}",
+            format!("{:#x}", s.lock),
+            s.name,
+            s.acquisitions,
+            s.contended,
+            100.0 * s.contended as f64 / s.acquisitions.max(1) as f64,
+            s.wait_ns / 1000.0,
+            s.max_wait_ns / 1000.0,
+            s.hold_ns / 1000.0
+        );
+    }
+    out
+}
+
+/// An interval built from an `enter`/`exit` pair, or a lone event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mark {
+    /// Processor.
+    pub cpu: u32,
+    /// Start, ns since the first event.
+    pub start_ns: f64,
+    /// Duration in ns; `None` for an instant.
+    pub dur_ns: Option<f64>,
+    /// `class.event`, or `class.what` for an interval.
+    pub name: String,
+    /// Class name.
+    pub class: String,
+    /// The (opening) event's text.
+    pub text: String,
+}
+
+/// Pairs `enter`/`exit` events per processor into intervals (properly
+/// nested per class); everything else, including unmatched halves, is an
+/// instant. Sorted by processor, then start.
+pub fn marks(trace: &Trace) -> Vec<Mark> {
+    let t0 = first_ts(trace);
+    let mut out = Vec::new();
+    let mut open: BTreeMap<(u32, u8, String), Vec<usize>> = BTreeMap::new();
+    for e in trace.merged() {
+        let info = trace.info(e);
+        let class = info
+            .map(|i| i.class_name.clone())
+            .unwrap_or_else(|| format!("class{}", e.class.0));
+        let ev = info.map(|i| i.name.as_str()).unwrap_or("");
+        let start_ns = rel_ns(trace, t0, e.ts);
+        let prefix = |suffix: &str| -> Option<String> {
+            if ev == suffix {
+                Some(String::new())
+            } else {
+                ev.strip_suffix(&format!("_{suffix}")).map(str::to_string)
+            }
+        };
+        if let Some(p) = prefix("enter") {
+            open.entry((e.cpu, e.class.0, p.clone()))
+                .or_default()
+                .push(out.len());
+            let name = if p.is_empty() {
+                class.clone()
+            } else {
+                format!("{class}.{p}")
+            };
+            out.push(Mark {
+                cpu: e.cpu,
+                start_ns,
+                dur_ns: Some(0.0),
+                name,
+                class,
+                text: trace.text(e),
+            });
+            continue;
+        }
+        if let Some(p) = prefix("exit") {
+            if let Some(i) = open.get_mut(&(e.cpu, e.class.0, p)).and_then(|s| s.pop()) {
+                out[i].dur_ns = Some(start_ns - out[i].start_ns);
+                continue;
+            }
+        }
+        out.push(Mark {
+            cpu: e.cpu,
+            start_ns,
+            dur_ns: None,
+            name: trace.name(e),
+            class,
+            text: trace.text(e),
+        });
+    }
+    // Intervals never closed become instants.
+    for stack in open.values() {
+        for &i in stack {
+            out[i].dur_ns = None;
+        }
+    }
+    out.sort_by(|a, b| {
+        (a.cpu, a.start_ns)
+            .partial_cmp(&(b.cpu, b.start_ns))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    out
+}
+
+fn processors(trace: &Trace) -> Vec<u32> {
+    let mut cpus: Vec<u32> = trace.blocks.iter().map(|b| b.cpu).collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    cpus
+}
+
+fn round_us(ns: f64) -> f64 {
+    ns.round() / 1000.0
+}
+
+/// Chrome trace-event JSON (opens in ui.perfetto.dev): one track per
+/// processor, `enter`/`exit` pairs as slices, other events as instants.
+pub fn perfetto(trace: &Trace) -> String {
+    let mut events = vec![
+        json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0,
+        "args": {"name": "K42-rs"}}),
+    ];
+    for cpu in processors(trace) {
+        events.push(
+            json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": cpu,
+            "args": {"name": format!("cpu {cpu}")}}),
+        );
+        events.push(
+            json!({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": cpu,
+            "args": {"sort_index": cpu}}),
+        );
+    }
+    for m in marks(trace) {
+        let mut e = json!({"name": m.name, "cat": m.class, "ts": round_us(m.start_ns),
+            "pid": 1, "tid": m.cpu, "args": {"text": m.text}});
+        let obj = e.as_object_mut().expect("a json object");
+        match m.dur_ns {
+            Some(d) => {
+                obj.insert("ph".into(), Json::from("X"));
+                obj.insert("dur".into(), Json::from(round_us(d)));
+            }
+            None => {
+                obj.insert("ph".into(), Json::from("i"));
+                obj.insert("s".into(), Json::from("t"));
+            }
+        }
+        events.push(e);
+    }
+    let doc = json!({"displayTimeUnit": "ns", "traceEvents": events});
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
