@@ -197,6 +197,21 @@ window.addEventListener("keydown", (ev) => {
 window.addEventListener("resize", draw);
 draw();
 document.body.dataset.tracks = String(svg.querySelectorAll("g.track").length);
+// `page.html#selftest`: exercise zoom and the tooltip, and report in the
+// DOM (used by the headless-browser test).
+if (location.hash === "#selftest") {
+  const before = v1 - v0;
+  zoom(0.5, v0);
+  document.body.dataset.zoomed = String(v1 - v0 < before);
+  zoom(2, v0);
+  const r = svg.querySelector("rect[data-i]");
+  if (r) {
+    const b = r.getBoundingClientRect();
+    r.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: b.x + 1, clientY: b.y + 1}));
+  }
+  document.body.dataset.tip = tip.style.display === "block" ? tip.textContent.split("\n")[0] : "";
+  document.body.dataset.drawn = String(svg.querySelectorAll("rect[data-i]").length);
+}
 if (document.body.dataset.status === "loading") document.body.dataset.status = "ok";
 </script>
 </body>

@@ -89,21 +89,37 @@ pub fn stats(trace: &Trace) -> String {
         rel_ns(trace, t0, t1) / 1000.0,
         trace.errors.len()
     );
-    let mut by_class: BTreeMap<u8, (String, u64)> = BTreeMap::new();
+    // Events per class (rows) and processor (columns).
+    let mut by_class: BTreeMap<u8, (String, BTreeMap<u32, u64>)> = BTreeMap::new();
+    let mut per_cpu: BTreeMap<u32, u64> = BTreeMap::new();
     for e in &trace.events {
         let name = trace
             .info(e)
             .map(|i| i.class_name.clone())
             .unwrap_or_else(|| format!("class{}", e.class.0));
-        by_class.entry(e.class.0).or_insert((name, 0)).1 += 1;
-    }
-    let _ = writeln!(out, "\n{:<6} {:<12} {:>10}", "class", "name", "events");
-    for (id, (name, n)) in &by_class {
-        let _ = writeln!(out, "{id:<6} {name:<12} {n:>10}");
-    }
-    let mut per_cpu: BTreeMap<u32, u64> = BTreeMap::new();
-    for e in &trace.events {
+        *by_class
+            .entry(e.class.0)
+            .or_insert((name, BTreeMap::new()))
+            .1
+            .entry(e.cpu)
+            .or_default() += 1;
         *per_cpu.entry(e.cpu).or_default() += 1;
+    }
+    let _ = write!(out, "\n{:<6} {:<12} {:>10}", "class", "name", "events");
+    for cpu in per_cpu.keys() {
+        let _ = write!(out, " {:>9}", format!("cpu {cpu}"));
+    }
+    out.push('\n');
+    for (id, (name, counts)) in &by_class {
+        let _ = write!(
+            out,
+            "{id:<6} {name:<12} {:>10}",
+            counts.values().sum::<u64>()
+        );
+        for cpu in per_cpu.keys() {
+            let _ = write!(out, " {:>9}", counts.get(cpu).copied().unwrap_or(0));
+        }
+        out.push('\n');
     }
     let blocks = trace.block_counts();
     let lost = trace.lost_events();
