@@ -1,0 +1,353 @@
+//! Hot swapping (notes §3, paper §5) and call monitoring by interposition.
+//!
+//! `switch(coref, new_root)` replaces a live object's Root while clients
+//! keep calling it. The object's global entry moves to the `SWITCHING`
+//! phase and a [`Mediator`] takes over its miss path:
+//!
+//! 1. **Negotiate**: the first format in the new Root's import list that
+//!    the old Root exports; none is [`Error::NoCommonFormat`] and nothing
+//!    has changed.
+//! 2. **FORWARD**: the local entries are flushed, so every new call misses
+//!    and is counted (per processor) and forwarded to the old Rep. The
+//!    swapper waits for a quiescence marker: calls that started before the
+//!    switch, through the local tables, have then finished.
+//! 3. **BLOCK**: new calls wait. Forwarded calls already inside finish; a
+//!    call made on a processor that has a forwarded call in progress is let
+//!    through (it is a recursive or nested call, which must not wait for
+//!    itself).
+//! 4. **Transfer**: with no call inside, one worker per processor (in
+//!    parallel, through [`Platform::run_on_all`]) exports that processor's
+//!    share of the old state and imports it into the new Root. A failure
+//!    keeps the old Root and returns the error.
+//! 5. **Install and COMPLETED**: the new Root goes into the global entry,
+//!    the phase returns to normal, and the blocked calls retry: they miss
+//!    and the new Root creates their Reps.
+//!
+//! Every call runs exactly once, on the old object (before the BLOCK point)
+//! or on the new one (after it). The old Root is handed back to the caller.
+//!
+//! Monitoring uses the same interposition point without a swap: while an
+//! object is monitored its local entries stay empty, so every call takes
+//! the miss path, which counts and times it.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+
+use crate::error::Error;
+use crate::platform::{CpuId, Platform, MAX_CPUS};
+use crate::root::{Format, Root};
+use crate::runtime::{ErasedRoot, Runtime, Work, MONITORED, NORMAL, PHASE_MASK, SWITCHING};
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
+
+const FORWARD: usize = 0;
+const BLOCK: usize = 1;
+const COMPLETED: usize = 2;
+
+/// The interposed state of a swap in progress.
+pub(crate) struct Mediator {
+    phase: AtomicUsize,
+    /// Forwarded calls in progress, per processor.
+    forwarded: [AtomicUsize; MAX_CPUS],
+}
+
+/// A forwarded call in progress; leaving it uncounts it.
+pub(crate) struct Forwarded<'a> {
+    count: &'a AtomicUsize,
+}
+
+impl Drop for Forwarded<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Mediator {
+    fn new() -> Self {
+        Mediator {
+            phase: AtomicUsize::new(FORWARD),
+            forwarded: core::array::from_fn(|_| AtomicUsize::new(0)),
+        }
+    }
+
+    /// Admits a call on processor `cpu` to the old object, or returns
+    /// `None` if it must wait for the swap to complete.
+    pub(crate) fn enter_forward(&self, cpu: CpuId) -> Option<Forwarded<'_>> {
+        let count = &self.forwarded[cpu];
+        // Count first, then look at the phase; the swapper sets the phase
+        // first, then looks at the counts (both sequentially consistent),
+        // so one of the two sees the other.
+        let outer = count.fetch_add(1, Ordering::SeqCst);
+        let phase = self.phase.load(Ordering::SeqCst);
+        if phase == FORWARD || (phase == BLOCK && outer > 0) {
+            Some(Forwarded { count })
+        } else {
+            count.fetch_sub(1, Ordering::SeqCst);
+            None
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.forwarded
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .sum()
+    }
+}
+
+/// Call statistics of a monitored object.
+#[derive(Default)]
+pub struct MonitorStats {
+    calls: AtomicU64,
+    time: AtomicU64,
+}
+
+impl MonitorStats {
+    /// Calls made while monitored.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent in them, in [`Platform::now`] units.
+    pub fn time(&self) -> u64 {
+        self.time.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn time_call<P: Platform, R>(&self, p: &P, f: impl FnOnce() -> R) -> R {
+        let t0 = p.now();
+        let r = f();
+        let dt = p.now().wrapping_sub(t0);
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.time.fetch_add(dt, Ordering::Relaxed);
+        r
+    }
+}
+
+/// Why a switch failed, with the new Root handed back.
+pub struct SwitchError<I: ?Sized + 'static> {
+    /// What went wrong.
+    pub error: Error,
+    /// The Root that was not installed.
+    pub new_root: Box<dyn Root<I>>,
+}
+
+impl<I: ?Sized + 'static> core::fmt::Debug for SwitchError<I> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SwitchError")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<I: ?Sized + 'static> core::fmt::Display for SwitchError<I> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "hot swap failed: {}", self.error)
+    }
+}
+
+/// The best format both Roots support: the new Root's preference order.
+pub fn negotiate(exports: &[Format], imports: &[Format]) -> Option<Format> {
+    imports.iter().copied().find(|f| exports.contains(f))
+}
+
+impl<P: Platform> Runtime<P> {
+    pub(crate) fn switch<I: ?Sized + 'static>(
+        &self,
+        id: usize,
+        new_root: Box<dyn Root<I>>,
+    ) -> Result<Box<dyn Root<I>>, SwitchError<I>> {
+        let fail = |error, new_root| Err(SwitchError { error, new_root });
+        if let Err(error) = self.check_not_in_call() {
+            return fail(error, new_root);
+        }
+        let e = &self.entries[id];
+        // Claim the object.
+        let mut st = e.state.load(Ordering::Acquire);
+        loop {
+            match st & PHASE_MASK {
+                NORMAL => {}
+                SWITCHING => return fail(Error::Busy, new_root),
+                _ => return fail(Error::Destroyed, new_root),
+            }
+            match e.state.compare_exchange_weak(
+                st,
+                (st & !PHASE_MASK) | SWITCHING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        // Misses that read the Root before the claim finish installing.
+        self.wait_misses(e);
+        let reopen = || {
+            let mut st = e.state.load(Ordering::Acquire);
+            while let Err(now) = e.state.compare_exchange_weak(
+                st,
+                (st & !PHASE_MASK) | NORMAL,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                st = now;
+            }
+        };
+        let Some(old) = self.root_of::<I>(e) else {
+            reopen();
+            return fail(Error::Destroyed, new_root);
+        };
+        // 1. Negotiate.
+        let Some(format) = negotiate(old.export_formats(), new_root.import_formats()) else {
+            reopen();
+            return fail(Error::NoCommonFormat, new_root);
+        };
+        // 2. FORWARD.
+        let mediator = Box::into_raw(Box::new(Mediator::new()));
+        e.mediator.store(mediator, Ordering::Release);
+        // SAFETY: we own the mediator until it is deferred below.
+        let m = unsafe { &*mediator };
+        let used = e.used.swap(0, Ordering::AcqRel);
+        self.flush(id, used);
+        let marker = self.global_marker();
+        self.wait_until(|| self.elapsed(marker));
+        // 3. BLOCK.
+        m.phase.store(BLOCK, Ordering::SeqCst);
+        self.wait_until(|| m.in_flight() == 0);
+        // 4. Transfer, one worker per processor.
+        let failure: Mutex<Option<crate::root::TransferError>> = Mutex::new(None);
+        let new_ref: &dyn Root<I> = &*new_root;
+        self.platform.run_on_all(&|cpu| {
+            if let Some(state) = old.export(cpu, format) {
+                if let Err(err) = new_ref.import(cpu, format, state) {
+                    *failure.lock() = Some(err);
+                }
+            }
+        });
+        let failure = failure.lock().take();
+        // 5. Install (unless the transfer failed), COMPLETED.
+        let result = match failure {
+            Some(err) => Err(SwitchError {
+                error: Error::Transfer(err),
+                new_root,
+            }),
+            None => {
+                let fresh = Box::into_raw(Box::new(ErasedRoot(Box::new(new_root))));
+                let old_ptr = e.root.swap(fresh, Ordering::AcqRel);
+                // SAFETY: the old Root is ours now: no call can reach it
+                // (see the module docs), and the pointer came from
+                // `Box::into_raw`.
+                let old_box = unsafe { Box::from_raw(old_ptr) };
+                Ok(old_box)
+            }
+        };
+        let used = e.used.swap(0, Ordering::AcqRel);
+        self.flush(id, used);
+        m.phase.store(COMPLETED, Ordering::SeqCst);
+        e.mediator.store(core::ptr::null_mut(), Ordering::Release);
+        reopen();
+        // Blocked callers may still be looking at the mediator.
+        // SAFETY: unlinked above; from `Box::into_raw`.
+        let mediator = unsafe { Box::from_raw(mediator) };
+        self.defer(
+            self.global_marker(),
+            Work::Drop(Box::new(MediatorBox(mediator))),
+        );
+        result.map(|old_box| {
+            let any: *mut (dyn core::any::Any + Send + Sync) = Box::into_raw(old_box.0);
+            // SAFETY: `root_of::<I>` found a `Box<dyn Root<I>>` in this very
+            // allocation before the swap, so the cast restores its type.
+            unsafe { *Box::from_raw(any as *mut Box<dyn Root<I>>) }
+        })
+    }
+
+    pub(crate) fn monitor(&self, id: usize) -> Result<Arc<MonitorStats>, Error> {
+        let e = &self.entries[id];
+        let stats = Arc::new(MonitorStats::default());
+        let raw = Arc::into_raw(stats.clone()) as *mut MonitorStats;
+        if e.monitor
+            .compare_exchange(
+                core::ptr::null_mut(),
+                raw,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: not published.
+            drop(unsafe { Arc::from_raw(raw) });
+            return Err(Error::Monitor);
+        }
+        let mut st = e.state.load(Ordering::Acquire);
+        loop {
+            let err = match st & PHASE_MASK {
+                NORMAL if st & MONITORED == 0 => None,
+                NORMAL => Some(Error::Monitor),
+                SWITCHING => Some(Error::Busy),
+                _ => Some(Error::Destroyed),
+            };
+            if let Some(err) = err {
+                if e.monitor
+                    .compare_exchange(
+                        raw,
+                        core::ptr::null_mut(),
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+                {
+                    // SAFETY: unpublished again before any miss saw the flag.
+                    drop(unsafe { Arc::from_raw(raw) });
+                }
+                return Err(err);
+            }
+            match e.state.compare_exchange_weak(
+                st,
+                st | MONITORED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        self.wait_misses(e);
+        let used = e.used.swap(0, Ordering::AcqRel);
+        self.flush(id, used);
+        Ok(stats)
+    }
+
+    pub(crate) fn unmonitor(&self, id: usize) -> Result<(), Error> {
+        let e = &self.entries[id];
+        let mut st = e.state.load(Ordering::Acquire);
+        loop {
+            if st & PHASE_MASK != NORMAL {
+                return Err(if st & PHASE_MASK == SWITCHING {
+                    Error::Busy
+                } else {
+                    Error::Destroyed
+                });
+            }
+            if st & MONITORED == 0 {
+                return Err(Error::Monitor);
+            }
+            match e.state.compare_exchange_weak(
+                st,
+                st & !MONITORED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        self.wait_misses(e);
+        let raw = e.monitor.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !raw.is_null() {
+            // SAFETY: from `Arc::into_raw` in `monitor`.
+            let arc = unsafe { Arc::from_raw(raw) };
+            self.defer(self.global_marker(), Work::Drop(Box::new(arc)));
+        }
+        Ok(())
+    }
+}
+
+struct MediatorBox(#[allow(dead_code)] Box<Mediator>);
