@@ -115,7 +115,7 @@ fn hammer_swap_destroy_recreate() {
                     let seen = generation.load(Ordering::SeqCst);
                     loop {
                         i += 1;
-                        let r = if i % 7 == 0 {
+                        let r = if i.is_multiple_of(7) {
                             // A recursive call into the same object.
                             obj.call(|c| {
                                 c.inc();
@@ -129,7 +129,7 @@ fn hammer_swap_destroy_recreate() {
                             Err(Error::Destroyed) => break,
                             Err(e) => panic!("unexpected {e}"),
                         }
-                        if i % 16 == 0 {
+                        if i.is_multiple_of(16) {
                             me.quiescent();
                             if generation.load(Ordering::SeqCst) != seen
                                 || done.load(Ordering::SeqCst)
