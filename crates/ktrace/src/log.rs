@@ -264,7 +264,9 @@ pub const fn check_memory(memory: &Memory<'_>, geometry: &Geometry) -> Result<()
 
 /// The log: an enable mask, per-processor rings and the platform hooks.
 pub struct Tracer<'a, P> {
-    mask: AtomicU64,
+    /// Not part of the algorithm loom checks, so always `core`'s atomic
+    /// (which keeps `Tracer::new` a `const fn` under loom too).
+    mask: core::sync::atomic::AtomicU64,
     overflow: Overflow,
     block_shift: u32,
     blocks: usize,
@@ -305,7 +307,7 @@ impl<'a, P: Platform> Tracer<'a, P> {
             return Err(e);
         }
         Ok(Tracer {
-            mask: AtomicU64::new(0),
+            mask: core::sync::atomic::AtomicU64::new(0),
             overflow,
             block_shift: geometry.block_words.trailing_zeros(),
             blocks: geometry.blocks,
