@@ -1,7 +1,232 @@
+//! The K42-rs kernel.
+//!
+//! This binary boots the machine and wires the core crates to the
+//! hardware; it does not reimplement them. Boot order, from
+//! [`arch::boot`]'s PVH entry to [`kmain`]:
+//!
+//! 1. serial console and logger; decode the PVH start info (`bootinfo`);
+//! 2. physical frames over the e820 map (`frames`), then the kernel's own
+//!    page tables (direct map, W^X image) and the bootstrap heap;
+//! 3. ACPI (`acpi-tables`): MADT for processors, FADT for power-off;
+//! 4. the boot processor's GDT/TSS/IDT and per-processor data, the local
+//!    APIC, its timer calibrated against the PIT, the TSC clock;
+//! 5. the application processors, named as each comes up;
+//! 6. the in-kernel tests (`ktest` on the command line) or the monitor.
+//!
+//! `unsafe` is confined to [`arch`], [`mm`], [`console`] and a few
+//! clearly marked spots; [`monitor`] denies it.
 #![no_std]
 #![no_main]
 
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
+extern crate alloc;
+
+mod arch;
+mod backtrace;
+mod console;
+mod ipi;
+mod ktests;
+mod mm;
+mod monitor;
+mod panic;
+mod sync;
+mod time;
+
+use arch::{apic, cpu, percpu, power, smp};
+use bootinfo::{Cmdline, MemoryMap, StartInfo};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use spin::Once;
+
+/// The command line, copied out of boot memory before the identity map goes.
+struct CmdlineCopy {
+    bytes: [u8; 1024],
+    len: usize,
+}
+
+static CMDLINE: Once<CmdlineCopy> = Once::new();
+static MEMORY_MAP: Once<MemoryMap> = Once::new();
+static MADT_CPUS: AtomicUsize = AtomicUsize::new(0);
+
+/// The kernel command line.
+pub fn cmdline() -> Cmdline<'static> {
+    let text = CMDLINE.get().map_or("", |c| {
+        let bytes = &c.bytes[..c.len];
+        match core::str::from_utf8(bytes) {
+            Ok(s) => s,
+            // Truncated inside a character: keep the valid prefix.
+            Err(e) => core::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or(""),
+        }
+    });
+    Cmdline::new(text)
+}
+
+/// The boot memory map.
+pub fn memory_map() -> Option<&'static MemoryMap> {
+    MEMORY_MAP.get()
+}
+
+/// The version banner.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Reads low physical memory through the boot identity map (first GiB).
+fn read_identity(pa: u64, len: usize) -> Option<&'static [u8]> {
+    if pa == 0 || pa.checked_add(len as u64)? > 1 << 30 {
+        return None;
+    }
+    // SAFETY: the boot page tables identity-map the first GiB; the bytes are
+    // firmware-provided data that nothing writes during boot.
+    Some(unsafe { core::slice::from_raw_parts(pa as *const u8, len) })
+}
+
+/// Reads physical memory through the direct map.
+fn read_direct(pa: u64, len: usize) -> Option<&'static [u8]> {
+    let max = memory_map()?.regions().iter().map(|r| r.end()).max()?;
+    if pa.checked_add(len as u64)? > max.min(mm::frames::MAX_PHYS) {
+        return None;
+    }
+    // SAFETY: the direct map covers RAM and ACPI memory (2 MiB rounded);
+    // ACPI tables are firmware data nobody writes.
+    Some(unsafe { core::slice::from_raw_parts(mm::phys_to_virt(pa) as *const u8, len) })
+}
+
+/// Logs one processor's arrival.
+pub fn log_banner_cpu(index: usize, apic_id: u32) {
+    log::info!("cpu{index}: apic id {apic_id} online");
+}
+
+/// What an idle processor does: wait for interrupts.
+pub fn idle_loop() -> ! {
+    loop {
+        cpu::idle_wait();
+    }
+}
+
+/// The boot processor's Rust entry, called by the PVH trampoline with the
+/// physical address of `hvm_start_info`.
+#[no_mangle]
+pub extern "C" fn kmain(start_info: u64) -> ! {
+    time::mark_boot();
+    arch::serial::COM1_UART.init();
+    arch::idt::load();
+    let info = match StartInfo::parse(start_info, &read_identity) {
+        Ok(info) => info,
+        Err(e) => panic!("cannot read the boot information: {e}"),
+    };
+    CMDLINE.call_once(|| {
+        let src = info.cmdline.as_str().as_bytes();
+        let mut c = CmdlineCopy {
+            bytes: [0; 1024],
+            len: src.len().min(1024),
+        };
+        c.bytes[..c.len].copy_from_slice(&src[..c.len]);
+        c
+    });
+    let level = match info.cmdline.get("loglevel") {
+        Some("debug") => log::LevelFilter::Debug,
+        Some("warn") => log::LevelFilter::Warn,
+        Some("trace") => log::LevelFilter::Trace,
+        _ => log::LevelFilter::Info,
+    };
+    console::init_logger(level);
+    let mut brand = [0u8; 48];
+    println!();
+    println!("K42-rs {VERSION}: a K42-style research kernel in Rust (x86-64, PVH boot)");
+    log::info!("cpu: {}", cpu::brand(&mut brand));
+    log::info!("command line: '{}'", info.cmdline.as_str());
+    log::info!("memory map:");
+    for r in info.memory.regions() {
+        log::info!("  {r}");
+    }
+    let memory = *MEMORY_MAP.call_once(|| info.memory);
+
+    // Physical memory, page tables, heap.
+    let mut reserved = [(0u64, 0u64); bootinfo::MAX_MODULES];
+    for (slot, m) in reserved.iter_mut().zip(info.modules()) {
+        *slot = (m.start, m.start + m.len);
+        log::info!("module at {:#x}, {} KiB", m.start, m.len / 1024);
+    }
+    mm::frames::init(&memory, &reserved);
+    arch::paging::init(&memory);
+    let (free, _) = mm::frames::stats();
+    let heap = (free * 4096 / 4).min(32 << 20) & !0xfff;
+    mm::heap::init(heap);
+    log::info!(
+        "memory: {} MiB usable, {} MiB free, heap {} MiB",
+        memory.usable_bytes() >> 20,
+        (free * 4096) >> 20,
+        heap >> 20
+    );
+
+    // ACPI.
+    let rsdp = info
+        .rsdp
+        .unwrap_or_else(|| panic!("no ACPI RSDP in the boot information"));
+    let acpi =
+        acpi_tables::Acpi::from_rsdp(rsdp, &read_direct).unwrap_or_else(|e| panic!("ACPI: {e}"));
+    let madt = acpi.madt().unwrap_or_else(|e| panic!("ACPI: {e}"));
+    match acpi.fadt() {
+        Ok(f) => power::set_pm1a_control(f.pm1a_control),
+        Err(e) => log::warn!("ACPI: {e}; poweroff will halt instead"),
+    }
+    let apic_ids: alloc::vec::Vec<u32> = madt
+        .processors()
+        .filter(|p| p.enabled)
+        .map(|p| p.apic_id)
+        .collect();
+    MADT_CPUS.store(apic_ids.len(), Ordering::Relaxed);
+    for io in madt.io_apics() {
+        log::info!(
+            "I/O APIC {} at {:#x}, GSI base {}",
+            io.id,
+            io.address,
+            io.gsi_base
+        );
+    }
+
+    // The boot processor.
+    let bsp_apic = apic::init_bsp(madt.local_apic_address());
+    let pc = percpu::new(bsp_apic, smp::new_cpu_tables());
+    pc.tables.load();
+    percpu::install(pc, 0);
+    let hz = apic::calibrate();
+    time::set_tsc_hz(hz);
+    log::info!(
+        "clock: TSC {}.{:03} MHz{}, tick {} Hz",
+        hz / 1_000_000,
+        (hz / 1000) % 1000,
+        if cpu::has_invariant_tsc() {
+            " (invariant)"
+        } else {
+            ""
+        },
+        apic::TICK_HZ
+    );
+    apic::start_timer();
+    cpu::enable_interrupts();
+    log::info!("cpu0: apic id {bsp_apic} online (boot processor)");
+
+    // The others.
+    let online = smp::start_aps(&apic_ids);
+    panic::smp_is_up();
+    log::info!(
+        "{online} processor{} online; boot took {} ms",
+        if online == 1 { "" } else { "s" },
+        time::now_ns() / 1_000_000
+    );
+
+    if cmdline().has(ktest::protocol::CMDLINE_RUN) {
+        let start = cmdline()
+            .get_u64(ktest::protocol::CMDLINE_START)
+            .unwrap_or(0) as usize;
+        ktests::run(start)
+    }
+    monitor::run()
+}
+
+ktest::ktest! {
+    /// Every enabled processor in the MADT came online (up to the limit).
+    fn smp_all_madt_processors_online() {
+        let expected = MADT_CPUS.load(Ordering::Relaxed).min(percpu::MAX_CPUS);
+        assert_eq!(percpu::online(), expected);
+        assert!(percpu::all().count() == expected);
+    }
 }

@@ -1,0 +1,160 @@
+//! The kernel console: a small monitor on the serial port.
+//!
+//! Until user space exists, `cargo xtask run` lands here. Commands:
+//!
+//! ```text
+//! help       this list
+//! cpus       processors: APIC id, ticks, interrupts
+//! mem        the memory map, free frames, heap use
+//! uptime     time since boot
+//! tests      the in-kernel tests in this image
+//! poweroff   ACPI power-off (QEMU exits with status 0)
+//! ```
+#![deny(unsafe_code)]
+
+use crate::arch::{cpu, percpu, power, serial::COM1_UART};
+use crate::{print, println};
+use alloc::string::String;
+use core::sync::atomic::Ordering;
+
+const PROMPT: &str = "k42> ";
+
+struct Command {
+    name: &'static str,
+    help: &'static str,
+    run: fn(),
+}
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "help",
+        help: "list commands",
+        run: help,
+    },
+    Command {
+        name: "cpus",
+        help: "processors: APIC id, ticks, interrupts",
+        run: cpus,
+    },
+    Command {
+        name: "mem",
+        help: "memory map, free frames, heap use",
+        run: mem,
+    },
+    Command {
+        name: "uptime",
+        help: "time since boot",
+        run: uptime,
+    },
+    Command {
+        name: "tests",
+        help: "the in-kernel tests in this image",
+        run: tests,
+    },
+    Command {
+        name: "poweroff",
+        help: "power off (QEMU exits with status 0)",
+        run: poweroff,
+    },
+];
+
+fn help() {
+    for c in COMMANDS {
+        println!("  {:<10} {}", c.name, c.help);
+    }
+}
+
+fn cpus() {
+    println!("  cpu  apic  ticks      interrupts");
+    for pc in percpu::all() {
+        println!(
+            "  {:<4} {:<5} {:<10} {}",
+            pc.id(),
+            pc.apic_id,
+            pc.ticks.load(Ordering::Relaxed),
+            pc.interrupts.load(Ordering::Relaxed)
+        );
+    }
+    println!("  {} online", percpu::online());
+}
+
+fn mem() {
+    if let Some(map) = crate::memory_map() {
+        for r in map.regions() {
+            println!("  {r}");
+        }
+    }
+    let (free, total) = crate::mm::frames::stats();
+    println!(
+        "  frames: {} free of {} ({} MiB free)",
+        free,
+        total,
+        free * 4 / 1024
+    );
+    let (used, size) = crate::mm::heap::stats();
+    println!("  heap:   {} KiB used of {} KiB", used / 1024, size / 1024);
+}
+
+fn uptime() {
+    let ns = crate::time::now_ns();
+    println!(
+        "  up {}.{:03} s",
+        ns / 1_000_000_000,
+        (ns / 1_000_000) % 1000
+    );
+}
+
+fn tests() {
+    for (i, t) in crate::ktests::registry().iter().enumerate() {
+        println!("  {i:>3} {}", t.name);
+    }
+}
+
+fn poweroff() {
+    println!("  powering off");
+    power::power_off();
+}
+
+fn execute(line: &str) {
+    let word = line.trim();
+    if word.is_empty() {
+        return;
+    }
+    match COMMANDS.iter().find(|c| c.name == word) {
+        Some(c) => (c.run)(),
+        None => println!("  unknown command '{word}'; type 'help'"),
+    }
+}
+
+/// Reads commands from the serial port forever.
+pub fn run() -> ! {
+    println!("K42-rs monitor. Type 'help' for commands.");
+    print!("{PROMPT}");
+    let mut line = String::new();
+    let mut last_cr = false;
+    loop {
+        while let Some(b) = COM1_UART.try_get() {
+            match b {
+                b'\n' if last_cr => {}
+                b'\r' | b'\n' => {
+                    println!();
+                    execute(&line);
+                    line.clear();
+                    print!("{PROMPT}");
+                }
+                0x08 | 0x7f if line.pop().is_some() => print!("\x08 \x08"),
+                0x03 => {
+                    line.clear();
+                    print!("^C\n{PROMPT}");
+                }
+                0x20..=0x7e if line.len() < 256 => {
+                    line.push(b as char);
+                    print!("{}", b as char);
+                }
+                _ => {}
+            }
+            last_cr = b == b'\r';
+        }
+        cpu::idle_wait();
+    }
+}

@@ -1,0 +1,101 @@
+//! Building the kernel image: `cargo build` for `x86_64-unknown-none`,
+//! then the symbol table written into the image's `.ksyms` section.
+//!
+//! QEMU loads only the image's segments, so the kernel cannot read its own
+//! ELF symbol table. After linking we collect the function symbols,
+//! demangle them, encode them in the `ksyms` format and write them into the
+//! zero-filled `.ksyms` section the kernel reserved. The result is
+//! `target/k42/kernel-{debug,release}.elf`; exception reports and panics
+//! then print backtraces with names.
+
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Builds the kernel and returns the path of the finished image.
+pub fn build(release: bool) -> Result<PathBuf, String> {
+    crate::prereq::ensure_kernel_target()?;
+    let profile = if release { "release" } else { "debug" };
+    crate::step(format!(
+        "building the kernel ({profile}, x86_64-unknown-none)"
+    ));
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::root()).args([
+        "build",
+        "--package",
+        "kernel",
+        "--target",
+        "x86_64-unknown-none",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("the kernel did not build (see the errors above)".into());
+    }
+    let built = crate::root()
+        .join("target/x86_64-unknown-none")
+        .join(profile)
+        .join("kernel");
+    let out_dir = crate::root().join("target/k42");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let out = out_dir.join(format!("kernel-{profile}.elf"));
+    let mut image = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;
+    let count = embed_symbols(&mut image)?;
+    std::fs::write(&out, &image).map_err(|e| format!("{}: {e}", out.display()))?;
+    crate::step(format!("embedded {count} symbols into {}", out.display()));
+    Ok(out)
+}
+
+/// Writes the symbol table into `.ksyms`; returns the number of symbols.
+pub fn embed_symbols(image: &mut [u8]) -> Result<usize, String> {
+    let (offset, size, symbols) = {
+        let elf = object::File::parse(&*image).map_err(|e| format!("kernel ELF: {e}"))?;
+        // `.ksyms` is merged into the image's read-only output section; the
+        // linker script brackets it with `__ksyms_start` / `__ksyms_end`.
+        let find = |n: &str| {
+            elf.symbols()
+                .find(|s| s.name() == Ok(n))
+                .map(|s| s.address())
+                .ok_or(format!("the kernel has no {n} symbol (linker script?)"))
+        };
+        let (start, end) = (find("__ksyms_start")?, find("__ksyms_end")?);
+        let section = elf
+            .sections()
+            .find(|s| s.address() <= start && end <= s.address() + s.size())
+            .ok_or("no section holds the .ksyms range")?;
+        let (sec_off, _) = section
+            .file_range()
+            .ok_or("the .ksyms range has no bytes in the file")?;
+        let offset = sec_off + (start - section.address());
+        let size = end - start;
+        let mut names = Vec::new();
+        for sym in elf.symbols() {
+            if sym.kind() != SymbolKind::Text || sym.address() == 0 {
+                continue;
+            }
+            let Ok(name) = sym.name() else { continue };
+            names.push((
+                sym.address(),
+                sym.size(),
+                format!("{:#}", rustc_demangle::demangle(name)),
+            ));
+        }
+        (offset as usize, size as usize, names)
+    };
+    let refs: Vec<(u64, u64, &str)> = symbols
+        .iter()
+        .map(|(a, s, n)| (*a, *s, n.as_str()))
+        .collect();
+    let blob = ksyms::build(&refs);
+    if blob.len() > size {
+        return Err(format!(
+            "the symbol table needs {} KiB but .ksyms holds {} KiB: raise KSYMS_CAPACITY in kernel/src/backtrace.rs",
+            blob.len() / 1024,
+            size / 1024
+        ));
+    }
+    image[offset..offset + blob.len()].copy_from_slice(&blob);
+    Ok(refs.len())
+}

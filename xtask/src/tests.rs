@@ -1,0 +1,287 @@
+//! `cargo xtask test`: every test in the tree, one closing line.
+//!
+//! 1. Host tests: `cargo test --workspace` (the hosted crates, the tools,
+//!    this driver). Counts come from cargo's `test result:` lines.
+//! 2. Loom models: every `crates/*/tests/loom.rs`, built with
+//!    `--cfg loom` in its own target directory.
+//! 3. In-kernel tests: the kernel booted with `ktest` at `-smp 1` and
+//!    `-smp 4`. A test that panics or hangs (no output for
+//!    [`IDLE_TIMEOUT`]) is a failure that names the test; the kernel is then
+//!    booted again from the next test, so one bad test never hides others.
+//!
+//! The last line is `N passed, N failed`. `K42_KTEST_SELFCHECK=panic` (or
+//! `hang`) adds one deliberately failing kernel test to the `-smp 1` run,
+//! to check the harness itself.
+
+use crate::qemu::{self, Io, Status};
+use ktest::protocol::{self, Outcome};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+/// Silence that counts as a hung kernel test.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limit on one boot of the kernel test runner.
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Processor counts the kernel tests run at.
+pub const SMP_CONFIGS: [u32; 2] = [1, 4];
+
+#[derive(clap::Args)]
+pub struct TestArgs {
+    /// Only the in-kernel tests.
+    #[arg(long)]
+    kernel_only: bool,
+    /// Only the host tests (cargo test and loom).
+    #[arg(long, conflicts_with = "kernel_only")]
+    host_only: bool,
+    /// Skip the loom models.
+    #[arg(long)]
+    no_loom: bool,
+    /// Build the kernel with optimisations.
+    #[arg(long)]
+    release: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn fail(&mut self, what: String) {
+        self.failed += 1;
+        self.failures.push(what);
+    }
+}
+
+/// Sums cargo's `test result: ok. 5 passed; 1 failed; ...` lines.
+fn count_cargo_results(output: &str) -> (usize, usize) {
+    let mut passed = 0;
+    let mut failed = 0;
+    for line in output.lines() {
+        let Some(rest) = line.trim().strip_prefix("test result: ") else {
+            continue;
+        };
+        for part in rest.split(';') {
+            let mut words = part.split_whitespace().rev();
+            let (Some(kind), Some(n)) = (words.next(), words.next()) else {
+                continue;
+            };
+            let n: usize = n.parse().unwrap_or(0);
+            match kind {
+                "passed" => passed += n,
+                "failed" => failed += n,
+                _ => {}
+            }
+        }
+    }
+    (passed, failed)
+}
+
+/// Runs a cargo test command, streaming its output, and tallies it.
+fn cargo_tests(label: &str, cmd: &mut Command, tally: &mut Tally) {
+    let out = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            tally.fail(format!("{label}: cannot run cargo: {e}"));
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    print!("{text}");
+    let (p, f) = count_cargo_results(&text);
+    tally.passed += p;
+    tally.failed += f;
+    if f > 0 {
+        for line in text.lines().filter(|l| l.ends_with("... FAILED")) {
+            tally
+                .failures
+                .push(format!("{label}: {}", line.trim_end_matches(" ... FAILED")));
+        }
+    }
+    if !out.status.success() && f == 0 {
+        tally.fail(format!(
+            "{label}: cargo failed before running tests (build error?)"
+        ));
+    }
+    crate::step(format!("{label}: {p} passed, {f} failed"));
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(crate::root());
+    c
+}
+
+fn host_tests(tally: &mut Tally, loom: bool) {
+    crate::step("host tests: cargo test --workspace");
+    cargo_tests("host", cargo().args(["test", "--workspace"]), tally);
+    if !loom {
+        return;
+    }
+    let mut crates: Vec<String> = std::fs::read_dir(crate::root().join("crates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("tests/loom.rs").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    crates.sort();
+    for name in crates {
+        crate::step(format!("loom models: {name}"));
+        let mut cmd = cargo();
+        cmd.args(["test", "--release", "-p", &name, "--test", "loom"])
+            .env("RUSTFLAGS", "--cfg loom")
+            .env("CARGO_TARGET_DIR", crate::root().join("target/loom"));
+        cargo_tests(&format!("loom {name}"), &mut cmd, tally);
+    }
+}
+
+/// Boots the kernel test runner at `smp` processors until every test has
+/// a verdict.
+fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tally: &mut Tally) {
+    let log_dir = crate::root().join("target/k42/logs");
+    let _ = std::fs::create_dir_all(&log_dir);
+    let mut start = 0;
+    let mut boot = 0;
+    loop {
+        boot += 1;
+        let mut cfg = qemu::Config::new(kernel, smp, "256M");
+        cfg.cmdline = format!(
+            "{} {}={start}",
+            protocol::CMDLINE_RUN,
+            protocol::CMDLINE_START
+        );
+        if let Some(k) = selfcheck {
+            cfg.cmdline.push_str(&format!(" ktest.selfcheck={k}"));
+        }
+        cfg.timeout = Some(BOOT_TIMEOUT);
+        cfg.idle_timeout = Some(IDLE_TIMEOUT);
+        let out = match cfg.run_with(Io::Captured, &mut |line| {
+            if let Some(rest) = line.strip_prefix("ktest: fail ") {
+                eprintln!("    \x1b[31mFAIL\x1b[0m [smp{smp}] #{rest}");
+            }
+        }) {
+            Ok(o) => o,
+            Err(e) => {
+                tally.fail(format!("[smp{smp}] {e}"));
+                return;
+            }
+        };
+        let path = log_dir.join(format!("ktest-smp{smp}-boot{boot}.log"));
+        let _ = std::fs::write(&path, &out.log);
+        let log = protocol::parse(&out.log);
+        if log.total.is_none() {
+            tally.fail(format!(
+                "[smp{smp}] the kernel did not reach its test runner ({}); last line: {}; log: {}",
+                describe(out.status),
+                out.last_line(),
+                path.display()
+            ));
+            return;
+        }
+        for r in &log.results {
+            let name = format!("[smp{smp}] {}", r.name);
+            match &r.outcome {
+                Outcome::Pass { micros } => {
+                    tally.passed += 1;
+                    println!("    ok   {name} ({micros} us)");
+                }
+                Outcome::Fail(msg) => {
+                    tally.fail(format!("{name}: {msg} (log: {})", path.display()))
+                }
+                Outcome::Unfinished => {
+                    eprintln!("    \x1b[31mFAIL\x1b[0m {name}: no verdict");
+                    tally.fail(format!(
+                        "{name}: no verdict ({}); last line: {}; log: {}",
+                        describe(out.status),
+                        out.last_line(),
+                        path.display()
+                    ))
+                }
+            }
+        }
+        match log.resume_from() {
+            None => {
+                if out.status != Status::Exited(protocol::qemu_status(protocol::EXIT_PASS)) {
+                    tally.fail(format!(
+                        "[smp{smp}] test run ended with {} after its last test; log: {}",
+                        describe(out.status),
+                        path.display()
+                    ));
+                }
+                return;
+            }
+            Some(next) => {
+                if log.results.is_empty() {
+                    tally.fail(format!(
+                        "[smp{smp}] the runner stopped before any test; log: {}",
+                        path.display()
+                    ));
+                    return;
+                }
+                crate::step(format!("[smp{smp}] booting again from test {next}"));
+                start = next;
+            }
+        }
+    }
+}
+
+fn describe(s: Status) -> String {
+    match s {
+        Status::Exited(c) if c == protocol::qemu_status(protocol::EXIT_PANIC) => {
+            "kernel panic".into()
+        }
+        Status::Exited(c) => format!("QEMU exit status {c}"),
+        Status::TimedOut(d) => format!("timed out after {} s", d.as_secs()),
+    }
+}
+
+/// Runs the suite; the exit code is non-zero if anything failed.
+pub fn run(args: TestArgs) -> ExitCode {
+    let mut tally = Tally::default();
+    if !args.kernel_only {
+        host_tests(&mut tally, !args.no_loom);
+    }
+    if !args.host_only {
+        match crate::prereq::ensure_qemu().and_then(|()| crate::kernel_image::build(args.release)) {
+            Err(e) => tally.fail(format!("kernel tests: {e}")),
+            Ok(kernel) => {
+                let selfcheck = std::env::var("K42_KTEST_SELFCHECK").ok();
+                for (i, smp) in SMP_CONFIGS.into_iter().enumerate() {
+                    crate::step(format!("in-kernel tests at -smp {smp}"));
+                    let check = if i == 0 { selfcheck.as_deref() } else { None };
+                    kernel_tests(&kernel, smp, check, &mut tally);
+                }
+            }
+        }
+    }
+    if !tally.failures.is_empty() {
+        eprintln!("\nfailures:");
+        for f in &tally.failures {
+            eprintln!("    {f}");
+        }
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn counts_cargo_result_lines() {
+        let out = "running 3 tests\n\
+            test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s\n\
+            test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n";
+        assert_eq!(count_cargo_results(out), (5, 1));
+        assert_eq!(count_cargo_results("no tests here"), (0, 0));
+    }
+}
