@@ -1,0 +1,450 @@
+//! The per-processor layer: free lists per size class, touched only by
+//! their own processor (inside [`crate::Platform::with_cpu`]), so the fast
+//! paths are a few plain loads and stores: no lock, no atomic
+//! read-modify-write.
+//!
+//! Global blocks (K42's `LMalloc`): each class has a main list and an
+//! auxiliary list of exactly one batch. Allocation pops the main list; when
+//! it is empty the auxiliary list becomes the main list, and only when both
+//! are empty is a whole list fetched from the node layer. A free pushes on
+//! the main list; when it holds a batch, it becomes the auxiliary list and
+//! the old auxiliary list goes to the node layer. So a processor that
+//! alternates allocs and frees around a batch boundary does not ping-pong
+//! lists with its node. A global block freed here but homed on another node
+//! is batched per (node, class) and sent home as a whole list.
+//!
+//! Strictly-local blocks come from spans this processor owns and return
+//! only to it: frees elsewhere are batched per owner and pushed onto the
+//! owner's [`RemoteStack`], which it drains when its list runs dry.
+
+use core::ptr::{self, NonNull};
+
+use crate::block::{Block, List};
+use crate::class::{batch, CLASS_SIZES, NUM_CLASSES};
+use crate::platform::{CpuId, NodeId, PageSource};
+use crate::remote::RemoteStack;
+use crate::span::{SpanHeader, SpanKind, SPAN_PAGES, SPAN_SIZE};
+use crate::stats::CpuCounters;
+use crate::Tables;
+
+/// Strictly-local blocks bound for one other processor are pushed to it in
+/// batches of this many (or sooner, when a block for another owner comes).
+pub(crate) const REMOTE_BATCH: u32 = 64;
+
+#[derive(Clone, Copy)]
+struct Magazine {
+    head: *mut Block,
+    count: u32,
+    aux_count: u32,
+    aux: *mut Block,
+}
+
+#[derive(Clone, Copy)]
+struct LocalClass {
+    head: *mut Block,
+    bump: usize,
+    bump_end: usize,
+}
+
+/// The private state of one processor. Only its processor touches it.
+pub(crate) struct CpuState {
+    pub(crate) id: CpuId,
+    pub(crate) node: NodeId,
+    nodes: usize,
+    mags: [Magazine; NUM_CLASSES],
+    local: [LocalClass; NUM_CLASSES],
+    /// `node_out[node * NUM_CLASSES + class]`: global blocks waiting to be
+    /// sent home to `node`.
+    node_out: *mut List,
+    /// Strictly-local blocks waiting to be sent home to `local_out_owner`.
+    local_out: List,
+    local_out_owner: CpuId,
+    /// Strictly-local spans owned here (for teardown), linked by headers.
+    local_spans: usize,
+}
+
+/// The part of a processor's state that others touch: its remote-free
+/// stack (written by any processor) and its counters (read by anyone).
+#[repr(C, align(64))]
+pub(crate) struct CpuShared {
+    pub(crate) stats: CpuCounters,
+    pub(crate) remote: Padded<RemoteStack>,
+}
+
+#[repr(align(64))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+/// What the processor layer needs from the layers around it.
+pub(crate) struct Env<'a, S> {
+    pub(crate) t: &'a Tables,
+    pub(crate) pages: &'a S,
+    pub(crate) relax: &'a dyn Fn(),
+}
+
+impl<S: PageSource> Env<'_, S> {
+    /// Pages for `pages` pages aligned to `align`, local node first.
+    pub(crate) fn pages_near(
+        &self,
+        node: NodeId,
+        pages: usize,
+        align: usize,
+    ) -> Option<(NonNull<u8>, NodeId)> {
+        let nodes = self.t.nnodes;
+        (0..nodes).find_map(|k| {
+            let n = (node + k) % nodes;
+            self.pages.alloc_pages(n, pages, align).map(|p| (p, n))
+        })
+    }
+}
+
+impl CpuState {
+    /// Bytes of memory this processor's state needs (state, then the
+    /// `node_out` lists).
+    pub(crate) fn footprint(nodes: usize) -> usize {
+        core::mem::size_of::<CpuState>().next_multiple_of(64)
+            + nodes * NUM_CLASSES * core::mem::size_of::<List>()
+    }
+
+    /// Builds the state in place at `at`, which has `footprint(nodes)` bytes.
+    ///
+    /// # Safety
+    /// `at` is writable for `footprint(nodes)` bytes, 64-byte aligned, unused.
+    pub(crate) unsafe fn init_at(at: *mut u8, id: CpuId, node: NodeId, nodes: usize) {
+        let lists_at = core::mem::size_of::<CpuState>().next_multiple_of(64);
+        // SAFETY: inside the caller's region, 64-aligned.
+        let node_out = unsafe { at.add(lists_at) } as *mut List;
+        for i in 0..nodes * NUM_CLASSES {
+            // SAFETY: inside the region, and `List` needs 8-byte alignment.
+            unsafe { node_out.add(i).write(List::EMPTY) };
+        }
+        let state = CpuState {
+            id,
+            node,
+            nodes,
+            mags: [Magazine {
+                head: ptr::null_mut(),
+                count: 0,
+                aux_count: 0,
+                aux: ptr::null_mut(),
+            }; NUM_CLASSES],
+            local: [LocalClass {
+                head: ptr::null_mut(),
+                bump: 0,
+                bump_end: 0,
+            }; NUM_CLASSES],
+            node_out,
+            local_out: List::EMPTY,
+            local_out_owner: 0,
+            local_spans: 0,
+        };
+        // SAFETY: as above.
+        unsafe { (at as *mut CpuState).write(state) };
+    }
+
+    /// Allocates a global block of `class`.
+    #[inline]
+    pub(crate) fn alloc_global<S: PageSource>(
+        &mut self,
+        class: usize,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) -> *mut u8 {
+        let m = &mut self.mags[class];
+        let block = m.head;
+        if !block.is_null() {
+            // SAFETY: blocks on our lists are free and ours.
+            m.head = unsafe { (*block).next };
+            m.count -= 1;
+            sh.stats.allocs.add(1);
+            return block as *mut u8;
+        }
+        self.refill_global(class, sh, env)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill_global<S: PageSource>(
+        &mut self,
+        class: usize,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) -> *mut u8 {
+        let m = &mut self.mags[class];
+        if !m.aux.is_null() {
+            m.head = m.aux;
+            m.count = m.aux_count;
+            m.aux = ptr::null_mut();
+            m.aux_count = 0;
+        } else {
+            let nodes = env.t.nnodes;
+            let got = (0..nodes).find_map(|k| {
+                let n = (self.node + k) % nodes;
+                let got = env.t.node(n).take_list(class, env.pages, env.relax);
+                if got.is_some() && k > 0 {
+                    env.t.node(n).stats.borrowed.add_shared(1);
+                }
+                got
+            });
+            let Some((head, count)) = got else {
+                sh.stats.failures.add(1);
+                return ptr::null_mut();
+            };
+            m.head = head;
+            m.count = count;
+            sh.stats.lists_from_node.add(1);
+        }
+        // Now the main list is not empty.
+        self.alloc_global(class, sh, env)
+    }
+
+    /// Frees a global block of `class` whose span header is `header`.
+    ///
+    /// # Safety
+    /// `ptr` is a live global block of `class`, given away by the caller.
+    #[inline]
+    pub(crate) unsafe fn free_global<S: PageSource>(
+        &mut self,
+        ptr: *mut u8,
+        class: usize,
+        header: &SpanHeader,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) {
+        sh.stats.frees.add(1);
+        let block = ptr as *mut Block;
+        let home = header.node as NodeId;
+        if home != self.node {
+            // SAFETY: forwarded from our caller.
+            return unsafe { self.free_remote_node(block, home, class, sh, env) };
+        }
+        let m = &mut self.mags[class];
+        if m.count >= batch(class) {
+            self.overflow(class, sh, env);
+        }
+        let m = &mut self.mags[class];
+        // SAFETY: the block is ours now.
+        unsafe { (*block).next = m.head };
+        m.head = block;
+        m.count += 1;
+    }
+
+    /// The main list is full: it becomes the auxiliary list, and the old
+    /// auxiliary list goes to the node layer.
+    #[cold]
+    #[inline(never)]
+    fn overflow<S: PageSource>(&mut self, class: usize, sh: &CpuShared, env: &Env<'_, S>) {
+        let m = &mut self.mags[class];
+        let (old, old_count) = (m.aux, m.aux_count);
+        m.aux = m.head;
+        m.aux_count = m.count;
+        m.head = ptr::null_mut();
+        m.count = 0;
+        if !old.is_null() {
+            // SAFETY: the old auxiliary list is a chain of `old_count` free
+            // blocks of `class` homed on our node.
+            unsafe {
+                env.t
+                    .node(self.node)
+                    .give_list(class, old, old_count, false, env.relax)
+            };
+            sh.stats.lists_to_node.add(1);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_remote_node<S: PageSource>(
+        &mut self,
+        block: *mut Block,
+        home: NodeId,
+        class: usize,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) {
+        sh.stats.remote_node_frees.add(1);
+        debug_assert!(home < self.nodes);
+        // SAFETY: `node_out` has `nodes * NUM_CLASSES` lists and `home` is a
+        // node (span headers are written with real node numbers).
+        let out = unsafe { &mut *self.node_out.add(home * NUM_CLASSES + class) };
+        // SAFETY: the block is ours to hand on.
+        unsafe { out.push(block) };
+        if out.count >= batch(class) {
+            let list = out.take();
+            // SAFETY: a chain of `count` free blocks of `class` homed there.
+            unsafe {
+                env.t
+                    .node(home)
+                    .give_list(class, list.head, list.count, true, env.relax)
+            };
+            sh.stats.lists_to_node.add(1);
+        }
+    }
+
+    /// Allocates a strictly-local block of `class`.
+    #[inline]
+    pub(crate) fn alloc_local<S: PageSource>(
+        &mut self,
+        class: usize,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) -> *mut u8 {
+        let l = &mut self.local[class];
+        let block = l.head;
+        if !block.is_null() {
+            // SAFETY: blocks on our lists are free and ours.
+            l.head = unsafe { (*block).next };
+            sh.stats.allocs.add(1);
+            return block as *mut u8;
+        }
+        self.refill_local(class, sh, env)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refill_local<S: PageSource>(
+        &mut self,
+        class: usize,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) -> *mut u8 {
+        // First, blocks that other processors sent home.
+        self.drain_remote(sh);
+        if !self.local[class].head.is_null() {
+            return self.alloc_local(class, sh, env);
+        }
+        let size = CLASS_SIZES[class] as usize;
+        if self.local[class].bump + size > self.local[class].bump_end {
+            let Some((span, node)) = env.pages_near(self.node, SPAN_PAGES, SPAN_SIZE) else {
+                sh.stats.failures.add(1);
+                return ptr::null_mut();
+            };
+            let base = span.as_ptr() as usize;
+            // SAFETY: a fresh span-aligned run of SPAN_SIZE bytes.
+            let (first, end) = unsafe {
+                SpanHeader::init(
+                    base,
+                    class,
+                    SpanKind::Local,
+                    node,
+                    self.id,
+                    self.local_spans,
+                )
+            };
+            self.local_spans = base;
+            self.local[class].bump = first;
+            self.local[class].bump_end = end;
+            sh.stats.spans.add(1);
+        }
+        let l = &mut self.local[class];
+        let block = l.bump;
+        l.bump += size;
+        sh.stats.allocs.add(1);
+        block as *mut u8
+    }
+
+    /// Moves the blocks other processors sent home onto our lists.
+    fn drain_remote(&mut self, sh: &CpuShared) {
+        let mut block = sh.remote.0.take_all();
+        let mut n = 0;
+        while !block.is_null() {
+            // SAFETY: the chain is ours since `take_all`; each block is a
+            // strictly-local block of one of our spans.
+            unsafe {
+                let next = (*block).next;
+                let class = SpanHeader::of(block as *mut u8).class as usize;
+                (*block).next = self.local[class].head;
+                self.local[class].head = block;
+                block = next;
+            }
+            n += 1;
+        }
+        sh.stats.remote_cpu_received.add(n);
+    }
+
+    /// Frees a strictly-local block whose span header is `header`.
+    ///
+    /// # Safety
+    /// `ptr` is a live strictly-local block, given away by the caller.
+    #[inline]
+    pub(crate) unsafe fn free_local(
+        &mut self,
+        ptr: *mut u8,
+        header: &SpanHeader,
+        sh: &CpuShared,
+        t: &Tables,
+    ) {
+        sh.stats.frees.add(1);
+        let block = ptr as *mut Block;
+        let owner = header.owner as CpuId;
+        if owner == self.id {
+            let l = &mut self.local[header.class as usize];
+            // SAFETY: the block is ours now.
+            unsafe { (*block).next = l.head };
+            l.head = block;
+            return;
+        }
+        sh.stats.remote_cpu_frees.add(1);
+        if self.local_out.count > 0 && self.local_out_owner != owner {
+            self.flush_local_out(t);
+        }
+        self.local_out_owner = owner;
+        // SAFETY: the block is ours to hand on.
+        unsafe { self.local_out.push(block) };
+        if self.local_out.count >= REMOTE_BATCH {
+            self.flush_local_out(t);
+        }
+    }
+
+    fn flush_local_out(&mut self, t: &Tables) {
+        let list = self.local_out.take();
+        if list.count > 0 {
+            // SAFETY: a chain of strictly-local blocks owned by
+            // `local_out_owner`, given away.
+            unsafe {
+                t.shared(self.local_out_owner)
+                    .remote
+                    .0
+                    .push_chain(list.head, list.tail)
+            };
+        }
+    }
+
+    /// Sends every batched remote free home now, and takes in what others
+    /// sent us.
+    pub(crate) fn flush<S: PageSource>(&mut self, sh: &CpuShared, env: &Env<'_, S>) {
+        self.flush_local_out(env.t);
+        for node in 0..self.nodes {
+            for class in 0..NUM_CLASSES {
+                // SAFETY: in bounds, as in `free_remote_node`.
+                let out = unsafe { &mut *self.node_out.add(node * NUM_CLASSES + class) };
+                let list = out.take();
+                if list.count > 0 {
+                    // SAFETY: a chain of free blocks of `class` homed there.
+                    unsafe {
+                        env.t
+                            .node(node)
+                            .give_list(class, list.head, list.count, true, env.relax)
+                    };
+                    sh.stats.lists_to_node.add(1);
+                }
+            }
+        }
+        self.drain_remote(sh);
+    }
+
+    /// Gives this processor's strictly-local spans back to the page source.
+    ///
+    /// # Safety
+    /// Nothing uses any of their blocks any more.
+    pub(crate) unsafe fn release_spans<S: PageSource>(&mut self, pages: &S) {
+        let mut span = self.local_spans;
+        while span != 0 {
+            // SAFETY: a span we own; its header links the next one.
+            let next = unsafe { (*(span as *const SpanHeader)).next_span };
+            // SAFETY: from `pages`, unused now.
+            unsafe { pages.free_pages(NonNull::new_unchecked(span as *mut u8), SPAN_PAGES) };
+            span = next;
+        }
+        self.local_spans = 0;
+    }
+}

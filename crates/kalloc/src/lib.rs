@@ -1,0 +1,138 @@
+//! # kalloc: K42's locality-aware memory allocator
+//!
+//! This crate owns the kernel heap: every `Box`, `Vec` and clustered-object
+//! representative the kernel creates comes from here. It implements K42's
+//! *locality-aware dynamic memory allocation* (K42 paper §3; `LMalloc`,
+//! `GMalloc` and `PMalloc` in the original `lib/libc/alloc`): an object is
+//! created on the processor that uses it, in memory local to that
+//! processor's NUMA node, without a shared lock.
+//!
+//! ## Three layers
+//!
+//! 1. **Per processor** ([`cpu`](crate#three-layers)): for each of 24 size
+//!    classes from 16 B to 2 KiB, free lists that only their processor
+//!    touches. The fast path of an alloc or a free is a handful of plain
+//!    loads and stores: no lock, no atomic read-modify-write. The kernel
+//!    guarantees exclusivity by running it with interrupts off; the hosted
+//!    build by binding each virtual processor to one thread at a time.
+//! 2. **Per NUMA node**: trades *whole lists* of free blocks with the
+//!    processors of its node, under a short spin lock per class: one lock
+//!    round trip per batch (8 to 128 blocks) of allocations or frees.
+//! 3. **Pages**: the node layer carves new lists out of 64 KiB spans of its
+//!    node's pages, taken from a [`PageSource`] (the kernel's frame
+//!    allocator). Requests above 2 KiB go straight to pages.
+//!
+//! Frees of memory that belongs elsewhere are batched and sent home: a global
+//! block homed on another node goes into a per-(node, class) batch that is
+//! handed to that node's layer as a whole list; a strictly-local block owned
+//! by another processor goes into a batch pushed onto the owner's lock-free
+//! [`RemoteStack`] (the handoff the loom model in `tests/loom.rs` checks).
+//!
+//! ## Flavours
+//!
+//! K42 distinguished three kinds of memory, and so does [`Flavour`]:
+//! *strictly local* (only its processor keeps it: its cache lines are never
+//! shared with another processor's blocks), *global* (any processor may free
+//! it and keep it; what `GlobalAlloc` hands out) and *global padded* (global,
+//! rounded to whole cache lines so that no two objects share a line).
+//!
+//! ## NUMA
+//!
+//! The node of each processor and of each memory range is configuration
+//! ([`Config`]), which the kernel reads from ACPI SRAT. Allocation is local
+//! node first: a processor refills from its own node's lists and pages, and
+//! borrows from other nodes (in order) only when its node is exhausted.
+//! Statistics per processor ([`Kalloc::cpu_stats`]) and per node
+//! ([`Kalloc::node_stats`]) show where memory went.
+//!
+//! ## Hardening
+//!
+//! Debug builds (or the `hardening` feature) keep a bitmap of live blocks in
+//! every span header and panic with a clear message on a double free, a
+//! pointer kalloc never handed out, or a mismatched layout; freed blocks are
+//! poisoned with `0xde`.
+//!
+//! ## Setup
+//!
+//! The kernel provides a [`Platform`] (current processor, with interrupts
+//! off around the closure) and a [`PageSource`] (its frame allocator, in the
+//! direct map), makes the allocator its `#[global_allocator]` and calls
+//! [`Kalloc::init`] once the frame allocator and the SRAT are known:
+//!
+//! ```ignore
+//! use kalloc::{Config, Kalloc, NodeRange};
+//!
+//! #[global_allocator]
+//! static HEAP: Kalloc<KernelCpus, FramePages> = Kalloc::new(KernelCpus, FramePages);
+//!
+//! fn heap_init(srat: &Srat) {
+//!     let cpu_nodes: &[usize] = srat.cpu_nodes();       // cpu -> node
+//!     let ranges: &[NodeRange] = srat.memory_ranges();  // range -> node
+//!     HEAP.init(&Config { nodes: srat.nodes(), cpu_nodes, ranges })
+//!         .expect("kernel heap");
+//! }
+//! ```
+//!
+//! ## Usage
+//!
+//! Hosted, with the `std` feature (on by default), [`hosted::KallocSystem`]
+//! is a ready-made `#[global_allocator]` backed by `mmap`, with virtual
+//! processors bound to threads and NUMA simulated by configuration:
+//!
+//! ```
+//! use kalloc::hosted::KallocSystem;
+//!
+//! // Four virtual processors on two simulated nodes.
+//! static HEAP: KallocSystem = KallocSystem::with_numa(4, 2);
+//!
+//! let layout = std::alloc::Layout::new::<[u64; 4]>();
+//! let p = HEAP.allocate(layout, kalloc::Flavour::LocalStrict).unwrap();
+//! // SAFETY: `p` came from `HEAP` with `layout`.
+//! unsafe { HEAP.free(p, layout) };
+//! let me = HEAP.current_cpu().unwrap();
+//! assert_eq!(HEAP.cpu_stats(me).unwrap().frees, 1);
+//! ```
+//!
+//! (`#[global_allocator] static A: KallocSystem = KallocSystem::new();` makes
+//! it the process allocator.)
+//!
+//! ## Dependencies
+//!
+//! None in the kernel build. `libc` (hosted only) for `mmap`. `loom` (only
+//! under `--cfg loom`) to model-check the remote-free handoff and the node
+//! lock. `spin` and `crossbeam-utils` were not taken: the crate needs one
+//! spin lock and one cache-line wrapper, a dozen lines each, and owning them
+//! lets loom check them.
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod block;
+pub mod class;
+mod cpu;
+mod heap;
+#[cfg(feature = "std")]
+pub mod hosted;
+mod lock;
+mod node;
+pub mod platform;
+pub mod remote;
+pub mod span;
+mod stats;
+mod sync;
+
+pub use block::Block;
+pub(crate) use heap::Tables;
+pub use heap::{Flavour, Kalloc, MAX_CPUS, MAX_NODES, MAX_RANGES};
+pub use platform::{Config, CpuId, InitError, NodeId, NodeRange, PageSource, Platform};
+pub use remote::RemoteStack;
+pub use stats::{CpuStats, NodeStats};
+
+/// Internals exposed for the loom model (`tests/loom.rs`) only.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_support {
+    pub use crate::lock::SpinLock;
+}

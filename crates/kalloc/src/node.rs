@@ -1,0 +1,205 @@
+//! The node layer: one per NUMA node, trading whole lists of free global
+//! blocks with the processors of the node, and carving new lists from spans
+//! of the node's pages.
+//!
+//! K42's `GMalloc`: processors never exchange single blocks through this
+//! layer, only whole lists of [`batch`] blocks, so a lock taken here is paid
+//! once per `batch` allocations or frees. Partial lists (sent home on an
+//! explicit flush) are kept apart in a loose list and handed out whole.
+
+use core::ptr;
+
+use crate::block::{Block, List};
+use crate::class::{batch, CLASS_SIZES, NUM_CLASSES};
+use crate::lock::SpinLock;
+use crate::platform::{NodeId, PageSource};
+use crate::span::{SpanHeader, SpanKind, SPAN_PAGES, SPAN_SIZE};
+use crate::stats::{NodeCounters, NodeStats};
+
+/// One node's free lists for one size class.
+struct NodeClass {
+    /// Stack of full lists (exactly `batch(class)` blocks each), linked
+    /// through the head block's `next_list`.
+    full: *mut Block,
+    nfull: u32,
+    /// Blocks that came home in partial lists.
+    loose: List,
+    /// Uncarved part of the newest span: `[bump, bump_end)`.
+    bump: usize,
+    bump_end: usize,
+    /// Every span of this class on this node, linked through their headers
+    /// (for teardown).
+    spans: usize,
+}
+
+// SAFETY: the raw pointers are to free blocks owned by this structure, which
+// only moves between threads inside its `SpinLock`.
+unsafe impl Send for NodeClass {}
+
+#[repr(align(64))]
+struct Padded<T>(T);
+
+/// The node layer of one NUMA node.
+pub(crate) struct NodeState {
+    id: NodeId,
+    classes: [Padded<SpinLock<NodeClass>>; NUM_CLASSES],
+    pub(crate) stats: NodeCounters,
+}
+
+impl NodeState {
+    pub(crate) fn new(id: NodeId) -> Self {
+        Self {
+            id,
+            classes: core::array::from_fn(|_| {
+                Padded(SpinLock::new(NodeClass {
+                    full: ptr::null_mut(),
+                    nfull: 0,
+                    loose: List::EMPTY,
+                    bump: 0,
+                    bump_end: 0,
+                    spans: 0,
+                }))
+            }),
+            stats: NodeCounters::default(),
+        }
+    }
+
+    /// Takes a list of free blocks of `class`: a full list, else the loose
+    /// blocks, else freshly carved ones (from a new span of this node's pages
+    /// if need be). `None` when this node has no memory left.
+    pub(crate) fn take_list<S: PageSource>(
+        &self,
+        class: usize,
+        pages: &S,
+        relax: &dyn Fn(),
+    ) -> Option<(*mut Block, u32)> {
+        let mut c = self.classes[class].0.lock_with(relax);
+        let got = if !c.full.is_null() {
+            let head = c.full;
+            // SAFETY: heads on the stack are free blocks we own.
+            c.full = unsafe { (*head).next_list };
+            c.nfull -= 1;
+            (head, batch(class))
+        } else if c.loose.count > 0 {
+            let loose = c.loose.take();
+            (loose.head, loose.count)
+        } else {
+            if c.bump >= c.bump_end {
+                let span = pages.alloc_pages(self.id, SPAN_PAGES, SPAN_SIZE)?;
+                let base = span.as_ptr() as usize;
+                // SAFETY: a fresh span-aligned run of SPAN_SIZE bytes from the
+                // page source, ours alone.
+                let (first, end) =
+                    unsafe { SpanHeader::init(base, class, SpanKind::Global, self.id, 0, c.spans) };
+                c.spans = base;
+                c.bump = first;
+                c.bump_end = end;
+                self.stats.spans.add_shared(1);
+            }
+            let size = CLASS_SIZES[class] as usize;
+            let n = ((c.bump_end - c.bump) / size).min(batch(class) as usize);
+            let head = c.bump as *mut Block;
+            for i in 0..n {
+                let block = (c.bump + i * size) as *mut Block;
+                let next = if i + 1 == n {
+                    ptr::null_mut()
+                } else {
+                    (c.bump + (i + 1) * size) as *mut Block
+                };
+                // SAFETY: uncarved span memory is ours; each block is at
+                // least 16 bytes and aligned.
+                unsafe { (*block).next = next };
+            }
+            c.bump += n * size;
+            (head, n as u32)
+        };
+        drop(c);
+        self.stats.lists_out.add_shared(1);
+        Some(got)
+    }
+
+    /// Gives back a list of `count` free blocks of `class` (whose home is
+    /// this node).
+    ///
+    /// # Safety
+    /// `head` starts a well-formed chain of `count` free blocks of `class`
+    /// from this node's spans, given away by the caller.
+    pub(crate) unsafe fn give_list(
+        &self,
+        class: usize,
+        head: *mut Block,
+        count: u32,
+        remote: bool,
+        relax: &dyn Fn(),
+    ) {
+        if count == 0 {
+            return;
+        }
+        let mut c = self.classes[class].0.lock_with(relax);
+        if count == batch(class) {
+            // SAFETY: the chain is ours now.
+            unsafe { (*head).next_list = c.full };
+            c.full = head;
+            c.nfull += 1;
+        } else {
+            // A partial list: splice it onto the loose blocks.
+            let mut tail = head;
+            // SAFETY: a well-formed chain of `count` blocks, ours now.
+            unsafe {
+                while !(*tail).next.is_null() {
+                    tail = (*tail).next;
+                }
+                (*tail).next = c.loose.head;
+            }
+            if c.loose.head.is_null() {
+                c.loose.tail = tail;
+            }
+            c.loose.head = head;
+            c.loose.count += count;
+        }
+        drop(c);
+        self.stats.lists_in.add_shared(1);
+        if remote {
+            self.stats.remote_lists_in.add_shared(1);
+        }
+    }
+
+    pub(crate) fn snapshot(&self, relax: &dyn Fn()) -> NodeStats {
+        let free_lists = self
+            .classes
+            .iter()
+            .map(|c| u64::from(c.0.lock_with(relax).nfull))
+            .sum();
+        NodeStats {
+            spans: self.stats.spans.get(),
+            lists_in: self.stats.lists_in.get(),
+            lists_out: self.stats.lists_out.get(),
+            remote_lists_in: self.stats.remote_lists_in.get(),
+            large_pages: self.stats.large_pages.get(),
+            borrowed: self.stats.borrowed.get(),
+            free_lists,
+        }
+    }
+
+    /// Gives every span back to the page source.
+    ///
+    /// # Safety
+    /// Nothing uses any block of this node any more.
+    pub(crate) unsafe fn release_spans<S: PageSource>(&self, pages: &S) {
+        for class in &self.classes {
+            let mut span = class.0.lock_with(&|| {}).spans;
+            while span != 0 {
+                // SAFETY: a span we carved; its header links the next one.
+                let next = unsafe { (*(span as *const SpanHeader)).next_span };
+                // SAFETY: the span came from `pages` and is unused now.
+                unsafe {
+                    pages.free_pages(
+                        core::ptr::NonNull::new_unchecked(span as *mut u8),
+                        SPAN_PAGES,
+                    )
+                };
+                span = next;
+            }
+        }
+    }
+}
