@@ -407,6 +407,7 @@ impl<D: BlockDevice> Fs<D> {
         let Some(o) = self.objs.get_mut(&id) else {
             return Ok(());
         };
+        o.flush_data(&mut self.dev, &mut self.alloc)?;
         let rec = self.recs.get_mut(id)?;
         // Adaptive policy: a large small-file file moves to extents.
         if rec.imp == Imp::SmallFile

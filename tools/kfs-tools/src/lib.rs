@@ -1,0 +1,113 @@
+//! Host tools for KFS: `mkfs.kfs`, `fsck.kfs`, `kfs-fuse`, `kfs-dump` and
+//! the `kfs-bench` runner. This library holds what they share: size
+//! parsing, mount-option parsing and the FUSE adapter ([`fuse::KfsFuse`]).
+//!
+//! `fuser` was picked because it speaks the FUSE protocol in Rust and, with
+//! default features off, mounts through `fusermount3` (Debian's `fuse3`
+//! package), so building needs no libfuse headers.
+
+#![deny(unsafe_code)]
+
+pub mod fuse;
+
+/// Parses a size such as `4096`, `64K`, `512M`, `1G` (binary units).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last() {
+        Some('k' | 'K') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('m' | 'M') => (&s[..s.len() - 1], 1 << 20),
+        Some('g' | 'G') => (&s[..s.len() - 1], 1 << 30),
+        Some('t' | 'T') => (&s[..s.len() - 1], 1 << 40),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("bad size {s:?}"))
+}
+
+/// Mount options understood by `kfs-fuse -o`.
+#[derive(Debug, Clone, Default)]
+pub struct MountOpts {
+    /// Read-only mount.
+    pub read_only: bool,
+    /// `allow_other`.
+    pub allow_other: bool,
+    /// `default_permissions` (let the kernel check modes).
+    pub default_permissions: bool,
+    /// `fsname=`.
+    pub fsname: Option<String>,
+    /// KFS policy knobs.
+    pub kfs: Vec<(String, u64)>,
+}
+
+/// Parses a comma-separated `-o` list (may be given several times).
+pub fn parse_mount_opts(list: &[String]) -> Result<MountOpts, String> {
+    let mut o = MountOpts::default();
+    for item in list
+        .iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.is_empty())
+    {
+        let (k, v) = item
+            .split_once('=')
+            .map_or((item, None), |(k, v)| (k, Some(v)));
+        match (k, v) {
+            ("ro", None) => o.read_only = true,
+            ("rw", None) => o.read_only = false,
+            ("allow_other", None) => o.allow_other = true,
+            ("default_permissions", None) => o.default_permissions = true,
+            ("fsname", Some(v)) => o.fsname = Some(v.to_string()),
+            (
+                "dir_hash_threshold" | "extent_threshold" | "cache_blocks" | "dirty_blocks",
+                Some(v),
+            ) => {
+                let n = v
+                    .parse()
+                    .map_err(|_| format!("option {k}: {v:?} is not a number"))?;
+                o.kfs.push((k.to_string(), n));
+            }
+            _ => return Err(format!("unknown mount option {item:?}")),
+        }
+    }
+    Ok(o)
+}
+
+impl MountOpts {
+    /// The KFS options these mount options ask for.
+    pub fn kfs_options(&self) -> kfs::Options {
+        let mut o = kfs::Options {
+            read_only: self.read_only,
+            ..kfs::Options::default()
+        };
+        for (k, v) in &self.kfs {
+            match k.as_str() {
+                "dir_hash_threshold" => o.dir_hash_threshold = *v,
+                "extent_threshold" => o.extent_threshold = *v,
+                "cache_blocks" => o.cache_blocks = *v as usize,
+                "dirty_blocks" => o.dirty_blocks = *v as usize,
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_options_parse_and_bad_ones_are_refused() {
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("99999999999T").is_err());
+        let o = parse_mount_opts(&["ro,fsname=x".into(), "dir_hash_threshold=0".into()]).unwrap();
+        assert!(o.read_only);
+        assert_eq!(o.fsname.as_deref(), Some("x"));
+        assert_eq!(o.kfs_options().dir_hash_threshold, 0);
+        assert!(parse_mount_opts(&["bogus".into()]).is_err());
+        assert!(parse_mount_opts(&["cache_blocks=lots".into()]).is_err());
+    }
+}
