@@ -2,7 +2,11 @@
 
 /// Most processors a [`Runtime`](crate::Runtime) supports. Processor masks
 /// are one `u64`.
+#[cfg(not(loom))]
 pub const MAX_CPUS: usize = 64;
+/// Under loom: few processors, so the models stay small.
+#[cfg(loom)]
+pub const MAX_CPUS: usize = 4;
 
 /// A processor number, `0..cpu_count()`.
 pub type CpuId = usize;
