@@ -12,7 +12,7 @@ use ktrace::host::{self, StdPlatform};
 use ktrace::{Class, Overflow};
 
 fn enabled_disabled(c: &mut Criterion) {
-    let tracer = host::tracer(1, 8, 4096, Overflow::Wrap).unwrap();
+    let tracer = host::tracer::<8, 4096>(1, Overflow::Wrap);
     StdPlatform::set_cpu(0);
     let mut g = c.benchmark_group("event");
     g.throughput(Throughput::Elements(1));
@@ -40,7 +40,7 @@ fn enabled_disabled(c: &mut Criterion) {
 
 fn all_processors(c: &mut Criterion) {
     let n = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let tracer = host::tracer(n, 8, 4096, Overflow::Wrap).unwrap();
+    let tracer = host::tracer::<8, 4096>(n, Overflow::Wrap);
     tracer.enable(Class::TEST);
     const PER_THREAD: u64 = 200_000;
     let mut g = c.benchmark_group("throughput");

@@ -9,52 +9,51 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::log::{ConfigError, CpuState, Geometry, Memory, Overflow, Platform, Tracer};
-use crate::sync::AtomicU64;
+use crate::log::{CpuBuffer, Overflow, Platform, Tracer};
 
-/// Leaks zeroed trace memory for `geometry`.
-pub fn leak_memory(geometry: Geometry) -> Result<Memory<'static>, ConfigError> {
-    geometry.check()?;
-    let words = geometry.cpus * geometry.ring_words();
-    let words: Vec<AtomicU64> = (0..words).map(|_| AtomicU64::new(0)).collect();
-    let commits: Vec<AtomicU64> = (0..geometry.cpus * geometry.blocks)
-        .map(|_| AtomicU64::new(0))
-        .collect();
-    let cpus: Vec<CpuState> = (0..geometry.cpus).map(|_| CpuState::new()).collect();
-    Ok(Memory {
-        words: Vec::leak(words),
-        commits: Vec::leak(commits),
-        cpus: Vec::leak(cpus),
-    })
+/// Leaks `cpus` empty buffers.
+pub fn leak_buffers<const BLOCKS: usize, const BLOCK_WORDS: usize>(
+    cpus: usize,
+) -> &'static [CpuBuffer<BLOCKS, BLOCK_WORDS>] {
+    Box::leak(zeroed_buffers(cpus))
 }
 
-/// A ready tracer with `cpus` buffers of `blocks` blocks of `block_words`
+#[cfg(not(loom))]
+#[allow(unsafe_code)]
+fn zeroed_buffers<const B: usize, const W: usize>(cpus: usize) -> Box<[CpuBuffer<B, W>]> {
+    // Checks the shape at compile time, as `CpuBuffer::new` does.
+    let _ = CpuBuffer::<B, W>::new;
+    let zeroed = Box::<[CpuBuffer<B, W>]>::new_zeroed_slice(cpus);
+    // SAFETY: a `CpuBuffer` is only `AtomicU64`s (plain and in arrays)
+    // plus alignment padding, and an `AtomicU64` has the representation of
+    // a `u64`, for which all-zero bytes are valid: zero memory is exactly
+    // `CpuBuffer::new()`. Built in place because a buffer can be larger
+    // than a thread's stack.
+    unsafe { zeroed.assume_init() }
+}
+
+#[cfg(loom)]
+fn zeroed_buffers<const B: usize, const W: usize>(cpus: usize) -> Box<[CpuBuffer<B, W>]> {
+    (0..cpus).map(|_| CpuBuffer::new()).collect()
+}
+
+/// A ready tracer with `cpus` buffers of `BLOCKS` blocks of `BLOCK_WORDS`
 /// words, on [`StdPlatform`], all classes disabled.
-pub fn tracer(
+pub fn tracer<const BLOCKS: usize, const BLOCK_WORDS: usize>(
     cpus: usize,
-    blocks: usize,
-    block_words: usize,
     overflow: Overflow,
-) -> Result<&'static Tracer<'static, StdPlatform>, ConfigError> {
-    tracer_with(cpus, blocks, block_words, overflow, StdPlatform::new(cpus))
+) -> &'static Tracer<'static, StdPlatform, BLOCKS, BLOCK_WORDS> {
+    tracer_with(cpus, overflow, StdPlatform::new(cpus))
 }
 
 /// Like [`tracer`], with your own platform (a fake clock for tests).
-pub fn tracer_with<P: Platform>(
+pub fn tracer_with<P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>(
     cpus: usize,
-    blocks: usize,
-    block_words: usize,
     overflow: Overflow,
     platform: P,
-) -> Result<&'static Tracer<'static, P>, ConfigError> {
-    let geometry = Geometry {
-        cpus,
-        blocks,
-        block_words,
-    };
-    let memory = leak_memory(geometry)?;
-    let tracer = Tracer::new(memory, geometry, overflow, platform)?;
-    Ok(Box::leak(Box::new(tracer)))
+) -> &'static Tracer<'static, P, BLOCKS, BLOCK_WORDS> {
+    let buffers = leak_buffers(cpus);
+    Box::leak(Box::new(Tracer::new(buffers, overflow, platform)))
 }
 
 thread_local! {

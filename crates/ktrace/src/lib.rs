@@ -28,11 +28,13 @@
 //!
 //! # Setup in the kernel
 //!
-//! The kernel gives the log static memory, a processor id and a clock
-//! (the TSC), through the [`Platform`] trait:
+//! The kernel gives the log static memory (one [`CpuBuffer`] per
+//! processor; the block count and size are constants, so the fast path
+//! has no multiplications and no bounds checks but one), a processor id
+//! and a clock (the TSC) through the [`Platform`] trait:
 //!
 //! ```
-//! use ktrace::{Geometry, Overflow, Platform, StaticMemory, Tracer};
+//! use ktrace::{CpuBuffer, Overflow, Platform, Tracer};
 //!
 //! struct Kernel;
 //! impl Platform for Kernel {
@@ -40,13 +42,10 @@
 //!     fn timestamp(&self) -> u64 { 42 /* rdtsc */ }
 //! }
 //!
-//! // 4 processors x 8 blocks x 1024 words = 256 KiB, in .bss.
-//! static MEMORY: StaticMemory<4, 8, 1024> = StaticMemory::new();
-//! static TRACER: Tracer<'static, Kernel> =
-//!     match Tracer::new(MEMORY.memory(), MEMORY.geometry(), Overflow::Wrap, Kernel) {
-//!         Ok(t) => t,
-//!         Err(_) => panic!("trace memory does not match its geometry"),
-//!     };
+//! // Per processor: 8 blocks of 1024 words (64 KiB), all zero, in .bss.
+//! const MAX_CPUS: usize = 4;
+//! static BUFFERS: [CpuBuffer<8, 1024>; MAX_CPUS] = [const { CpuBuffer::new() }; MAX_CPUS];
+//! static TRACER: Tracer<'static, Kernel, 8, 1024> = Tracer::new(&BUFFERS, Overflow::Wrap, Kernel);
 //!
 //! // At boot, from the command line (`trace=sched,lock`):
 //! TRACER.set_mask(ktrace::events::parse_mask("sched,lock").unwrap());
@@ -66,7 +65,8 @@
 //! ```
 //! use ktrace::{events, host, Overflow};
 //!
-//! let tracer = host::tracer(2, 4, 512, Overflow::Wrap).unwrap();
+//! // Two processors of 4 blocks of 512 words each.
+//! let tracer = host::tracer::<4, 512>(2, Overflow::Wrap);
 //! tracer.enable(ktrace::Class::TEST);
 //! events::test::message(tracer, "hello");
 //! ```
@@ -114,11 +114,6 @@ pub mod host;
 
 pub use field::{Field, FieldKind};
 pub use header::{Class, Header, Layer};
-#[cfg(not(loom))]
-pub use log::StaticMemory;
-pub use log::{
-    BlockRead, ConfigError, CpuState, Dropped, EventWriter, Geometry, Memory, Overflow, Platform,
-    Tracer,
-};
+pub use log::{BlockRead, CpuBuffer, Dropped, EventWriter, Geometry, Overflow, Platform, Tracer};
 pub use meta::{EventDesc, FieldDesc};
 pub use stream::StreamWriter;

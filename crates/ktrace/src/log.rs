@@ -2,11 +2,14 @@
 //!
 //! # Layout
 //!
-//! Each processor owns a ring of `blocks` blocks of `block_words` 64-bit
-//! words (both powers of two). A 64-bit *index* per processor counts words
-//! ever reserved; it never wraps in practice (2^64 words). Word `i` lives in
-//! ring slot `i % (blocks * block_words)`, and belongs to block *sequence
-//! number* `i / block_words`.
+//! Each processor owns a [`CpuBuffer`]: a ring of `BLOCKS` blocks of
+//! `BLOCK_WORDS` 64-bit words (both powers of two, fixed at compile time so
+//! that the fast path only shifts and masks by constants), one commit count
+//! per block, and its reservation index. The 64-bit *index* counts words
+//! ever reserved on the processor; it never wraps in practice. Word `i`
+//! lives in block slot `(i / BLOCK_WORDS) % BLOCKS` at offset
+//! `i % BLOCK_WORDS`, and belongs to block *sequence number*
+//! `i / BLOCK_WORDS`.
 //!
 //! # Writing an event
 //!
@@ -25,8 +28,8 @@
 //! a block start, so any block decodes on its own.
 //!
 //! Commit counts are cumulative: slot `s` has been reused `g` times when
-//! block `g * blocks + s` is in it, and that block is complete exactly when
-//! the slot's count reaches `(g + 1) * block_words`. Nothing is ever reset.
+//! block `g * BLOCKS + s` is in it, and that block is complete exactly when
+//! the slot's count reaches `(g + 1) * BLOCK_WORDS`. Nothing is ever reset.
 //!
 //! # Overflow
 //!
@@ -62,80 +65,20 @@ pub enum Overflow {
     Stop,
 }
 
-/// The shape of the trace memory.
+/// The shape of a tracer's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
     /// Processors (one buffer each).
     pub cpus: usize,
-    /// Blocks per processor; a power of two, at least 2.
+    /// Blocks per processor.
     pub blocks: usize,
-    /// Words per block; a power of two, 16 ..= 2^20.
+    /// Words per block.
     pub block_words: usize,
 }
 
-impl Geometry {
-    /// Words in one processor's ring.
-    pub const fn ring_words(&self) -> usize {
-        self.blocks * self.block_words
-    }
-
-    /// Checks the constraints listed on the fields.
-    pub const fn check(&self) -> Result<(), ConfigError> {
-        if self.cpus == 0 {
-            return Err(ConfigError::NoProcessors);
-        }
-        if !self.blocks.is_power_of_two() || self.blocks < 2 {
-            return Err(ConfigError::Blocks(self.blocks));
-        }
-        if !self.block_words.is_power_of_two()
-            || self.block_words < 16
-            || self.block_words > (1 << 20)
-        {
-            return Err(ConfigError::BlockWords(self.block_words));
-        }
-        Ok(())
-    }
-}
-
-/// A trace memory that does not fit its geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConfigError {
-    /// Zero processors.
-    NoProcessors,
-    /// Block count not a power of two or below 2.
-    Blocks(usize),
-    /// Block size not a power of two in 16 ..= 2^20 words.
-    BlockWords(usize),
-    /// A slice of [`Memory`] has the wrong length: (which, expected, got).
-    MemorySize(&'static str, usize, usize),
-}
-
-impl core::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ConfigError::NoProcessors => write!(f, "trace memory for zero processors"),
-            ConfigError::Blocks(n) => {
-                write!(f, "{n} blocks per processor: need a power of two >= 2")
-            }
-            ConfigError::BlockWords(n) => {
-                write!(
-                    f,
-                    "{n} words per block: need a power of two in 16..=1048576"
-                )
-            }
-            ConfigError::MemorySize(what, want, got) => {
-                write!(
-                    f,
-                    "trace memory `{what}` has {got} entries, geometry needs {want}"
-                )
-            }
-        }
-    }
-}
-
-/// Per-processor state, on its own cache lines.
+/// The reservation state of one processor, on its own cache lines.
 #[repr(align(128))]
-pub struct CpuState {
+struct CpuState {
     /// Words ever reserved in this processor's ring.
     index: AtomicU64,
     /// Blocks with a sequence number below this are released by the
@@ -145,135 +88,91 @@ pub struct CpuState {
     lost: AtomicU64,
 }
 
-impl CpuState {
-    /// A fresh, empty state.
+/// One processor's trace buffer: `BLOCKS` blocks of `BLOCK_WORDS` words,
+/// their commit counts and the reservation index. All zero when fresh, so
+/// a `static` array of them lands in `.bss`.
+///
+/// `BLOCKS` must be a power of two, at least 2; `BLOCK_WORDS` a power of
+/// two from 16 to 2^20. Other values fail to compile:
+///
+/// ```compile_fail,E0080
+/// static B: ktrace::CpuBuffer<3, 1000> = ktrace::CpuBuffer::new();
+/// ```
+pub struct CpuBuffer<const BLOCKS: usize, const BLOCK_WORDS: usize> {
+    state: CpuState,
+    commits: [AtomicU64; BLOCKS],
+    words: [[AtomicU64; BLOCK_WORDS]; BLOCKS],
+}
+
+impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORDS> {
+    const SHAPE_OK: () = {
+        assert!(
+            BLOCKS.is_power_of_two() && BLOCKS >= 2,
+            "BLOCKS: a power of two >= 2"
+        );
+        assert!(
+            BLOCK_WORDS.is_power_of_two() && BLOCK_WORDS >= 16 && BLOCK_WORDS <= 1 << 20,
+            "BLOCK_WORDS: a power of two in 16..=2^20"
+        );
+    };
+
+    /// An empty buffer, usable in a `static` initialiser.
     #[cfg(not(loom))]
-    pub const fn new() -> CpuState {
-        CpuState {
-            index: AtomicU64::new(0),
-            released: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-        }
-    }
-
-    /// A fresh, empty state.
-    #[cfg(loom)]
-    pub fn new() -> CpuState {
-        CpuState {
-            index: AtomicU64::new(0),
-            released: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-        }
-    }
-}
-
-impl Default for CpuState {
-    fn default() -> Self {
-        CpuState::new()
-    }
-}
-
-/// The memory a [`Tracer`] logs into, provided by its owner: statics in
-/// the kernel ([`StaticMemory`]), the heap when hosted.
-#[derive(Clone, Copy)]
-pub struct Memory<'a> {
-    /// `cpus * blocks * block_words` event words, processor-major.
-    pub words: &'a [AtomicU64],
-    /// `cpus * blocks` commit counts, processor-major.
-    pub commits: &'a [AtomicU64],
-    /// `cpus` per-processor states.
-    pub cpus: &'a [CpuState],
-}
-
-/// Trace memory as one static: `CPUS` processors of `BLOCKS` blocks of
-/// `BLOCK_WORDS` words. All zero, so it lands in `.bss`.
-#[cfg(not(loom))]
-pub struct StaticMemory<const CPUS: usize, const BLOCKS: usize, const BLOCK_WORDS: usize> {
-    words: [[[AtomicU64; BLOCK_WORDS]; BLOCKS]; CPUS],
-    commits: [[AtomicU64; BLOCKS]; CPUS],
-    cpus: [CpuState; CPUS],
-}
-
-#[cfg(not(loom))]
-impl<const CPUS: usize, const BLOCKS: usize, const BLOCK_WORDS: usize>
-    StaticMemory<CPUS, BLOCKS, BLOCK_WORDS>
-{
-    /// Zeroed memory, usable in a `static` initialiser.
     #[allow(clippy::declare_interior_mutable_const)]
     pub const fn new() -> Self {
+        let () = Self::SHAPE_OK;
         const ZERO: AtomicU64 = AtomicU64::new(0);
-        StaticMemory {
-            words: [const { [const { [ZERO; BLOCK_WORDS] }; BLOCKS] }; CPUS],
-            commits: [const { [ZERO; BLOCKS] }; CPUS],
-            cpus: [const { CpuState::new() }; CPUS],
+        CpuBuffer {
+            state: CpuState {
+                index: ZERO,
+                released: ZERO,
+                lost: ZERO,
+            },
+            commits: [ZERO; BLOCKS],
+            words: [const { [ZERO; BLOCK_WORDS] }; BLOCKS],
         }
     }
 
-    /// The geometry this memory was declared with.
-    pub const fn geometry(&self) -> Geometry {
-        Geometry {
-            cpus: CPUS,
-            blocks: BLOCKS,
-            block_words: BLOCK_WORDS,
+    /// An empty buffer.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        let () = Self::SHAPE_OK;
+        CpuBuffer {
+            state: CpuState {
+                index: AtomicU64::new(0),
+                released: AtomicU64::new(0),
+                lost: AtomicU64::new(0),
+            },
+            commits: core::array::from_fn(|_| AtomicU64::new(0)),
+            words: core::array::from_fn(|_| core::array::from_fn(|_| AtomicU64::new(0))),
         }
     }
 
-    /// The slices a [`Tracer`] needs.
-    pub const fn memory(&self) -> Memory<'_> {
-        Memory {
-            words: self.words.as_flattened().as_flattened(),
-            commits: self.commits.as_flattened(),
-            cpus: &self.cpus,
-        }
+    /// The commit count and words of the block slot holding word `at`.
+    #[inline(always)]
+    fn block(&self, at: u64) -> (&AtomicU64, &[AtomicU64; BLOCK_WORDS]) {
+        let slot = (at / BLOCK_WORDS as u64) as usize % BLOCKS;
+        (&self.commits[slot], &self.words[slot])
     }
 }
 
 #[cfg(not(loom))]
-impl<const C: usize, const B: usize, const W: usize> Default for StaticMemory<C, B, W> {
+impl<const B: usize, const W: usize> Default for CpuBuffer<B, W> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-/// Checks that `memory` has the sizes `geometry` asks for.
-pub const fn check_memory(memory: &Memory<'_>, geometry: &Geometry) -> Result<(), ConfigError> {
-    if let Err(e) = geometry.check() {
-        return Err(e);
-    }
-    let words = geometry.cpus * geometry.ring_words();
-    if memory.words.len() != words {
-        return Err(ConfigError::MemorySize("words", words, memory.words.len()));
-    }
-    let commits = geometry.cpus * geometry.blocks;
-    if memory.commits.len() != commits {
-        return Err(ConfigError::MemorySize(
-            "commits",
-            commits,
-            memory.commits.len(),
-        ));
-    }
-    if memory.cpus.len() != geometry.cpus {
-        return Err(ConfigError::MemorySize(
-            "cpus",
-            geometry.cpus,
-            memory.cpus.len(),
-        ));
-    }
-    Ok(())
-}
-
-/// The log: an enable mask, per-processor rings and the platform hooks.
-pub struct Tracer<'a, P> {
+/// The log: an enable mask, per-processor buffers and the platform hooks.
+///
+/// The buffers are the caller's: a `static` array in the kernel, leaked
+/// heap memory hosted ([`crate::host`]).
+pub struct Tracer<'a, P, const BLOCKS: usize, const BLOCK_WORDS: usize> {
     /// Not part of the algorithm loom checks, so always `core`'s atomic
     /// (which keeps `Tracer::new` a `const fn` under loom too).
     mask: core::sync::atomic::AtomicU64,
     overflow: Overflow,
-    block_shift: u32,
-    blocks: usize,
-    ring_words: usize,
-    words: &'a [AtomicU64],
-    commits: &'a [AtomicU64],
-    cpus: &'a [CpuState],
+    cpus: &'a [CpuBuffer<BLOCKS, BLOCK_WORDS>],
     platform: P,
 }
 
@@ -291,40 +190,34 @@ pub enum Dropped {
     Full,
 }
 
-impl<'a, P: Platform> Tracer<'a, P> {
-    /// A tracer over `memory`, shaped by `geometry`, with every class
-    /// disabled. A `const fn`, so the kernel can build it in a `static`.
+impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
+    Tracer<'a, P, BLOCKS, BLOCK_WORDS>
+{
+    /// Words per block, as a `u64`.
+    const BW: u64 = BLOCK_WORDS as u64;
+
+    /// A tracer over one buffer per processor (`cpus[n]` for processor
+    /// `n`), with every class disabled. A `const fn`, so the kernel can
+    /// build it in a `static`.
     pub const fn new(
-        memory: Memory<'a>,
-        geometry: Geometry,
+        cpus: &'a [CpuBuffer<BLOCKS, BLOCK_WORDS>],
         overflow: Overflow,
         platform: P,
-    ) -> Result<Self, ConfigError> {
-        if let Err(e) = check_memory(&memory, &geometry) {
-            // A const fn cannot run `P`'s destructor; platforms hold no
-            // resources worth one.
-            core::mem::forget(platform);
-            return Err(e);
-        }
-        Ok(Tracer {
+    ) -> Self {
+        Tracer {
             mask: core::sync::atomic::AtomicU64::new(0),
             overflow,
-            block_shift: geometry.block_words.trailing_zeros(),
-            blocks: geometry.blocks,
-            ring_words: geometry.ring_words(),
-            words: memory.words,
-            commits: memory.commits,
-            cpus: memory.cpus,
+            cpus,
             platform,
-        })
+        }
     }
 
-    /// The geometry of the trace memory.
+    /// The shape of the trace memory.
     pub fn geometry(&self) -> Geometry {
         Geometry {
             cpus: self.cpus.len(),
-            blocks: self.blocks,
-            block_words: 1 << self.block_shift,
+            blocks: BLOCKS,
+            block_words: BLOCK_WORDS,
         }
     }
 
@@ -388,19 +281,20 @@ impl<'a, P: Platform> Tracer<'a, P> {
             return Err(Dropped::Disabled);
         }
         let cpu = self.platform.cpu_id();
-        let Some(state) = self.cpus.get(cpu) else {
+        let Some(buf) = self.cpus.get(cpu) else {
             return Err(Dropped::BadCpu);
         };
-        let block_words = 1usize << self.block_shift;
-        let mut old = state.index.load(Ordering::Relaxed);
+        // Offsets 1 ..= BLOCK_WORDS - len take the fast path; offset 0
+        // (opening a block) wraps around and fails the test, as do events
+        // that would cross the block's end.
+        let limit = Self::BW.saturating_sub(len as u64);
+        let mut old = buf.state.index.load(Ordering::Relaxed);
         let (ts, start) = loop {
             let ts = self.platform.timestamp();
-            let offset = old as usize & (block_words - 1);
-            if offset == 0 || offset + len > block_words {
-                // Opens a block: filler, block start, maybe an overflow stop.
-                return self.log_slow(cpu, state, old, layer, class, minor, len, fill);
+            if (old % Self::BW).wrapping_sub(1) >= limit {
+                return self.log_slow(cpu, buf, old, layer, class, minor, len, fill);
             }
-            match state.index.compare_exchange_weak(
+            match buf.state.index.compare_exchange_weak(
                 old,
                 old + len as u64,
                 Ordering::Relaxed,
@@ -413,49 +307,8 @@ impl<'a, P: Platform> Tracer<'a, P> {
         // Orders the reservation before the stores below, for a reader
         // checking afterwards that its copy of a block was not overwritten.
         fence(Ordering::Release);
-        self.write_event(cpu, start, ts, layer, class, minor, len, fill);
+        write_event(buf, start, ts, layer, class, minor, len, fill);
         Ok(())
-    }
-
-    /// Stores header and payload at word index `start` and commits them.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn write_event(
-        &self,
-        cpu: usize,
-        start: u64,
-        ts: u64,
-        layer: Layer,
-        class: Class,
-        minor: u16,
-        len: usize,
-        fill: impl FnOnce(&mut EventWriter<'_>),
-    ) {
-        let base = cpu * self.ring_words + (start as usize & (self.ring_words - 1));
-        // In bounds: a reservation never crosses a block, blocks tile the
-        // ring, and `Tracer::new` checked the slice lengths.
-        let Some(slot) = self.words.get(base..base + len) else {
-            return;
-        };
-        slot[0].store(
-            Header::encode(ts, len as u8, layer, class, minor),
-            Ordering::Relaxed,
-        );
-        let mut w = EventWriter {
-            words: &slot[1..],
-            at: 0,
-        };
-        fill(&mut w);
-        self.commit(cpu, start, len);
-    }
-
-    /// Adds `len` committed words to the block holding word `at`.
-    #[inline(always)]
-    fn commit(&self, cpu: usize, at: u64, len: usize) {
-        let slot = (at >> self.block_shift) as usize & (self.blocks - 1);
-        if let Some(count) = self.commits.get(cpu * self.blocks + slot) {
-            count.fetch_add(len as u64, Ordering::Release);
-        }
     }
 
     /// The slow path: the event opens a new block.
@@ -465,7 +318,7 @@ impl<'a, P: Platform> Tracer<'a, P> {
     fn log_slow(
         &self,
         cpu: usize,
-        state: &CpuState,
+        buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
         mut old: u64,
         layer: Layer,
         class: Class,
@@ -473,18 +326,14 @@ impl<'a, P: Platform> Tracer<'a, P> {
         len: usize,
         fill: impl FnOnce(&mut EventWriter<'_>),
     ) -> Result<(), Dropped> {
-        let block_words = 1u64 << self.block_shift;
-        if len == 0
-            || len > MAX_EVENT_WORDS
-            || len + control::BLOCK_START_WORDS > block_words as usize
-        {
+        if len == 0 || len > MAX_EVENT_WORDS || len + control::BLOCK_START_WORDS > BLOCK_WORDS {
             return Err(Dropped::TooLong);
         }
+        let state = &buf.state;
         loop {
             let ts = self.platform.timestamp();
-            let offset = old & (block_words - 1);
-            let fits = offset != 0 && offset + len as u64 <= block_words;
-            if fits {
+            let offset = old % Self::BW;
+            if offset != 0 && offset + len as u64 <= Self::BW {
                 // Another writer opened the block meanwhile: the fast path.
                 match state.index.compare_exchange_weak(
                     old,
@@ -494,7 +343,7 @@ impl<'a, P: Platform> Tracer<'a, P> {
                 ) {
                     Ok(_) => {
                         fence(Ordering::Release);
-                        self.write_event(cpu, old, ts, layer, class, minor, len, fill);
+                        write_event(buf, old, ts, layer, class, minor, len, fill);
                         return Ok(());
                     }
                     Err(now) => {
@@ -503,11 +352,11 @@ impl<'a, P: Platform> Tracer<'a, P> {
                     }
                 }
             }
-            let filler = if offset == 0 { 0 } else { block_words - offset };
+            let filler = if offset == 0 { 0 } else { Self::BW - offset };
             let boundary = old + filler;
-            let seq = boundary >> self.block_shift;
+            let seq = boundary / Self::BW;
             if self.overflow == Overflow::Stop
-                && seq >= state.released.load(Ordering::Acquire) + self.blocks as u64
+                && seq >= state.released.load(Ordering::Acquire) + BLOCKS as u64
             {
                 state.lost.fetch_add(1, Ordering::Relaxed);
                 return Err(Dropped::Full);
@@ -523,11 +372,11 @@ impl<'a, P: Platform> Tracer<'a, P> {
             }
             fence(Ordering::Release);
             if filler != 0 {
-                self.write_filler(cpu, old, ts, filler as usize);
+                write_filler(buf, old, ts, filler as usize);
             }
             let lost = state.lost.load(Ordering::Relaxed);
-            self.write_event(
-                cpu,
+            write_event(
+                buf,
                 boundary,
                 ts,
                 Layer::KERNEL,
@@ -542,22 +391,9 @@ impl<'a, P: Platform> Tracer<'a, P> {
                 },
             );
             let at = boundary + control::BLOCK_START_WORDS as u64;
-            self.write_event(cpu, at, ts, layer, class, minor, len, fill);
+            write_event(buf, at, ts, layer, class, minor, len, fill);
             return Ok(());
         }
-    }
-
-    /// Writes a filler of `words` words at `at` (which ends at a block
-    /// boundary) and commits it.
-    fn write_filler(&self, cpu: usize, at: u64, ts: u64, words: usize) {
-        let base = cpu * self.ring_words + (at as usize & (self.ring_words - 1));
-        if let Some(first) = self.words.get(base) {
-            first.store(
-                Header::encode(ts, 0, Layer::KERNEL, Class::CONTROL, control::FILLER),
-                Ordering::Relaxed,
-            );
-        }
-        self.commit(cpu, at, words);
     }
 
     /// Logs a heartbeat (the full 64-bit timestamp) on the current
@@ -582,18 +418,17 @@ impl<'a, P: Platform> Tracer<'a, P> {
     /// quiet processor's data). Safe to call from any processor, concurrently
     /// with writers. Returns false if `cpu` is out of range.
     pub fn seal(&self, cpu: usize) -> bool {
-        let Some(state) = self.cpus.get(cpu) else {
+        let Some(buf) = self.cpus.get(cpu) else {
             return false;
         };
-        let block_words = 1u64 << self.block_shift;
-        let mut old = state.index.load(Ordering::Relaxed);
+        let mut old = buf.state.index.load(Ordering::Relaxed);
         loop {
-            let offset = old & (block_words - 1);
+            let offset = old % Self::BW;
             if offset == 0 {
                 return true;
             }
-            let rest = block_words - offset;
-            match state.index.compare_exchange_weak(
+            let rest = Self::BW - offset;
+            match buf.state.index.compare_exchange_weak(
                 old,
                 old + rest,
                 Ordering::Relaxed,
@@ -602,7 +437,7 @@ impl<'a, P: Platform> Tracer<'a, P> {
                 Ok(_) => {
                     fence(Ordering::Release);
                     let ts = self.platform.timestamp();
-                    self.write_filler(cpu, old, ts, rest as usize);
+                    write_filler(buf, old, ts, rest as usize);
                     return true;
                 }
                 Err(now) => old = now,
@@ -614,66 +449,106 @@ impl<'a, P: Platform> Tracer<'a, P> {
     pub fn lost_events(&self, cpu: usize) -> u64 {
         self.cpus
             .get(cpu)
-            .map_or(0, |s| s.lost.load(Ordering::Relaxed))
+            .map_or(0, |b| b.state.lost.load(Ordering::Relaxed))
     }
 
     /// Words reserved so far on `cpu` (its index).
     pub fn reserved_words(&self, cpu: usize) -> u64 {
         self.cpus
             .get(cpu)
-            .map_or(0, |s| s.index.load(Ordering::Acquire))
+            .map_or(0, |b| b.state.index.load(Ordering::Acquire))
     }
 
-    /// Copies block `seq` of `cpu` into `out` (`block_words` long) if it is
-    /// complete and was not overwritten while being copied.
-    pub fn read_block(&self, cpu: usize, seq: u64, out: &mut [u64]) -> BlockRead {
-        let block_words = 1usize << self.block_shift;
-        let Some(state) = self.cpus.get(cpu) else {
+    /// Copies block `seq` of `cpu` into `out` if it is complete and was not
+    /// overwritten while being copied.
+    pub fn read_block(&self, cpu: usize, seq: u64, out: &mut [u64; BLOCK_WORDS]) -> BlockRead {
+        let Some(buf) = self.cpus.get(cpu) else {
             return BlockRead::NotReady;
         };
-        if out.len() != block_words {
-            return BlockRead::NotReady;
-        }
-        let slot = seq as usize & (self.blocks - 1);
-        let generation = seq / self.blocks as u64;
-        let Some(count) = self.commits.get(cpu * self.blocks + slot) else {
-            return BlockRead::NotReady;
-        };
+        let (count, words) = buf.block(seq * Self::BW);
+        let generation = seq / BLOCKS as u64;
         let committed = count.load(Ordering::Acquire);
-        let want = (generation + 1) * block_words as u64;
+        let want = (generation + 1) * Self::BW;
         if committed < want {
             // Incomplete, unless writers have lapped it already.
-            if self.lapped(state, seq) {
+            if self.lapped(buf, seq) {
                 return BlockRead::Overwritten;
             }
             return BlockRead::NotReady;
         }
-        let base = cpu * self.ring_words + slot * block_words;
-        for (o, w) in out.iter_mut().zip(&self.words[base..base + block_words]) {
+        for (o, w) in out.iter_mut().zip(words) {
             *o = w.load(Ordering::Relaxed);
         }
         // Seqlock-style check: if any word we copied came from a writer of
         // a later generation, its reservation is visible now.
         fence(Ordering::Acquire);
-        if committed > want || self.lapped(state, seq) {
+        if committed > want || self.lapped(buf, seq) {
             return BlockRead::Overwritten;
         }
         BlockRead::Ready
     }
 
-    /// Has a writer reserved space in the slot after block `seq`'s
-    /// generation (so `seq` is, or is being, overwritten)?
-    fn lapped(&self, state: &CpuState, seq: u64) -> bool {
-        let index = state.index.load(Ordering::Relaxed);
-        index > (seq + self.blocks as u64) << self.block_shift
+    /// Has a writer reserved space in the slot's next generation after
+    /// block `seq` (so `seq` is, or is being, overwritten)?
+    fn lapped(&self, buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>, seq: u64) -> bool {
+        let index = buf.state.index.load(Ordering::Relaxed);
+        index > (seq + BLOCKS as u64) * Self::BW
     }
 
     /// Releases blocks below `seq` on `cpu` to writers ([`Overflow::Stop`]).
     pub fn release(&self, cpu: usize, seq: u64) {
-        if let Some(state) = self.cpus.get(cpu) {
-            state.released.fetch_max(seq, Ordering::Release);
+        if let Some(buf) = self.cpus.get(cpu) {
+            buf.state.released.fetch_max(seq, Ordering::Release);
         }
     }
+}
+
+/// Stores header and payload at word index `start` and commits them.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn write_event<const BLOCKS: usize, const BLOCK_WORDS: usize>(
+    buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
+    start: u64,
+    ts: u64,
+    layer: Layer,
+    class: Class,
+    minor: u16,
+    len: usize,
+    fill: impl FnOnce(&mut EventWriter<'_>),
+) {
+    let (count, block) = buf.block(start);
+    let offset = (start % BLOCK_WORDS as u64) as usize;
+    // In bounds: a reservation never crosses the end of its block.
+    let Some(slot) = block.get(offset..offset + len) else {
+        return;
+    };
+    slot[0].store(
+        Header::encode(ts, len as u8, layer, class, minor),
+        Ordering::Relaxed,
+    );
+    let mut w = EventWriter {
+        words: &slot[1..],
+        at: 0,
+    };
+    fill(&mut w);
+    count.fetch_add(len as u64, Ordering::Release);
+}
+
+/// Writes a filler of `words` words at `at` (which ends at a block
+/// boundary) and commits it.
+fn write_filler<const BLOCKS: usize, const BLOCK_WORDS: usize>(
+    buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
+    at: u64,
+    ts: u64,
+    words: usize,
+) {
+    let (count, block) = buf.block(at);
+    let offset = (at % BLOCK_WORDS as u64) as usize;
+    block[offset].store(
+        Header::encode(ts, 0, Layer::KERNEL, Class::CONTROL, control::FILLER),
+        Ordering::Relaxed,
+    );
+    count.fetch_add(words as u64, Ordering::Release);
 }
 
 /// The result of [`Tracer::read_block`].

@@ -22,7 +22,7 @@
 ///     assert_eq!(myserver::EVENTS.len(), 2);
 ///     assert_eq!(myserver::EVENTS[0].name, "request");
 ///     // ...and one logging function per event.
-///     let tracer = ktrace::host::tracer(1, 2, 512, ktrace::Overflow::Wrap).unwrap();
+///     let tracer = ktrace::host::tracer::<2, 512>(1, ktrace::Overflow::Wrap);
 ///     tracer.enable(myserver::CLASS);
 ///     myserver::request(tracer, 7, 1, "/etc/passwd");
 /// }
@@ -60,7 +60,9 @@ macro_rules! events {
                 $(#[$eattr])*
                 #[inline]
                 #[allow(clippy::too_many_arguments)]
-                pub fn $name<P: $crate::Platform>(tracer: &$crate::Tracer<'_, P> $(, $field: $ty)*) {
+                pub fn $name<P: $crate::Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>(
+                    tracer: &$crate::Tracer<'_, P, BLOCKS, BLOCK_WORDS> $(, $field: $ty)*
+                ) {
                     const _: () = {
                         assert!(($minor as u32) <= $crate::header::MAX_MINOR as u32, "minor id above 16383");
                         let n: usize = 0 $(+ { let _ = stringify!($field); 1 })*;

@@ -180,11 +180,11 @@ pub struct PollStats {
 ///
 /// ```
 /// # use ktrace::{stream::StreamWriter, Overflow, events};
-/// let tracer = ktrace::host::tracer(2, 4, 512, Overflow::Stop).unwrap();
+/// let tracer = ktrace::host::tracer::<4, 512>(2, Overflow::Stop);
 /// tracer.set_mask(u64::MAX);
 /// events::test::mark(tracer, 1, 2);
 ///
-/// let mut scratch = vec![0u64; 512];
+/// let mut scratch = [0u64; 512];
 /// let mut out: Vec<u8> = Vec::new();
 /// let mut daemon = StreamWriter::new(tracer, &mut scratch);
 /// daemon.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
@@ -192,18 +192,22 @@ pub struct PollStats {
 /// daemon.flush(&mut out).unwrap();   // seal and send everything
 /// assert!(out.starts_with(b"K42TRACE"));
 /// ```
-pub struct StreamWriter<'t, 'a, 's, P> {
-    tracer: &'t Tracer<'a, P>,
-    scratch: &'s mut [u64],
+pub struct StreamWriter<'t, 'a, 's, P, const BLOCKS: usize, const BLOCK_WORDS: usize> {
+    tracer: &'t Tracer<'a, P, BLOCKS, BLOCK_WORDS>,
+    scratch: &'s mut [u64; BLOCK_WORDS],
     /// Next block to send per processor; up to 64 processors are streamed.
     next: [u64; 64],
 }
 
-impl<'t, 'a, 's, P: Platform> StreamWriter<'t, 'a, 's, P> {
-    /// A writer for `tracer`, copying blocks through `scratch`, which must
-    /// hold one block (`block_words` words). Processors above 63 are not
-    /// streamed.
-    pub fn new(tracer: &'t Tracer<'a, P>, scratch: &'s mut [u64]) -> Self {
+impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
+    StreamWriter<'t, 'a, 's, P, BLOCKS, BLOCK_WORDS>
+{
+    /// A writer for `tracer`, copying blocks through `scratch` (one block).
+    /// Processors above 63 are not streamed.
+    pub fn new(
+        tracer: &'t Tracer<'a, P, BLOCKS, BLOCK_WORDS>,
+        scratch: &'s mut [u64; BLOCK_WORDS],
+    ) -> Self {
         StreamWriter {
             tracer,
             scratch,
@@ -240,9 +244,6 @@ impl<'t, 'a, 's, P: Platform> StreamWriter<'t, 'a, 's, P> {
     pub fn poll<S: ByteSink>(&mut self, sink: &mut S, lag: u64) -> Result<PollStats, S::Error> {
         let g = self.tracer.geometry();
         let mut stats = PollStats::default();
-        if self.scratch.len() != g.block_words {
-            return Ok(stats);
-        }
         let shift = g.block_words.trailing_zeros();
         for cpu in 0..g.cpus.min(64) {
             loop {
@@ -253,7 +254,7 @@ impl<'t, 'a, 's, P: Platform> StreamWriter<'t, 'a, 's, P> {
                 }
                 match self.tracer.read_block(cpu, seq, self.scratch) {
                     BlockRead::Ready => {
-                        write_block(sink, cpu as u32, seq, self.scratch)?;
+                        write_block(sink, cpu as u32, seq, &self.scratch[..])?;
                         stats.written += 1;
                         self.next[cpu] = seq + 1;
                         self.tracer.release(cpu, seq + 1);

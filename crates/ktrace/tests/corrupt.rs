@@ -9,13 +9,13 @@ use ktrace::{Class, Overflow, StreamWriter};
 /// A trace of 3 full blocks (19 marks each) on one processor, and the
 /// offsets of its block records.
 fn three_blocks() -> (Vec<u8>, Vec<usize>) {
-    let tracer = host::tracer(1, 4, 64, Overflow::Stop).unwrap();
+    let tracer = host::tracer::<4, 64>(1, Overflow::Stop);
     StdPlatform::set_cpu(0);
     tracer.enable(Class::TEST);
     for i in 0..57 {
         test::mark(tracer, 0, i);
     }
-    let mut scratch = vec![0u64; 64];
+    let mut scratch = [0u64; 64];
     let mut out = Vec::new();
     let mut d = StreamWriter::new(tracer, &mut scratch);
     d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();

@@ -28,13 +28,13 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
         std::env::var("LOOM_MAX_PREEMPTIONS")
             .ok()
             .and_then(|s| s.parse().ok())
-            .unwrap_or(2),
+            .unwrap_or(3),
     );
     b.check(f);
 }
 
 /// Logs `len` words whose payload is all `tag`.
-fn log(t: &Tracer<'_, One>, tag: u64, len: usize) -> bool {
+fn log(t: &Tracer<'_, One, 2, BW>, tag: u64, len: usize) -> bool {
     t.log(Layer::KERNEL, Class::TEST, tag as u16, len, |w| {
         for _ in 1..len {
             w.put(tag);
@@ -74,13 +74,13 @@ fn events_in(block: &[u64]) -> Vec<u64> {
 #[test]
 fn reserve_commit_filler() {
     model(|| {
-        let t = host::tracer_with(1, 2, BW, Overflow::Stop, One).unwrap();
+        let t = host::tracer_with::<_, 2, BW>(1, Overflow::Stop, One);
         // Block 0: block start (5) + 6 words; 5 words remain, too few for
         // a second 6-word event.
         assert!(log(t, 1, 6));
         let a = thread::spawn(move || assert!(log(t, 2, 6)));
         let b = thread::spawn(move || assert!(log(t, 3, 4)));
-        let mut block = vec![0u64; BW];
+        let mut block = [0u64; BW];
         if t.read_block(0, 0, &mut block) == BlockRead::Ready {
             let tags = events_in(&block);
             assert_eq!(tags[0], 1);
@@ -104,11 +104,11 @@ fn reserve_commit_filler() {
 #[test]
 fn reader_never_returns_a_torn_block() {
     model(|| {
-        let t = host::tracer_with(1, 2, BW, Overflow::Wrap, One).unwrap();
+        let t = host::tracer_with::<_, 2, BW>(1, Overflow::Wrap, One);
         assert!(log(t, 1, BW - control::BLOCK_START_WORDS));
         assert!(log(t, 2, BW - control::BLOCK_START_WORDS));
         let w = thread::spawn(move || assert!(log(t, 3, 4)));
-        let mut block = vec![0u64; BW];
+        let mut block = [0u64; BW];
         match t.read_block(0, 0, &mut block) {
             BlockRead::Ready => assert_eq!(events_in(&block), vec![1]),
             BlockRead::Overwritten => {}

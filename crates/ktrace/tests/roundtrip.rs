@@ -83,9 +83,9 @@ proptest! {
     fn events_round_trip(ops in prop::collection::vec((op(), 0u64..(1 << 31), 0usize..2), 1..120),
                          start in any::<u32>()) {
         let p = Manual { cpu: AtomicUsize::new(0), now: AtomicU64::new(start as u64 * 3) };
-        let tracer = host::tracer_with(2, 4, 64, Overflow::Stop, p).unwrap();
+        let tracer = host::tracer_with::<_, 4, 64>(2, Overflow::Stop, p);
         tracer.set_mask(u64::MAX);
-        let mut scratch = vec![0u64; 64];
+        let mut scratch = [0u64; 64];
         let mut out = Vec::new();
         let mut daemon = StreamWriter::new(tracer, &mut scratch);
         daemon.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
@@ -133,14 +133,14 @@ fn heartbeat_covers_long_gaps() {
         cpu: AtomicUsize::new(0),
         now: AtomicU64::new(5),
     };
-    let tracer = host::tracer_with(1, 4, 64, Overflow::Stop, p).unwrap();
+    let tracer = host::tracer_with::<_, 4, 64>(1, Overflow::Stop, p);
     tracer.set_mask(u64::MAX);
     test::mark(tracer, 0, 0);
     let p = tracer.platform();
     p.now.store(5 + (7 << 32) + 123, Ordering::Relaxed);
     tracer.heartbeat();
     test::mark(tracer, 0, 1);
-    let mut scratch = vec![0u64; 64];
+    let mut scratch = [0u64; 64];
     let mut out = Vec::new();
     let mut d = StreamWriter::new(tracer, &mut scratch);
     d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
@@ -155,13 +155,13 @@ fn heartbeat_covers_long_gaps() {
 /// block that was not filled exactly.
 #[test]
 fn blocks_are_self_contained() {
-    let tracer = host::tracer(1, 4, 64, Overflow::Stop).unwrap();
+    let tracer = host::tracer::<4, 64>(1, Overflow::Stop);
     tracer.set_mask(u64::MAX);
     ktrace::host::StdPlatform::set_cpu(0);
     for i in 0..40 {
         test::mark(tracer, 7, i); // 3 words; 64 is not a multiple of 3
     }
-    let mut block = vec![0u64; 64];
+    let mut block = [0u64; 64];
     assert_eq!(
         tracer.read_block(0, 0, &mut block),
         ktrace::BlockRead::Ready
@@ -175,7 +175,7 @@ fn blocks_are_self_contained() {
     // 5 words of block start + 19 marks of 3 words = 62: a 2-word filler.
     let filler = Header::decode(block[62]);
     assert!(filler.is_filler(), "{filler:?}");
-    let mut next = vec![0u64; 64];
+    let mut next = [0u64; 64];
     assert_eq!(tracer.read_block(0, 1, &mut next), ktrace::BlockRead::Ready);
     assert_eq!(next[2], 1);
     // Block 2 is still open.
@@ -189,7 +189,7 @@ fn blocks_are_self_contained() {
 /// trace through the next block start.
 #[test]
 fn stop_mode_counts_lost_events() {
-    let tracer = host::tracer(1, 2, 64, Overflow::Stop).unwrap();
+    let tracer = host::tracer::<2, 64>(1, Overflow::Stop);
     ktrace::host::StdPlatform::set_cpu(0);
     tracer.set_mask(u64::MAX);
     for i in 0..100 {
@@ -197,7 +197,7 @@ fn stop_mode_counts_lost_events() {
     }
     // Two blocks hold 2 * 19 marks.
     assert_eq!(tracer.lost_events(0), 100 - 38);
-    let mut scratch = vec![0u64; 64];
+    let mut scratch = [0u64; 64];
     let mut out = Vec::new();
     let mut d = StreamWriter::new(tracer, &mut scratch);
     d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
@@ -216,13 +216,13 @@ fn stop_mode_counts_lost_events() {
 /// stream writer reports the overwritten ones and the decoder sees the gap.
 #[test]
 fn wrap_mode_loses_oldest_blocks() {
-    let tracer = host::tracer(1, 2, 64, Overflow::Wrap).unwrap();
+    let tracer = host::tracer::<2, 64>(1, Overflow::Wrap);
     ktrace::host::StdPlatform::set_cpu(0);
     tracer.set_mask(u64::MAX);
     for i in 0..19 * 6 {
         test::mark(tracer, 0, i); // exactly six blocks
     }
-    let mut scratch = vec![0u64; 64];
+    let mut scratch = [0u64; 64];
     let mut out = Vec::new();
     let mut d = StreamWriter::new(tracer, &mut scratch);
     d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
@@ -245,7 +245,7 @@ fn wrap_mode_loses_oldest_blocks() {
 
 #[test]
 fn disabled_classes_log_nothing() {
-    let tracer = host::tracer(1, 2, 64, Overflow::Stop).unwrap();
+    let tracer = host::tracer::<2, 64>(1, Overflow::Stop);
     ktrace::host::StdPlatform::set_cpu(0);
     tracer.enable(Class::SYSCALL);
     test::mark(tracer, 0, 0);
@@ -258,22 +258,26 @@ fn disabled_classes_log_nothing() {
 }
 
 #[test]
-fn bad_cpu_and_geometry_are_errors_not_panics() {
+fn bad_cpu_and_long_events_are_errors_not_panics() {
     let p = Manual {
         cpu: AtomicUsize::new(9),
         now: AtomicU64::new(0),
     };
-    let tracer = host::tracer_with(2, 2, 64, Overflow::Stop, p).unwrap();
+    let tracer = host::tracer_with::<_, 2, 64>(2, Overflow::Stop, p);
     tracer.set_mask(u64::MAX);
     test::mark(tracer, 0, 0);
     assert_eq!(
         tracer.log(Layer::KERNEL, Class::TEST, 0, 3, |_| {}),
         Err(ktrace::Dropped::BadCpu)
     );
-    assert!(host::tracer(2, 3, 64, Overflow::Stop).is_err());
-    assert!(host::tracer(2, 2, 100, Overflow::Stop).is_err());
-    assert!(host::tracer(0, 2, 64, Overflow::Stop).is_err());
-    let tracer = host::tracer(1, 2, 16, Overflow::Stop).unwrap();
+    // (Bad block shapes do not compile: see the `CpuBuffer` docs.)
+    let none = host::tracer::<2, 64>(0, Overflow::Stop);
+    none.set_mask(u64::MAX);
+    assert_eq!(
+        none.log(Layer::KERNEL, Class::TEST, 0, 3, |_| {}),
+        Err(ktrace::Dropped::BadCpu)
+    );
+    let tracer = host::tracer::<2, 16>(1, Overflow::Stop);
     ktrace::host::StdPlatform::set_cpu(0);
     // 12 words + a 5-word block start do not fit a 16-word block.
     assert_eq!(

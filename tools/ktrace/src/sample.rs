@@ -44,11 +44,10 @@ impl Platform for FakePlatform {
 /// with a 1 GHz clock (ticks are ns). Deterministic.
 pub fn sample_trace(cpus: usize, rounds: u64) -> Vec<u8> {
     let cpus = cpus.clamp(1, 64);
-    let tracer = host::tracer_with(cpus, 4, 512, Overflow::Stop, FakePlatform::new(1_000_000))
-        .expect("a valid geometry");
+    let tracer = host::tracer_with::<_, 4, 512>(cpus, Overflow::Stop, FakePlatform::new(1_000_000));
     tracer.set_mask(u64::MAX);
     let p = tracer.platform();
-    let mut scratch = vec![0u64; 512];
+    let mut scratch = [0u64; 512];
     let mut out = Vec::new();
     let mut daemon = StreamWriter::new(tracer, &mut scratch);
     let Ok(()) = daemon.start(&mut out, KERNEL_EVENTS, 1_000_000_000);
