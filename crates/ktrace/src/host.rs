@@ -116,15 +116,31 @@ impl Platform for StdPlatform {
     }
 }
 
-/// The TSC on x86-64, nanoseconds since the first call elsewhere.
+/// The TSC on x86-64 (nanoseconds since the first call elsewhere), read so
+/// that it is ordered with the loads before it and the instructions after.
+///
+/// Hosted, threads on different cores share a buffer, and a plain `RDTSC`
+/// may execute before the writer's load of the index or after its
+/// compare-and-swap; then two writers' timestamps could come out in the
+/// opposite order of their events. `RDTSCP` waits for earlier loads and the
+/// `LFENCE` holds back later instructions, so timestamps follow the order of
+/// reservations in every buffer. (In the kernel a buffer is written by one
+/// processor only, and a plain `RDTSC` is enough.)
 #[inline(always)]
 #[allow(unsafe_code)]
 pub fn clock() -> u64 {
     #[cfg(target_arch = "x86_64")]
     {
-        // SAFETY: RDTSC reads a counter; it has no memory effects and is
-        // available on every x86-64 processor.
-        unsafe { core::arch::x86_64::_rdtsc() }
+        let mut aux = 0u32;
+        // SAFETY: RDTSCP and LFENCE read a counter and order instructions;
+        // they have no memory effects beyond writing `aux`, a local. RDTSCP
+        // is on every x86-64 processor this project targets (QEMU's
+        // default models and all hosts since 2008).
+        unsafe {
+            let t = core::arch::x86_64::__rdtscp(&mut aux);
+            core::arch::x86_64::_mm_lfence();
+            t
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
