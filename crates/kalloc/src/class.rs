@@ -62,6 +62,9 @@ pub fn class_for(size: usize, align: usize) -> Option<usize> {
         return None;
     }
     let mut class = LOOKUP[size.div_ceil(16)] as usize;
+    if align <= 16 {
+        return Some(class); // Every class is 16-byte aligned.
+    }
     // Rare: alignment beyond 16. Walk up to a class aligned enough; the
     // powers of two guarantee one exists at or below MAX_SMALL.
     while class_align(class) < align {
@@ -81,16 +84,28 @@ pub fn padded_class_for(size: usize, align: usize) -> Option<usize> {
 /// How many blocks of `class` move between layers at once: about 16 KiB
 /// worth, between 8 and 128 blocks.
 #[inline]
-pub const fn batch(class: usize) -> u32 {
-    let n = 16384 / CLASS_SIZES[class];
-    if n < 8 {
-        8
-    } else if n > 128 {
-        128
-    } else {
-        n
-    }
+pub fn batch(class: usize) -> u32 {
+    BATCH[class]
 }
+
+/// `batch` precomputed: the free fast path compares against it, and a
+/// division there would cost more than the rest of the path.
+const BATCH: [u32; NUM_CLASSES] = {
+    let mut table = [0; NUM_CLASSES];
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        let n = 16384 / CLASS_SIZES[c];
+        table[c] = if n < 8 {
+            8
+        } else if n > 128 {
+            128
+        } else {
+            n
+        };
+        c += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {

@@ -91,11 +91,17 @@ impl HostedCpus {
         self.slots + 1
     }
 
+    #[inline]
     fn instance(&self) -> usize {
         let id = self.instance.load(Ordering::Relaxed);
         if id != 0 {
             return id;
         }
+        self.new_instance()
+    }
+
+    #[cold]
+    fn new_instance(&self) -> usize {
         let fresh = NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed);
         match self
             .instance
@@ -177,6 +183,17 @@ unsafe impl Platform for HostedCpus {
         if bound_to == me && slot < self.slots {
             return f(slot);
         }
+        self.with_cpu_slow(me, slot, f)
+    }
+
+    fn relax(&self) {
+        std::thread::yield_now();
+    }
+}
+
+impl HostedCpus {
+    #[cold]
+    fn with_cpu_slow<R>(&self, me: usize, slot: usize, f: impl FnOnce(CpuId) -> R) -> R {
         if slot == UNBOUND {
             if let Some(slot) = self.bind(me) {
                 return f(slot);
@@ -192,10 +209,6 @@ unsafe impl Platform for HostedCpus {
         let r = f(self.slots);
         self.shared_lock.store(false, Ordering::Release);
         r
-    }
-
-    fn relax(&self) {
-        std::thread::yield_now();
     }
 }
 

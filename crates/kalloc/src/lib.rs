@@ -54,21 +54,59 @@
 //!
 //! ## Setup
 //!
-//! The kernel provides a [`Platform`] (current processor, with interrupts
-//! off around the closure) and a [`PageSource`] (its frame allocator, in the
-//! direct map), makes the allocator its `#[global_allocator]` and calls
-//! [`Kalloc::init`] once the frame allocator and the SRAT are known:
+//! The kernel provides a [`Platform`] (the current processor, with
+//! interrupts off around the closure) and a [`PageSource`] (its frame
+//! allocator, in the direct map), makes the allocator its
+//! `#[global_allocator]` and calls [`Kalloc::init`] once the frame allocator
+//! and the SRAT are known. Until then allocations fail (return null), so the
+//! bootstrap heap must not be needed after the switch.
 //!
-//! ```ignore
-//! use kalloc::{Config, Kalloc, NodeRange};
+//! ```no_run
+//! use core::ptr::NonNull;
+//! use kalloc::{Config, Kalloc, NodeRange, PageSource, Platform};
+//! # fn irq_save() -> bool { false }
+//! # fn irq_restore(_: bool) {}
+//! # fn this_cpu() -> usize { 0 }
+//! # fn frames_alloc(_: usize, _: usize, _: usize) -> Option<NonNull<u8>> { None }
+//! # fn frames_free(_: NonNull<u8>, _: usize) {}
+//!
+//! struct KernelCpus;
+//!
+//! // SAFETY: with interrupts off (and no preemption in the kernel) nothing
+//! // else runs on this processor until `f` returns.
+//! unsafe impl Platform for KernelCpus {
+//!     fn with_cpu<R>(&self, f: impl FnOnce(usize) -> R) -> R {
+//!         let saved = irq_save();
+//!         let r = f(this_cpu());
+//!         irq_restore(saved);
+//!         r
+//!     }
+//! }
+//!
+//! struct FramePages;
+//!
+//! // SAFETY: the frame allocator hands out unused direct-map pages and
+//! // never allocates from the heap.
+//! unsafe impl PageSource for FramePages {
+//!     fn alloc_pages(&self, node: usize, pages: usize, align: usize) -> Option<NonNull<u8>> {
+//!         frames_alloc(node, pages, align)
+//!     }
+//!     unsafe fn free_pages(&self, ptr: NonNull<u8>, pages: usize) {
+//!         frames_free(ptr, pages)
+//!     }
+//! }
 //!
 //! #[global_allocator]
 //! static HEAP: Kalloc<KernelCpus, FramePages> = Kalloc::new(KernelCpus, FramePages);
 //!
-//! fn heap_init(srat: &Srat) {
-//!     let cpu_nodes: &[usize] = srat.cpu_nodes();       // cpu -> node
-//!     let ranges: &[NodeRange] = srat.memory_ranges();  // range -> node
-//!     HEAP.init(&Config { nodes: srat.nodes(), cpu_nodes, ranges })
+//! fn main() {
+//!     // From the MADT and SRAT: processors 0-1 on node 0, 2-3 on node 1.
+//!     let cpu_nodes = [0, 0, 1, 1];
+//!     let ranges = [
+//!         NodeRange { start: 0xffff_8000_0000_0000, end: 0xffff_8000_4000_0000, node: 0 },
+//!         NodeRange { start: 0xffff_8000_4000_0000, end: 0xffff_8000_8000_0000, node: 1 },
+//!     ];
+//!     HEAP.init(&Config { nodes: 2, cpu_nodes: &cpu_nodes, ranges: &ranges })
 //!         .expect("kernel heap");
 //! }
 //! ```
