@@ -79,8 +79,19 @@ impl AllocMap {
         }
         m.free = m.cur.iter().map(|w| w.count_zeros() as u64).sum();
         m.committed.clone_from(&m.cur);
-        // The other region is two checkpoints old: rewrite it fully next time.
-        m.dirty[(slot + 1) as usize % 2] = (0..geo.bitmap_blocks).collect();
+        // The other region is older: the next checkpoint rewrites the
+        // blocks where it differs.
+        let mut other = vec![0u8; buf.len()];
+        dev.read_blocks(geo.bitmap_start(1 - slot), &mut other)?;
+        for (i, (a, b)) in buf
+            .chunks(BLOCK_SIZE)
+            .zip(other.chunks(BLOCK_SIZE))
+            .enumerate()
+        {
+            if a != b {
+                m.dirty[1 - slot as usize].insert(i as u64);
+            }
+        }
         Ok(m)
     }
 

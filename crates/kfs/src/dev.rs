@@ -135,6 +135,11 @@ impl BlockDevice for MemDevice {
 
 /// Simulates a power loss: block writes numbered `>= limit` (counting from
 /// 0) are silently dropped, as if power failed just after write `limit - 1`.
+///
+/// In reordering mode ([`CrashDevice::reordering`]) writes also sit in a
+/// volatile cache until the next flush, and the power loss
+/// ([`CrashDevice::power_loss`]) keeps a pseudo-random subset of them, as a
+/// disk with a write-back cache may.
 pub struct CrashDevice {
     /// The device that survives the "crash".
     pub inner: MemDevice,
@@ -142,16 +147,47 @@ pub struct CrashDevice {
     pub issued: u64,
     /// First write that is dropped.
     pub limit: u64,
+    reorder: Option<u64>,
+    pending: Vec<(u64, Vec<u8>)>,
 }
 
 impl CrashDevice {
-    /// Wraps `inner`; `limit = u64::MAX` never crashes.
+    /// Wraps `inner`; `limit = u64::MAX` never crashes. Writes land in order.
     pub fn new(inner: MemDevice, limit: u64) -> Self {
         CrashDevice {
             inner,
             issued: 0,
             limit,
+            reorder: None,
+            pending: Vec::new(),
         }
+    }
+
+    /// Like [`new`](Self::new), but unflushed writes may be lost in any
+    /// combination, chosen by `seed`.
+    pub fn reordering(inner: MemDevice, limit: u64, seed: u64) -> Self {
+        CrashDevice {
+            inner,
+            issued: 0,
+            limit,
+            reorder: Some(seed | 1),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Power fails now: returns what is on the platters.
+    pub fn power_loss(mut self) -> MemDevice {
+        if let Some(mut x) = self.reorder {
+            for (blk, data) in core::mem::take(&mut self.pending) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x & 1 == 0 {
+                    let _ = self.inner.write_block(blk, &data);
+                }
+            }
+        }
+        self.inner
     }
 }
 
@@ -160,18 +196,87 @@ impl BlockDevice for CrashDevice {
         self.inner.block_count()
     }
     fn read_block(&mut self, blk: u64, buf: &mut [u8]) -> Result<()> {
+        if let Some((_, d)) = self.pending.iter().rev().find(|(b, _)| *b == blk) {
+            buf.copy_from_slice(d);
+            return Ok(());
+        }
         self.inner.read_block(blk, buf)
     }
     fn write_block(&mut self, blk: u64, buf: &[u8]) -> Result<()> {
         check(blk, buf.len(), self.block_count())?;
         if self.issued < self.limit {
-            self.inner.write_block(blk, buf)?;
+            if self.reorder.is_some() {
+                self.pending.push((blk, buf.to_vec()));
+            } else {
+                self.inner.write_block(blk, buf)?;
+            }
         }
         self.issued += 1;
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {
+        // Power fails just after write `limit - 1`: a flush issued after
+        // that write never happens.
+        if self.issued < self.limit {
+            for (blk, data) in core::mem::take(&mut self.pending) {
+                self.inner.write_block(blk, &data)?;
+            }
+        }
         Ok(())
+    }
+}
+
+/// Wraps the device of a mounted file system and remembers the CRC of
+/// every block written since the last checkpoint, for single-flush commits.
+pub(crate) struct Tracked<D> {
+    pub inner: D,
+    pub crcs: alloc::collections::BTreeMap<u64, u32>,
+    /// More blocks were written than a commit list can hold.
+    pub overflow: bool,
+}
+
+impl<D> Tracked<D> {
+    pub fn new(inner: D) -> Self {
+        Tracked {
+            inner,
+            crcs: alloc::collections::BTreeMap::new(),
+            overflow: false,
+        }
+    }
+    fn note(&mut self, start: u64, buf: &[u8]) {
+        if self.overflow {
+            return;
+        }
+        for (i, c) in buf.chunks(BLOCK_SIZE).enumerate() {
+            self.crcs.insert(start + i as u64, crate::layout::crc32(c));
+        }
+        if self.crcs.len() > crate::layout::MAX_COMMIT {
+            self.overflow = true;
+            self.crcs.clear();
+        }
+    }
+}
+
+impl<D: BlockDevice> BlockDevice for Tracked<D> {
+    fn block_count(&self) -> u64 {
+        self.inner.block_count()
+    }
+    fn read_block(&mut self, blk: u64, buf: &mut [u8]) -> Result<()> {
+        self.inner.read_block(blk, buf)
+    }
+    fn write_block(&mut self, blk: u64, buf: &[u8]) -> Result<()> {
+        self.note(blk, buf);
+        self.inner.write_block(blk, buf)
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.inner.flush()
+    }
+    fn read_blocks(&mut self, start: u64, buf: &mut [u8]) -> Result<()> {
+        self.inner.read_blocks(start, buf)
+    }
+    fn write_blocks(&mut self, start: u64, buf: &[u8]) -> Result<()> {
+        self.note(start, buf);
+        self.inner.write_blocks(start, buf)
     }
 }
 

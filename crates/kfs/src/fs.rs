@@ -1,7 +1,7 @@
 //! The file system: mkfs, mount, the POSIX operations, checkpoints and hot swap.
 
 use crate::alloc_map::AllocMap;
-use crate::dev::BlockDevice;
+use crate::dev::{BlockDevice, Tracked};
 use crate::dir::{check_name, Dir, DirEntry};
 use crate::error::{corrupt, Error, Result};
 use crate::file::DataObj;
@@ -158,7 +158,7 @@ pub struct OpenFile {
 
 /// A mounted KFS.
 pub struct Fs<D: BlockDevice> {
-    pub(crate) dev: D,
+    pub(crate) dev: Tracked<D>,
     pub(crate) geo: Geometry,
     pub(crate) seq: u64,
     pub(crate) label: [u8; 32],
@@ -205,7 +205,7 @@ pub fn mkfs<D: BlockDevice>(mut dev: D, o: &MkfsOptions) -> Result<D> {
     label[..o.label.len()].copy_from_slice(o.label.as_bytes());
     let opts = Options::default();
     let mut fs = Fs {
-        dev,
+        dev: Tracked::new(dev),
         geo,
         seq: 0,
         label,
@@ -229,7 +229,7 @@ pub fn mkfs<D: BlockDevice>(mut dev: D, o: &MkfsOptions) -> Result<D> {
     root.ctime = now;
     fs.recs.put(ROOT_ID, root);
     fs.checkpoint()?;
-    Ok(fs.dev)
+    Ok(fs.dev.inner)
 }
 
 /// Reads both superblock slots and returns the newest valid one.
@@ -241,7 +241,7 @@ pub fn read_superblock(dev: &mut dyn BlockDevice) -> Result<Superblock> {
         ));
     }
     let mut buf = vec![0u8; BLOCK_SIZE];
-    let mut best: Option<Superblock> = None;
+    let mut found = Vec::new();
     let mut errs = Vec::new();
     for slot in 0..2u64 {
         dev.read_block(slot, &mut buf)?;
@@ -250,16 +250,28 @@ pub fn read_superblock(dev: &mut dyn BlockDevice) -> Result<Superblock> {
                 "slot {slot}: sequence {} in the wrong slot",
                 sb.seq
             )),
-            Ok(sb) => {
-                if best.as_ref().is_none_or(|b| sb.seq > b.seq) {
-                    best = Some(sb);
-                }
-            }
+            Ok(sb) => found.push(sb),
             Err(Error::Corrupt(m)) => errs.push(format!("slot {slot}: {m}")),
             Err(e) => return Err(e),
         }
     }
-    best.ok_or_else(|| corrupt!("no valid superblock ({})", errs.join("; ")))
+    found.sort_by_key(|sb| core::cmp::Reverse(sb.seq));
+    'next: for sb in found {
+        // A single-flush commit counts only if every block it lists landed.
+        for &(blk, crc) in &sb.commit {
+            dev.read_block(blk, &mut buf)?;
+            if crate::layout::crc32(&buf) != crc {
+                errs.push(format!(
+                    "slot {}: checkpoint {} is incomplete (block {blk} did not reach the disk)",
+                    sb.seq % 2,
+                    sb.seq
+                ));
+                continue 'next;
+            }
+        }
+        return Ok(sb);
+    }
+    Err(corrupt!("no valid superblock ({})", errs.join("; ")))
 }
 
 impl<D: BlockDevice> Fs<D> {
@@ -279,7 +291,7 @@ impl<D: BlockDevice> Fs<D> {
             }
         }
         let mut fs = Fs {
-            dev,
+            dev: Tracked::new(dev),
             geo,
             seq: sb.seq,
             label: sb.label,
@@ -311,17 +323,17 @@ impl<D: BlockDevice> Fs<D> {
         if !self.opts.read_only {
             self.checkpoint()?;
         }
-        Ok(self.dev)
+        Ok(self.dev.inner)
     }
 
     /// Drops all in-memory state without writing (a simulated crash).
     pub fn into_device(self) -> D {
-        self.dev
+        self.dev.inner
     }
 
     /// The device.
     pub fn device(&mut self) -> &mut D {
-        &mut self.dev
+        &mut self.dev.inner
     }
 
     /// The geometry.
@@ -380,7 +392,22 @@ impl<D: BlockDevice> Fs<D> {
         let (index, record_blocks) = self.recs.write(&mut self.dev, &mut self.alloc)?;
         let seq = self.seq + 1;
         self.alloc.write(&mut self.dev, seq % 2)?;
-        self.dev.flush()?;
+        // Small checkpoints commit with one flush: the superblock lists every
+        // block this checkpoint references that was written since the last
+        // one, with its CRC, and mount rejects the superblock unless all
+        // match. Large ones flush before the superblock instead.
+        let commit: Vec<(u64, u32)> = if self.dev.overflow {
+            self.dev.flush()?;
+            Vec::new()
+        } else {
+            let alloc = &self.alloc;
+            self.dev
+                .crcs
+                .iter()
+                .filter(|(b, _)| **b >= 2 && alloc.is_used(**b))
+                .map(|(b, c)| (*b, *c))
+                .collect()
+        };
         let sb = Superblock {
             seq,
             geo: self.geo,
@@ -388,11 +415,14 @@ impl<D: BlockDevice> Fs<D> {
             index,
             free_blocks: self.alloc.free_blocks(),
             label: self.label,
+            commit,
         };
         let mut buf = vec![0u8; BLOCK_SIZE];
         sb.encode(&mut buf);
         self.dev.write_block(seq % 2, &buf)?;
         self.dev.flush()?;
+        self.dev.crcs.clear();
+        self.dev.overflow = false;
         self.alloc.commit();
         self.seq = seq;
         Ok(())

@@ -29,8 +29,12 @@ pub const BITS_PER_BLOCK: u64 = (BLOCK_SIZE * 8) as u64;
 /// Offset of the RecordMap index array in the superblock.
 const SB_INDEX_OFF: usize = 128;
 /// Most RecordMap index blocks (bounds the number of objects to
-/// `MAX_INDEX * PTRS_PER_BLOCK * RECS_PER_BLOCK`, about 3.9 million).
-pub const MAX_INDEX: usize = (BLOCK_SIZE - 4 - SB_INDEX_OFF) / 8;
+/// `MAX_INDEX * PTRS_PER_BLOCK * RECS_PER_BLOCK`, about a million).
+pub const MAX_INDEX: usize = 128;
+/// Offset of the commit list in the superblock.
+const SB_COMMIT_OFF: usize = SB_INDEX_OFF + 8 * MAX_INDEX;
+/// Most (block, CRC) pairs in a superblock's commit list.
+pub const MAX_COMMIT: usize = (BLOCK_SIZE - 4 - 4 - SB_COMMIT_OFF) / 12;
 /// The root directory's object id.
 pub const ROOT_ID: u64 = 1;
 /// Longest file name.
@@ -67,16 +71,27 @@ pub(crate) fn put_u64(b: &mut [u8], o: usize, v: u64) {
     b[o..o + 8].copy_from_slice(&v.to_le_bytes());
 }
 
-/// CRC-32 (IEEE), bitwise: it runs once per checkpoint, so no table.
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= byte as u32;
-        for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+const CRC_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = (c >> 1) ^ (0xEDB8_8320 & (c & 1).wrapping_neg());
+            k += 1;
         }
+        t[i] = c;
+        i += 1;
     }
-    !crc
+    t
+};
+
+/// CRC-32 (IEEE), table-driven (the table is built at compile time).
+pub fn crc32(data: &[u8]) -> u32 {
+    !data.iter().fold(!0u32, |crc, &b| {
+        (crc >> 8) ^ CRC_TABLE[((crc ^ b as u32) & 0xff) as usize]
+    })
 }
 
 /// Where things are, derived from the device size alone.
@@ -125,6 +140,10 @@ pub struct Superblock {
     pub free_blocks: u64,
     /// Volume label (NUL padded).
     pub label: [u8; 32],
+    /// Single-flush commit: every block written since the previous
+    /// checkpoint with its CRC-32. Empty when the checkpoint was written with
+    /// a flush before the superblock (then nothing needs verifying).
+    pub commit: alloc::vec::Vec<(u64, u32)>,
 }
 
 impl Superblock {
@@ -143,6 +162,11 @@ impl Superblock {
         b[64..96].copy_from_slice(&self.label);
         for (i, a) in self.index.iter().enumerate() {
             put_u64(b, SB_INDEX_OFF + 8 * i, *a);
+        }
+        put_u32(b, SB_COMMIT_OFF, self.commit.len() as u32);
+        for (i, (blk, crc)) in self.commit.iter().enumerate() {
+            put_u64(b, SB_COMMIT_OFF + 4 + 12 * i, *blk);
+            put_u32(b, SB_COMMIT_OFF + 12 + 12 * i, *crc);
         }
         let crc = crc32(&b[..BLOCK_SIZE - 4]);
         put_u32(b, BLOCK_SIZE - 4, crc);
@@ -208,6 +232,18 @@ impl Superblock {
         }
         let mut label = [0; 32];
         label.copy_from_slice(&b[64..96]);
+        let ncommit = get_u32(b, SB_COMMIT_OFF) as usize;
+        if ncommit > MAX_COMMIT {
+            return Err(corrupt!("superblock: commit list of {ncommit} blocks"));
+        }
+        let mut commit = alloc::vec::Vec::with_capacity(ncommit);
+        for i in 0..ncommit {
+            let blk = get_u64(b, SB_COMMIT_OFF + 4 + 12 * i);
+            if blk < 2 || blk >= total {
+                return Err(corrupt!("superblock: commit list names block {blk}"));
+            }
+            commit.push((blk, get_u32(b, SB_COMMIT_OFF + 12 + 12 * i)));
+        }
         Ok(Superblock {
             seq: get_u64(b, 24),
             geo,
@@ -215,6 +251,7 @@ impl Superblock {
             index,
             free_blocks: get_u64(b, 56),
             label,
+            commit,
         })
     }
 }
@@ -487,6 +524,7 @@ mod tests {
             index: alloc::vec![10],
             free_blocks: 900,
             label: [b'x'; 32],
+            commit: alloc::vec![(5, 0xdead_beef), (999, 1)],
         };
         let mut b = [0u8; BLOCK_SIZE];
         sb.encode(&mut b);

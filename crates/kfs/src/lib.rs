@@ -40,6 +40,15 @@
 //! checkpoint, so fsync'd data is never lost. Objects unlinked while open
 //! are reclaimed at the next mount.
 //!
+//! Small checkpoints (the common `fsync` of one file) save one of the two
+//! flushes: the superblock carries a commit list of every block the
+//! checkpoint references that was written since the previous one, each with
+//! its CRC-32, and is written without a flush before it. Mount accepts such
+//! a superblock only if every listed block matches; otherwise the commit was
+//! interrupted and the other slot (whose blocks are untouched) is used. The
+//! crash tests cover both orders: writes landing in order up to the power
+//! loss, and any subset of unflushed writes landing.
+//!
 //! # Setup
 //!
 //! The platform provides a [`BlockDevice`] (four methods; the kernel's file

@@ -26,7 +26,18 @@ fn image() -> MemDevice {
     fs.write(ext, 200_000, &[7; 10]).unwrap();
     fs.set_imp(ext, Imp::ExtentFile).unwrap();
     fs.symlink(r, b"link", b"dir/f1", 0, 0).unwrap();
-    fs.unmount().unwrap()
+    let mut dev = fs.unmount().unwrap();
+    // A checkpoint with no changes: the newest superblock then lists no
+    // blocks as part of its commit, so damage below reads as damage and not
+    // as an interrupted commit (which mount would roll back).
+    for _ in 0..2 {
+        dev = Fs::mount(dev, Options::deterministic())
+            .unwrap()
+            .unmount()
+            .unwrap();
+    }
+    assert!(kfs::read_superblock(&mut dev).unwrap().commit.is_empty());
+    dev
 }
 
 /// Blocks worth damaging: superblocks, bitmaps, and every block in use.
