@@ -4,6 +4,7 @@
 //! ```text
 //! cargo bench -p kalloc --bench workloads -- [--threads 1..16] [--workload threadtest,larson,prodcons]
 //!                                            [--alloc system,mimalloc,kalloc] [--quick]
+//!                                            [--larson-slots 1000] [--footprint]
 //! ```
 //! (`KALLOC_BENCH_THREADS=1..16` works too.) Each thread does a fixed amount
 //! of work, so perfect scaling keeps throughput proportional to threads.
@@ -49,6 +50,7 @@ fn layout(size: usize) -> Layout {
 }
 
 struct Scale {
+    larson_slots: usize,
     threadtest_rounds: usize,
     larson_rounds: usize,
     prodcons_batches: usize,
@@ -80,13 +82,13 @@ fn threadtest<A: GlobalAlloc + Sync>(a: &'static A, threads: usize, s: &Scale) -
 }
 
 fn larson<A: GlobalAlloc + Sync>(a: &'static A, threads: usize, s: &Scale) -> u64 {
-    const SLOTS: usize = 1000;
+    let slots = s.larson_slots;
     const STEPS: usize = 10_000;
     let mut seed = Rng(0x9e37_79b9_7f4a_7c15);
     let arrays: Vec<Mutex<Vec<(usize, usize)>>> = (0..threads)
         .map(|_| {
             Mutex::new(
-                (0..SLOTS)
+                (0..slots)
                     .map(|_| {
                         let size = seed.range(16, 512);
                         // SAFETY: non-zero layout.
@@ -106,7 +108,7 @@ fn larson<A: GlobalAlloc + Sync>(a: &'static A, threads: usize, s: &Scale) -> u6
                     {
                         let mut arr = arrays[(t + round) % threads].lock().unwrap();
                         for _ in 0..STEPS {
-                            let i = rng.range(0, SLOTS);
+                            let i = rng.range(0, slots);
                             let (p, size) = arr[i];
                             // SAFETY: a live block with this size.
                             unsafe { a.dealloc(p as *mut u8, layout(size)) };
@@ -225,14 +227,20 @@ fn main() {
     let workloads = value("--workload").unwrap_or_else(|| "threadtest,larson,prodcons".into());
     let allocs = value("--alloc").unwrap_or_else(|| "system,mimalloc,kalloc".into());
     let quick = args.iter().any(|a| a == "--quick");
+    // Live blocks per larson thread (working set: about 264 bytes each).
+    let larson_slots = value("--larson-slots")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
     let scale = if quick {
         Scale {
+            larson_slots,
             threadtest_rounds: 50,
             larson_rounds: 4,
             prodcons_batches: 2000,
         }
     } else {
         Scale {
+            larson_slots,
             threadtest_rounds: 400,
             larson_rounds: 20,
             prodcons_batches: 20000,
@@ -274,6 +282,15 @@ fn main() {
                 (Some(k), Some(one)) => format!("{:.2} x N", k / one / threads as f64),
                 _ => "-".into(),
             };
+            if args.iter().any(|a| a == "--footprint") {
+                let pages: u64 = (0..KALLOC.nodes())
+                    .map(|n| KALLOC.page_source().pages_allocated(n))
+                    .sum();
+                eprintln!(
+                    "kalloc pages mapped so far (cumulative): {pages} ({} KiB)",
+                    pages * 4
+                );
+            }
             println!(
                 "| {threads} | {} | {} | {} | {scaling} |",
                 results

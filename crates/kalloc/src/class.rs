@@ -12,7 +12,8 @@
 //! class whose natural alignment suffices.
 
 /// Block sizes, smallest first. Every size is a multiple of 16.
-pub const CLASS_SIZES: [u32; NUM_CLASSES] = [
+#[cfg(not(feature = "pow2-classes"))]
+pub const CLASS_SIZES: &[u32] = &[
     16, 32, 48, 64, 80, 96, 112, 128, // 16-byte steps up to 128
     160, 192, 224, 256, // quarter steps from here on
     320, 384, 448, 512, //
@@ -20,8 +21,12 @@ pub const CLASS_SIZES: [u32; NUM_CLASSES] = [
     1280, 1536, 1792, 2048,
 ];
 
+/// K42's original classes (feature `pow2-classes`, for comparison).
+#[cfg(feature = "pow2-classes")]
+pub const CLASS_SIZES: &[u32] = &[16, 32, 64, 128, 256, 512, 1024, 2048];
+
 /// Number of size classes.
-pub const NUM_CLASSES: usize = 24;
+pub const NUM_CLASSES: usize = CLASS_SIZES.len();
 
 /// The largest request (size and alignment) served from size classes; larger
 /// ones go straight to pages.

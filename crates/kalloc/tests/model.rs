@@ -605,3 +605,90 @@ mod hardening {
         }
     }
 }
+
+/// The hosted analogue of the in-kernel stress test: four processors on two
+/// nodes allocate every flavour and size, hand half of their blocks to the
+/// next processor (another thread, maybe another node) to free, and check
+/// contents all along. At the end the counters balance and, once the
+/// allocator is dropped, every page is back.
+#[test]
+fn stress_cross_thread_and_cross_node() {
+    let rounds: usize = std::env::var("KALLOC_STRESS_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let heap = heap(&[0, 0, 1, 1], 2, 1 << 20);
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..4)
+        .map(|_| std::sync::mpsc::channel::<Vec<(usize, Layout, u8)>>())
+        .unzip();
+    std::thread::scope(|s| {
+        for (cpu, rx) in receivers.into_iter().enumerate() {
+            let heap = &heap;
+            let tx = senders[(cpu + 1) % 4].clone();
+            s.spawn(move || {
+                on_cpu(cpu);
+                let mut seed = 0x2545_f491_4f6c_dd1d_u64 ^ cpu as u64;
+                let mut rand = move |n: usize| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed % n as u64) as usize
+                };
+                let check_free = |(p, layout, tag): (usize, Layout, u8)| {
+                    let ptr = p as *mut u8;
+                    // SAFETY: a live block of `layout.size()` bytes.
+                    let ok = (0..layout.size()).all(|i| unsafe { *ptr.add(i) } == tag);
+                    assert!(ok, "block {ptr:p} corrupted");
+                    // SAFETY: live, from `heap` with `layout`, handed to us.
+                    unsafe { heap.free(NonNull::new(ptr).unwrap(), layout) };
+                };
+                for round in 0..rounds {
+                    let mut mine = Vec::new();
+                    for i in 0..200 {
+                        let size = if i % 50 == 0 {
+                            3000 + rand(9000)
+                        } else {
+                            1 + rand(2048)
+                        };
+                        let layout = Layout::from_size_align(size, 1 << rand(7)).unwrap();
+                        let p = heap.allocate(layout, FLAVOURS[rand(3)]).unwrap();
+                        let tag = (round * 7 + i + cpu) as u8;
+                        // SAFETY: a fresh block of `size` bytes.
+                        unsafe { p.as_ptr().write_bytes(tag, size) };
+                        mine.push((p.as_ptr() as usize, layout, tag));
+                    }
+                    let theirs = mine.split_off(100);
+                    tx.send(theirs).unwrap();
+                    mine.into_iter().for_each(check_free);
+                    if let Ok(batch) = rx.try_recv() {
+                        batch.into_iter().for_each(check_free);
+                    }
+                }
+                drop(tx);
+                // Whatever is still coming.
+                for batch in rx {
+                    batch.into_iter().for_each(check_free);
+                }
+                heap.flush();
+            });
+        }
+        drop(senders);
+    });
+    let (mut allocs, mut frees) = (0, 0);
+    for cpu in 0..4 {
+        on_cpu(cpu);
+        heap.flush();
+        let s = heap.cpu_stats(cpu).unwrap();
+        allocs += s.allocs + s.large_allocs;
+        frees += s.frees + s.large_frees;
+        assert!(
+            s.remote_node_frees > 0 || s.remote_cpu_frees > 0,
+            "cpu {cpu}: {s:?}"
+        );
+    }
+    assert_eq!(allocs, frees);
+    assert_eq!(allocs, 4 * rounds as u64 * 200);
+    let pages = heap.page_source().clone();
+    drop(heap);
+    assert_eq!(pages.outstanding(), 0, "pages leaked");
+}
