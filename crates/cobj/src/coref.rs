@@ -60,13 +60,17 @@ impl<'rt, I: ?Sized + 'static, P: Platform> CoRef<'rt, I, P> {
     #[inline]
     pub fn call<R>(&self, f: impl FnOnce(&I) -> R) -> Result<R, Error> {
         let rt = self.rt;
-        let cpu = match rt.platform.current_cpu() {
-            Some(c) if c < rt.cpus.len() => c,
-            _ => return Err(Error::NotOnProcessor),
+        let Some(cpu) = rt.platform.current_cpu() else {
+            return Err(Error::NotOnProcessor);
         };
-        let pc = &rt.cpus[cpu];
+        // SAFETY: `Platform` is an unsafe trait whose contract includes
+        // `current_cpu() < cpu_count()`, and `cpus` has `cpu_count()`
+        // entries.
+        let pc = unsafe { rt.cpus.get_unchecked(cpu) };
         let active = Active::enter(&pc.gen);
-        let entry = pc.table[self.id].load(Ordering::Acquire);
+        // SAFETY: `id` came from `alloc_id`, so it is below the capacity,
+        // which is the length of every local table.
+        let entry = unsafe { pc.table.get_unchecked(self.id) }.load(Ordering::Acquire);
         if !entry.is_null() {
             // SAFETY: a non-null local entry of object `id` points at a
             // `Rep<I>` owned by the object's Root (entries are typed by the

@@ -25,6 +25,10 @@ pub type CpuId = usize;
 ///
 /// # Safety
 ///
+/// [`current_cpu`](Platform::current_cpu) returns only numbers below
+/// [`cpu_count`](Platform::cpu_count) (the call path indexes with it
+/// unchecked), and `cpu_count` never changes.
+///
 /// The runtime keeps per-processor counters that only the current processor
 /// updates, with plain loads and stores (no locked instructions on the call
 /// path). An implementation must therefore guarantee that code for which

@@ -73,24 +73,27 @@ impl CpuGen {
         }
     }
 
-    /// Counts a call in the current generation; returns the generation to
-    /// pass to [`exit`](CpuGen::exit). Owner only.
+    /// Counts a call in the current generation; returns the counter and
+    /// its value before, to pass to [`exit`](CpuGen::exit). Owner only.
     #[inline(always)]
-    pub(crate) fn enter(&self) -> usize {
-        let p = self.parity.load(Ordering::Relaxed);
-        let a = &self.active[p];
-        a.store(a.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    pub(crate) fn enter(&self) -> (&AtomicUsize, usize) {
+        let a = &self.active[self.parity.load(Ordering::Relaxed)];
+        let before = a.load(Ordering::Relaxed);
+        a.store(before + 1, Ordering::Relaxed);
         // The count must be in place before the caller loads any table
         // entry, also as seen by an interrupt on this processor.
         compiler_fence();
-        p
+        (a, before)
     }
 
     /// Ends a call counted by [`enter`](CpuGen::enter). Owner only.
+    ///
+    /// Calls on one processor nest (the platform contract), and everything
+    /// nested inside this call has restored the counter already, so the
+    /// count is back to `before` without reading it again.
     #[inline(always)]
-    pub(crate) fn exit(&self, gen: usize) {
-        let a = &self.active[gen];
-        a.store(a.load(Ordering::Relaxed) - 1, Ordering::Release);
+    pub(crate) fn exit(counter: &AtomicUsize, before: usize) {
+        counter.store(before, Ordering::Release);
     }
 
     /// Calls in progress on this processor (both generations).

@@ -581,8 +581,10 @@ impl<P: Platform> Runtime<P> {
                     {
                         continue;
                     }
+                    // Uncounts the miss even if `handle_miss` panics, so a
+                    // later swap or destroy does not wait forever.
+                    let in_flight = MissInFlight(&e.state);
                     let Some(root) = self.root_of::<I>(e) else {
-                        e.state.fetch_sub(MISS_ONE, Ordering::Release);
                         return Err(Error::Destroyed);
                     };
                     let rep: *const Rep<I> = root.handle_miss(cpu);
@@ -593,7 +595,7 @@ impl<P: Platform> Runtime<P> {
                         pc.table[id].store(rep as *mut (), Ordering::Release);
                         core::ptr::null_mut()
                     };
-                    e.state.fetch_sub(MISS_ONE, Ordering::Release);
+                    drop(in_flight);
                     // SAFETY: the Rep (owned by the Root) and the monitor
                     // are freed only after a marker taken after they were
                     // unlinked has elapsed, which `active` prevents.
@@ -637,26 +639,32 @@ impl<P: Platform> Runtime<P> {
     }
 }
 
+struct MissInFlight<'a>(&'a AtomicU64);
+
+impl Drop for MissInFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(MISS_ONE, Ordering::Release);
+    }
+}
+
 /// A call in progress on a processor (counted in its current generation).
 pub(crate) struct Active<'a> {
-    gen: &'a CpuGen,
-    slot: usize,
+    counter: &'a AtomicUsize,
+    before: usize,
 }
 
 impl<'a> Active<'a> {
     #[inline(always)]
     pub(crate) fn enter(gen: &'a CpuGen) -> Self {
-        Active {
-            gen,
-            slot: gen.enter(),
-        }
+        let (counter, before) = gen.enter();
+        Active { counter, before }
     }
 }
 
 impl Drop for Active<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        self.gen.exit(self.slot);
+        CpuGen::exit(self.counter, self.before);
     }
 }
 
