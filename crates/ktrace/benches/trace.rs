@@ -38,6 +38,60 @@ fn enabled_disabled(c: &mut Criterion) {
     g.finish();
 }
 
+/// What the kernel's platform will look like: the processor id is one load
+/// (a constant here), the clock a plain RDTSC (one writer per buffer).
+struct KernelLike;
+
+impl ktrace::Platform for KernelLike {
+    #[inline(always)]
+    fn cpu_id(&self) -> usize {
+        0
+    }
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn timestamp(&self) -> u64 {
+        // SAFETY: RDTSC reads a counter and has no memory effects.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
+}
+
+fn kernel_like(c: &mut Criterion) {
+    let tracer = host::tracer_with::<_, 8, 4096>(1, Overflow::Wrap, KernelLike);
+    tracer.enable(Class::TEST);
+    let mut g = c.benchmark_group("event");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u64;
+    g.bench_function("enabled_kernel_like_platform", |b| {
+        b.iter(|| {
+            i += 1;
+            test::mark(tracer, 1, black_box(i));
+        })
+    });
+    g.finish();
+}
+
+/// The two unavoidable costs of an event on this machine, for scale.
+#[allow(unsafe_code)]
+fn primitives(c: &mut Criterion) {
+    let mut g = c.benchmark_group("primitive");
+    // SAFETY: RDTSC reads a counter and has no memory effects.
+    g.bench_function("rdtsc", |b| {
+        b.iter(|| unsafe { core::arch::x86_64::_rdtsc() })
+    });
+    g.bench_function("host_clock_rdtscp_lfence", |b| b.iter(ktrace::host::clock));
+    let a = AtomicU64::new(0);
+    g.bench_function("lock_cmpxchg", |b| {
+        b.iter(|| {
+            let v = a.load(Ordering::Relaxed);
+            black_box(a.compare_exchange(v, v + 3, Ordering::Relaxed, Ordering::Relaxed))
+        })
+    });
+    g.bench_function("lock_xadd", |b| {
+        b.iter(|| a.fetch_add(3, Ordering::Release))
+    });
+    g.finish();
+}
+
 fn all_processors(c: &mut Criterion) {
     let n = std::thread::available_parallelism().map_or(2, |n| n.get());
     let tracer = host::tracer::<8, 4096>(n, Overflow::Wrap);
@@ -75,28 +129,35 @@ fn all_processors(c: &mut Criterion) {
     g.finish();
 }
 
-/// A `tracing` subscriber that stores each event's callsite and `u64`
-/// fields into a fixed ring, the nearest equivalent of the log.
+/// A `tracing` subscriber that stores each event into a fixed ring, the
+/// nearest equivalent of the log: one `fetch_add` reserves four words,
+/// which get a TSC timestamp, the callsite and the two `u64` fields.
+/// (Lighter than ktrace's reservation: no per-block commit count, so a
+/// reader cannot tell a complete slot from one being written.)
 struct RingSubscriber {
     words: Vec<AtomicU64>,
     index: AtomicU64,
 }
 
-impl RingSubscriber {
-    fn push(&self, w: u64) {
-        let i = self.index.fetch_add(1, Ordering::Relaxed) as usize & (self.words.len() - 1);
-        self.words[i].store(w, Ordering::Relaxed);
+struct Visit<'a> {
+    ring: &'a RingSubscriber,
+    at: usize,
+}
+
+impl Visit<'_> {
+    fn push(&mut self, w: u64) {
+        let mask = self.ring.words.len() - 1;
+        self.ring.words[self.at & mask].store(w, Ordering::Relaxed);
+        self.at += 1;
     }
 }
 
-struct Visit<'a>(&'a RingSubscriber);
-
 impl tracing_core::field::Visit for Visit<'_> {
     fn record_u64(&mut self, _: &tracing_core::Field, value: u64) {
-        self.0.push(value);
+        self.push(value);
     }
     fn record_debug(&mut self, _: &tracing_core::Field, _: &dyn std::fmt::Debug) {
-        self.0.push(0);
+        self.push(0);
     }
 }
 
@@ -109,9 +170,15 @@ impl tracing_core::Subscriber for RingSubscriber {
     }
     fn record(&self, _: &tracing_core::span::Id, _: &tracing_core::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing_core::span::Id, _: &tracing_core::span::Id) {}
+    #[allow(unsafe_code)]
     fn event(&self, event: &tracing_core::Event<'_>) {
-        self.push(event.metadata() as *const _ as u64);
-        event.record(&mut Visit(self));
+        // SAFETY: RDTSC reads a counter and has no memory effects.
+        let ts = unsafe { core::arch::x86_64::_rdtsc() };
+        let at = self.index.fetch_add(4, Ordering::Relaxed) as usize;
+        let mut v = Visit { ring: self, at };
+        v.push(ts);
+        v.push(event.metadata() as *const _ as u64);
+        event.record(&mut v);
     }
     fn enter(&self, _: &tracing_core::span::Id) {}
     fn exit(&self, _: &tracing_core::span::Id) {}
@@ -140,6 +207,6 @@ criterion_group! {
     config = Criterion::default()
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_secs(1));
-    targets = enabled_disabled, all_processors, tracing_comparison
+    targets = primitives, enabled_disabled, kernel_like, all_processors, tracing_comparison
 }
 criterion_main!(benches);

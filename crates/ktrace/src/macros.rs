@@ -72,7 +72,7 @@ macro_rules! events {
                         return;
                     }
                     let len = 1 $(+ $crate::Field::words(&$field))*;
-                    let _ = tracer.log(LAYER, CLASS, $minor, len, |_w| {
+                    let _ = tracer.log(LAYER, CLASS, $minor, len, move |_w| {
                         $($crate::Field::write(&$field, _w);)*
                     });
                 }
