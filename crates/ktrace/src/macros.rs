@@ -31,6 +31,20 @@
 /// The module sees the names in scope where `events!` is invoked (it
 /// imports `super::*`), so invoke it at module level.
 ///
+/// Mistakes are compile errors: a print format naming a field the event
+/// does not have,
+///
+/// ```compile_fail,E0080
+/// ktrace::events! {
+///     pub mod bad(class = ktrace::Class(40), layer = ktrace::Layer::SERVER) {
+///         0 => fn oops(a: u64) = "{b}";
+///     }
+/// }
+/// # fn main() { let t = ktrace::host::tracer::<2, 512>(1, ktrace::Overflow::Wrap); bad::oops(t, 1); }
+/// ```
+///
+/// a minor id above 16383, or more than 7 fields.
+///
 /// Each logging function takes the [`Tracer`](crate::Tracer) first, checks
 /// the class bit, computes the length and logs. Field types are those with
 /// a [`Field`](crate::Field) impl: integers, `bool` and `&str`. The print
@@ -67,6 +81,10 @@ macro_rules! events {
                         assert!(($minor as u32) <= $crate::header::MAX_MINOR as u32, "minor id above 16383");
                         let n: usize = 0 $(+ { let _ = stringify!($field); 1 })*;
                         assert!(n <= $crate::field::MAX_FIELDS, "more than 7 fields");
+                        assert!(
+                            $crate::meta::format_ok($format, &[$(stringify!($field)),*]),
+                            concat!("the print format of `", stringify!($name), "` names a field it does not have, or leaves a `{{` open")
+                        );
                     };
                     if !tracer.is_enabled(CLASS) {
                         return;

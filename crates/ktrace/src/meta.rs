@@ -74,6 +74,57 @@ pub fn encoded_len(tables: &[&[EventDesc]]) -> usize {
     n
 }
 
+/// Does every `{name}` / `{name:spec}` placeholder in `format` name one of
+/// `fields`, and is every `{` closed? A `const fn`, so [`events!`] rejects
+/// a bad print format at compile time.
+///
+/// [`events!`]: crate::events
+pub const fn format_ok(format: &str, fields: &[&str]) -> bool {
+    let f = format.as_bytes();
+    let mut i = 0;
+    while i < f.len() {
+        if f[i] == b'{' {
+            let start = i + 1;
+            let mut end = start;
+            while end < f.len() && f[end] != b'}' && f[end] != b':' {
+                end += 1;
+            }
+            // Skip a `:spec`.
+            let mut close = end;
+            while close < f.len() && f[close] != b'}' {
+                close += 1;
+            }
+            if close == f.len() {
+                return false;
+            }
+            if !names_field(f, start, end, fields) {
+                return false;
+            }
+            i = close;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn names_field(f: &[u8], start: usize, end: usize, fields: &[&str]) -> bool {
+    let mut k = 0;
+    while k < fields.len() {
+        let name = fields[k].as_bytes();
+        if name.len() == end - start {
+            let mut j = 0;
+            while j < name.len() && name[j] == f[start + j] {
+                j += 1;
+            }
+            if j == name.len() {
+                return true;
+            }
+        }
+        k += 1;
+    }
+    false
+}
+
 /// Checks a set of tables: classes and minors in range, no event declared
 /// twice, every format placeholder names a field. Returns the first problem.
 pub fn validate(tables: &[&[EventDesc]]) -> Result<(), &'static str> {

@@ -100,3 +100,43 @@ fn bad_header_and_bad_events_are_reported() {
     assert_eq!(t.errors[0].offset, word as u64);
     assert_eq!(t.events.len(), 38);
 }
+
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("KTRACE_PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(64)))]
+
+    /// Random damage (flipped bytes, a cut, inserted junk) never panics the
+    /// reader, every error names an offset inside the file, and every block
+    /// the damage did not touch still decodes.
+    #[test]
+    fn random_damage_is_reported_not_fatal(
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..6),
+        cut in any::<prop::sample::Index>(),
+        junk in prop::collection::vec(any::<u8>(), 0..40),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let (bytes, offs) = three_blocks();
+        let mut b = bytes.clone();
+        let mut touched = Vec::new();
+        for (i, x) in &flips {
+            let i = i.index(b.len());
+            b[i] ^= x;
+            touched.push(i);
+        }
+        let junk_at = at.index(b.len());
+        b.splice(junk_at..junk_at, junk.iter().copied());
+        let keep = cut.index(b.len() + 1);
+        b.truncate(keep.max(HEADER_BYTES));
+        let t = Trace::parse(&b);
+        for e in &t.errors {
+            prop_assert!((e.offset as usize) <= b.len(), "{e}");
+        }
+        // Block records entirely before every flip, the junk and the cut.
+        let first_damage = touched.iter().copied().chain([junk_at, keep]).min().unwrap();
+        let record_len = offs[1] - offs[0];
+        let intact = offs.iter().filter(|&&o| o + record_len <= first_damage).count();
+        prop_assert!(t.blocks.len() >= intact, "{} < {intact}: {:?}", t.blocks.len(), t.errors);
+    }
+}

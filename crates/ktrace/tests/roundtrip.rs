@@ -336,3 +336,15 @@ fn validate_catches_bad_formats_and_duplicates() {
     assert!(ktrace::meta::validate(&[&[ev(0, "{a")]]).is_err());
     assert!(ktrace::meta::validate(&[&[ev(0, "x"), ev(0, "y")]]).is_err());
 }
+
+#[test]
+fn format_check_is_exact() {
+    use ktrace::meta::format_ok;
+    assert!(format_ok("{a} and {bb:x}", &["a", "bb"]));
+    assert!(format_ok("no fields", &[]));
+    assert!(!format_ok("{a}", &["ab"]));
+    assert!(!format_ok("{ab}", &["a"]));
+    assert!(!format_ok("{a", &["a"]));
+    assert!(!format_ok("{a:x", &["a"]));
+    assert!(!format_ok("{}", &["a"]));
+}

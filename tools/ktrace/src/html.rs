@@ -131,6 +131,9 @@ function draw() {
     rows.set(cpu, g);
   });
   let shown = 0;
+  // Level of detail: at most one mark narrower than a pixel per pixel
+  // column and track, so a large trace stays quick to draw.
+  const lastPx = new Map();
   DATA.events.forEach((e, i) => {
     const [cpu, t, dur, cls] = e;
     const end = dur < 0 ? t : t + dur;
@@ -138,6 +141,11 @@ function draw() {
     const g = rows.get(cpu);
     if (!g) return;
     const x0 = Math.max(x(t), LEFT), x1 = Math.min(x(end), LEFT + plot);
+    if (x1 - x0 < 1) {
+      const px = Math.floor(x0);
+      if (lastPx.get(cpu) === px) return;
+      lastPx.set(cpu, px);
+    }
     const r = dur < 0
       ? el("rect", {x: x0 - 1, y: 6, width: 2, height: TRACK - 12, fill: color(cls)}, g)
       : el("rect", {x: x0, y: 9, width: Math.max(x1 - x0, 1), height: TRACK - 18, fill: color(cls), opacity: 0.8}, g);
@@ -145,7 +153,7 @@ function draw() {
     shown++;
   });
   document.getElementById("range").textContent =
-    `${fmt(v0)} - ${fmt(v1)} (${shown} of ${DATA.events.length} events)`;
+    `${fmt(v0)} - ${fmt(v1)} (${shown} marks drawn for ${DATA.events.length} events)`;
 }
 
 function zoom(factor, at) {

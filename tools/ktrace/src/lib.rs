@@ -2,6 +2,24 @@
 //! crate's `stream` module for the format) and turns them into text,
 //! tables, Perfetto JSON or a self-contained HTML timeline.
 //!
+//! ```text
+//! ktrace sample demo.ktrace            # a synthetic trace to play with
+//! ktrace dump demo.ktrace --cpu 1 --class lock
+//! ktrace stats demo.ktrace
+//! ktrace locks demo.ktrace
+//! ktrace export --perfetto demo.ktrace -o demo.json   # open in ui.perfetto.dev
+//! ktrace html demo.ktrace -o demo.html                 # open in any browser
+//! ```
+//!
+//! Exit status: 0, or 2 when the file was damaged (every problem is printed
+//! with its byte offset, and the output covers everything that could be
+//! read), or 1 when nothing could be done (unreadable file).
+//!
+//! Dependencies: `clap` for the command line (the project's choice for host
+//! tools), `serde_json` to write JSON with correct escaping (Perfetto
+//! export, the data inside the HTML page). The page itself is hand-written
+//! SVG and JavaScript with no external resources, so it opens offline.
+//!
 //! Every command works on a [`Trace`] decoded by `ktrace::decode`, which
 //! reads past damage and lists it; the commands here are pure functions
 //! from a trace to a string, so golden tests pin their output.
