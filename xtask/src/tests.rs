@@ -159,9 +159,13 @@ fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tal
         }
         cfg.timeout = Some(BOOT_TIMEOUT);
         cfg.idle_timeout = Some(IDLE_TIMEOUT);
+        let mut running = String::new();
         let out = match cfg.run_with(Io::Captured, &mut |line| {
-            if let Some(rest) = line.strip_prefix("ktest: fail ") {
-                eprintln!("    \x1b[31mFAIL\x1b[0m [smp{smp}] #{rest}");
+            if let Some(rest) = line.strip_prefix("ktest: run ") {
+                running = rest.split_once(' ').map_or(rest, |(_, n)| n).to_string();
+            } else if let Some(rest) = line.strip_prefix("ktest: fail ") {
+                let msg = rest.split_once(' ').map_or("", |(_, m)| m);
+                eprintln!("    \x1b[31mFAIL\x1b[0m [smp{smp}] {running}: {msg}");
             }
         }) {
             Ok(o) => o,
@@ -243,6 +247,7 @@ fn describe(s: Status) -> String {
 pub fn run(args: TestArgs) -> ExitCode {
     let mut tally = Tally::default();
     if !args.kernel_only {
+        crate::prereq::offer_optional();
         host_tests(&mut tally, !args.no_loom);
     }
     if !args.host_only {

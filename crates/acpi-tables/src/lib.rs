@@ -139,6 +139,28 @@ pub struct GenericAddress {
     pub address: U64,
 }
 
+/// Reads a little-endian `u32` at `o` (callers check the bounds).
+pub(crate) fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+/// Walks the `(type, length, ...)` sub-tables that MADT and SRAT carry
+/// after their fixed part at `first`. A zero or overlong length ends the
+/// walk, so a corrupt table cannot loop or read out of bounds.
+pub(crate) fn subtables(table: &[u8], first: usize) -> impl Iterator<Item = (u8, &[u8])> {
+    let mut off = first;
+    core::iter::from_fn(move || {
+        let ty = *table.get(off)?;
+        let len = *table.get(off + 1)? as usize;
+        if len < 2 || off + len > table.len() {
+            return None;
+        }
+        let e = &table[off..off + len];
+        off += len;
+        Some((ty, e))
+    })
+}
+
 fn checksum_ok(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b)) == 0
 }

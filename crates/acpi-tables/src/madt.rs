@@ -1,7 +1,7 @@
 //! The Multiple APIC Description Table: processors and interrupt
 //! controllers.
 
-use crate::{Error, HEADER_LEN};
+use crate::{le32, subtables, Error, HEADER_LEN};
 
 /// One processor's local APIC.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +53,6 @@ pub struct Madt<'a> {
     table: &'a [u8],
 }
 
-fn le32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-
 impl<'a> Madt<'a> {
     /// Wraps a whole, checksummed MADT.
     pub fn parse(table: &'a [u8]) -> Result<Self, Error> {
@@ -84,17 +80,9 @@ impl<'a> Madt<'a> {
 
     /// All entries. A zero or overlong length ends the walk.
     pub fn entries(&self) -> impl Iterator<Item = MadtEntry> + 'a {
-        let t = self.table;
-        let mut off = HEADER_LEN + 8;
-        core::iter::from_fn(move || {
-            let ty = *t.get(off)?;
-            let len = *t.get(off + 1)? as usize;
-            if len < 2 || off + len > t.len() {
-                return None;
-            }
-            let e = &t[off..off + len];
-            off += len;
-            Some(match (ty, len) {
+        subtables(self.table, HEADER_LEN + 8).map(|(ty, e)| {
+            let len = e.len();
+            match (ty, len) {
                 (0, 8..) => MadtEntry::Processor(Processor {
                     uid: u32::from(e[2]),
                     apic_id: u32::from(e[3]),
@@ -119,7 +107,7 @@ impl<'a> Madt<'a> {
                     uid: le32(e, 12),
                 }),
                 _ => MadtEntry::Other(ty, len as u8),
-            })
+            }
         })
     }
 

@@ -1,7 +1,7 @@
 //! The System Resource Affinity Table: which NUMA node each processor and
 //! each memory range belongs to (QEMU: `-numa node,...`).
 
-use crate::{Error, HEADER_LEN};
+use crate::{le32, subtables, Error, HEADER_LEN};
 
 /// A processor's node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,10 +33,6 @@ pub struct Srat<'a> {
     table: &'a [u8],
 }
 
-fn le32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-
 impl<'a> Srat<'a> {
     /// Wraps a whole, checksummed SRAT.
     pub fn parse(table: &'a [u8]) -> Result<Self, Error> {
@@ -47,18 +43,7 @@ impl<'a> Srat<'a> {
     }
 
     fn entries(&self) -> impl Iterator<Item = (u8, &'a [u8])> + 'a {
-        let t = self.table;
-        let mut off = HEADER_LEN + 12;
-        core::iter::from_fn(move || {
-            let ty = *t.get(off)?;
-            let len = *t.get(off + 1)? as usize;
-            if len < 2 || off + len > t.len() {
-                return None;
-            }
-            let e = &t[off..off + len];
-            off += len;
-            Some((ty, e))
-        })
+        subtables(self.table, HEADER_LEN + 12)
     }
 
     /// Processor affinities (types 0 and 2).
