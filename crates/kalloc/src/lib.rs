@@ -157,6 +157,7 @@ mod lock;
 mod node;
 pub mod platform;
 pub mod remote;
+pub mod selftest;
 pub mod span;
 mod stats;
 mod sync;

@@ -5,7 +5,8 @@
 //! K42's `GMalloc`: processors never exchange single blocks through this
 //! layer, only whole lists of [`batch`] blocks, so a lock taken here is paid
 //! once per `batch` allocations or frees. Partial lists (sent home on an
-//! explicit flush) are kept apart in a loose list and handed out whole.
+//! explicit flush) are kept apart in a loose list and handed out a batch at
+//! a time.
 
 use core::ptr;
 
@@ -81,8 +82,26 @@ impl NodeState {
             c.nfull -= 1;
             (head, batch(class))
         } else if c.loose.count > 0 {
-            let loose = c.loose.take();
-            (loose.head, loose.count)
+            // At most one batch, so processors never hold oversized lists.
+            let want = batch(class);
+            if c.loose.count <= want {
+                let loose = c.loose.take();
+                (loose.head, loose.count)
+            } else {
+                let head = c.loose.head;
+                let mut last = head;
+                // SAFETY: the loose chain has more than `want` blocks, all
+                // free and ours.
+                unsafe {
+                    for _ in 1..want {
+                        last = (*last).next;
+                    }
+                    c.loose.head = (*last).next;
+                    (*last).next = ptr::null_mut();
+                }
+                c.loose.count -= want;
+                (head, want)
+            }
         } else {
             if c.bump >= c.bump_end {
                 let span = pages.alloc_pages(self.id, SPAN_PAGES, SPAN_SIZE)?;

@@ -133,3 +133,5 @@ impl core::fmt::Display for InitError {
         }
     }
 }
+
+impl core::error::Error for InitError {}

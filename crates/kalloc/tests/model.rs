@@ -692,3 +692,93 @@ fn stress_cross_thread_and_cross_node() {
     drop(heap);
     assert_eq!(pages.outstanding(), 0, "pages leaked");
 }
+
+/// Partial lists flushed home pile up in the node's loose list, which is
+/// handed out a batch at a time, never as one oversized list.
+#[test]
+fn loose_blocks_are_handed_out_a_batch_at_a_time() {
+    let heap = heap(&[0, 1, 0], 2, 1 << 20);
+    let layout = Layout::from_size_align(64, 8).unwrap(); // batch: 128
+    on_cpu(0);
+    let blocks: Vec<_> = (0..200)
+        .map(|_| heap.allocate(layout, Flavour::Global).unwrap())
+        .collect();
+    on_cpu(1); // node 1: these go home to node 0 in two partial lists
+    for half in blocks.chunks(100) {
+        for &p in half {
+            // SAFETY: live, from `heap` with `layout`.
+            unsafe { heap.free(p, layout) };
+        }
+        heap.flush();
+    }
+    assert_eq!(heap.node_stats(0).unwrap().remote_lists_in, 2);
+    on_cpu(2); // node 0, fresh processor
+    let before = heap.node_stats(0).unwrap().lists_out;
+    let first: Vec<_> = (0..128)
+        .map(|_| heap.allocate(layout, Flavour::Global).unwrap())
+        .collect();
+    assert_eq!(heap.cpu_stats(2).unwrap().lists_from_node, 1);
+    let next = heap.allocate(layout, Flavour::Global).unwrap();
+    assert_eq!(heap.cpu_stats(2).unwrap().lists_from_node, 2);
+    assert_eq!(heap.node_stats(0).unwrap().lists_out, before + 2);
+    // All of them are blocks that came home.
+    assert!(first.iter().chain([&next]).all(|p| blocks.contains(p)));
+}
+
+/// The self-tests the kernel will run, run here on threads.
+#[test]
+fn selftest_stress_and_placement() {
+    use kalloc::selftest::{check_placement, stress, stress_drain};
+    use kalloc::RemoteStack;
+    let heap = heap(&[0, 0, 1, 1], 2, 1 << 20);
+    let peers: Vec<RemoteStack> = (0..4).map(|_| RemoteStack::new()).collect();
+    let reports: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|cpu| {
+                let (heap, peers) = (&heap, &peers);
+                s.spawn(move || {
+                    on_cpu(cpu);
+                    stress(heap, cpu, peers, 30).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut drained = 0;
+    for cpu in 0..4 {
+        on_cpu(cpu);
+        drained += stress_drain(&heap, cpu, &peers).unwrap();
+    }
+    let allocated: u64 = reports.iter().map(|r| r.allocated).sum();
+    let freed: u64 = reports.iter().map(|r| r.freed_own + r.freed_foreign).sum();
+    assert_eq!(allocated, 4 * 30 * 64);
+    assert_eq!(freed + drained, allocated);
+    // Half of every round was mailed to the next processor and freed there.
+    let foreign: u64 = reports.iter().map(|r| r.freed_foreign).sum();
+    assert_eq!(foreign + drained, 4 * 30 * 32);
+    let pages = heap.page_source().clone();
+    for cpu in 0..4 {
+        on_cpu(cpu);
+        let checked = check_placement(&heap, |addr| pages.node_of(addr)).unwrap();
+        assert_eq!(checked, 18);
+    }
+    drop(heap);
+    assert_eq!(pages.outstanding(), 0);
+}
+
+/// The placement check notices memory on the wrong node.
+#[test]
+fn placement_check_reports_the_wrong_node() {
+    use kalloc::selftest::{check_placement, PlacementError};
+    let heap = heap(&[0, 1], 2, 1 << 20);
+    on_cpu(1);
+    let err = check_placement(&heap, |_| Some(0)).unwrap_err();
+    assert!(matches!(
+        err,
+        PlacementError::WrongNode {
+            expected: 1,
+            found: Some(0),
+            ..
+        }
+    ));
+}
