@@ -582,7 +582,7 @@ pub fn decode_fields(
             FieldKind::Str => {
                 let n = w as usize;
                 let nwords = n.div_ceil(8);
-                let Some(ws) = payload.get(i..i + nwords) else {
+                let Some(ws) = i.checked_add(nwords).and_then(|end| payload.get(i..end)) else {
                     return Err(format!("string `{name}` of {w} bytes runs past the event"));
                 };
                 i += nwords;

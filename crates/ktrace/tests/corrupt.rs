@@ -140,3 +140,18 @@ proptest! {
         prop_assert!(t.blocks.len() >= intact, "{} < {intact}: {:?}", t.blocks.len(), t.errors);
     }
 }
+
+#[test]
+fn absurd_string_length_is_an_error() {
+    use ktrace::decode::decode_fields;
+    use ktrace::FieldKind;
+    let fields = vec![("s".to_string(), FieldKind::Str)];
+    for len in [u64::MAX, u64::MAX - 7, 1 << 40, 9] {
+        let e = decode_fields(&fields, &[len, 0x6162]).unwrap_err();
+        assert!(e.contains("runs past the event"), "{e}");
+    }
+    assert_eq!(
+        decode_fields(&fields, &[2, 0x6261]).unwrap(),
+        vec![ktrace::decode::Value::Str("ab".into())]
+    );
+}

@@ -118,3 +118,30 @@ fn reader_never_returns_a_torn_block() {
         assert_eq!(t.read_block(0, 0, &mut block), BlockRead::Overwritten);
     });
 }
+
+/// Stop mode: a writer that needs the block a consumer is still reading
+/// either waits its turn (drops and counts the event) or, once released,
+/// writes a block the consumer has finished copying. Nothing is lost
+/// without being counted.
+#[test]
+fn stop_mode_release() {
+    model(|| {
+        let t = host::tracer_with::<_, 2, BW>(1, Overflow::Stop, One);
+        assert!(log(t, 1, BW - control::BLOCK_START_WORDS));
+        assert!(log(t, 2, BW - control::BLOCK_START_WORDS));
+        let w = thread::spawn(move || log(t, 3, 4));
+        let mut block = [0u64; BW];
+        assert_eq!(t.read_block(0, 0, &mut block), BlockRead::Ready);
+        assert_eq!(events_in(&block), vec![1], "copied before release");
+        t.release(0, 1);
+        let logged = w.join().unwrap();
+        t.seal(0);
+        if logged {
+            assert_eq!(t.read_block(0, 2, &mut block), BlockRead::Ready);
+            assert_eq!(events_in(&block), vec![3]);
+            assert_eq!(t.lost_events(0), 0);
+        } else {
+            assert_eq!(t.lost_events(0), 1);
+        }
+    });
+}
