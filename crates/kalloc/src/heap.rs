@@ -44,6 +44,7 @@ pub(crate) struct Tables {
     cpus: [*mut CpuState; MAX_CPUS],
     shared: [*const CpuShared; MAX_CPUS],
     nodes: [*const NodeState; MAX_NODES],
+    cpu_node: [u16; MAX_CPUS],
     ranges: [NodeRange; MAX_RANGES],
 }
 
@@ -175,6 +176,7 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
             cpus: [ptr::null_mut(); MAX_CPUS],
             shared: [ptr::null(); MAX_CPUS],
             nodes: [ptr::null(); MAX_NODES],
+            cpu_node: [0; MAX_CPUS],
             ranges,
         };
         // SAFETY: fresh pages, large enough and page-aligned.
@@ -214,6 +216,7 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
                 })
             };
             t.cpus[cpu] = base as *mut CpuState;
+            t.cpu_node[cpu] = node as u16;
             t.shared[cpu] = shared;
             t.ncpus = cpu + 1;
         }
@@ -424,11 +427,7 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
         if cpu >= t.ncpus {
             return None;
         }
-        // SAFETY: `node` is written once at init and never changes; reading
-        // it through a raw pointer does not create a reference to the state
-        // its owner may be mutating.
-        let node = unsafe { ptr::addr_of!((*t.cpus[cpu]).node).read() };
-        Some(t.shared(cpu).stats.snapshot(node))
+        Some(t.shared(cpu).stats.snapshot(usize::from(t.cpu_node[cpu])))
     }
 
     /// A snapshot of node `node`'s counters.

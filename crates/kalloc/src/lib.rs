@@ -9,7 +9,7 @@
 //!
 //! ## Three layers
 //!
-//! 1. **Per processor** ([`cpu`](crate#three-layers)): for each of 24 size
+//! 1. **Per processor**: for each of 24 size
 //!    classes from 16 B to 2 KiB, free lists that only their processor
 //!    touches. The fast path of an alloc or a free is a handful of plain
 //!    loads and stores: no lock, no atomic read-modify-write. The kernel
@@ -110,6 +110,26 @@
 //!         .expect("kernel heap");
 //! }
 //! ```
+//!
+//! ## In-kernel tests
+//!
+//! [`selftest`] holds the stress test and the NUMA placement check, written
+//! against the allocator alone: run [`selftest::stress`] on every processor
+//! at once (with one [`RemoteStack`] mailbox per processor), then
+//! [`selftest::stress_drain`] on each; run [`selftest::check_placement`] on
+//! each processor with a closure mapping an address to its SRAT node.
+//!
+//! ## Limits
+//!
+//! - Spans of small blocks are never given back to the page layer: freed
+//!   blocks stay in their size class, on their node. (K42's `PMalloc` did
+//!   return memory; doing so needs a per-span count of free blocks.) Large
+//!   blocks go back to pages as soon as they are freed.
+//! - Until [`Kalloc::init`] every allocation fails: the kernel switches
+//!   from its bootstrap heap once the frame allocator and SRAT are known,
+//!   and must free bootstrap blocks to the bootstrap heap (by address).
+//! - The allocator must not be called from NMI handlers (they can interrupt
+//!   the interrupts-off fast path).
 //!
 //! ## Usage
 //!
