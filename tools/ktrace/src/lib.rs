@@ -7,6 +7,7 @@
 //! ktrace dump demo.ktrace --cpu 1 --class lock
 //! ktrace stats demo.ktrace
 //! ktrace locks demo.ktrace
+//! ktrace intervals demo.ktrace                         # time per syscall, fault, ...
 //! ktrace export --perfetto demo.ktrace -o demo.json   # open in ui.perfetto.dev
 //! ktrace html demo.ktrace -o demo.html                 # open in any browser
 //! ```
@@ -276,6 +277,9 @@ pub struct Mark {
     pub class: String,
     /// The (opening) event's text.
     pub text: String,
+    /// The (opening) event's first field, if it is a number (the system
+    /// call number, the vector, ...).
+    pub arg0: Option<u64>,
 }
 
 /// Pairs `enter`/`exit` events per processor into intervals (properly
@@ -315,6 +319,7 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
                 name,
                 class,
                 text: trace.text(e),
+                arg0: e.values.first().and_then(|v| v.as_u64()),
             });
             continue;
         }
@@ -331,6 +336,7 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             name: trace.name(e),
             class,
             text: trace.text(e),
+            arg0: e.values.first().and_then(|v| v.as_u64()),
         });
     }
     // Intervals never closed become instants.
@@ -344,6 +350,51 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             .partial_cmp(&(b.cpu, b.start_ns))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
+    out
+}
+
+/// Time spent in each kind of interval (`enter`/`exit` pairs): system
+/// calls by number, exceptions and interrupts by vector, page faults,
+/// idle time, tests. Sorted by total time, longest first.
+pub fn intervals(trace: &Trace) -> String {
+    #[derive(Default)]
+    struct Sum {
+        count: u64,
+        total: f64,
+        max: f64,
+    }
+    let mut sums: BTreeMap<String, Sum> = BTreeMap::new();
+    for m in marks(trace) {
+        let Some(d) = m.dur_ns else { continue };
+        let key = match (m.class.as_str(), m.arg0) {
+            ("syscall", Some(n)) => format!("syscall {n}"),
+            ("exception" | "interrupt", Some(v)) => format!("{} vector {v}", m.name),
+            _ => m.name.clone(),
+        };
+        let s = sums.entry(key).or_default();
+        s.count += 1;
+        s.total += d;
+        s.max = s.max.max(d);
+    }
+    let mut rows: Vec<(String, Sum)> = sums.into_iter().collect();
+    rows.sort_by(|a, b| b.1.total.total_cmp(&a.1.total).then(a.0.cmp(&b.0)));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<24} {:>10} {:>14} {:>12} {:>12}",
+        "interval", "count", "total (us)", "mean (us)", "max (us)"
+    );
+    for (key, s) in rows {
+        let _ = writeln!(
+            out,
+            "{:<24} {:>10} {:>14.3} {:>12.3} {:>12.3}",
+            key,
+            s.count,
+            s.total / 1000.0,
+            s.total / 1000.0 / s.count as f64,
+            s.max / 1000.0
+        );
+    }
     out
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use ktrace::decode::Trace;
-use ktrace_tool::{dump, html, locks, perfetto, sample, stats, DumpOptions};
+use ktrace_tool::{dump, html, intervals, locks, perfetto, sample, stats, DumpOptions};
 
 /// Dump, analyse, export and draw K42-rs traces.
 #[derive(Parser)]
@@ -34,6 +34,12 @@ enum Command {
     },
     /// Per-lock contention: acquisitions, contended acquisitions, wait time.
     Locks {
+        /// Trace file.
+        file: PathBuf,
+    },
+    /// Time in system calls (by number), exceptions, interrupts, page
+    /// faults and other enter/exit intervals.
+    Intervals {
         /// Trace file.
         file: PathBuf,
     },
@@ -114,6 +120,11 @@ fn run(cli: Cli) -> Result<bool, String> {
         Command::Locks { file } => {
             let t = load(&file)?;
             let s = locks(&t);
+            (t, s, None)
+        }
+        Command::Intervals { file } => {
+            let t = load(&file)?;
+            let s = intervals(&t);
             (t, s, None)
         }
         Command::Export {

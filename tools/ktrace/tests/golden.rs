@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use ktrace::decode::Trace;
-use ktrace_tool::{dump, html::html, locks, perfetto, sample::sample_trace, stats, DumpOptions};
+use ktrace_tool::{
+    dump, html::html, intervals, locks, perfetto, sample::sample_trace, stats, DumpOptions,
+};
 
 fn sample() -> Trace {
     let t = Trace::parse(&sample_trace(2, 6));
@@ -72,6 +74,23 @@ fn stats_golden() {
 #[test]
 fn locks_golden() {
     golden("locks.txt", &locks(&sample()));
+}
+
+#[test]
+fn intervals_golden() {
+    let text = intervals(&sample());
+    golden("intervals.txt", &text);
+    // 2 processors x 6 rounds of system call 39; page faults every third.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("syscall 39") && l.contains(" 12 ")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("pagefault ") && l.contains(" 4 ")),
+        "{text}"
+    );
 }
 
 #[test]
