@@ -14,7 +14,7 @@
 //! (strings included) and a print format. The macro generates the logging
 //! function and the metadata that goes into the trace, so the tools decode
 //! a trace from any build. The kernel's own events are declared in
-//! [`events`].
+//! [`events`](mod@events).
 //!
 //! | module      | owns                                                          |
 //! |-------------|---------------------------------------------------------------|
@@ -56,9 +56,40 @@
 //! A trace daemon (a kernel thread, or the idle loop) moves completed blocks
 //! out with a [`StreamWriter`] a couple of blocks behind the writers, to any
 //! [`stream::ByteSink`] such as a second serial port; the host copies the
-//! bytes into a file, and `ktrace` (tools/ktrace) dumps, analyses, exports
-//! and draws it. The kernel's timer should call [`Tracer::heartbeat`] at
-//! least every 2^31 clock ticks so readers can follow the 32-bit timestamps.
+//! bytes into a file (QEMU: `-serial file:boot.ktrace` for COM2, raw
+//! bytes), and `ktrace` (tools/ktrace) dumps, analyses, exports and draws
+//! it:
+//!
+//! ```ignore
+//! struct Com2;
+//! impl ktrace::stream::ByteSink for Com2 {
+//!     type Error = core::convert::Infallible;
+//!     fn write_all(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+//!         for &b in bytes { uart2_put(b) }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let mut scratch = [0u64; 1024]; // one block
+//! let mut daemon = StreamWriter::new(&TRACER, &mut scratch);
+//! daemon.start(&mut Com2, ktrace::events::KERNEL_EVENTS, tsc_hz)?;
+//! loop {
+//!     daemon.poll(&mut Com2, 2)?; // two blocks behind the writers
+//!     if shutting_down { daemon.flush(&mut Com2)?; break }
+//!     sleep_a_tick();
+//! }
+//! ```
+//!
+//! Rules for the platform and the callers:
+//! * the timer should call [`Tracer::heartbeat`] at least every 2^31 clock
+//!   ticks (on every processor), so readers can follow the 32-bit
+//!   timestamps of the header word;
+//! * in the kernel a buffer is written only by its processor (and its
+//!   interrupt handlers), so a plain `RDTSC` orders correctly; a thread that
+//!   migrates between `cpu_id()` and its commit still logs correctly (the
+//!   reservation is atomic) into the old processor's buffer;
+//! * logging is lock-free and allocation-free, so it is safe from interrupt
+//!   handlers and from the lock code itself.
 //!
 //! # Usage hosted
 //!
@@ -82,9 +113,11 @@
 //! field (strings: a length word and the bytes); the first event of each
 //! block is a block start carrying the full 64-bit timestamp.
 //!
-//! # Dependencies
+//! # Dependencies and `unsafe`
 //!
-//! None in the library (loom only under `cfg(loom)`): the log is a few
+//! The library denies `unsafe` except for two blocks in `host` (reading
+//! the TSC, and allocating zeroed buffers bigger than a stack). It has no
+//! dependencies (loom only under `cfg(loom)`): the log is a few
 //! atomics, and the format is small enough to write by hand, which keeps it
 //! documented in one place and usable without an allocator. The decoder
 //! needs `alloc` only. The benchmarks compare against the `tracing` crate,

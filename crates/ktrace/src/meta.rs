@@ -1,4 +1,4 @@
-//! Event metadata: what the [`events!`](crate::events) macro records about
+//! Event metadata: what the [`events!`](macro@crate::events) macro records about
 //! each declared event, and its binary form in a trace file.
 //!
 //! # Binary form (the payload of a metadata record)
@@ -78,7 +78,7 @@ pub fn encoded_len(tables: &[&[EventDesc]]) -> usize {
 /// `fields`, and is every `{` closed? A `const fn`, so [`events!`] rejects
 /// a bad print format at compile time.
 ///
-/// [`events!`]: crate::events
+/// [`events!`]: macro@crate::events
 pub const fn format_ok(format: &str, fields: &[&str]) -> bool {
     let f = format.as_bytes();
     let mut i = 0;
