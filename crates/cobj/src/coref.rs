@@ -84,6 +84,12 @@ impl<'rt, I: ?Sized + 'static, P: Platform> CoRef<'rt, I, P> {
         rt.miss(self.id, cpu, active, f)
     }
 
+    /// Runs `f` on every Rep created so far (from any thread, processor or
+    /// not). Fails with [`Error::Busy`] during a swap.
+    pub fn visit_reps(&self, mut f: impl FnMut(&I)) -> Result<(), Error> {
+        self.rt.visit(self.id, &mut f)
+    }
+
     /// Destroys the object. Calls in progress finish; later calls fail with
     /// [`Error::Destroyed`]; the Root and Reps are dropped after quiescence.
     pub fn destroy(&self) -> Result<(), Error> {

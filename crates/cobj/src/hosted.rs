@@ -21,6 +21,8 @@ use crate::runtime::Runtime;
 std::thread_local! {
     /// (platform instance, virtual processor) of this thread.
     static CURRENT: Cell<(usize, usize)> = const { Cell::new((0, usize::MAX)) };
+    /// Busy-wait steps taken by this thread (see `relax`).
+    static RELAX: Cell<u32> = const { Cell::new(0) };
 }
 
 static NEXT_INSTANCE: AtomicUsize = AtomicUsize::new(1);
@@ -32,6 +34,7 @@ pub struct Hosted {
     owned: Vec<AtomicBool>,
     cores: Vec<usize>,
     start: Instant,
+    parallel_transfer: bool,
 }
 
 impl Hosted {
@@ -53,7 +56,18 @@ impl Hosted {
             owned: (0..ncpus).map(|_| AtomicBool::new(false)).collect(),
             cores,
             start: Instant::now(),
+            parallel_transfer: false,
         })
+    }
+
+    /// Runs the per-processor state-transfer workers of a swap in parallel,
+    /// each on a thread pinned to its processor's core, as the kernel does
+    /// with IPIs. The default runs them one after the other on the
+    /// swapping thread: hosted, every processor's memory is reachable from
+    /// any thread, and starting threads costs far more than a transfer.
+    pub fn parallel_transfer(mut self, on: bool) -> Self {
+        self.parallel_transfer = on;
+        self
     }
 
     /// The real cores the virtual processors are spread over.
@@ -96,6 +110,12 @@ unsafe impl Platform for Hosted {
     }
 
     fn run_on_all(&self, f: &(dyn Fn(CpuId) + Sync)) {
+        if !self.parallel_transfer {
+            for cpu in 0..self.ncpus {
+                f(cpu);
+            }
+            return;
+        }
         std::thread::scope(|s| {
             for cpu in 0..self.ncpus {
                 let core = self.core_of(cpu);
@@ -108,7 +128,20 @@ unsafe impl Platform for Hosted {
     }
 
     fn relax(&self) {
-        std::thread::yield_now();
+        // Spin a little before giving the core away: on a loaded machine a
+        // yield can cost a whole scheduler time slice.
+        let n = RELAX.with(|c| {
+            let n = c.get().wrapping_add(1);
+            c.set(n);
+            n
+        });
+        if n.is_multiple_of(16) {
+            std::thread::yield_now();
+        } else {
+            for _ in 0..64 {
+                core::hint::spin_loop();
+            }
+        }
     }
 
     fn now(&self) -> u64 {

@@ -505,6 +505,37 @@ impl<P: Platform> Runtime<P> {
         Ok(())
     }
 
+    /// Runs `f` on every Rep of object `id`, holding the Root in place
+    /// (as a miss in flight does).
+    pub(crate) fn visit<I: ?Sized + 'static>(
+        &self,
+        id: usize,
+        f: &mut dyn FnMut(&I),
+    ) -> Result<(), Error> {
+        let e = &self.entries[id];
+        let mut st = e.state.load(Ordering::Acquire);
+        loop {
+            match st & PHASE_MASK {
+                NORMAL => {}
+                SWITCHING => return Err(Error::Busy),
+                _ => return Err(Error::Destroyed),
+            }
+            match e.state.compare_exchange_weak(
+                st,
+                st + MISS_ONE,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => st = now,
+            }
+        }
+        let _in_flight = MissInFlight(&e.state);
+        let root = self.root_of::<I>(e).ok_or(Error::Destroyed)?;
+        root.visit(f);
+        Ok(())
+    }
+
     /// Drops one strong handle of `id`.
     pub(crate) fn release(&self, id: usize) {
         let e = &self.entries[id];

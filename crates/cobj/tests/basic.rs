@@ -63,6 +63,9 @@ fn per_cpu_root_makes_one_rep_per_processor_lazily() {
         assert_eq!(c.call(|c| c.slot()).unwrap(), cpu);
     });
     on_each(&rt, [0], |_| assert_eq!(c.call(|c| c.reps()).unwrap(), 2));
+    let mut seen = Vec::new();
+    c.visit_reps(|r| seen.push(r.slot())).unwrap();
+    assert_eq!(seen, [0, 2], "the Root visits the Reps it made");
     on_each(&rt, [3], |_| {
         // The first call on processor 3 took the miss path and made its Rep.
         assert_eq!(c.call(|c| c.reps()).unwrap(), 3);
