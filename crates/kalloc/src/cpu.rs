@@ -245,7 +245,7 @@ impl CpuState {
             unsafe {
                 env.t
                     .node(self.node)
-                    .give_list(class, old, old_count, false, env.relax)
+                    .give_list(class, old, old_count, false, env.pages, env.relax)
             };
             sh.stats.lists_to_node.add(1);
         }
@@ -274,7 +274,7 @@ impl CpuState {
             unsafe {
                 env.t
                     .node(home)
-                    .give_list(class, list.head, list.count, true, env.relax)
+                    .give_list(class, list.head, list.count, true, env.pages, env.relax)
             };
             sh.stats.lists_to_node.add(1);
         }
@@ -320,16 +320,10 @@ impl CpuState {
             };
             let base = span.as_ptr() as usize;
             // SAFETY: a fresh span-aligned run of SPAN_SIZE bytes.
-            let (first, end) = unsafe {
-                SpanHeader::init(
-                    base,
-                    class,
-                    SpanKind::Local,
-                    node,
-                    self.id,
-                    self.local_spans,
-                )
-            };
+            let (first, end) =
+                unsafe { SpanHeader::init(base, class, SpanKind::Local, node, self.id) };
+            // SAFETY: our own span; we are its owner.
+            unsafe { SpanHeader::at(base).book().next = self.local_spans };
             self.local_spans = base;
             self.local[class].bump = first;
             self.local[class].bump_end = end;
@@ -423,7 +417,7 @@ impl CpuState {
                     unsafe {
                         env.t
                             .node(node)
-                            .give_list(class, list.head, list.count, true, env.relax)
+                            .give_list(class, list.head, list.count, true, env.pages, env.relax)
                     };
                     sh.stats.lists_to_node.add(1);
                 }
@@ -440,7 +434,7 @@ impl CpuState {
         let mut span = self.local_spans;
         while span != 0 {
             // SAFETY: a span we own; its header links the next one.
-            let next = unsafe { (*(span as *const SpanHeader)).next_span };
+            let next = unsafe { SpanHeader::at(span).book().next };
             // SAFETY: from `pages`, unused now.
             unsafe { pages.free_pages(NonNull::new_unchecked(span as *mut u8), SPAN_PAGES) };
             span = next;

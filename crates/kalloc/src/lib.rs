@@ -121,10 +121,12 @@
 //!
 //! ## Limits
 //!
-//! - Spans of small blocks are never given back to the page layer: freed
-//!   blocks stay in their size class, on their node. (K42's `PMalloc` did
-//!   return memory; doing so needs a per-span count of free blocks.) Large
-//!   blocks go back to pages as soon as they are freed.
+//! - A node gives a span of global blocks back to the page layer only once
+//!   every block carved from it has come back to the node and the node holds
+//!   more free lists of that class than it keeps ([`node::KEEP_LISTS`]);
+//!   blocks cached in processors' lists keep their spans. Strictly-local
+//!   spans stay with their processor. Large blocks go back to pages as soon
+//!   as they are freed.
 //! - Until [`Kalloc::init`] every allocation fails: the kernel switches
 //!   from its bootstrap heap once the frame allocator and SRAT are known,
 //!   and must free bootstrap blocks to the bootstrap heap (by address).
@@ -174,7 +176,7 @@ mod heap;
 #[cfg(feature = "std")]
 pub mod hosted;
 mod lock;
-mod node;
+pub mod node;
 pub mod platform;
 pub mod remote;
 pub mod selftest;

@@ -12,6 +12,8 @@
 //! frees, pointers into the middle of blocks, and pointers the allocator
 //! never gave out.
 
+use core::cell::UnsafeCell;
+use core::ptr;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::block::Block;
@@ -53,9 +55,26 @@ pub(crate) struct SpanHeader {
     pub(crate) owner: u32,
     pub(crate) block_size: u32,
     pub(crate) first: u32,
-    /// The next span in the owner's list of spans (for teardown), or 0.
-    pub(crate) next_span: usize,
+    /// Bookkeeping of the span's owner: the node layer's class lock for
+    /// global spans, the owning processor for strictly-local ones.
+    book: UnsafeCell<SpanBook>,
     live: [AtomicU64; BITMAP_WORDS],
+}
+
+/// The mutable part of a span header, touched only by the span's owner.
+pub(crate) struct SpanBook {
+    /// Free blocks given back to the span itself (global spans: when the
+    /// node layer holds more lists than it wants).
+    pub(crate) free: *mut Block,
+    pub(crate) nfree: u32,
+    /// Blocks carved out of the span so far.
+    pub(crate) carved: u32,
+    /// The owner's list of all its spans (doubly linked; addresses, 0 ends).
+    pub(crate) prev: usize,
+    pub(crate) next: usize,
+    /// The owner's list of spans with `nfree > 0`.
+    pub(crate) prev_partial: usize,
+    pub(crate) next_partial: usize,
 }
 
 /// Bytes reserved at the start of a span for its header.
@@ -74,7 +93,6 @@ impl SpanHeader {
         kind: SpanKind,
         node: usize,
         owner: usize,
-        next_span: usize,
     ) -> (usize, usize) {
         let size = CLASS_SIZES[class] as usize;
         let first = HEADER_SIZE.next_multiple_of(class_align(class));
@@ -87,7 +105,15 @@ impl SpanHeader {
             owner: owner as u32,
             block_size: size as u32,
             first: first as u32,
-            next_span,
+            book: UnsafeCell::new(SpanBook {
+                free: ptr::null_mut(),
+                nfree: 0,
+                carved: 0,
+                prev: 0,
+                next: 0,
+                prev_partial: 0,
+                next_partial: 0,
+            }),
             live: [const { AtomicU64::new(0) }; BITMAP_WORDS],
         };
         // SAFETY: the caller gives us the span; the header fits in its
@@ -110,6 +136,27 @@ impl SpanHeader {
             foreign_pointer(ptr);
         }
         header
+    }
+
+    /// The span's bookkeeping.
+    ///
+    /// # Safety
+    /// The caller is the span's owner (holds the node class lock for a
+    /// global span, is the owning processor for a strictly-local one) and
+    /// holds no other reference to the book.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn book(&self) -> &mut SpanBook {
+        // SAFETY: exclusive by the caller's promise.
+        unsafe { &mut *self.book.get() }
+    }
+
+    /// The header at span address `base`.
+    ///
+    /// # Safety
+    /// `base` is the start of a live span.
+    pub(crate) unsafe fn at<'a>(base: usize) -> &'a SpanHeader {
+        // SAFETY: per the caller.
+        unsafe { &*(base as *const SpanHeader) }
     }
 
     fn bit(&self, ptr: *mut u8) -> (usize, u64) {

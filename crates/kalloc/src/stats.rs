@@ -101,6 +101,7 @@ impl CpuCounters {
 #[derive(Default)]
 pub(crate) struct NodeCounters {
     pub(crate) spans: Counter,
+    pub(crate) spans_released: Counter,
     pub(crate) lists_in: Counter,
     pub(crate) lists_out: Counter,
     pub(crate) remote_lists_in: Counter,
@@ -113,6 +114,9 @@ pub(crate) struct NodeCounters {
 pub struct NodeStats {
     /// Spans (64 KiB) of global blocks carved from this node's pages.
     pub spans: u64,
+    /// Of those, spans given back to the page source once all their blocks
+    /// were free and the node held more free lists than it keeps.
+    pub spans_released: u64,
     /// Lists given to this node by its own processors or sent home by others.
     pub lists_in: u64,
     /// Lists handed out to processors.

@@ -782,3 +782,105 @@ fn placement_check_reports_the_wrong_node() {
         }
     ));
 }
+
+/// After a burst, the node keeps a few lists and gives idle spans back to
+/// the page source; the memory is then reused correctly.
+#[test]
+fn idle_spans_go_back_to_the_page_source() {
+    let heap = heap(&[0, 0], 1, 1 << 20);
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    let pages = heap.page_source().clone();
+    on_cpu(0);
+    let base = pages.outstanding();
+    let burst: Vec<_> = (0..20_000)
+        .map(|_| heap.allocate(layout, Flavour::Global).unwrap())
+        .collect();
+    let peak = pages.outstanding();
+    assert!(peak - base >= 19, "20 000 x 64 B needs at least 19 spans");
+    for &p in &burst {
+        // SAFETY: live, from `heap` with `layout`.
+        unsafe { heap.free(p, layout) };
+    }
+    let node = heap.node_stats(0).unwrap();
+    assert!(node.spans_released > 0, "{node:?}");
+    assert!(node.free_lists < 2 * kalloc::node::KEEP_LISTS as u64);
+    let after = pages.outstanding();
+    assert!(after < peak, "no pages went back ({after} of {peak})");
+    // Allocate the burst again on another processor: blocks come from the
+    // partly free spans first, then from fresh ones; none overlap.
+    on_cpu(1);
+    let mut again: Vec<usize> = (0..20_000)
+        .map(|_| {
+            let p = heap.allocate(layout, Flavour::Global).unwrap();
+            // SAFETY: a fresh 64-byte block.
+            unsafe { p.as_ptr().write_bytes(0x5a, 64) };
+            p.as_ptr() as usize
+        })
+        .collect();
+    again.sort_unstable();
+    assert!(
+        again.windows(2).all(|w| w[1] - w[0] >= 64),
+        "overlapping blocks"
+    );
+    for p in again {
+        // SAFETY: live, from `heap` with `layout`.
+        unsafe { heap.free(NonNull::new(p as *mut u8).unwrap(), layout) };
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases() / 4 + 1))]
+
+    /// Bursts of small blocks on random processors, freed in random order
+    /// on random processors: enough lists pile up in the node layer for it
+    /// to give blocks back to their spans and spans back to the page source
+    /// in the middle of it all; the model still holds.
+    #[test]
+    fn bursts_release_and_reuse_spans(
+        bursts in proptest::collection::vec((0..3usize, 500..4000usize, 0..3usize, any::<u64>()), 1..6)
+    ) {
+        let heap = heap(&[0, 0, 1], 2, 1 << 20);
+        let pages = heap.page_source().clone();
+        let mut live: BTreeMap<usize, Live> = BTreeMap::new();
+        let mut tag = 0u8;
+        for (cpu, n, size_pick, seed) in bursts {
+            on_cpu(cpu);
+            let size = [16, 48, 64][size_pick];
+            let layout = Layout::from_size_align(size, 8).unwrap();
+            for _ in 0..n {
+                let p = heap.allocate(layout, Flavour::Global).expect("memory");
+                let start = p.as_ptr() as usize;
+                if let Some((&s, l)) = live.range(..=start).next_back() {
+                    prop_assert!(s + l.layout.size() <= start, "overlap");
+                }
+                if let Some((&s, _)) = live.range(start..).next() {
+                    prop_assert!(start + size <= s, "overlap");
+                }
+                tag = tag.wrapping_add(1);
+                // SAFETY: a fresh block of `size` bytes.
+                unsafe { p.as_ptr().write_bytes(tag, size) };
+                live.insert(start, Live { layout, tag });
+            }
+            // Free a pseudo-random ~2/3 of everything live, on a processor
+            // picked by the seed.
+            on_cpu((seed % 3) as usize);
+            let victims: Vec<usize> = live
+                .keys()
+                .copied()
+                .enumerate()
+                .filter(|(i, _)| (seed >> (i % 61)) & 3 != 0)
+                .map(|(_, k)| k)
+                .collect();
+            for k in victims {
+                let l = live.remove(&k).unwrap();
+                check_and_free(&heap, k, l);
+            }
+        }
+        for (i, (start, l)) in std::mem::take(&mut live).into_iter().enumerate() {
+            on_cpu(i % 3);
+            check_and_free(&heap, start, l);
+        }
+        drop(heap);
+        prop_assert_eq!(pages.outstanding(), 0);
+    }
+}
