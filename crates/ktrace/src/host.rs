@@ -22,7 +22,7 @@ pub fn leak_buffers<const BLOCKS: usize, const BLOCK_WORDS: usize>(
 #[allow(unsafe_code)]
 fn zeroed_buffers<const B: usize, const W: usize>(cpus: usize) -> Box<[CpuBuffer<B, W>]> {
     // Checks the shape at compile time, as `CpuBuffer::new` does.
-    let _ = CpuBuffer::<B, W>::new;
+    let () = CpuBuffer::<B, W>::SHAPE_OK;
     let zeroed = Box::<[CpuBuffer<B, W>]>::new_zeroed_slice(cpus);
     // SAFETY: a `CpuBuffer` is only `AtomicU64`s (plain and in arrays)
     // plus alignment padding, and an `AtomicU64` has the representation of

@@ -105,7 +105,7 @@ pub struct CpuBuffer<const BLOCKS: usize, const BLOCK_WORDS: usize> {
 }
 
 impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORDS> {
-    const SHAPE_OK: () = {
+    pub(crate) const SHAPE_OK: () = {
         assert!(
             BLOCKS.is_power_of_two() && BLOCKS >= 2,
             "BLOCKS: a power of two >= 2"
@@ -284,6 +284,22 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
         let Some(buf) = self.cpus.get(cpu) else {
             return Err(Dropped::BadCpu);
         };
+        self.log_on(cpu, buf, layer, class, minor, len, fill)
+    }
+
+    /// [`Tracer::log`] into processor `cpu`'s buffer.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn log_on(
+        &self,
+        cpu: usize,
+        buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
+        layer: Layer,
+        class: Class,
+        minor: u16,
+        len: usize,
+        fill: impl FnOnce(&mut EventWriter<'_>),
+    ) -> Result<(), Dropped> {
         // Offsets 1 ..= BLOCK_WORDS - len take the fast path; offset 0
         // (opening a block) wraps around and fails the test, as do events
         // that would cross the block's end.
@@ -405,6 +421,31 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
         }
         let ts = self.platform.timestamp();
         let _ = self.log(
+            Layer::KERNEL,
+            Class::CONTROL,
+            control::HEARTBEAT,
+            control::HEARTBEAT_WORDS,
+            |w| w.put(ts),
+        );
+    }
+
+    /// Logs a heartbeat into processor `cpu`'s buffer, from any processor,
+    /// whatever the mask. A daemon can call it for processors that may be
+    /// quiet for a long time, and [`StreamWriter::flush`] uses it to open a
+    /// block whose block start reports the events lost at the end.
+    ///
+    /// [`StreamWriter::flush`]: crate::StreamWriter::flush
+    pub fn heartbeat_on(&self, cpu: usize) {
+        if cfg!(feature = "compiled-out") {
+            return;
+        }
+        let Some(buf) = self.cpus.get(cpu) else {
+            return;
+        };
+        let ts = self.platform.timestamp();
+        let _ = self.log_on(
+            cpu,
+            buf,
             Layer::KERNEL,
             Class::CONTROL,
             control::HEARTBEAT,

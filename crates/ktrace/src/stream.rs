@@ -197,6 +197,8 @@ pub struct StreamWriter<'t, 'a, 's, P, const BLOCKS: usize, const BLOCK_WORDS: u
     scratch: &'s mut [u64; BLOCK_WORDS],
     /// Next block to send per processor; up to 64 processors are streamed.
     next: [u64; 64],
+    /// Lost-event count carried by the last block sent per processor.
+    reported_lost: [u64; 64],
 }
 
 impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
@@ -212,6 +214,7 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             tracer,
             scratch,
             next: [0; 64],
+            reported_lost: [0; 64],
         }
     }
 
@@ -254,6 +257,8 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
                 }
                 match self.tracer.read_block(cpu, seq, self.scratch) {
                     BlockRead::Ready => {
+                        // Word 4 of the block start: events lost so far.
+                        self.reported_lost[cpu] = self.scratch.get(4).copied().unwrap_or(0);
                         write_block(sink, cpu as u32, seq, &self.scratch[..])?;
                         stats.written += 1;
                         self.next[cpu] = seq + 1;
@@ -273,11 +278,28 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     }
 
     /// Seals every processor's current block and sends all that is
-    /// complete: the end of a trace.
+    /// complete: the end of a trace. A processor that lost events since
+    /// its last block start gets one more block (a block start and a
+    /// heartbeat), so the trace reports every loss.
     pub fn flush<S: ByteSink>(&mut self, sink: &mut S) -> Result<PollStats, S::Error> {
-        for cpu in 0..self.tracer.geometry().cpus {
+        let cpus = self.tracer.geometry().cpus.min(64);
+        for cpu in 0..cpus {
             self.tracer.seal(cpu);
         }
-        self.poll(sink, 0)
+        let mut stats = self.poll(sink, 0)?;
+        let mut again = false;
+        for cpu in 0..cpus {
+            if self.tracer.lost_events(cpu) > self.reported_lost[cpu] {
+                self.tracer.heartbeat_on(cpu);
+                self.tracer.seal(cpu);
+                again = true;
+            }
+        }
+        if again {
+            let more = self.poll(sink, 0)?;
+            stats.written += more.written;
+            stats.lost += more.lost;
+        }
+        Ok(stats)
     }
 }

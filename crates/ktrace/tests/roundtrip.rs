@@ -348,3 +348,24 @@ fn format_check_is_exact() {
     assert!(!format_ok("{a:x", &["a"]));
     assert!(!format_ok("{}", &["a"]));
 }
+
+/// Events lost after the last block opened are still reported: the flush
+/// opens one more block to carry the count.
+#[test]
+fn flush_reports_trailing_losses() {
+    let tracer = host::tracer::<2, 64>(1, Overflow::Stop);
+    ktrace::host::StdPlatform::set_cpu(0);
+    tracer.set_mask(u64::MAX);
+    for i in 0..50 {
+        test::mark(tracer, 0, i); // 38 fit, 12 are lost
+    }
+    let mut scratch = [0u64; 64];
+    let mut out = Vec::new();
+    let mut d = StreamWriter::new(tracer, &mut scratch);
+    d.start(&mut out, events::KERNEL_EVENTS, 0).unwrap();
+    d.flush(&mut out).unwrap();
+    let t = Trace::parse(&out);
+    assert!(t.errors.is_empty(), "{:?}", t.errors);
+    assert_eq!(t.events.len(), 38);
+    assert_eq!(t.lost_events()[&0], 12);
+}
