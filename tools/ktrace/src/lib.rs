@@ -280,6 +280,30 @@ pub struct Mark {
     /// The (opening) event's first field, if it is a number (the system
     /// call number, the vector, ...).
     pub arg0: Option<u64>,
+    /// The (opening) event's fields by name, as JSON values (numbers above
+    /// 2^53, which JavaScript cannot hold, as hex strings).
+    pub args: Vec<(String, Json)>,
+}
+
+fn field_args(trace: &Trace, e: &Event) -> Vec<(String, Json)> {
+    let Some(info) = trace.info(e) else {
+        return Vec::new();
+    };
+    info.fields
+        .iter()
+        .zip(&e.values)
+        .map(|((name, _), v)| {
+            let j = match v {
+                ktrace::decode::Value::U(n) if *n < 1 << 53 => Json::from(*n),
+                ktrace::decode::Value::U(n) => Json::from(format!("{n:#x}")),
+                ktrace::decode::Value::I(n) if n.unsigned_abs() < 1 << 53 => Json::from(*n),
+                ktrace::decode::Value::I(n) => Json::from(n.to_string()),
+                ktrace::decode::Value::Bool(b) => Json::from(*b),
+                ktrace::decode::Value::Str(s) => Json::from(s.as_str()),
+            };
+            (name.clone(), j)
+        })
+        .collect()
 }
 
 /// Pairs `enter`/`exit` events per processor into intervals (properly
@@ -320,6 +344,7 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
                 class,
                 text: trace.text(e),
                 arg0: e.values.first().and_then(|v| v.as_u64()),
+                args: field_args(trace, e),
             });
             continue;
         }
@@ -337,6 +362,7 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             class,
             text: trace.text(e),
             arg0: e.values.first().and_then(|v| v.as_u64()),
+            args: field_args(trace, e),
         });
     }
     // Intervals never closed become instants.
@@ -427,8 +453,13 @@ pub fn perfetto(trace: &Trace) -> String {
         );
     }
     for m in marks(trace) {
+        let mut args = serde_json::Map::new();
+        args.insert("text".into(), Json::from(m.text.as_str()));
+        for (k, v) in &m.args {
+            args.insert(k.clone(), v.clone());
+        }
         let mut e = json!({"name": m.name, "cat": m.class, "ts": round_us(m.start_ns),
-            "pid": 1, "tid": m.cpu, "args": {"text": m.text}});
+            "pid": 1, "tid": m.cpu, "args": args});
         let obj = e.as_object_mut().expect("a json object");
         match m.dur_ns {
             Some(d) => {
