@@ -101,18 +101,26 @@ pub fn run_on(cpu: usize, f: RemoteFn<'_>) {
 
 /// Runs `f` on every other online processor, in parallel, and waits.
 pub fn run_on_others(f: RemoteFn<'_>) {
-    if percpu::online() <= 1 {
-        return;
+    if percpu::online() > 1 {
+        run_concurrently(f, || {});
     }
+}
+
+/// Runs `remote` on every other online processor while this one runs
+/// `local`, then waits for all. Long `remote` functions run in IPI context
+/// with interrupts off: they should call [`handle_ipi`] now and then, so
+/// calls to their processor (a TLB shootdown, a swap worker) still land.
+pub fn run_concurrently(remote: RemoteFn<'_>, local: impl FnOnce()) {
     let me = percpu::current_id();
     let mut reqs: [Option<Request<'_>>; percpu::MAX_CPUS] = [const { None }; percpu::MAX_CPUS];
     for pc in percpu::all().filter(|p| p.id() != me) {
         let r = reqs[pc.id()].insert(Request {
-            func: f,
+            func: remote,
             done: AtomicBool::new(false),
         });
         post(pc, r);
     }
+    local();
     for r in reqs.iter().flatten() {
         wait(r);
     }

@@ -22,6 +22,7 @@ extern crate alloc;
 
 mod arch;
 mod backtrace;
+mod clustered;
 mod console;
 mod ipi;
 mod ktests;
@@ -96,6 +97,7 @@ pub fn log_banner_cpu(index: usize, apic_id: u32) {
 /// What an idle processor does: wait for interrupts.
 pub fn idle_loop() -> ! {
     loop {
+        clustered::quiescent();
         cpu::idle_wait();
     }
 }
@@ -207,6 +209,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     // The others.
     let online = smp::start_aps(&apic_ids);
     panic::smp_is_up();
+    clustered::init();
     log::info!(
         "{online} processor{} online; boot took {} ms",
         if online == 1 { "" } else { "s" },

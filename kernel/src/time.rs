@@ -51,6 +51,7 @@ pub fn delay_us(us: u64) {
 /// The timer interrupt's work on this processor.
 pub fn tick() {
     percpu::current().ticks.fetch_add(1, Ordering::Relaxed);
+    crate::clustered::quiescent();
 }
 
 ktest::ktest! {
