@@ -120,10 +120,36 @@
 //! ## Setup for a kernel
 //!
 //! Implement [`Platform`] on the per-processor data (processor id from the
-//! per-CPU segment, `run_on` as "IPI and wait"), build one
-//! `Runtime<KernelPlatform>` in a `static` after the processors are up,
-//! mark each processor online with [`Runtime::cpu_online`], and call
-//! [`Runtime::quiescent`] from the timer tick and the idle loop.
+//! per-CPU segment, `run_on` as "IPI and wait", `run_on_all` as a
+//! broadcast, `now` as the TSC), build one `Runtime<KernelPlatform>` after
+//! the processors are up (a `static` through a once-cell), mark each
+//! processor online with [`Runtime::cpu_online`] on that processor, and
+//! call [`Runtime::quiescent`] from the timer tick and the idle loop. The
+//! platform contract ([`Platform`]'s safety section): calls made as one
+//! processor nest (interrupts and IPIs run to completion), so a kernel
+//! thread must not be preempted inside a call; blocking voluntarily is
+//! fine. Swaps and [`Runtime::synchronize`] block until quiescence: run them
+//! from a thread, not from an interrupt handler, and not inside a call
+//! (that is the [`Error::InCall`] error).
+//!
+//! ## Hosted use
+//!
+//! `Runtime::new(Hosted::new(n)?, Config::default())`, then each thread
+//! that calls clustered objects enters a virtual processor
+//! ([`Runtime::enter`]) and calls [`Runtime::quiescent`] (or
+//! [`hosted::Processor::quiescent`]) now and then at a point where it holds
+//! nothing it got from a call. A thread that stops calling objects drops
+//! its `Processor` guard, so quiescence does not wait for it.
+//!
+//! ## Module map
+//!
+//! - [`Runtime`]: translation tables, ids, the miss path, destruction.
+//! - [`CoRef`], [`WeakRef`]: client handles.
+//! - [`Root`], [`StdRoot`], [`RepType`], [`Local`]: Roots and Reps.
+//! - [`quiesce`]: generations, the token, markers.
+//! - [`swap`]: hot swap and monitors.
+//! - [`factory`]: factories and dynamic upgrade.
+//! - [`hosted`]: the Linux platform (feature `std`).
 //!
 //! ## Choices
 //!

@@ -46,9 +46,13 @@ const COMPLETED: usize = 2;
 /// The interposed state of a swap in progress.
 pub(crate) struct Mediator {
     phase: AtomicUsize,
-    /// Forwarded calls in progress, per processor.
-    forwarded: [AtomicUsize; MAX_CPUS],
+    /// Forwarded calls in progress, per processor (each on its own lines:
+    /// during FORWARD every call of every processor updates its counter).
+    forwarded: [Padded; MAX_CPUS],
 }
+
+#[repr(align(128))]
+struct Padded(AtomicUsize);
 
 /// A forwarded call in progress; leaving it uncounts it.
 pub(crate) struct Forwarded<'a> {
@@ -65,14 +69,14 @@ impl Mediator {
     fn new() -> Self {
         Mediator {
             phase: AtomicUsize::new(FORWARD),
-            forwarded: core::array::from_fn(|_| AtomicUsize::new(0)),
+            forwarded: core::array::from_fn(|_| Padded(AtomicUsize::new(0))),
         }
     }
 
     /// Admits a call on processor `cpu` to the old object, or returns
     /// `None` if it must wait for the swap to complete.
     pub(crate) fn enter_forward(&self, cpu: CpuId) -> Option<Forwarded<'_>> {
-        let count = &self.forwarded[cpu];
+        let count = &self.forwarded[cpu].0;
         // Count first, then look at the phase; the swapper sets the phase
         // first, then looks at the counts (both sequentially consistent),
         // so one of the two sees the other.
@@ -89,7 +93,7 @@ impl Mediator {
     fn in_flight(&self) -> usize {
         self.forwarded
             .iter()
-            .map(|c| c.load(Ordering::SeqCst))
+            .map(|c| c.0.load(Ordering::SeqCst))
             .sum()
     }
 }

@@ -362,3 +362,28 @@ fn upgrade_swaps_every_live_instance() {
         "version 3 is shared"
     );
 }
+
+#[test]
+fn parallel_transfer_workers_run_on_every_processor() {
+    let rt = Runtime::new(
+        Hosted::new(4).unwrap().parallel_transfer(true),
+        Config { max_objects: 8 },
+    )
+    .unwrap();
+    let drops = Drops::default();
+    let c = rt
+        .create(StdRoot::<DistCount>::per_cpu(drops.clone()))
+        .unwrap();
+    on_each(&rt, 0..4, |cpu| {
+        for _ in 0..=cpu {
+            c.call(|c| c.inc()).unwrap();
+        }
+    });
+    c.switch(StdRoot::<DistCount>::clustered(drops.clone(), 2).unwrap())
+        .unwrap();
+    c.switch(StdRoot::<SharedCount>::shared(drops.clone()))
+        .unwrap();
+    on_each(&rt, [1], |_| {
+        assert_eq!(c.call(|c| (c.reps(), c.value())).unwrap(), (1, 10))
+    });
+}
