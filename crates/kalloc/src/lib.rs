@@ -127,9 +127,10 @@
 //!   blocks cached in processors' lists keep their spans. Strictly-local
 //!   spans stay with their processor. Large blocks go back to pages as soon
 //!   as they are freed.
-//! - Until [`Kalloc::init`] every allocation fails: the kernel switches
-//!   from its bootstrap heap once the frame allocator and SRAT are known,
-//!   and must free bootstrap blocks to the bootstrap heap (by address).
+//! - Until [`Kalloc::init`] every allocation fails. The kernel switches
+//!   from its bootstrap heap once the frame allocator and SRAT are known;
+//!   [`handover::Handover`] is a `#[global_allocator]` that does exactly
+//!   that, and frees bootstrap blocks to the bootstrap heap by address.
 //! - The allocator must not be called from NMI handlers (they can interrupt
 //!   the interrupts-off fast path).
 //!
@@ -172,6 +173,7 @@ extern crate std;
 mod block;
 pub mod class;
 mod cpu;
+pub mod handover;
 mod heap;
 #[cfg(feature = "std")]
 pub mod hosted;

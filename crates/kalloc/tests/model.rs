@@ -526,7 +526,7 @@ fn realloc_within_a_class_keeps_the_block() {
     assert_eq!(heap.cpu_stats(0).unwrap().large_frees, 1);
 }
 
-#[cfg(debug_assertions)]
+#[cfg(any(debug_assertions, feature = "hardening"))]
 mod hardening {
     use super::*;
 
@@ -883,4 +883,83 @@ proptest! {
         drop(heap);
         prop_assert_eq!(pages.outstanding(), 0);
     }
+}
+
+/// A bump allocator over a fixed buffer that counts frees: the stand-in
+/// for the kernel's bootstrap heap.
+struct Bump {
+    base: usize,
+    end: usize,
+    next: std::sync::atomic::AtomicUsize,
+    frees: std::sync::atomic::AtomicUsize,
+}
+
+// SAFETY: hands out disjoint, aligned pieces of its buffer.
+unsafe impl GlobalAlloc for Bump {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut cur = self.next.load(Relaxed);
+        loop {
+            let start = cur.next_multiple_of(layout.align());
+            if start + layout.size() > self.end {
+                return std::ptr::null_mut();
+            }
+            match self
+                .next
+                .compare_exchange(cur, start + layout.size(), Relaxed, Relaxed)
+            {
+                Ok(_) => return start as *mut u8,
+                Err(now) => cur = now,
+            }
+        }
+    }
+    unsafe fn dealloc(&self, _: *mut u8, _: Layout) {
+        self.frees
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn handover_switches_heaps_and_frees_by_address() {
+    use kalloc::handover::Handover;
+    use std::sync::atomic::Ordering::Relaxed;
+    let buf: &'static mut [u8] = Box::leak(vec![0u8; 1 << 16].into_boxed_slice());
+    let base = buf.as_mut_ptr() as usize;
+    let boot = Bump {
+        base,
+        end: base + buf.len(),
+        next: base.into(),
+        frees: 0.into(),
+    };
+    let heap = Handover::new(boot, Kalloc::new(TestCpus, pages(vec![1 << 20])));
+    heap.set_boot_range(heap.boot().base, heap.boot().end);
+    on_cpu(0);
+    let layout = Layout::from_size_align(100, 8).unwrap();
+    // SAFETY: valid layouts; every block is freed once with its layout.
+    unsafe {
+        let early = heap.alloc(layout);
+        let early2 = heap.alloc(layout);
+        assert!(heap.is_boot(early) && heap.is_boot(early2));
+        early2.write_bytes(9, 100);
+        heap.kalloc()
+            .init(&Config {
+                nodes: 1,
+                cpu_nodes: &[0],
+                ranges: &[],
+            })
+            .unwrap();
+        let late = heap.alloc(layout);
+        assert!(!late.is_null() && !heap.is_boot(late));
+        heap.dealloc(early, layout);
+        assert_eq!(heap.boot().frees.load(Relaxed), 1);
+        // Growing a bootstrap block moves it into kalloc.
+        let moved = heap.realloc(early2, layout, 200);
+        assert!(!heap.is_boot(moved));
+        assert!((0..100).all(|i| *moved.add(i) == 9));
+        assert_eq!(heap.boot().frees.load(Relaxed), 2);
+        heap.dealloc(late, layout);
+        heap.dealloc(moved, Layout::from_size_align(200, 8).unwrap());
+    }
+    assert_eq!(heap.boot().frees.load(Relaxed), 2);
+    assert_eq!(heap.kalloc().cpu_stats(0).unwrap().frees, 2);
 }
