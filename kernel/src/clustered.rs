@@ -213,3 +213,69 @@ ktest::ktest! {
         }
     }
 }
+
+ktest::kbench! {
+    /// Counter increments at 1..N processors: a per-processor clustered
+    /// counter, a shared atomic, a spin-locked integer. Cycles per
+    /// increment; scaling = throughput at N over N times throughput at 1.
+    fn cobj_counter_scaling() {
+        use core::hint::black_box;
+        use core::sync::atomic::{AtomicU64, Ordering};
+        use counter::*;
+        let rt = runtime();
+        let c = rt.create(cobj::StdRoot::<Distributed>::per_cpu(())).unwrap();
+        let shared = AtomicU64::new(0);
+        let locked = spin::Mutex::new(0u64);
+        const ITERS: u64 = 20_000;
+        let mut base = [0u64; 3];
+        for n in crate::bench::sweep() {
+            let per_cpu = crate::bench::parallel(n, ITERS, &|| c.call(|c| c.inc()).unwrap());
+            let atomic = crate::bench::parallel(n, ITERS, &|| {
+                black_box(&shared).fetch_add(1, Ordering::Relaxed);
+            });
+            let mutex = crate::bench::parallel(n, ITERS, &|| *black_box(&locked).lock() += 1);
+            if n == 1 {
+                base = [per_cpu, atomic, mutex];
+            }
+            let scaling = |b: u64, x: u64| b as f64 / x.max(1) as f64;
+            crate::println!(
+                "kbench: cobj.counter cpus={n} cycles/op percpu={per_cpu} atomic={atomic} mutex={mutex} \
+                 scaling percpu={:.2} atomic={:.2} mutex={:.2} percpu_vs_atomic={:.1}x",
+                scaling(base[0], per_cpu),
+                scaling(base[1], atomic),
+                scaling(base[2], mutex),
+                atomic as f64 / per_cpu.max(1) as f64,
+            );
+        }
+        c.destroy().unwrap();
+    }
+
+    /// The cost of a call through a `CoRef` over a plain `&dyn` call.
+    fn cobj_call_overhead() {
+        use counter::*;
+        let rt = runtime();
+        let c = rt.create(cobj::StdRoot::<Distributed>::per_cpu(())).unwrap();
+        c.call(|c| c.inc()).unwrap(); // take the miss now
+        const ITERS: u64 = 50_000;
+        let coref = crate::bench::parallel(1, ITERS, &|| c.call(|c| c.inc()).unwrap());
+        let direct: &dyn Counter = &DirectCounter(core::sync::atomic::AtomicU64::new(0));
+        let dynamic = crate::bench::parallel(1, ITERS, &|| core::hint::black_box(direct).inc());
+        crate::println!(
+            "kbench: cobj.call cycles/op coref={coref} dyn={dynamic} extra={}",
+            coref.saturating_sub(dynamic)
+        );
+        c.destroy().unwrap();
+    }
+}
+
+/// A plain counter behind `&dyn Counter`, the baseline of the call cost.
+struct DirectCounter(core::sync::atomic::AtomicU64);
+
+impl counter::Counter for DirectCounter {
+    fn inc(&self) {
+        self.0.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    fn value(&self) -> u64 {
+        self.0.load(core::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -26,11 +26,42 @@ pub fn registry() -> &'static [Test] {
     }
     // SAFETY: the linker script brackets the `.ktest` section, which holds
     // only `Test` records placed by `ktest!`, with these symbols.
-    unsafe {
-        let s = core::ptr::addr_of!(__ktest_start).cast::<Test>();
-        let e = core::ptr::addr_of!(__ktest_stop).cast::<Test>();
-        core::slice::from_raw_parts(s, e.offset_from(s) as usize)
+    unsafe { section(&raw const __ktest_start, &raw const __ktest_stop) }
+}
+
+/// All benchmarks in the image (`.kbench`, placed by `ktest::kbench!`).
+pub fn benches() -> &'static [Test] {
+    unsafe extern "C" {
+        static __kbench_start: u8;
+        static __kbench_stop: u8;
     }
+    // SAFETY: as in `registry`, for the `.kbench` section.
+    unsafe { section(&raw const __kbench_start, &raw const __kbench_stop) }
+}
+
+/// # Safety
+/// `[start, stop)` must hold only `Test` records.
+unsafe fn section(start: *const u8, stop: *const u8) -> &'static [Test] {
+    let s = start.cast::<Test>();
+    let e = stop.cast::<Test>();
+    // SAFETY: guaranteed by the caller; the section is read-only and 'static.
+    unsafe { core::slice::from_raw_parts(s, e.offset_from(s) as usize) }
+}
+
+/// Runs every benchmark (kernel booted with `kbench`) and exits QEMU.
+pub fn run_benches() -> ! {
+    let benches = benches();
+    println!(
+        "kbench: begin {} cpus={}",
+        benches.len(),
+        crate::arch::percpu::online()
+    );
+    for b in benches {
+        println!("kbench: run {}", b.name);
+        (b.func)();
+    }
+    println!("kbench: end");
+    crate::arch::power::qemu_exit(EXIT_PASS)
 }
 
 fn is_selfcheck(t: &Test) -> bool {

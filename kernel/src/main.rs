@@ -22,6 +22,7 @@ extern crate alloc;
 
 mod arch;
 mod backtrace;
+mod bench;
 mod clustered;
 mod console;
 mod ipi;
@@ -221,6 +222,9 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
             .get_u64(ktest::protocol::CMDLINE_START)
             .unwrap_or(0) as usize;
         ktests::run(start)
+    }
+    if cmdline().has("kbench") {
+        ktests::run_benches()
     }
     monitor::run()
 }

@@ -7,6 +7,8 @@
 //!                                          every test: host crates, loom models, in-kernel
 //!                                          at -smp 1 and -smp 4; ends with "N passed, N failed"
 //! cargo xtask gdb   [-- --smp N]           QEMU halted at the first instruction, plus gdb
+//! cargo xtask bench [--kernel-only|--host-only] [--smp N] [-- ARGS]
+//!                                          hosted criterion benches, in-kernel cycle counts
 //! ```
 //!
 //! Each step prints a progress line. Every QEMU run has a timeout, and a
@@ -18,6 +20,7 @@
 //! cargo runs, it shares the test-log parser with the kernel (`ktest`), and
 //! it is checked by the same `cargo clippy` as the rest of the tree.
 
+mod bench;
 mod kernel_image;
 mod prereq;
 mod qemu;
@@ -70,6 +73,8 @@ enum Cmd {
     Test(tests::TestArgs),
     /// Boot halted, waiting for gdb, and start gdb with the symbols.
     Gdb(RunArgs),
+    /// Run the benchmarks: hosted (criterion) and in-kernel (cycles).
+    Bench(bench::BenchArgs),
 }
 
 /// Prints a progress line.
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
         Cmd::Run(args) => run(args, false),
         Cmd::Gdb(args) => run(args, true),
         Cmd::Test(args) => return tests::run(args),
+        Cmd::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -54,6 +54,28 @@ impl core::fmt::Debug for Test {
     }
 }
 
+/// Registers kernel benchmarks: like [`ktest!`], but in the `.kbench`
+/// section. The kernel runs them when booted with `kbench` (`cargo xtask
+/// bench`); each prints its own `kbench:` result lines.
+#[macro_export]
+macro_rules! kbench {
+    ($( $(#[$meta:meta])* fn $name:ident() $body:block )*) => {
+        $(
+            $(#[$meta])*
+            fn $name() $body
+
+            const _: () = {
+                #[used]
+                #[link_section = ".kbench"]
+                static BENCH: $crate::Test = $crate::Test {
+                    name: concat!(module_path!(), "::", stringify!($name)),
+                    func: $name,
+                };
+            };
+        )*
+    };
+}
+
 /// Registers kernel tests. Each `fn` inside becomes a [`Test`] in the
 /// `.ktest` section; attributes and doc comments are kept.
 #[macro_export]
