@@ -44,10 +44,10 @@ fn main() {
                 let me = rt.enter(cpu).unwrap();
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    for _ in 0..64 {
+                    for _ in 0..1024 {
                         obj.call(|c| c.inc()).unwrap();
                     }
-                    n += 64;
+                    n += 1024;
                     me.quiescent();
                     if n.is_multiple_of(4096) {
                         ops.fetch_add(4096, Ordering::Relaxed);

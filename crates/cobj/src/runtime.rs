@@ -104,6 +104,8 @@ struct Ids {
 struct Cold {
     /// Deferred work with local markers of this processor.
     limbo: Mutex<Vec<Deferred>>,
+    /// `limbo.len()`, readable without the lock.
+    limbo_len: AtomicUsize,
     /// This processor's partition of the id space.
     ids: Mutex<Ids>,
 }
@@ -129,7 +131,9 @@ pub struct Runtime<P: Platform> {
     pub(crate) token: AtomicU64,
     pub(crate) instance: usize,
     limbo: Mutex<Vec<Deferred>>,
-    limbo_len: AtomicUsize,
+    /// The earliest global marker in `limbo` (`u64::MAX`: none), so that
+    /// the hook looks at the list only when something may be due.
+    limbo_next: AtomicU64,
 }
 
 impl<P: Platform> Runtime<P> {
@@ -156,6 +160,7 @@ impl<P: Platform> Runtime<P> {
                     .collect(),
                 cold: Cold {
                     limbo: Mutex::new(Vec::new()),
+                    limbo_len: AtomicUsize::new(0),
                     ids: Mutex::new(Ids {
                         next: k * cap / ncpus,
                         end: (k + 1) * cap / ncpus,
@@ -172,7 +177,7 @@ impl<P: Platform> Runtime<P> {
             token: AtomicU64::new(0),
             instance: NEXT_RUNTIME.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
             limbo: Mutex::new(Vec::new()),
-            limbo_len: AtomicUsize::new(0),
+            limbo_next: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -335,7 +340,12 @@ impl<P: Platform> Runtime<P> {
         self.set_offline(cpu);
         // Deferred work waiting on this processor's local generation waits
         // on the global one instead.
-        let local: Vec<Deferred> = core::mem::take(&mut *self.cpus[cpu].cold.limbo.lock());
+        let local: Vec<Deferred> = {
+            let cold = &self.cpus[cpu].cold;
+            let mut list = cold.limbo.lock();
+            cold.limbo_len.store(0, Ordering::Release);
+            core::mem::take(&mut *list)
+        };
         if !local.is_empty() {
             let marker = self.global_marker();
             for d in local {
@@ -348,14 +358,18 @@ impl<P: Platform> Runtime<P> {
     /// Queues `work` until `marker` elapses.
     pub(crate) fn defer(&self, marker: Marker, work: Work) {
         match marker {
-            Marker::Local { cpu, .. } => self.cpus[cpu]
-                .cold
-                .limbo
-                .lock()
-                .push(Deferred { marker, work }),
-            Marker::Global(_) => {
-                self.limbo.lock().push(Deferred { marker, work });
-                self.limbo_len.fetch_add(1, Ordering::Release);
+            Marker::Local { cpu, .. } => {
+                let cold = &self.cpus[cpu].cold;
+                let mut list = cold.limbo.lock();
+                list.push(Deferred { marker, work });
+                cold.limbo_len.store(list.len(), Ordering::Release);
+            }
+            Marker::Global(g) => {
+                let mut list = self.limbo.lock();
+                list.push(Deferred { marker, work });
+                if g < self.limbo_next.load(Ordering::Relaxed) {
+                    self.limbo_next.store(g, Ordering::Release);
+                }
             }
         }
     }
@@ -364,29 +378,42 @@ impl<P: Platform> Runtime<P> {
     /// processor `cpu`'s local list (all local lists when `None`).
     pub(crate) fn reclaim(&self, cpu: Option<CpuId>) {
         let mut ready = Vec::new();
-        if self.limbo_len.load(Ordering::Acquire) != 0 {
+        let next = self.limbo_next.load(Ordering::Acquire);
+        if next != u64::MAX && crate::quiesce::token_gen(self.token.load(Ordering::Acquire)) >= next
+        {
             if let Some(mut list) = self.limbo.try_lock() {
                 self.take_elapsed(&mut list, &mut ready);
-                self.limbo_len.store(list.len(), Ordering::Release);
+                self.update_limbo_next(&list);
             }
         }
-        match cpu {
-            Some(k) => {
-                if let Some(mut list) = self.cpus[k].cold.limbo.try_lock() {
+        let mut local = |c: &PerCpu| {
+            if c.cold.limbo_len.load(Ordering::Acquire) != 0 {
+                if let Some(mut list) = c.cold.limbo.try_lock() {
                     self.take_elapsed(&mut list, &mut ready);
+                    c.cold.limbo_len.store(list.len(), Ordering::Release);
                 }
             }
-            None => {
-                for c in self.cpus.iter() {
-                    if let Some(mut list) = c.cold.limbo.try_lock() {
-                        self.take_elapsed(&mut list, &mut ready);
-                    }
-                }
-            }
+        };
+        match cpu {
+            Some(k) => local(&self.cpus[k]),
+            None => self.cpus.iter().for_each(local),
         }
         for d in ready {
             self.run(d.work);
         }
+    }
+
+    /// Recomputes `limbo_next`; called with the global list locked.
+    fn update_limbo_next(&self, list: &[Deferred]) {
+        let next = list
+            .iter()
+            .filter_map(|d| match d.marker {
+                Marker::Global(g) => Some(g),
+                Marker::Local { .. } => None,
+            })
+            .min()
+            .unwrap_or(u64::MAX);
+        self.limbo_next.store(next, Ordering::Release);
     }
 
     fn take_elapsed(&self, list: &mut Vec<Deferred>, ready: &mut Vec<Deferred>) {
@@ -437,17 +464,20 @@ impl<P: Platform> Runtime<P> {
         self.reclaim(None);
         let pending: Vec<Deferred> = {
             let mut all = Vec::new();
-            self.take_elapsed(&mut self.limbo.lock(), &mut all);
+            let mut list = self.limbo.lock();
+            self.take_elapsed(&mut list, &mut all);
+            self.update_limbo_next(&list);
+            drop(list);
             for c in self.cpus.iter() {
-                self.take_elapsed(&mut c.cold.limbo.lock(), &mut all);
+                let mut list = c.cold.limbo.lock();
+                self.take_elapsed(&mut list, &mut all);
+                c.cold.limbo_len.store(list.len(), Ordering::Release);
             }
             all
         };
         for d in pending {
             self.run(d.work);
         }
-        self.limbo_len
-            .store(self.limbo.lock().len(), Ordering::Release);
         Ok(())
     }
 
