@@ -21,7 +21,7 @@ use core::ptr::{self, NonNull};
 
 use crate::block::{Block, List};
 use crate::class::{batch, CLASS_SIZES, NUM_CLASSES};
-use crate::platform::{CpuId, NodeId, PageSource};
+use crate::platform::{CpuId, NodeId, PageSource, Relax};
 use crate::remote::RemoteStack;
 use crate::span::{SpanHeader, SpanKind, SPAN_PAGES, SPAN_SIZE};
 use crate::stats::CpuCounters;
@@ -78,7 +78,7 @@ pub(crate) struct Padded<T>(pub(crate) T);
 pub(crate) struct Env<'a, S> {
     pub(crate) t: &'a Tables,
     pub(crate) pages: &'a S,
-    pub(crate) relax: &'a dyn Fn(),
+    pub(crate) relax: &'a dyn Relax,
 }
 
 impl<S: PageSource> Env<'_, S> {

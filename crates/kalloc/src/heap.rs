@@ -282,7 +282,9 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
     fn on_cpu<R>(&self, f: impl FnOnce(&mut CpuState, &CpuShared, &Env<'_, S>) -> R) -> Option<R> {
         let t = self.tables()?;
         self.platform.with_cpu(|id| {
-            if id >= t.ncpus {
+            // Entries past the processor count are null.
+            let cpu = *t.cpus.get(id)?;
+            if cpu.is_null() {
                 debug_assert!(
                     false,
                     "kalloc: platform gave processor id {id} of {}",
@@ -292,12 +294,11 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
             }
             // SAFETY: `with_cpu` gives us exclusive use of processor `id`'s
             // private state until we return (the `Platform` contract).
-            let cpu = unsafe { &mut *{ t.cpus[id] } };
-            let relax = || self.platform.relax();
+            let cpu = unsafe { &mut *cpu };
             let env = Env {
                 t,
                 pages: &self.pages,
-                relax: &relax,
+                relax: &self.platform,
             };
             Some(f(cpu, t.shared(id), &env))
         })
@@ -433,7 +434,7 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
     /// A snapshot of node `node`'s counters.
     pub fn node_stats(&self, node: NodeId) -> Option<NodeStats> {
         let t = self.tables()?;
-        (node < t.nnodes).then(|| t.node(node).snapshot(&|| self.platform.relax()))
+        (node < t.nnodes).then(|| t.node(node).snapshot(&self.platform))
     }
 }
 

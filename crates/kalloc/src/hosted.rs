@@ -418,7 +418,13 @@ impl Deref for KallocSystem {
 unsafe impl GlobalAlloc for KallocSystem {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match self.ready() {
+        // SAFETY: forwarded contract.
+        let p = unsafe { self.heap.alloc(layout) };
+        if !p.is_null() || self.heap.is_ready() {
+            return p;
+        }
+        // The very first allocation: initialize, then try again.
+        match self.init_slow() {
             // SAFETY: forwarded contract.
             Some(heap) => unsafe { heap.alloc(layout) },
             None => ptr::null_mut(),

@@ -18,7 +18,7 @@ use core::ptr::{self, NonNull};
 use crate::block::{Block, List};
 use crate::class::{batch, CLASS_SIZES, NUM_CLASSES};
 use crate::lock::SpinLock;
-use crate::platform::{NodeId, PageSource};
+use crate::platform::{NodeId, PageSource, Relax};
 use crate::span::{SpanHeader, SpanKind, SPAN_PAGES, SPAN_SIZE};
 use crate::stats::{NodeCounters, NodeStats};
 
@@ -188,10 +188,10 @@ impl NodeState {
         &self,
         class: usize,
         pages: &S,
-        relax: &dyn Fn(),
+        relax: &dyn Relax,
     ) -> Option<(*mut Block, u32)> {
         let want = batch(class);
-        let mut c = self.classes[class].0.lock_with(relax);
+        let mut c = self.classes[class].0.lock_with(&|| relax.relax());
         let got = if !c.full.is_null() {
             let head = c.full;
             // SAFETY: heads on the stack are free blocks we own.
@@ -307,12 +307,12 @@ impl NodeState {
         count: u32,
         remote: bool,
         pages: &S,
-        relax: &dyn Fn(),
+        relax: &dyn Relax,
     ) {
         if count == 0 {
             return;
         }
-        let mut c = self.classes[class].0.lock_with(relax);
+        let mut c = self.classes[class].0.lock_with(&|| relax.relax());
         if count == batch(class) {
             // SAFETY: the chain is ours now.
             unsafe { (*head).next_list = c.full };
@@ -392,11 +392,11 @@ impl NodeState {
         released
     }
 
-    pub(crate) fn snapshot(&self, relax: &dyn Fn()) -> NodeStats {
+    pub(crate) fn snapshot(&self, relax: &dyn Relax) -> NodeStats {
         let free_lists = self
             .classes
             .iter()
-            .map(|c| u64::from(c.0.lock_with(relax).nfull))
+            .map(|c| u64::from(c.0.lock_with(&|| relax.relax()).nfull))
             .sum();
         NodeStats {
             spans: self.stats.spans.get(),

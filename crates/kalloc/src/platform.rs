@@ -36,6 +36,19 @@ pub unsafe trait Platform: Sync {
     }
 }
 
+/// [`Platform::relax`] as a trait object, so the allocator's slow paths can
+/// take it without knowing the platform type.
+pub(crate) trait Relax {
+    fn relax(&self);
+}
+
+impl<P: Platform> Relax for P {
+    #[inline]
+    fn relax(&self) {
+        Platform::relax(self)
+    }
+}
+
 /// The page layer underneath: runs of 4 KiB pages, per NUMA node.
 ///
 /// In the kernel this is the frame allocator, handing out addresses in the
