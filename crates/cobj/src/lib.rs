@@ -132,6 +132,32 @@
 //! from a thread, not from an interrupt handler, and not inside a call
 //! (that is the [`Error::InCall`] error).
 //!
+//! A sketch of the kernel side (names are the kernel's):
+//!
+//! ```ignore
+//! struct KernelCpus;
+//!
+//! // SAFETY: `current_cpu` reads this CPU's number from its per-CPU block
+//! // (always < cpu_count), and kernel threads are not preempted inside a
+//! // clustered-object call, so calls on one CPU nest.
+//! unsafe impl cobj::Platform for KernelCpus {
+//!     fn cpu_count(&self) -> usize { percpu::count() }
+//!     fn current_cpu(&self) -> Option<cobj::CpuId> { Some(percpu::current().id) }
+//!     fn run_on(&self, cpu: cobj::CpuId, f: &(dyn Fn(cobj::CpuId) + Sync)) {
+//!         ipi::call_and_wait(cpu, || f(cpu));
+//!     }
+//!     fn now(&self) -> u64 { arch::rdtsc() }
+//! }
+//!
+//! static COS: spin::Once<cobj::Runtime<KernelCpus>> = spin::Once::new();
+//! // After SMP bring-up, on the boot CPU:
+//! COS.call_once(|| cobj::Runtime::new(KernelCpus, cobj::Config::default()).unwrap());
+//! // On every CPU, once it takes timer ticks:
+//! COS.get().unwrap().cpu_online(this_cpu).unwrap();
+//! // In the timer tick and the idle loop:
+//! COS.get().unwrap().quiescent();
+//! ```
+//!
 //! ## Hosted use
 //!
 //! `Runtime::new(Hosted::new(n)?, Config::default())`, then each thread

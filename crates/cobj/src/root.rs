@@ -113,8 +113,9 @@ pub trait Root<I: ?Sized + 'static>: Send + Sync + 'static {
 /// the other Reps ([`Local::reps`]); implement the interface on
 /// `Local<Self>`.
 pub trait RepType: Sized + Send + Sync + 'static {
-    /// The clustered object's interface, e.g. `dyn Counter`.
-    type Interface: ?Sized + 'static;
+    /// The clustered object's interface, e.g. `dyn Counter` (with `Sync`
+    /// among the trait's supertraits: processors share a Rep).
+    type Interface: ?Sized + Sync + 'static;
     /// The Root's shared state (use `()` for none).
     type Shared: Send + Sync + 'static;
 

@@ -2,7 +2,7 @@
 //!
 //! `switch(coref, new_root)` replaces a live object's Root while clients
 //! keep calling it. The object's global entry moves to the `SWITCHING`
-//! phase and a [`Mediator`] takes over its miss path:
+//! phase and a mediator takes over its miss path:
 //!
 //! 1. **Negotiate**: the first format in the new Root's import list that
 //!    the old Root exports; none is [`Error::NoCommonFormat`] and nothing
