@@ -2,7 +2,8 @@
 //! on threads: a cross-processor stress test and a NUMA placement check.
 //! They use nothing but the allocator itself, so the in-kernel tests are a
 //! few lines: call [`stress`] on every processor, wait for all, call
-//! [`stress_drain`] on every processor; call [`check_placement`] on each.
+//! [`stress_drain`] on every processor; call [`check_placement`] on each;
+//! [`measure_pair`] with `rdtsc` gives cycles per alloc + free pair.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -253,4 +254,31 @@ pub fn check_placement<P: Platform, S: PageSource>(
         }
     }
     Ok(checked)
+}
+
+/// Average cost of one alloc + free pair of `size` bytes (global flavour)
+/// on the current processor, in units of `clock` (the kernel passes
+/// `rdtsc`, giving cycles). Warms the lists first, so this is the fast path.
+/// `None` if an allocation fails or `iterations` is zero.
+pub fn measure_pair<P: Platform, S: PageSource>(
+    heap: &Kalloc<P, S>,
+    size: usize,
+    iterations: u64,
+    clock: impl Fn() -> u64,
+) -> Option<u64> {
+    let layout = Layout::from_size_align(size.max(1), 8).ok()?;
+    let pair = || {
+        let p = heap.allocate(core::hint::black_box(layout), Flavour::Global)?;
+        // SAFETY: just allocated with `layout`.
+        unsafe { heap.free(core::hint::black_box(p), layout) };
+        Some(())
+    };
+    for _ in 0..1000 {
+        pair()?;
+    }
+    let start = clock();
+    for _ in 0..iterations {
+        pair()?;
+    }
+    (clock() - start).checked_div(iterations)
 }

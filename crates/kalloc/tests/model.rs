@@ -963,3 +963,21 @@ fn handover_switches_heaps_and_frees_by_address() {
     assert_eq!(heap.boot().frees.load(Relaxed), 2);
     assert_eq!(heap.kalloc().cpu_stats(0).unwrap().frees, 2);
 }
+
+#[test]
+fn measure_pair_counts_clock_ticks_per_pair() {
+    use kalloc::selftest::measure_pair;
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let heap = heap(&[0], 1, 1 << 20);
+    on_cpu(0);
+    // A clock that ticks once per reading: start and end differ by one.
+    let ticks = AtomicU64::new(0);
+    let cost = measure_pair(&heap, 64, 10, || ticks.fetch_add(1, Relaxed)).unwrap();
+    assert_eq!(cost, 0); // one tick over ten pairs
+    let per_pair = measure_pair(&heap, 64, 1, || ticks.fetch_add(100, Relaxed)).unwrap();
+    assert_eq!(per_pair, 100);
+    assert_eq!(measure_pair(&heap, 64, 0, || 0), None);
+    let s = heap.cpu_stats(0).unwrap();
+    assert_eq!(s.allocs, s.frees);
+    assert_eq!(s.allocs, 3 * 1000 + 11);
+}
