@@ -31,6 +31,8 @@ pub struct AllocMap {
     /// Blocks kept back for metadata so a checkpoint can always complete.
     reserve: u64,
     free: u64,
+    /// Freed since the last checkpoint but still referenced by it.
+    pinned: u64,
 }
 
 impl AllocMap {
@@ -45,6 +47,7 @@ impl AllocMap {
             cursor: geo.first_data(),
             reserve: 16 + geo.total / 128,
             free: geo.total,
+            pinned: 0,
         };
         for b in geo.total..words as u64 * 64 {
             m.set(b, true);
@@ -128,12 +131,12 @@ impl AllocMap {
 
     /// Blocks a data allocation could get now.
     pub fn available(&self) -> u64 {
-        self.free.saturating_sub(self.reserve)
+        self.free.saturating_sub(self.reserve + self.pinned)
     }
 
     /// Allocates a block for file data, keeping the metadata reserve.
     pub fn alloc_data(&mut self, goal: u64) -> Result<u64> {
-        if self.free <= self.reserve {
+        if self.free <= self.reserve + self.pinned {
             return Err(Error::NoSpace);
         }
         self.alloc(goal)
@@ -183,6 +186,9 @@ impl AllocMap {
         }
         self.set(b, false);
         self.free += 1;
+        if self.is_committed(b) {
+            self.pinned += 1;
+        }
         Ok(())
     }
 
@@ -211,6 +217,7 @@ impl AllocMap {
 
     /// The checkpoint is durable: what is in use now is what it references.
     pub fn commit(&mut self) {
+        self.pinned = 0;
         self.committed.clone_from(&self.cur);
     }
 }

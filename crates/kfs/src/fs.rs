@@ -428,6 +428,11 @@ impl<D: BlockDevice> Fs<D> {
         Ok(())
     }
 
+    /// Whether anything changed since the last checkpoint.
+    pub fn needs_checkpoint(&self) -> bool {
+        self.recs.is_dirty() || self.objs.values().any(|o| o.is_dirty())
+    }
+
     /// `fsync`: KFS commits by checkpoint, so this makes everything durable.
     pub fn fsync(&mut self) -> Result<()> {
         self.checkpoint()

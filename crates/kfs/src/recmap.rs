@@ -112,6 +112,11 @@ impl RecordMap {
         Ok(m)
     }
 
+    /// Whether records changed since the last write-back.
+    pub fn is_dirty(&self) -> bool {
+        !self.dirty_rb.is_empty() || !self.dirty_idx.is_empty()
+    }
+
     /// Number of id slots (used or not).
     pub fn len(&self) -> u64 {
         self.recs.len() as u64

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const TTL: Duration = Duration::from_secs(1);
@@ -24,7 +24,7 @@ type DirSnapshot = Vec<(u64, FileType, Vec<u8>)>;
 
 /// A mounted KFS served over FUSE.
 pub struct KfsFuse<D: BlockDevice> {
-    fs: Mutex<Fs<D>>,
+    fs: Arc<Mutex<Fs<D>>>,
     /// Open directories: a snapshot of the entries taken at opendir, so a
     /// reader sees every entry once even if a hashed directory regrows.
     dirs: Mutex<BTreeMap<u64, DirSnapshot>>,
@@ -99,9 +99,14 @@ impl<D: BlockDevice> KfsFuse<D> {
     /// Wraps a mounted file system.
     pub fn new(fs: Fs<D>) -> Self {
         KfsFuse {
-            fs: Mutex::new(fs),
+            fs: Arc::new(Mutex::new(fs)),
             dirs: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The file system, shared (the periodic-commit thread takes checkpoints).
+    pub fn shared(&self) -> Arc<Mutex<Fs<D>>> {
+        Arc::clone(&self.fs)
     }
 
     fn fs(&self) -> std::sync::MutexGuard<'_, Fs<D>> {
@@ -131,7 +136,7 @@ impl<D: BlockDevice + Send + Sync + 'static> Filesystem for KfsFuse<D> {
 
     fn destroy(&mut self) {
         // A clean unmount writes everything back.
-        let fs = self.fs.get_mut().unwrap_or_else(|p| p.into_inner());
+        let mut fs = self.fs();
         if let Err(e) = fs.checkpoint() {
             if e != Error::ReadOnly {
                 eprintln!("kfs-fuse: final checkpoint failed: {e}");

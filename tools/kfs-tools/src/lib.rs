@@ -37,6 +37,9 @@ pub struct MountOpts {
     pub default_permissions: bool,
     /// `fsname=`.
     pub fsname: Option<String>,
+    /// Seconds between automatic checkpoints (`commit=`; 0: only on
+    /// fsync and unmount). Default 5, like ext4.
+    pub commit: Option<u64>,
     /// KFS policy knobs.
     pub kfs: Vec<(String, u64)>,
 }
@@ -58,6 +61,12 @@ pub fn parse_mount_opts(list: &[String]) -> Result<MountOpts, String> {
             ("allow_other", None) => o.allow_other = true,
             ("default_permissions", None) => o.default_permissions = true,
             ("fsname", Some(v)) => o.fsname = Some(v.to_string()),
+            ("commit", Some(v)) => {
+                o.commit = Some(
+                    v.parse()
+                        .map_err(|_| format!("option commit: {v:?} is not a number"))?,
+                )
+            }
             (
                 "dir_hash_threshold" | "extent_threshold" | "cache_blocks" | "dirty_blocks",
                 Some(v),
@@ -103,7 +112,9 @@ mod tests {
         assert_eq!(parse_size("4096"), Ok(4096));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("99999999999T").is_err());
-        let o = parse_mount_opts(&["ro,fsname=x".into(), "dir_hash_threshold=0".into()]).unwrap();
+        let o = parse_mount_opts(&["ro,fsname=x,commit=0".into(), "dir_hash_threshold=0".into()])
+            .unwrap();
+        assert_eq!(o.commit, Some(0));
         assert!(o.read_only);
         assert_eq!(o.fsname.as_deref(), Some("x"));
         assert_eq!(o.kfs_options().dir_hash_threshold, 0);

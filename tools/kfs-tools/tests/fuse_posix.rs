@@ -292,3 +292,42 @@ fn background_mount_and_corrupt_image_refusal() {
     );
     assert_eq!(m.fsck(), 4);
 }
+
+#[test]
+fn periodic_commit_survives_a_killed_server() {
+    need_fuse!();
+    let mut m = Mount::new("commit", "32M");
+    let child = Command::new(env!("CARGO_BIN_EXE_kfs-fuse"))
+        .args(["-f", "-o", "commit=1"])
+        .arg(&m.image)
+        .arg(&m.mnt)
+        .spawn()
+        .unwrap();
+    m.server = Some(child);
+    let t = Instant::now();
+    while !is_mounted(&m.mnt) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "mount did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    fs::create_dir(m.p("kept")).unwrap();
+    fs::write(m.p("kept/data"), b"written, never fsync'd").unwrap();
+    std::thread::sleep(Duration::from_millis(2500)); // > one commit interval
+                                                     // Power cut: the server dies without unmounting or writing anything back.
+    let mut c = m.server.take().unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    let _ = Command::new("fusermount3")
+        .args(["-u", "-z"])
+        .arg(&m.mnt)
+        .status();
+    assert_eq!(m.fsck(), 0, "fsck after a killed server");
+    m.mount();
+    assert_eq!(
+        fs::read(m.p("kept/data")).unwrap(),
+        b"written, never fsync'd"
+    );
+    m.unmount();
+}

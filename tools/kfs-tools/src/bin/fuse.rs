@@ -6,7 +6,8 @@
 //! a final checkpoint, so everything written is on disk afterwards.
 //!
 //! Options: `ro`, `rw`, `allow_other`, `default_permissions`, `fsname=NAME`,
-//! and KFS policy knobs `dir_hash_threshold=N`, `extent_threshold=N`,
+//! `commit=SECS` (automatic checkpoint interval, default 5, 0 = only on
+//! fsync and unmount), and KFS policy knobs `dir_hash_threshold=N`, `extent_threshold=N`,
 //! `cache_blocks=N`, `dirty_blocks=N`.
 
 use clap::Parser;
@@ -97,7 +98,21 @@ fn run(a: Args) -> Result<(), String> {
         cfg.acl = SessionACL::All;
     }
     cfg.mount_options = opts;
-    fuser::mount(KfsFuse::new(fs), &a.mountpoint, &cfg)
+    let server = KfsFuse::new(fs);
+    let every = mo.commit.unwrap_or(5);
+    if every > 0 && !mo.read_only {
+        let shared = server.shared();
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(every));
+            let mut fs = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if fs.needs_checkpoint() {
+                if let Err(e) = fs.checkpoint() {
+                    eprintln!("kfs-fuse: periodic checkpoint failed: {e}");
+                }
+            }
+        });
+    }
+    fuser::mount(server, &a.mountpoint, &cfg)
         .map_err(|e| format!("mount {}: {e}", a.mountpoint.display()))
 }
 
