@@ -63,7 +63,8 @@ impl Tables {
     }
 
     fn cpu_run_pages(nodes: usize) -> usize {
-        (CpuState::footprint(nodes) + core::mem::size_of::<CpuShared>()).div_ceil(PAGE_SIZE)
+        (CpuState::footprint(nodes).next_multiple_of(64) + core::mem::size_of::<CpuShared>())
+            .div_ceil(PAGE_SIZE)
     }
 }
 

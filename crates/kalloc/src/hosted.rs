@@ -22,7 +22,8 @@ use crate::span::PAGE_SIZE;
 
 const FREE: usize = 0;
 const TAKEN: usize = 1;
-/// Marks a thread whose slot was given back at thread exit.
+/// Marks a thread that uses the shared slot: its own slot was given back at
+/// thread exit, or there was none free when it first allocated.
 const EXITED: usize = usize::MAX;
 /// Marks a thread with no slot yet.
 const UNBOUND: usize = usize::MAX - 1;
@@ -198,6 +199,9 @@ impl HostedCpus {
             if let Some(slot) = self.bind(me) {
                 return f(slot);
             }
+            // Every slot is taken: this thread uses the shared slot from now
+            // on, without scanning the table on every call.
+            let _ = BINDING.try_with(|b| b.set((me, EXITED)));
         }
         // Every slot is taken, the thread is exiting, or it is bound to
         // another instance: use the shared slot.

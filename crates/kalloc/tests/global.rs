@@ -66,12 +66,19 @@ fn frees_from_other_threads() {
 /// overflow slot, and everything still works.
 #[test]
 fn more_threads_than_processors() {
+    let shared_slot = HEAP.cpus() - 1;
+    let before = HEAP.cpu_stats(shared_slot).unwrap().allocs;
     let shared = Arc::new(std::sync::Mutex::new(Vec::new()));
+    // All 16 threads hold their slot at once, so at least 8 of them cannot
+    // get one of the 8 bound slots.
+    let all_bound = Arc::new(std::sync::Barrier::new(16));
     let handles: Vec<_> = (0..16)
         .map(|t| {
             let shared = Arc::clone(&shared);
+            let all_bound = Arc::clone(&all_bound);
             std::thread::spawn(move || {
-                let mut mine: Vec<String> = Vec::new();
+                let mut mine: Vec<String> = vec![format!("thread {t} first")];
+                all_bound.wait();
                 for i in 0..2000 {
                     mine.push(format!("thread {t} item {i}"));
                     if i % 10 == 0 {
@@ -88,8 +95,9 @@ fn more_threads_than_processors() {
         })
         .collect();
     for h in handles {
-        assert_eq!(h.join().unwrap(), 1800);
+        assert_eq!(h.join().unwrap(), 1801);
     }
+    assert!(HEAP.cpu_stats(shared_slot).unwrap().allocs > before);
 }
 
 /// Blocks come from the node of the processor that allocated them, for
