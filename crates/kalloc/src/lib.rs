@@ -9,9 +9,8 @@
 //!
 //! ## Three layers
 //!
-//! 1. **Per processor**: for each of 24 size
-//!    classes from 16 B to 2 KiB, free lists that only their processor
-//!    touches. The fast path of an alloc or a free is a handful of plain
+//! 1. **Per processor**: for each of 24 size classes from 16 B to 2 KiB,
+//!    free lists that only their processor touches. The fast path of an alloc or a free is a handful of plain
 //!    loads and stores: no lock, no atomic read-modify-write. The kernel
 //!    guarantees exclusivity by running it with interrupts off; the hosted
 //!    build by binding each virtual processor to one thread at a time.
@@ -20,7 +19,9 @@
 //!    round trip per batch (8 to 128 blocks) of allocations or frees.
 //! 3. **Pages**: the node layer carves new lists out of 64 KiB spans of its
 //!    node's pages, taken from a [`PageSource`] (the kernel's frame
-//!    allocator). Requests above 2 KiB go straight to pages.
+//!    allocator), and gives spans back once all their blocks are free and
+//!    it holds more lists than it keeps. Requests above 2 KiB go straight
+//!    to pages.
 //!
 //! Frees of memory that belongs elsewhere are batched and sent home: a global
 //! block homed on another node goes into a per-(node, class) batch that is
@@ -58,8 +59,9 @@
 //! interrupts off around the closure) and a [`PageSource`] (its frame
 //! allocator, in the direct map), makes the allocator its
 //! `#[global_allocator]` and calls [`Kalloc::init`] once the frame allocator
-//! and the SRAT are known. Until then allocations fail (return null), so the
-//! bootstrap heap must not be needed after the switch.
+//! and the SRAT are known. Until then allocations fail (return null); a
+//! kernel that needs a heap earlier wraps both heaps in
+//! [`handover::Handover`] instead, as its `#[global_allocator]`.
 //!
 //! ```no_run
 //! use core::ptr::NonNull;
