@@ -5,7 +5,8 @@
 //! speed does not change), back to back and then every 10 ms. At the end it
 //! swaps to the shared implementation, for comparison.
 //!
-//! `cargo bench -p cobj --bench swap` (`COBJ_SWAPS`, `COBJ_BENCH_THREADS`).
+//! `cargo bench -p cobj --bench swap` (`COBJ_SWAPS`, `COBJ_BENCH_THREADS`,
+//! `COBJ_YIELD_EVERY`: workers yield at every n-th quiescent point).
 
 mod common;
 
@@ -28,6 +29,8 @@ fn main() {
     }
     let workers = env("COBJ_BENCH_THREADS", 2);
     let swaps = env("COBJ_SWAPS", 200);
+    // Workers yield at every this-many-th quiescent point (0: never).
+    let yield_every = env("COBJ_YIELD_EVERY", 0) as u64;
     let rt = Runtime::new(
         Hosted::new(workers + 1).unwrap(),
         Config { max_objects: 16 },
@@ -49,6 +52,9 @@ fn main() {
                     }
                     n += 1024;
                     me.quiescent();
+                    if yield_every != 0 && (n / 1024).is_multiple_of(yield_every) {
+                        std::thread::yield_now();
+                    }
                     if n.is_multiple_of(4096) {
                         ops.fetch_add(4096, Ordering::Relaxed);
                     }

@@ -131,6 +131,11 @@ fn hammer_swap_destroy_recreate() {
                         }
                         if i.is_multiple_of(16) {
                             me.quiescent();
+                            if i.is_multiple_of(256) {
+                                // More virtual processors than cores: let the
+                                // others reach their quiescent points too.
+                                std::thread::yield_now();
+                            }
                             if generation.load(Ordering::SeqCst) != seen
                                 || done.load(Ordering::SeqCst)
                             {
