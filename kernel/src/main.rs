@@ -90,6 +90,63 @@ fn read_direct(pa: u64, len: usize) -> Option<&'static [u8]> {
     Some(unsafe { core::slice::from_raw_parts(mm::phys_to_virt(pa) as *const u8, len) })
 }
 
+/// Sets up kalloc from the SRAT (or one node holding everything). Processor
+/// k is the k-th to start: the boot processor, then the MADT order.
+fn init_heap<'a, R: Fn(u64, usize) -> Option<&'a [u8]>>(
+    acpi: &acpi_tables::Acpi<'a, R>,
+    apic_ids: &[u32],
+    bsp_apic: u32,
+    memory: &MemoryMap,
+) {
+    use alloc::vec::Vec;
+    let order: Vec<u32> = core::iter::once(bsp_apic)
+        .chain(apic_ids.iter().copied().filter(|&a| a != bsp_apic))
+        .take(percpu::MAX_CPUS)
+        .collect();
+    let (nodes, cpu_nodes, ranges) = match acpi.srat() {
+        Ok(srat) => {
+            let mut domains: Vec<u32> = srat
+                .memory()
+                .filter(|m| m.enabled && m.len > 0)
+                .map(|m| m.node)
+                .collect();
+            domains.sort_unstable();
+            domains.dedup();
+            let index = |d: u32| domains.iter().position(|&x| x == d).unwrap_or(0);
+            let cpu_nodes: Vec<usize> = order
+                .iter()
+                .map(|&a| {
+                    srat.processors()
+                        .find(|p| p.apic_id == a && p.enabled)
+                        .map_or(0, |p| index(p.node))
+                })
+                .collect();
+            let ranges: Vec<(u64, u64, usize)> = srat
+                .memory()
+                .filter(|m| m.enabled && m.len > 0)
+                .map(|m| (m.base, m.base + m.len, index(m.node)))
+                .collect();
+            (domains.len().max(1), cpu_nodes, ranges)
+        }
+        Err(_) => (
+            1,
+            alloc::vec![0; order.len()],
+            alloc::vec![(0, memory.max_usable(), 0)],
+        ),
+    };
+    mm::heap::init_kalloc(nodes, &cpu_nodes, &ranges);
+    log::info!(
+        "heap: kalloc over {nodes} NUMA node{}, {} processors{}",
+        if nodes == 1 { "" } else { "s" },
+        cpu_nodes.len(),
+        if nodes > 1 {
+            alloc::format!(" (nodes by processor: {cpu_nodes:?})")
+        } else {
+            alloc::string::String::new()
+        }
+    );
+}
+
 /// Logs one processor's arrival.
 pub fn log_banner_cpu(index: usize, apic_id: u32) {
     log::info!("cpu{index}: apic id {apic_id} online");
@@ -149,14 +206,12 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     }
     mm::frames::init(&memory, &reserved);
     arch::paging::init(&memory);
+    mm::heap::init_boot();
     let (free, _) = mm::frames::stats();
-    let heap = (free * 4096 / 4).min(32 << 20) & !0xfff;
-    mm::heap::init(heap);
     log::info!(
-        "memory: {} MiB usable, {} MiB free, heap {} MiB",
+        "memory: {} MiB usable, {} MiB free",
         memory.usable_bytes() >> 20,
         (free * 4096) >> 20,
-        heap >> 20
     );
 
     // ACPI.
@@ -185,8 +240,12 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         );
     }
 
-    // The boot processor.
+    // The boot processor's APIC, then the real heap: kalloc, told which
+    // node each processor and each memory range belongs to.
     let bsp_apic = apic::init_bsp(madt.local_apic_address());
+    init_heap(&acpi, &apic_ids, bsp_apic, &memory);
+
+    // The boot processor.
     let pc = percpu::new(bsp_apic, smp::new_cpu_tables());
     pc.tables.load();
     percpu::install(pc, 0);

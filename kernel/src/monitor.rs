@@ -12,7 +12,7 @@
 //! ```
 #![deny(unsafe_code)]
 
-use crate::arch::{cpu, percpu, power, serial::COM1_UART};
+use crate::arch::{percpu, power, serial::COM1_UART};
 use crate::{print, println};
 use alloc::string::String;
 use core::sync::atomic::Ordering;
@@ -91,8 +91,25 @@ fn mem() {
         total,
         free * 4 / 1024
     );
-    let (used, size) = crate::mm::heap::stats();
-    println!("  heap:   {} KiB used of {} KiB", used / 1024, size / 1024);
+    let heap = crate::mm::heap::kalloc();
+    for node in 0..heap.nodes() {
+        if let Some(s) = heap.node_stats(node) {
+            println!("  heap node {node}: {s:?}");
+        }
+    }
+    for pc in percpu::all() {
+        if let Some(s) = heap.cpu_stats(pc.id()) {
+            println!(
+                "  heap cpu{}: node {} allocs {} frees {} remote frees {} spans {}",
+                pc.id(),
+                s.node,
+                s.allocs,
+                s.frees,
+                s.remote_cpu_frees + s.remote_node_frees,
+                s.spans
+            );
+        }
+    }
 }
 
 fn uptime() {

@@ -22,8 +22,44 @@ use std::time::Duration;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Limit on one boot of the kernel test runner.
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
-/// Processor counts the kernel tests run at.
-pub const SMP_CONFIGS: [u32; 2] = [1, 4];
+/// A machine the kernel tests run on.
+pub struct Machine {
+    /// Label in the results, e.g. `smp4`.
+    pub label: &'static str,
+    /// Processors.
+    pub smp: u32,
+    /// More QEMU arguments.
+    pub qemu: &'static [&'static str],
+}
+
+/// The machines the kernel tests run on: one processor, four, and four on
+/// two NUMA nodes (where the `numa_*` tests run too).
+pub const MACHINES: [Machine; 3] = [
+    Machine {
+        label: "smp1",
+        smp: 1,
+        qemu: &[],
+    },
+    Machine {
+        label: "smp4",
+        smp: 4,
+        qemu: &[],
+    },
+    Machine {
+        label: "numa2",
+        smp: 4,
+        qemu: &[
+            "-object",
+            "memory-backend-ram,id=m0,size=128M",
+            "-object",
+            "memory-backend-ram,id=m1,size=128M",
+            "-numa",
+            "node,nodeid=0,cpus=0-1,memdev=m0",
+            "-numa",
+            "node,nodeid=1,cpus=2-3,memdev=m1",
+        ],
+    },
+];
 
 #[derive(clap::Args)]
 pub struct TestArgs {
@@ -141,14 +177,21 @@ fn host_tests(tally: &mut Tally, loom: bool) {
 
 /// Boots the kernel test runner at `smp` processors until every test has
 /// a verdict.
-fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tally: &mut Tally) {
+fn kernel_tests(
+    kernel: &std::path::Path,
+    machine: &Machine,
+    selfcheck: Option<&str>,
+    tally: &mut Tally,
+) {
+    let smp = machine.label;
     let log_dir = crate::root().join("target/k42/logs");
     let _ = std::fs::create_dir_all(&log_dir);
     let mut start = 0;
     let mut boot = 0;
     loop {
         boot += 1;
-        let mut cfg = qemu::Config::new(kernel, smp, "256M");
+        let mut cfg = qemu::Config::new(kernel, machine.smp, "256M");
+        cfg.extra = machine.qemu.iter().map(|s| s.to_string()).collect();
         cfg.cmdline = format!(
             "{} {}={start}",
             protocol::CMDLINE_RUN,
@@ -165,21 +208,21 @@ fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tal
                 running = rest.split_once(' ').map_or(rest, |(_, n)| n).to_string();
             } else if let Some(rest) = line.strip_prefix("ktest: fail ") {
                 let msg = rest.split_once(' ').map_or("", |(_, m)| m);
-                eprintln!("    \x1b[31mFAIL\x1b[0m [smp{smp}] {running}: {msg}");
+                eprintln!("    \x1b[31mFAIL\x1b[0m [{smp}] {running}: {msg}");
             }
         }) {
             Ok(o) => o,
             Err(e) => {
-                tally.fail(format!("[smp{smp}] {e}"));
+                tally.fail(format!("[{smp}] {e}"));
                 return;
             }
         };
-        let path = log_dir.join(format!("ktest-smp{smp}-boot{boot}.log"));
+        let path = log_dir.join(format!("ktest-{smp}-boot{boot}.log"));
         let _ = std::fs::write(&path, &out.log);
         let log = protocol::parse(&out.log);
         if log.total.is_none() {
             tally.fail(format!(
-                "[smp{smp}] the kernel did not reach its test runner ({}); last line: {}; log: {}",
+                "[{smp}] the kernel did not reach its test runner ({}); last line: {}; log: {}",
                 describe(out.status),
                 out.last_line(),
                 path.display()
@@ -187,7 +230,7 @@ fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tal
             return;
         }
         for r in &log.results {
-            let name = format!("[smp{smp}] {}", r.name);
+            let name = format!("[{smp}] {}", r.name);
             match &r.outcome {
                 Outcome::Pass { micros } => {
                     tally.passed += 1;
@@ -211,7 +254,7 @@ fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tal
             None => {
                 if out.status != Status::Exited(protocol::qemu_status(protocol::EXIT_PASS)) {
                     tally.fail(format!(
-                        "[smp{smp}] test run ended with {} after its last test; log: {}",
+                        "[{smp}] test run ended with {} after its last test; log: {}",
                         describe(out.status),
                         path.display()
                     ));
@@ -221,12 +264,12 @@ fn kernel_tests(kernel: &std::path::Path, smp: u32, selfcheck: Option<&str>, tal
             Some(next) => {
                 if log.results.is_empty() {
                     tally.fail(format!(
-                        "[smp{smp}] the runner stopped before any test; log: {}",
+                        "[{smp}] the runner stopped before any test; log: {}",
                         path.display()
                     ));
                     return;
                 }
-                crate::step(format!("[smp{smp}] booting again from test {next}"));
+                crate::step(format!("[{smp}] booting again from test {next}"));
                 start = next;
             }
         }
@@ -255,10 +298,13 @@ pub fn run(args: TestArgs) -> ExitCode {
             Err(e) => tally.fail(format!("kernel tests: {e}")),
             Ok(kernel) => {
                 let selfcheck = std::env::var("K42_KTEST_SELFCHECK").ok();
-                for (i, smp) in SMP_CONFIGS.into_iter().enumerate() {
-                    crate::step(format!("in-kernel tests at -smp {smp}"));
+                for (i, machine) in MACHINES.iter().enumerate() {
+                    crate::step(format!(
+                        "in-kernel tests on {} (-smp {})",
+                        machine.label, machine.smp
+                    ));
                     let check = if i == 0 { selfcheck.as_deref() } else { None };
-                    kernel_tests(&kernel, smp, check, &mut tally);
+                    kernel_tests(&kernel, machine, check, &mut tally);
                 }
             }
         }

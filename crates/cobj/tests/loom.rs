@@ -244,3 +244,29 @@ fn swap_phases() {
         });
     }
 }
+
+/// One call racing with a swap, from a processor that comes online during
+/// it: the call may meet any phase, including BLOCK after the state was
+/// exported, and must still be counted exactly once.
+#[test]
+fn single_call_during_swap() {
+    model(|| {
+        let rt = runtime(2);
+        let flag = Arc::new(AtomicBool::new(false));
+        let obj = rt.create(StdRoot::<Count>::shared(flag.clone())).unwrap();
+        let weak = obj.downgrade();
+        let caller = {
+            let (rt, weak) = (rt.clone(), weak.clone());
+            loom::thread::spawn(move || {
+                let obj = weak.upgrade(&*rt).unwrap();
+                as_cpu(&rt, 0, || obj.call(|c| c.inc()).unwrap());
+            })
+        };
+        as_cpu(&rt, 1, || {
+            obj.switch(StdRoot::<Count>::per_cpu(flag.clone())).unwrap();
+        });
+        caller.join().unwrap();
+        let v = as_cpu(&rt, 1, || obj.call(|c| c.value()).unwrap());
+        assert_eq!(v, 1);
+    });
+}

@@ -66,6 +66,12 @@ pub fn alloc_contiguous(count: u64, align: u64) -> Option<Frame> {
     with(|fa| fa.alloc_contiguous(count, align, None))
 }
 
+/// Allocates `count` contiguous frames aligned to `align` frames inside
+/// the physical range `within` (one NUMA node's memory).
+pub fn alloc_contiguous_in(count: u64, align: u64, within: core::ops::Range<u64>) -> Option<Frame> {
+    with(|fa| fa.alloc_contiguous(count, align, Some(within)))
+}
+
 /// Frees one frame. A double free is a kernel bug and panics with the
 /// frame's address.
 pub fn free(f: Frame) {
