@@ -1,5 +1,6 @@
 //! kalloc as this test binary's `#[global_allocator]`: the test harness,
 //! std's collections and every thread allocate through it.
+#![cfg(not(loom))]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;

@@ -1,6 +1,7 @@
 //! The allocator against a model, on a mock platform (the test picks the
 //! processor) and a mock page source (which records every run it hands out
 //! and can make a node run dry).
+#![cfg(not(loom))]
 
 use std::alloc::Layout;
 use std::cell::Cell;
