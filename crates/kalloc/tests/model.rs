@@ -982,3 +982,54 @@ fn measure_pair_counts_clock_ticks_per_pair() {
     assert_eq!(s.allocs, s.frees);
     assert_eq!(s.allocs, 3 * 1000 + 11);
 }
+
+/// Large blocks have no span header: their node comes from the configured
+/// memory ranges.
+#[test]
+fn large_blocks_find_their_node_through_the_ranges() {
+    let ranges = [
+        NodeRange {
+            start: 0x1000,
+            end: usize::MAX / 2,
+            node: 1,
+        },
+        NodeRange {
+            start: usize::MAX / 2,
+            end: usize::MAX,
+            node: 0,
+        },
+    ];
+    let heap: Heap = Kalloc::new(TestCpus, pages(vec![1 << 20; 2]));
+    heap.init(&Config {
+        nodes: 2,
+        cpu_nodes: &[0],
+        ranges: &ranges,
+    })
+    .unwrap();
+    on_cpu(0);
+    let layout = Layout::from_size_align(10_000, 8).unwrap();
+    let p = heap.allocate(layout, Flavour::Global).unwrap();
+    // SAFETY: live, from `heap` with `layout`.
+    assert_eq!(unsafe { heap.node_of(p, layout) }, Some(1));
+    // SAFETY: as above.
+    unsafe { heap.free(p, layout) };
+    let too_many = vec![ranges[0]; kalloc::MAX_RANGES + 1];
+    let other: Heap = Kalloc::new(TestCpus, pages(vec![1 << 20]));
+    let err = other
+        .init(&Config {
+            nodes: 1,
+            cpu_nodes: &[0],
+            ranges: &too_many,
+        })
+        .unwrap_err();
+    assert_eq!(err, InitError::TooManyRanges(kalloc::MAX_RANGES + 1));
+    assert_eq!(err.to_string(), "65 memory ranges is too many");
+    let err = other
+        .init(&Config {
+            nodes: 1,
+            cpu_nodes: &[0; kalloc::MAX_CPUS + 1],
+            ranges: &[],
+        })
+        .unwrap_err();
+    assert_eq!(err, InitError::BadCpuCount(kalloc::MAX_CPUS + 1));
+}
