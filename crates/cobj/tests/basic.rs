@@ -387,3 +387,22 @@ fn parallel_transfer_workers_run_on_every_processor() {
         assert_eq!(c.call(|c| (c.reps(), c.value())).unwrap(), (1, 10))
     });
 }
+
+#[test]
+fn hosted_run_on_runs_for_the_named_processor_without_an_identity() {
+    use cobj::Platform;
+    let h = Hosted::new(3).unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    h.run_on(2, &|cpu| {
+        // A transfer worker has no processor identity of its own.
+        seen.lock().unwrap().push((cpu, h.current_cpu()));
+    });
+    h.run_on_all(&|cpu| seen.lock().unwrap().push((cpu, h.current_cpu())));
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort();
+    assert_eq!(seen, [(0, None), (1, None), (2, None), (2, None)]);
+    assert!(!h.cores().is_empty());
+    let t0 = h.now();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    assert!(h.now() > t0);
+}
