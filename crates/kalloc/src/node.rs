@@ -154,7 +154,7 @@ impl NodeClass {
 struct Padded<T>(T);
 
 /// The node layer of one NUMA node.
-pub struct NodeState {
+pub(crate) struct NodeState {
     id: NodeId,
     classes: [Padded<SpinLock<NodeClass>>; NUM_CLASSES],
     pub(crate) stats: NodeCounters,
