@@ -88,13 +88,16 @@ pub fn run(start: usize) -> ! {
         }
         CURRENT.store(i, Ordering::SeqCst);
         println!("{PREFIX}run {i} {}", t.name);
+        crate::trace::test_begin(i, t.name);
         let t0 = crate::time::now_ns();
         (t.func)();
         let us = (crate::time::now_ns() - t0) / 1000;
+        crate::trace::test_end(i);
         println!("{PREFIX}pass {i} {us}us");
         CURRENT.store(NONE, Ordering::SeqCst);
     }
     println!("{PREFIX}end");
+    crate::trace::flush();
     crate::arch::power::qemu_exit(EXIT_PASS)
 }
 

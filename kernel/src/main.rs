@@ -32,6 +32,7 @@ mod monitor;
 mod panic;
 mod sync;
 mod time;
+mod trace;
 
 use arch::{apic, cpu, percpu, power, smp};
 use bootinfo::{Cmdline, MemoryMap, StartInfo};
@@ -156,7 +157,7 @@ pub fn log_banner_cpu(index: usize, apic_id: u32) {
 pub fn idle_loop() -> ! {
     loop {
         clustered::quiescent();
-        cpu::idle_wait();
+        trace::idle_wait();
     }
 }
 
@@ -187,6 +188,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         _ => log::LevelFilter::Info,
     };
     console::init_logger(level);
+    trace::init();
     let mut brand = [0u8; 48];
     println!();
     println!("K42-rs {VERSION}: a K42-style research kernel in Rust (x86-64, PVH boot)");
@@ -275,6 +277,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
         if online == 1 { "" } else { "s" },
         time::now_ns() / 1_000_000
     );
+    trace::run_workload();
 
     if cmdline().has(ktest::protocol::CMDLINE_RUN) {
         let start = cmdline()

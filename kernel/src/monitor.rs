@@ -8,6 +8,7 @@
 //! mem        the memory map, free frames, heap use
 //! uptime     time since boot
 //! tests      the in-kernel tests in this image
+//! trace      trace [<classes>|off|stats|flush]: the event log (to COM2)
 //! poweroff   ACPI power-off (QEMU exits with status 0)
 //! ```
 #![deny(unsafe_code)]
@@ -50,6 +51,11 @@ const COMMANDS: &[Command] = &[
         name: "tests",
         help: "the in-kernel tests in this image",
         run: tests,
+    },
+    Command {
+        name: "trace",
+        help: "trace [<classes>|off|stats|flush]: the event log (to COM2)",
+        run: || crate::trace::command(""),
     },
     Command {
         name: "poweroff",
@@ -137,6 +143,9 @@ fn execute(line: &str) {
     if word.is_empty() {
         return;
     }
+    if let Some(("trace", args)) = word.split_once(' ') {
+        return crate::trace::command(args.trim());
+    }
     match COMMANDS.iter().find(|c| c.name == word) {
         Some(c) => (c.run)(),
         None => println!("  unknown command '{word}'; type 'help'"),
@@ -172,6 +181,7 @@ pub fn run() -> ! {
             }
             last_cr = b == b'\r';
         }
-        cpu::idle_wait();
+        crate::trace::poll();
+        crate::trace::idle_wait();
     }
 }

@@ -4,9 +4,14 @@
 //! interrupt handler that takes the same lock cannot deadlock against the
 //! code it interrupted. It wraps `spin::Mutex`; K42's MCS-style and
 //! clustered locks come with the clustered-object work.
+//!
+//! Each acquisition, contention and release is a `lock` trace event with
+//! the lock's address as its id (see [`crate::trace`]).
 
 use crate::arch::cpu;
+use crate::trace::TRACER;
 use core::ops::{Deref, DerefMut};
+use ktrace::events::lock as ev;
 
 /// A spin lock that keeps interrupts off while held.
 pub struct IrqMutex<T> {
@@ -17,6 +22,8 @@ pub struct IrqMutex<T> {
 pub struct IrqGuard<'a, T> {
     guard: Option<spin::MutexGuard<'a, T>>,
     were_enabled: bool,
+    /// The lock's address, its id in the trace.
+    id: u64,
 }
 
 impl<T> IrqMutex<T> {
@@ -27,13 +34,23 @@ impl<T> IrqMutex<T> {
         }
     }
 
+    fn id(&self) -> u64 {
+        core::ptr::from_ref(self).addr() as u64
+    }
+
     /// Disables interrupts, then spins for the lock.
     pub fn lock(&self) -> IrqGuard<'_, T> {
         let were_enabled = cpu::interrupts_enabled();
         cpu::disable_interrupts();
+        let guard = self.inner.try_lock().unwrap_or_else(|| {
+            ev::contended(&TRACER, self.id());
+            self.inner.lock()
+        });
+        ev::acquire(&TRACER, self.id());
         IrqGuard {
-            guard: Some(self.inner.lock()),
+            guard: Some(guard),
             were_enabled,
+            id: self.id(),
         }
     }
 
@@ -42,10 +59,14 @@ impl<T> IrqMutex<T> {
         let were_enabled = cpu::interrupts_enabled();
         cpu::disable_interrupts();
         match self.inner.try_lock() {
-            Some(g) => Some(IrqGuard {
-                guard: Some(g),
-                were_enabled,
-            }),
+            Some(g) => {
+                ev::acquire(&TRACER, self.id());
+                Some(IrqGuard {
+                    guard: Some(g),
+                    were_enabled,
+                    id: self.id(),
+                })
+            }
             None => {
                 if were_enabled {
                     cpu::enable_interrupts();
@@ -71,6 +92,7 @@ impl<T> DerefMut for IrqGuard<'_, T> {
 
 impl<T> Drop for IrqGuard<'_, T> {
     fn drop(&mut self) {
+        ev::release(&TRACER, self.id);
         drop(self.guard.take());
         if self.were_enabled {
             cpu::enable_interrupts();

@@ -50,7 +50,8 @@ pub fn delay_us(us: u64) {
 
 /// The timer interrupt's work on this processor.
 pub fn tick() {
-    percpu::current().ticks.fetch_add(1, Ordering::Relaxed);
+    let ticks = percpu::current().ticks.fetch_add(1, Ordering::Relaxed);
+    crate::trace::tick(ticks);
     crate::clustered::quiescent();
 }
 

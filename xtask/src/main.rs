@@ -9,6 +9,8 @@
 //! cargo xtask gdb   [-- --smp N]           QEMU halted at the first instruction, plus gdb
 //! cargo xtask bench [--kernel-only|--host-only] [--smp N] [-- ARGS]
 //!                                          hosted criterion benches, in-kernel cycle counts
+//! cargo xtask trace [--smp N] [--classes C] [-- boot|ktest]
+//!                                          traced boot; trace file under target/k42/trace/
 //! ```
 //!
 //! Each step prints a progress line. Every QEMU run has a timeout, and a
@@ -25,6 +27,7 @@ mod kernel_image;
 mod prereq;
 mod qemu;
 mod tests;
+mod trace;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -75,6 +78,8 @@ enum Cmd {
     Gdb(RunArgs),
     /// Run the benchmarks: hosted (criterion) and in-kernel (cycles).
     Bench(bench::BenchArgs),
+    /// Boot with tracing on, run a workload (boot, ktest), keep the trace.
+    Trace(trace::TraceArgs),
 }
 
 /// Prints a progress line.
@@ -100,6 +105,7 @@ fn main() -> ExitCode {
         Cmd::Gdb(args) => run(args, true),
         Cmd::Test(args) => return tests::run(args),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Trace(args) => trace::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

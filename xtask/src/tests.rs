@@ -8,6 +8,9 @@
 //!    `-smp 4`. A test that panics or hangs (no output for
 //!    [`IDLE_TIMEOUT`]) is a failure that names the test; the kernel is then
 //!    booted again from the next test, so one bad test never hides others.
+//! 4. A boot trace: the kernel booted with `trace=all workload=boot`, its
+//!    COM2 stream kept as a file, and `boot_trace` (tools/ktrace) run on
+//!    it: a real kernel trace must decode fully.
 //!
 //! The last line is `N passed, N failed`. `K42_KTEST_SELFCHECK=panic` (or
 //! `hang`) adds one deliberately failing kernel test to the `-smp 1` run,
@@ -286,6 +289,21 @@ fn describe(s: Status) -> String {
     }
 }
 
+/// A traced boot (as `cargo xtask trace -- boot`), then the check that a
+/// real kernel trace decodes fully (tools/ktrace/tests/boot_trace.rs).
+fn boot_trace(kernel: &std::path::Path, tally: &mut Tally) {
+    crate::step("boot trace: traced boot at -smp 4, then its decode check");
+    match crate::trace::record(kernel, "boot", 4, "256M", "all", &mut |_| {}) {
+        Err(e) => tally.fail(format!("boot trace: {e}")),
+        Ok(path) => {
+            let mut cmd = cargo();
+            cmd.args(["test", "-p", "ktrace-tool", "--test", "boot_trace"])
+                .env("KTRACE_BOOT_TRACE", path);
+            cargo_tests("boot trace", &mut cmd, tally);
+        }
+    }
+}
+
 /// Runs the suite; the exit code is non-zero if anything failed.
 pub fn run(args: TestArgs) -> ExitCode {
     let mut tally = Tally::default();
@@ -306,6 +324,7 @@ pub fn run(args: TestArgs) -> ExitCode {
                     let check = if i == 0 { selfcheck.as_deref() } else { None };
                     kernel_tests(&kernel, machine, check, &mut tally);
                 }
+                boot_trace(&kernel, &mut tally);
             }
         }
     }

@@ -1,4 +1,5 @@
-//! The COM1 16550 UART: the kernel console and test log.
+//! The 16550 UARTs: COM1 is the kernel console and test log, COM2 the
+//! trace stream.
 //!
 //! About forty lines, written here rather than taken from `uart_16550`,
 //! whose API changed twice in 2026. Output spins on the transmit-holding
@@ -15,6 +16,9 @@ pub struct Uart {
 
 /// The console UART.
 pub static COM1_UART: Uart = Uart { base: COM1 };
+
+/// The second UART: the trace stream's raw bytes (`crate::trace`).
+pub static COM2_UART: Uart = Uart { base: 0x2f8 };
 
 impl Uart {
     fn port(&self, off: u16) -> Port<u8> {

@@ -164,9 +164,21 @@ pub fn write_report(w: &mut dyn Write, f: &TrapFrame, cr2: u64) -> fmt::Result {
 
 fn exception(frame: &mut TrapFrame) {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
+    let t = &crate::trace::TRACER;
+    if frame.vector == 14 {
+        ktrace::events::pagefault::enter(t, cr2, frame.rip, frame.error as u32);
+    } else {
+        ktrace::events::exception::enter(t, frame.vector as u8, frame.error, frame.rip);
+    }
     if let Some(fixup) = extable::fixup_for(frame.rip) {
         extable::record(frame, cr2);
         frame.rip = fixup;
+        // Caught by a recovery point: handled, but no page was mapped.
+        if frame.vector == 14 {
+            ktrace::events::pagefault::exit(t, cr2, false);
+        } else {
+            ktrace::events::exception::exit(t, frame.vector as u8);
+        }
         return;
     }
     crate::panic::fatal_exception(frame, cr2);
@@ -179,6 +191,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         percpu::current()
             .interrupts
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        ktrace::events::interrupt::enter(&crate::trace::TRACER, frame.vector as u8);
     }
     match frame.vector {
         0..=31 => exception(frame),
@@ -197,6 +210,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             apic::eoi();
             log::warn!("unexpected interrupt, vector {v:#x}");
         }
+    }
+    if frame.vector >= 32 {
+        ktrace::events::interrupt::exit(&crate::trace::TRACER, frame.vector as u8);
     }
 }
 

@@ -1,0 +1,322 @@
+//! Kernel tracing: the `ktrace` log wired to this machine (K42's trace
+//! facility, paper §9).
+//!
+//! The log is always compiled in and costs a load and a branch per event
+//! site while its class is off. What this module adds to the crate:
+//!
+//! * the memory: one [`CpuBuffer`] of [`BLOCKS`] × [`BLOCK_WORDS`] words
+//!   per possible processor, zero in `.bss` (64 KiB each, 4 MiB for 64);
+//! * the [`Platform`]: the processor id is one `gs`-relative load
+//!   ([`percpu::current_id`]), the clock is `RDTSC`; a buffer is written
+//!   only by its own processor and its interrupt handlers, so the plain
+//!   `RDTSC` orders events correctly;
+//! * the enable mask from the command line (`trace=sched,lock`, `trace=all`)
+//!   and the monitor (`trace <classes>|off|stats`);
+//! * the stream out of the guest: a daemon copies completed blocks, [`LAG`]
+//!   blocks behind the writers, as raw bytes to COM2 (I/O base 0x2f8). It
+//!   runs on the boot processor's monitor loop and between workload steps,
+//!   never from an interrupt handler. QEMU writes COM2 to a file
+//!   (`-serial file:PATH` after the console's `-serial`), and that file is
+//!   a trace `ktrace` reads;
+//! * workloads (`workload=boot`, `workload=ktest` on the command line,
+//!   started by `cargo xtask trace`): run, flush the log, power off;
+//! * the test runner's hooks ([`test_begin`], [`test_end`]): `test` events
+//!   around each in-kernel test, so a test run's trace is readable.
+//!
+//! Event sites: exceptions and page faults (caught or fatal) and every
+//! interrupt in `arch::trap`; `IrqMutex` acquire / contended / release in
+//! `sync` (the lock's address as id; `ktrace locks` derives the wait time
+//! from contended → acquire); the idle loop and the monitor's wait as
+//! scheduling events (there is no scheduler yet); a heartbeat from the
+//! timer tick; test start / end in the `ktest` workload. There are no
+//! system calls yet, so the `syscall` class has no sites.
+//!
+//! Logging is lock-free and allocation-free, so any of these may run in an
+//! interrupt handler or in the lock code itself.
+
+use crate::arch::{cpu, percpu, power, serial::COM2_UART};
+use crate::println;
+use core::convert::Infallible;
+use core::sync::atomic::{AtomicBool, Ordering};
+use ktrace::events::{self, KERNEL_EVENTS};
+use ktrace::stream::ByteSink;
+use ktrace::{CpuBuffer, Overflow, Platform, StreamWriter, Tracer};
+
+/// Blocks per processor.
+pub const BLOCKS: usize = 8;
+/// Words (u64) per block.
+pub const BLOCK_WORDS: usize = 1024;
+/// How many blocks the daemon stays behind the writers.
+pub const LAG: u64 = 2;
+/// Timer ticks between heartbeats (the header word holds 32 bits of the
+/// TSC, about 0.7 s at 3 GHz; 4 ticks are 40 ms).
+const HEARTBEAT_TICKS: u64 = 4;
+
+/// The kernel's [`Platform`]: per-processor id and TSC.
+pub struct KernelClock;
+
+impl Platform for KernelClock {
+    #[inline(always)]
+    fn cpu_id(&self) -> usize {
+        percpu::current_id()
+    }
+
+    #[inline(always)]
+    fn timestamp(&self) -> u64 {
+        cpu::rdtsc()
+    }
+}
+
+/// The kernel's tracer type.
+pub type KernelTracer = Tracer<'static, KernelClock, BLOCKS, BLOCK_WORDS>;
+
+static BUFFERS: [CpuBuffer<BLOCKS, BLOCK_WORDS>; percpu::MAX_CPUS] =
+    [const { CpuBuffer::new() }; percpu::MAX_CPUS];
+
+/// The kernel's log. Pass it to the generated event functions:
+/// `ktrace::events::lock::acquire(&trace::TRACER, addr)`.
+pub static TRACER: KernelTracer = Tracer::new(&BUFFERS, Overflow::Wrap, KernelClock);
+
+/// COM2 as a raw byte sink.
+struct Com2;
+
+impl ByteSink for Com2 {
+    type Error = Infallible;
+    fn write_all(&mut self, bytes: &[u8]) -> Result<(), Infallible> {
+        for &b in bytes {
+            COM2_UART.put(b);
+        }
+        Ok(())
+    }
+}
+
+/// The trace daemon's state.
+struct Daemon {
+    writer: StreamWriter<'static, 'static, 'static, KernelClock, BLOCKS, BLOCK_WORDS>,
+    sent: u64,
+    skipped: u64,
+}
+
+static DAEMON: spin::Mutex<Option<Daemon>> = spin::Mutex::new(None);
+/// Set once tracing has been enabled: from then on the daemon streams.
+static STREAMING: AtomicBool = AtomicBool::new(false);
+
+/// Reads `trace=` from the command line and enables those classes.
+pub fn init() {
+    COM2_UART.init();
+    let Some(list) = crate::cmdline().get("trace") else {
+        return;
+    };
+    if let Err(e) = set_classes(list) {
+        log::warn!("trace: {e}; tracing stays off");
+    } else {
+        log::info!("trace: classes '{list}' on, streaming to COM2");
+    }
+}
+
+/// Sets the enabled classes from a list such as `sched,lock`, `all`, `off`.
+fn set_classes(list: &str) -> Result<(), alloc::string::String> {
+    let list = if list == "off" { "none" } else { list };
+    let mask = events::parse_mask(list).map_err(|bad| {
+        alloc::format!("unknown trace class '{bad}' (classes: {})", class_names())
+    })?;
+    if mask != 0 {
+        STREAMING.store(true, Ordering::Release);
+    }
+    TRACER.set_mask(mask);
+    Ok(())
+}
+
+fn class_names() -> alloc::string::String {
+    let mut s = alloc::string::String::from("all, none");
+    for t in KERNEL_EVENTS {
+        if let Some(e) = t.first() {
+            s.push_str(", ");
+            s.push_str(e.class_name);
+        }
+    }
+    s
+}
+
+/// The timer tick's part: a heartbeat every few ticks, so readers can
+/// follow the 32-bit timestamps across quiet spells.
+#[inline]
+pub fn tick(ticks: u64) {
+    if ticks.is_multiple_of(HEARTBEAT_TICKS) {
+        TRACER.heartbeat();
+    }
+}
+
+/// Waits for an interrupt, logged as idle time (a scheduling event until a
+/// scheduler exists).
+#[inline]
+pub fn idle_wait() {
+    events::sched::idle_enter(&TRACER);
+    cpu::idle_wait();
+    events::sched::idle_exit(&TRACER);
+}
+
+/// Moves completed blocks out to COM2, [`LAG`] blocks behind the writers.
+/// Cheap when tracing was never on; skips if another processor is at it.
+pub fn poll() {
+    pump(false);
+}
+
+/// Seals every processor's current block and sends everything: the end of
+/// a workload.
+pub fn flush() {
+    pump(true);
+}
+
+fn pump(flush: bool) {
+    if !STREAMING.load(Ordering::Acquire) {
+        return;
+    }
+    let hz = crate::time::tsc_hz();
+    if hz == 0 {
+        return; // before calibration the file header would lack the clock
+    }
+    let Some(mut daemon) = DAEMON.try_lock() else {
+        return;
+    };
+    let d = daemon.get_or_insert_with(|| {
+        // One block of scratch, on the heap rather than the stack.
+        let scratch: alloc::boxed::Box<[u64; BLOCK_WORDS]> = alloc::vec![0u64; BLOCK_WORDS]
+            .into_boxed_slice()
+            .try_into()
+            .expect("exactly one block");
+        let mut writer = StreamWriter::new(&TRACER, alloc::boxed::Box::leak(scratch));
+        let Ok(()) = writer.start(&mut Com2, KERNEL_EVENTS, hz);
+        Daemon {
+            writer,
+            sent: 0,
+            skipped: 0,
+        }
+    });
+    let Ok(stats) = if flush {
+        d.writer.flush(&mut Com2)
+    } else {
+        d.writer.poll(&mut Com2, LAG)
+    };
+    d.sent += stats.written;
+    d.skipped += stats.lost;
+}
+
+/// The monitor's `trace` command: `trace` or `trace stats` prints the
+/// state, `trace off` disables, `trace <classes>` sets the classes.
+pub fn command(args: &str) {
+    match args {
+        "" | "stats" => print_stats(),
+        "flush" => {
+            flush();
+            print_stats();
+        }
+        list => match set_classes(list) {
+            Ok(()) => println!("  trace mask {:#018x}", TRACER.mask()),
+            Err(e) => println!("  {e}"),
+        },
+    }
+}
+
+fn print_stats() {
+    let mask = TRACER.mask();
+    let mut on = alloc::string::String::new();
+    for t in KERNEL_EVENTS {
+        if let Some(e) = t.first().filter(|e| mask & e.class.bit() != 0) {
+            on.push(' ');
+            on.push_str(e.class_name);
+        }
+    }
+    println!(
+        "  classes on:{} (mask {mask:#x})",
+        if on.is_empty() { " none" } else { &on }
+    );
+    println!("  cpu  words logged  events lost");
+    for pc in percpu::all() {
+        let k = pc.id();
+        println!(
+            "  {k:<4} {:<13} {}",
+            TRACER.reserved_words(k),
+            TRACER.lost_events(k)
+        );
+    }
+    match DAEMON.try_lock().as_deref() {
+        Some(Some(d)) => println!(
+            "  streamed to COM2: {} blocks, {} overwritten before they were sent",
+            d.sent, d.skipped
+        ),
+        Some(None) => println!("  not streaming yet (no class enabled so far)"),
+        None => println!("  the daemon is busy"),
+    }
+}
+
+/// Runs the workload named by `workload=` on the command line, if any:
+/// `boot` (nothing more: boot ends at SMP bring-up; flush, power off) or
+/// `ktest` (the in-kernel test runner with all classes on; it flushes and
+/// exits QEMU with its pass status). Returns if there is no workload.
+pub fn run_workload() {
+    let Some(name) = crate::cmdline().get("workload") else {
+        return;
+    };
+    match name {
+        "boot" => {}
+        "ktest" => ktest_workload(),
+        other => log::warn!("trace: unknown workload '{other}' (boot, ktest); nothing run"),
+    }
+    flush();
+    let (sent, skipped) = DAEMON
+        .try_lock()
+        .and_then(|d| d.as_ref().map(|d| (d.sent, d.skipped)))
+        .unwrap_or((0, 0));
+    println!("trace: workload {name} done; {sent} blocks sent, {skipped} overwritten");
+    power::power_off()
+}
+
+/// The in-kernel tests with every class on. The runner brackets each test
+/// with [`test_begin`] and [`test_end`], flushes the trace at its end and
+/// exits QEMU with its pass status.
+fn ktest_workload() -> ! {
+    STREAMING.store(true, Ordering::Release);
+    TRACER.set_mask(u64::MAX);
+    crate::ktests::run(0)
+}
+
+/// The test runner's hook before test `index` runs: a message naming the
+/// test, then its `test.enter` event.
+pub fn test_begin(index: usize, name: &str) {
+    events::test::message(&TRACER, name);
+    events::test::enter(&TRACER, index as u64);
+}
+
+/// The test runner's hook after test `index` passed: its `test.exit` event,
+/// then a poll of the stream (between tests, not from an interrupt).
+pub fn test_end(index: usize) {
+    events::test::exit(&TRACER, index as u64, true);
+    poll();
+}
+
+ktest::ktest! {
+    /// An enabled event lands in this processor's buffer and a disabled one
+    /// does not; the mask round-trips through the command syntax.
+    fn trace_logs_enabled_classes_only() {
+        let saved = TRACER.mask();
+        let me = percpu::current_id();
+        // No tick heartbeat in between.
+        let were_enabled = cpu::interrupts_enabled();
+        cpu::disable_interrupts();
+        set_classes("test").unwrap();
+        let before = TRACER.reserved_words(me);
+        events::test::mark(&TRACER, 1, 2);
+        let after = TRACER.reserved_words(me);
+        assert!(after > before, "an enabled event reserved nothing");
+        events::lock::acquire(&TRACER, 0x1234);
+        // A block start may come first only for an enabled event.
+        assert_eq!(TRACER.reserved_words(me), after, "a disabled class logged");
+        assert!(set_classes("nonsense").unwrap_err().contains("nonsense"));
+        assert_eq!(TRACER.mask(), ktrace::Class::TEST.bit(), "a bad list changed the mask");
+        TRACER.set_mask(saved);
+        if were_enabled {
+            cpu::enable_interrupts();
+        }
+    }
+}
