@@ -333,6 +333,8 @@ impl CpuState {
         let block = l.bump;
         l.bump += size;
         sh.stats.allocs.add(1);
+        // SAFETY: carved from one of our spans just now.
+        unsafe { SpanHeader::of(block as *mut u8) }.poison_fresh(block as *mut u8);
         block as *mut u8
     }
 

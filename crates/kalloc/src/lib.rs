@@ -50,8 +50,10 @@
 //!
 //! Debug builds (or the `hardening` feature) keep a bitmap of live blocks in
 //! every span header and panic with a clear message on a double free, a
-//! pointer kalloc never handed out, or a mismatched layout; freed blocks are
-//! poisoned with `0xde`.
+//! pointer kalloc never handed out, or a mismatched layout. Free blocks are
+//! poisoned with `0xde` (past their two link words) and the poison is
+//! checked when a block is handed out again, so a write after free panics
+//! at the next allocation of that block.
 //!
 //! ## Setup
 //!

@@ -255,7 +255,10 @@ impl NodeState {
                 };
                 // SAFETY: uncarved span memory is ours; each block is at
                 // least 16 bytes and aligned.
-                unsafe { (*block).next = next };
+                unsafe {
+                    (*block).next = next;
+                    SpanHeader::at(c.bump_span).poison_fresh(block as *mut u8);
+                }
             }
             c.bump += n * size;
             // SAFETY: the bump span is ours under the lock.

@@ -31,6 +31,9 @@ pub const SPAN_PAGES: usize = SPAN_SIZE / PAGE_SIZE;
 const MAGIC: usize = 0x6b61_6c6c_6f63_5350; // "kallocSP"
 const BITMAP_WORDS: usize = SPAN_SIZE / 16 / 64;
 
+/// The byte freed blocks are filled with (after their two link words).
+pub const POISON: u8 = 0xde;
+
 /// Whether the hardening checks run in this build.
 pub const HARDENED: bool = cfg!(any(debug_assertions, feature = "hardening"));
 
@@ -165,7 +168,8 @@ impl SpanHeader {
         (index / 64, 1u64 << (index % 64))
     }
 
-    /// Hardened builds: records that `ptr` is handed out.
+    /// Hardened builds: records that `ptr` is handed out, after checking
+    /// that nobody wrote to it while it was free (its poison is intact).
     #[inline]
     pub(crate) fn mark_allocated(&self, ptr: *mut u8) {
         if HARDENED {
@@ -175,6 +179,31 @@ impl SpanHeader {
                 old & mask == 0,
                 "kalloc: internal error: block {ptr:p} handed out twice"
             );
+            let links = core::mem::size_of::<Block>();
+            let size = self.block_size as usize;
+            // SAFETY: the block is `size` bytes, handed out to us just now.
+            let body = unsafe { core::slice::from_raw_parts(ptr.add(links), size - links) };
+            if let Some(at) = body.iter().position(|&b| b != POISON) {
+                panic!(
+                    "kalloc: block {ptr:p} was written after it was freed \
+                     (byte {} is {:#04x}, not the poison {POISON:#04x}): use after free",
+                    links + at,
+                    body[at]
+                );
+            }
+        }
+    }
+
+    /// Hardened builds: poisons a block that was just carved from fresh
+    /// span memory, so `mark_allocated` can check it like a freed one.
+    #[inline]
+    pub(crate) fn poison_fresh(&self, ptr: *mut u8) {
+        if HARDENED {
+            let links = core::mem::size_of::<Block>();
+            // SAFETY: a free block of `block_size` bytes, ours.
+            unsafe {
+                core::ptr::write_bytes(ptr.add(links), POISON, self.block_size as usize - links)
+            };
         }
     }
 
@@ -208,7 +237,7 @@ impl SpanHeader {
         let links = core::mem::size_of::<Block>();
         // SAFETY: the block is `block` bytes, ours again since the check
         // above, and nobody else references it.
-        unsafe { core::ptr::write_bytes(ptr.add(links), 0xde, block - links) };
+        unsafe { core::ptr::write_bytes(ptr.add(links), POISON, block - links) };
     }
 }
 

@@ -1033,3 +1033,21 @@ fn large_blocks_find_their_node_through_the_ranges() {
         .unwrap_err();
     assert_eq!(err, InitError::BadCpuCount(kalloc::MAX_CPUS + 1));
 }
+
+#[cfg(any(debug_assertions, feature = "hardening"))]
+#[test]
+#[should_panic(expected = "use after free")]
+fn write_after_free_is_caught_at_the_next_allocation() {
+    let heap = heap(&[0], 1, 1 << 20);
+    on_cpu(0);
+    let layout = Layout::from_size_align(64, 8).unwrap();
+    let p = heap.allocate(layout, Flavour::Global).unwrap();
+    // SAFETY: the free is fine; the write after it is the bug under test
+    // (the memory stays mapped in its span).
+    unsafe {
+        heap.free(p, layout);
+        p.as_ptr().add(40).write(1);
+    }
+    // The same block comes back first (LIFO) and the poison check fires.
+    let _ = heap.allocate(layout, Flavour::Global);
+}
