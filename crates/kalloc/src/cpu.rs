@@ -31,17 +31,24 @@ use crate::Tables;
 /// batches of this many (or sooner, when a block for another owner comes).
 pub(crate) const REMOTE_BATCH: u32 = 64;
 
+/// A processor's global blocks of one class (K42's `freeList` and
+/// `auxList`).
 #[derive(Clone, Copy)]
 struct Magazine {
+    /// The main list: allocations pop here, frees push here.
     head: *mut Block,
     count: u32,
+    /// The auxiliary list: one full batch (or empty), the next to move.
     aux_count: u32,
     aux: *mut Block,
 }
 
+/// A processor's strictly-local blocks of one class.
 #[derive(Clone, Copy)]
 struct LocalClass {
+    /// Freed blocks, reused first.
     head: *mut Block,
+    /// The uncarved part `[bump, bump_end)` of this class's newest span.
     bump: usize,
     bump_end: usize,
 }
