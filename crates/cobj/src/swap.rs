@@ -39,15 +39,17 @@ use crate::root::{Format, Root};
 use crate::runtime::{ErasedRoot, Runtime, Work, MONITORED, NORMAL, PHASE_MASK, SWITCHING};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
-const FORWARD: usize = 0;
-const BLOCK: usize = 1;
-const COMPLETED: usize = 2;
+/// Set in every per-processor forward counter when the swap moves from
+/// FORWARD to BLOCK. Phase and count share one word, so a caller's
+/// increment and the swapper's switch to BLOCK are ordered by the word's
+/// modification order alone (no reliance on sequential consistency).
+const BLOCKED: usize = 1 << (usize::BITS - 1);
 
-/// The interposed state of a swap in progress.
+/// The interposed state of a swap in progress: per processor, the number of
+/// forwarded calls in progress and the BLOCK flag.
 pub(crate) struct Mediator {
-    phase: AtomicUsize,
-    /// Forwarded calls in progress, per processor (each on its own lines:
-    /// during FORWARD every call of every processor updates its counter).
+    /// One word per processor, each on its own lines: during FORWARD every
+    /// call of every processor updates its own.
     forwarded: [Padded; MAX_CPUS],
 }
 
@@ -61,39 +63,51 @@ pub(crate) struct Forwarded<'a> {
 
 impl Drop for Forwarded<'_> {
     fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::SeqCst);
+        self.count.fetch_sub(1, Ordering::Release);
     }
 }
 
 impl Mediator {
     fn new() -> Self {
         Mediator {
-            phase: AtomicUsize::new(FORWARD),
             forwarded: core::array::from_fn(|_| Padded(AtomicUsize::new(0))),
         }
     }
 
     /// Admits a call on processor `cpu` to the old object, or returns
-    /// `None` if it must wait for the swap to complete.
+    /// `None` if it must wait for the swap to complete. During BLOCK a call
+    /// is admitted only if another forwarded call is in progress on the
+    /// same processor: by the platform contract it is nested inside that
+    /// one (a recursive call), which must not wait for itself.
     pub(crate) fn enter_forward(&self, cpu: CpuId) -> Option<Forwarded<'_>> {
         let count = &self.forwarded[cpu].0;
-        // Count first, then look at the phase; the swapper sets the phase
-        // first, then looks at the counts (both sequentially consistent),
-        // so one of the two sees the other.
-        let outer = count.fetch_add(1, Ordering::SeqCst);
-        let phase = self.phase.load(Ordering::SeqCst);
-        if phase == FORWARD || (phase == BLOCK && outer > 0) {
-            Some(Forwarded { count })
-        } else {
-            count.fetch_sub(1, Ordering::SeqCst);
-            None
+        // Count only admitted calls (a compare-and-swap, not an add that
+        // is undone): a transient count would admit a nested call.
+        let mut cur = count.load(Ordering::Acquire);
+        loop {
+            if cur & BLOCKED != 0 && cur & !BLOCKED == 0 {
+                return None;
+            }
+            match count.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return Some(Forwarded { count }),
+                Err(now) => cur = now,
+            }
         }
     }
 
+    /// FORWARD -> BLOCK: from now on only nested calls are admitted.
+    fn block(&self) {
+        for c in self.forwarded.iter() {
+            c.0.fetch_or(BLOCKED, Ordering::AcqRel);
+        }
+    }
+
+    /// Forwarded calls in progress. Reading 0 orders everything those
+    /// calls did before the caller's next step (the state export).
     fn in_flight(&self) -> usize {
         self.forwarded
             .iter()
-            .map(|c| c.0.load(Ordering::SeqCst))
+            .map(|c| c.0.load(Ordering::Acquire) & !BLOCKED)
             .sum()
     }
 }
@@ -214,7 +228,7 @@ impl<P: Platform> Runtime<P> {
         let marker = self.global_marker();
         self.wait_until(|| self.elapsed(marker));
         // 3. BLOCK.
-        m.phase.store(BLOCK, Ordering::SeqCst);
+        m.block();
         self.wait_until(|| m.in_flight() == 0);
         // 4. Transfer, one worker per processor.
         let failure: Mutex<Option<crate::root::TransferError>> = Mutex::new(None);
@@ -245,7 +259,6 @@ impl<P: Platform> Runtime<P> {
         };
         let used = e.used.swap(0, Ordering::AcqRel);
         self.flush(id, used);
-        m.phase.store(COMPLETED, Ordering::SeqCst);
         e.mediator.store(core::ptr::null_mut(), Ordering::Release);
         reopen();
         // Blocked callers may still be looking at the mediator.
@@ -355,3 +368,38 @@ impl<P: Platform> Runtime<P> {
 }
 
 struct MediatorBox(#[allow(dead_code)] Box<Mediator>);
+
+/// The mediator's admission protocol, exposed to the loom models only
+/// (`--cfg loom`), so that the BLOCK race can be checked in isolation.
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod model {
+    use crate::platform::CpuId;
+
+    /// A bare mediator.
+    pub struct Mediator(super::Mediator);
+
+    /// A forwarded call in progress.
+    pub struct Forwarded<'a>(#[allow(dead_code)] super::Forwarded<'a>);
+
+    impl Default for Mediator {
+        fn default() -> Self {
+            Mediator(super::Mediator::new())
+        }
+    }
+
+    impl Mediator {
+        /// A call on `cpu` asks to be forwarded.
+        pub fn enter_forward(&self, cpu: CpuId) -> Option<Forwarded<'_>> {
+            self.0.enter_forward(cpu).map(Forwarded)
+        }
+        /// The swapper moves to BLOCK.
+        pub fn block(&self) {
+            self.0.block();
+        }
+        /// Forwarded calls in progress.
+        pub fn in_flight(&self) -> usize {
+            self.0.in_flight()
+        }
+    }
+}
