@@ -175,6 +175,7 @@ fn hammer_swap_destroy_recreate() {
     assert_eq!(rt.pending(), 0);
     assert_eq!(rt.live_objects(), 0);
     let counted = counted.load(Ordering::SeqCst);
+    eprintln!("counted {counted}");
     assert!(counted > 0, "the workers made no call");
     assert_eq!(
         sink.load(Ordering::SeqCst),
