@@ -406,3 +406,44 @@ fn hosted_run_on_runs_for_the_named_processor_without_an_identity() {
     std::thread::sleep(std::time::Duration::from_millis(2));
     assert!(h.now() > t0);
 }
+
+#[test]
+fn an_id_is_reused_only_after_quiescence() {
+    let rt = runtime(2);
+    // Processor 1 stays online without quiescent points until released.
+    let (hold, release) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let rt = &rt;
+        s.spawn(move || {
+            let _me = rt.enter(1).unwrap();
+            ready_tx.send(()).unwrap();
+            release.recv().unwrap();
+        });
+        ready.recv().unwrap();
+        let c = rt
+            .create(StdRoot::<SharedCount>::shared(Drops::default()))
+            .unwrap();
+        let id = c.id();
+        drop(c); // the last handle: destroyed, reclaimed after quiescence
+        let mut others = Vec::new();
+        while let Ok(o) = rt.create(StdRoot::<SharedCount>::shared(Drops::default())) {
+            assert_ne!(o.id(), id, "id reused before quiescence");
+            others.push(o);
+        }
+        assert_eq!(others.len(), rt.capacity() - 1);
+        rt.quiescent();
+        assert_eq!(
+            rt.create(StdRoot::<SharedCount>::shared(Drops::default()))
+                .err(),
+            Some(Error::TableFull),
+            "processor 1 has not passed a quiescent point"
+        );
+        hold.send(()).unwrap();
+    });
+    rt.synchronize().unwrap();
+    let again = rt.create(StdRoot::<SharedCount>::shared(Drops::default()));
+    // `others` were dropped at the end of the scope and reclaimed too, so
+    // any id may come back; the point is that one is available now.
+    assert!(again.is_ok());
+}
