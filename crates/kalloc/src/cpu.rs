@@ -15,7 +15,9 @@
 //!
 //! Strictly-local blocks come from spans this processor owns and return
 //! only to it: frees elsewhere are batched per owner and pushed onto the
-//! owner's [`RemoteStack`], which it drains when its list runs dry.
+//! owner's [`RemoteStack`], which it drains when its list runs dry. A list
+//! that grows past two batches gives a batch back to its spans, and idle
+//! spans go back to the page source.
 
 use core::ptr::{self, NonNull};
 
@@ -24,6 +26,7 @@ use crate::class::{batch, CLASS_SIZES, NUM_CLASSES};
 use crate::platform::{CpuId, NodeId, PageSource, Relax};
 use crate::remote::RemoteStack;
 use crate::span::{SpanHeader, SpanKind, SPAN_PAGES, SPAN_SIZE};
+use crate::spans::SpanSet;
 use crate::stats::CpuCounters;
 use crate::Tables;
 
@@ -44,13 +47,25 @@ struct Magazine {
 }
 
 /// A processor's strictly-local blocks of one class.
-#[derive(Clone, Copy)]
 struct LocalClass {
     /// Freed blocks, reused first.
     head: *mut Block,
-    /// The uncarved part `[bump, bump_end)` of this class's newest span.
+    count: u32,
+    /// The uncarved part `[bump, bump_end)` of the current span.
     bump: usize,
     bump_end: usize,
+    /// This processor's spans of this class.
+    spans: SpanSet,
+}
+
+impl LocalClass {
+    const EMPTY: LocalClass = LocalClass {
+        head: ptr::null_mut(),
+        count: 0,
+        bump: 0,
+        bump_end: 0,
+        spans: SpanSet::EMPTY,
+    };
 }
 
 /// The private state of one processor. Only its processor touches it.
@@ -66,8 +81,6 @@ pub(crate) struct CpuState {
     /// Strictly-local blocks waiting to be sent home to `local_out_owner`.
     local_out: List,
     local_out_owner: CpuId,
-    /// Strictly-local spans owned here (for teardown), linked by headers.
-    local_spans: usize,
 }
 
 /// The part of a processor's state that others touch: its remote-free
@@ -134,15 +147,10 @@ impl CpuState {
                 aux_count: 0,
                 aux: ptr::null_mut(),
             }; NUM_CLASSES],
-            local: [LocalClass {
-                head: ptr::null_mut(),
-                bump: 0,
-                bump_end: 0,
-            }; NUM_CLASSES],
+            local: [const { LocalClass::EMPTY }; NUM_CLASSES],
             node_out,
             local_out: List::EMPTY,
             local_out_owner: 0,
-            local_spans: 0,
         };
         // SAFETY: as above.
         unsafe { (at as *mut CpuState).write(state) };
@@ -300,6 +308,7 @@ impl CpuState {
         if !block.is_null() {
             // SAFETY: blocks on our lists are free and ours.
             l.head = unsafe { (*block).next };
+            l.count -= 1;
             sh.stats.allocs.add(1);
             return block as *mut u8;
         }
@@ -314,8 +323,16 @@ impl CpuState {
         sh: &CpuShared,
         env: &Env<'_, S>,
     ) -> *mut u8 {
-        // First, blocks that other processors sent home.
-        self.drain_remote(sh);
+        // First, blocks that other processors sent home, then blocks given
+        // back to our partly free spans.
+        self.drain_remote(sh, env);
+        if self.local[class].head.is_null() && self.local[class].spans.has_partial() {
+            let l = &mut self.local[class];
+            // SAFETY: our own spans.
+            let list = unsafe { l.spans.gather(batch(class)) };
+            l.head = list.head;
+            l.count = list.count;
+        }
         if !self.local[class].head.is_null() {
             return self.alloc_local(class, sh, env);
         }
@@ -329,16 +346,19 @@ impl CpuState {
             // SAFETY: a fresh span-aligned run of SPAN_SIZE bytes.
             let (first, end) =
                 unsafe { SpanHeader::init(base, class, SpanKind::Local, node, self.id) };
-            // SAFETY: our own span; we are its owner.
-            unsafe { SpanHeader::at(base).book().next = self.local_spans };
-            self.local_spans = base;
-            self.local[class].bump = first;
-            self.local[class].bump_end = end;
+            let l = &mut self.local[class];
+            l.bump = first;
+            l.bump_end = end;
+            // SAFETY: a fresh span of ours.
+            let released = unsafe { l.spans.add_current(base, env.pages) };
             sh.stats.spans.add(1);
+            sh.stats.spans_released.add(released);
         }
         let l = &mut self.local[class];
         let block = l.bump;
         l.bump += size;
+        // SAFETY: the current span is ours.
+        unsafe { l.spans.carved(1) };
         sh.stats.allocs.add(1);
         // SAFETY: carved from one of our spans just now.
         unsafe { SpanHeader::of(block as *mut u8) }.poison_fresh(block as *mut u8);
@@ -346,7 +366,7 @@ impl CpuState {
     }
 
     /// Moves the blocks other processors sent home onto our lists.
-    fn drain_remote(&mut self, sh: &CpuShared) {
+    fn drain_remote<S: PageSource>(&mut self, sh: &CpuShared, env: &Env<'_, S>) {
         let mut block = sh.remote.0.take_all();
         let mut n = 0;
         while !block.is_null() {
@@ -355,8 +375,7 @@ impl CpuState {
             unsafe {
                 let next = (*block).next;
                 let class = SpanHeader::of(block as *mut u8).class as usize;
-                (*block).next = self.local[class].head;
-                self.local[class].head = block;
+                self.push_local(class, block, sh, env);
                 block = next;
             }
             n += 1;
@@ -364,28 +383,71 @@ impl CpuState {
         sh.stats.remote_cpu_received.add(n);
     }
 
+    /// Pushes a free strictly-local block of ours on its class list; a list
+    /// grown past two batches keeps one batch and gives the rest back to
+    /// its spans.
+    ///
+    /// # Safety
+    /// `block` is a free strictly-local block of one of our spans of `class`.
+    #[inline]
+    unsafe fn push_local<S: PageSource>(
+        &mut self,
+        class: usize,
+        block: *mut Block,
+        sh: &CpuShared,
+        env: &Env<'_, S>,
+    ) {
+        let l = &mut self.local[class];
+        // SAFETY: the block is ours now.
+        unsafe { (*block).next = l.head };
+        l.head = block;
+        l.count += 1;
+        if l.count > 2 * batch(class) {
+            self.trim_local(class, sh, env);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn trim_local<S: PageSource>(&mut self, class: usize, sh: &CpuShared, env: &Env<'_, S>) {
+        let l = &mut self.local[class];
+        let keep = batch(class);
+        // SAFETY: the list has more than `2 * keep` blocks, all free and
+        // ours. We keep the first (most recently freed, likely cached)
+        // `keep` and give the rest back to our spans.
+        unsafe {
+            let mut last = l.head;
+            for _ in 1..keep {
+                last = (*last).next;
+            }
+            let rest = (*last).next;
+            (*last).next = ptr::null_mut();
+            l.count = keep;
+            let released = l.spans.give_back(rest, env.pages);
+            sh.stats.spans_released.add(released);
+        }
+    }
+
     /// Frees a strictly-local block whose span header is `header`.
     ///
     /// # Safety
     /// `ptr` is a live strictly-local block, given away by the caller.
     #[inline]
-    pub(crate) unsafe fn free_local(
+    pub(crate) unsafe fn free_local<S: PageSource>(
         &mut self,
         ptr: *mut u8,
         header: &SpanHeader,
         sh: &CpuShared,
-        t: &Tables,
+        env: &Env<'_, S>,
     ) {
         sh.stats.frees.add(1);
         let block = ptr as *mut Block;
         let owner = header.owner as CpuId;
         if owner == self.id {
-            let l = &mut self.local[header.class as usize];
-            // SAFETY: the block is ours now.
-            unsafe { (*block).next = l.head };
-            l.head = block;
-            return;
+            // SAFETY: one of our strictly-local blocks, given away to us.
+            return unsafe { self.push_local(header.class as usize, block, sh, env) };
         }
+        let t = env.t;
         sh.stats.remote_cpu_frees.add(1);
         if self.local_out.count > 0 && self.local_out_owner != owner {
             self.flush_local_out(t);
@@ -432,7 +494,7 @@ impl CpuState {
                 }
             }
         }
-        self.drain_remote(sh);
+        self.drain_remote(sh, env);
     }
 
     /// Gives this processor's strictly-local spans back to the page source.
@@ -440,14 +502,9 @@ impl CpuState {
     /// # Safety
     /// Nothing uses any of their blocks any more.
     pub(crate) unsafe fn release_spans<S: PageSource>(&mut self, pages: &S) {
-        let mut span = self.local_spans;
-        while span != 0 {
-            // SAFETY: a span we own; its header links the next one.
-            let next = unsafe { SpanHeader::at(span).book().next };
-            // SAFETY: from `pages`, unused now.
-            unsafe { pages.free_pages(NonNull::new_unchecked(span as *mut u8), SPAN_PAGES) };
-            span = next;
+        for l in &mut self.local {
+            // SAFETY: our own spans, unused now.
+            unsafe { l.spans.release_all(pages) };
         }
-        self.local_spans = 0;
     }
 }

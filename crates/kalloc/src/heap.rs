@@ -355,7 +355,7 @@ impl<P: Platform, S: PageSource> Kalloc<P, S> {
                 cpu.free_global(p, header.class as usize, header, sh, env)
             },
             // SAFETY: as above.
-            SpanKind::Local => unsafe { cpu.free_local(p, header, sh, env.t) },
+            SpanKind::Local => unsafe { cpu.free_local(p, header, sh, env) },
         });
         debug_assert!(done.is_some(), "kalloc: free before init");
     }

@@ -129,9 +129,10 @@
 //! - A node gives a span of global blocks back to the page layer only once
 //!   every block carved from it has come back to the node and the node holds
 //!   more free lists of that class than it keeps ([`node::KEEP_LISTS`]);
-//!   blocks cached in processors' lists keep their spans. Strictly-local
-//!   spans stay with their processor. Large blocks go back to pages as soon
-//!   as they are freed.
+//!   blocks cached in processors' lists keep their spans. A processor's
+//!   strictly-local list keeps two batches per class and gives the rest back
+//!   to its spans the same way. Large blocks go back to pages as soon as
+//!   they are freed.
 //! - Until [`Kalloc::init`] every allocation fails. The kernel switches
 //!   from its bootstrap heap once the frame allocator and SRAT are known;
 //!   [`handover::Handover`] is a `#[global_allocator]` that does exactly
@@ -188,6 +189,7 @@ pub mod platform;
 pub mod remote;
 pub mod selftest;
 pub mod span;
+mod spans;
 mod stats;
 mod sync;
 

@@ -18,6 +18,7 @@ pub(crate) struct CpuCounters {
     pub(crate) lists_from_node: Counter,
     pub(crate) lists_to_node: Counter,
     pub(crate) spans: Counter,
+    pub(crate) spans_released: Counter,
     pub(crate) large_allocs: Counter,
     pub(crate) large_frees: Counter,
     pub(crate) failures: Counter,
@@ -70,6 +71,8 @@ pub struct CpuStats {
     pub lists_to_node: u64,
     /// Strictly-local spans this processor took from the page layer.
     pub spans: u64,
+    /// Of those, spans given back once all their blocks were free.
+    pub spans_released: u64,
     /// Large (page-layer) allocations made here.
     pub large_allocs: u64,
     /// Large blocks freed here.
@@ -90,6 +93,7 @@ impl CpuCounters {
             lists_from_node: self.lists_from_node.get(),
             lists_to_node: self.lists_to_node.get(),
             spans: self.spans.get(),
+            spans_released: self.spans_released.get(),
             large_allocs: self.large_allocs.get(),
             large_frees: self.large_frees.get(),
             failures: self.failures.get(),

@@ -1051,3 +1051,54 @@ fn write_after_free_is_caught_at_the_next_allocation() {
     // The same block comes back first (LIFO) and the poison check fires.
     let _ = heap.allocate(layout, Flavour::Global);
 }
+
+/// Strictly-local memory is bounded too: a processor keeps about two
+/// batches per class and gives idle spans back.
+#[test]
+fn strictly_local_lists_are_trimmed_and_spans_released() {
+    let heap = heap(&[0, 0], 1, 1 << 20);
+    let layout = Layout::from_size_align(256, 8).unwrap(); // batch: 64
+    let pages = heap.page_source().clone();
+    on_cpu(0);
+    let base = pages.outstanding();
+    let burst: Vec<_> = (0..5000)
+        .map(|_| heap.allocate(layout, Flavour::LocalStrict).unwrap())
+        .collect();
+    let peak = pages.outstanding();
+    assert!(peak - base >= 19, "5000 x 256 B needs at least 19 spans");
+    // Half freed by the owner, half sent home by another processor.
+    for &p in &burst[..2500] {
+        // SAFETY: live, from `heap` with `layout`.
+        unsafe { heap.free(p, layout) };
+    }
+    on_cpu(1);
+    for &p in &burst[2500..] {
+        // SAFETY: as above.
+        unsafe { heap.free(p, layout) };
+    }
+    heap.flush();
+    on_cpu(0);
+    heap.flush(); // the owner takes in what was sent home
+    let s = heap.cpu_stats(0).unwrap();
+    assert_eq!(s.remote_cpu_received, 2500);
+    assert!(s.spans_released >= 15, "{s:?}");
+    assert!(pages.outstanding() < peak - 15);
+    // And the memory is reused correctly.
+    let mut again: Vec<usize> = (0..5000)
+        .map(|_| {
+            let p = heap.allocate(layout, Flavour::LocalStrict).unwrap();
+            // SAFETY: a fresh 256-byte block.
+            unsafe { p.as_ptr().write_bytes(0x33, 256) };
+            p.as_ptr() as usize
+        })
+        .collect();
+    again.sort_unstable();
+    assert!(
+        again.windows(2).all(|w| w[1] - w[0] >= 256),
+        "overlapping blocks"
+    );
+    for p in again {
+        // SAFETY: live, from `heap` with `layout`.
+        unsafe { heap.free(NonNull::new(p as *mut u8).unwrap(), layout) };
+    }
+}
