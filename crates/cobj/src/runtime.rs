@@ -649,7 +649,12 @@ impl<P: Platform> Runtime<P> {
                         return Err(Error::Destroyed);
                     };
                     let rep: *const Rep<I> = root.handle_miss(cpu);
-                    e.used.fetch_or(1 << cpu, Ordering::AcqRel);
+                    // Recorded under the miss count, so a flush (which
+                    // waits for misses) cannot clear it behind our back; only
+                    // the first miss of a processor writes the shared word.
+                    if e.used.load(Ordering::Acquire) & (1 << cpu) == 0 {
+                        e.used.fetch_or(1 << cpu, Ordering::AcqRel);
+                    }
                     let monitor = if st & MONITORED != 0 {
                         e.monitor.load(Ordering::Acquire)
                     } else {
@@ -678,8 +683,10 @@ impl<P: Platform> Runtime<P> {
                         let Some(root) = self.root_of::<I>(e) else {
                             return Err(Error::Destroyed);
                         };
+                        // No `used` bit: nothing is installed, and the swap
+                        // drains every forwarded call before it completes,
+                        // so no later destroy can overlap this call.
                         let rep = root.handle_miss(cpu);
-                        e.used.fetch_or(1 << cpu, Ordering::AcqRel);
                         let r = f(rep.get());
                         drop(fwd);
                         return Ok(r);
