@@ -283,12 +283,11 @@ fn main() {
                 _ => "-".into(),
             };
             if args.iter().any(|a| a == "--footprint") {
-                let pages: u64 = (0..KALLOC.nodes())
-                    .map(|n| KALLOC.page_source().pages_allocated(n))
-                    .sum();
+                let src = KALLOC.page_source();
                 eprintln!(
-                    "kalloc pages mapped so far (cumulative): {pages} ({} KiB)",
-                    pages * 4
+                    "kalloc pages: peak {} KiB mapped, {} KiB still mapped",
+                    src.pages_peak() * 4,
+                    src.pages_in_use() * 4
                 );
             }
             println!(

@@ -267,6 +267,8 @@ unsafe fn unmap_pages(ptr: *mut u8, pages: usize) {
 pub struct MmapPages {
     allocated: [AtomicU64; MAX_NODES],
     freed: AtomicU64,
+    in_use: AtomicU64,
+    peak: AtomicU64,
     node_limit: u64,
 }
 
@@ -281,6 +283,8 @@ impl MmapPages {
         Self {
             allocated: [const { AtomicU64::new(0) }; MAX_NODES],
             freed: AtomicU64::new(0),
+            in_use: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
             node_limit: pages,
         }
     }
@@ -295,6 +299,16 @@ impl MmapPages {
     /// Pages given back so far (all nodes).
     pub fn pages_freed(&self) -> u64 {
         self.freed.load(Ordering::Relaxed)
+    }
+
+    /// Pages mapped now (all nodes).
+    pub fn pages_in_use(&self) -> u64 {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// The most pages mapped at any one time (all nodes).
+    pub fn pages_peak(&self) -> u64 {
+        self.peak.load(Ordering::Relaxed)
     }
 }
 
@@ -317,12 +331,16 @@ unsafe impl PageSource for MmapPages {
         let p = map_pages(pages, align);
         if p.is_none() {
             counter.fetch_sub(pages as u64, Ordering::Relaxed);
+        } else {
+            let now = self.in_use.fetch_add(pages as u64, Ordering::Relaxed) + pages as u64;
+            self.peak.fetch_max(now, Ordering::Relaxed);
         }
         p
     }
 
     unsafe fn free_pages(&self, ptr: NonNull<u8>, pages: usize) {
         self.freed.fetch_add(pages as u64, Ordering::Relaxed);
+        self.in_use.fetch_sub(pages as u64, Ordering::Relaxed);
         // SAFETY: per the trait, a run of ours nobody uses any more.
         unsafe { unmap_pages(ptr.as_ptr(), pages) };
     }
