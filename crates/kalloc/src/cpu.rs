@@ -3,14 +3,17 @@
 //! paths are a few plain loads and stores: no lock, no atomic
 //! read-modify-write.
 //!
-//! Global blocks (K42's `LMalloc`): each class has a main list and an
-//! auxiliary list of exactly one batch. Allocation pops the main list; when
-//! it is empty the auxiliary list becomes the main list, and only when both
-//! are empty is a whole list fetched from the node layer. A free pushes on
-//! the main list; when it holds a batch, it becomes the auxiliary list and
-//! the old auxiliary list goes to the node layer. So a processor that
-//! alternates allocs and frees around a batch boundary does not ping-pong
-//! lists with its node. A global block freed here but homed on another node
+//! Global blocks (K42's `LMalloc`): each class has a main list and a small
+//! stack of spare full lists (K42 had one auxiliary list; we keep up to
+//! about 64 KiB worth, see [`spare_max`]). Allocation pops the main list;
+//! when it is empty the newest spare list becomes the main list, and only
+//! when there is none is a whole list fetched from the node layer. A free
+//! pushes on the main list; when it holds a batch, it joins the spares, and
+//! when there are too many spares the oldest goes to the node layer. So a
+//! processor that alternates allocs and frees around a batch boundary does
+//! not ping-pong lists with its node, and a working set of up to ~64 KiB
+//! per class stays in this processor's cache instead of migrating to
+//! another processor through the node layer. A global block freed here but homed on another node
 //! is batched per (node, class) and sent home as a whole list.
 //!
 //! Strictly-local blocks come from spans this processor owns and return
@@ -30,20 +33,29 @@ use crate::spans::SpanSet;
 use crate::stats::CpuCounters;
 use crate::Tables;
 
+/// Spare full lists a processor keeps per class: about 64 KiB worth, at
+/// least 1 and at most 16.
+#[inline]
+fn spare_max(class: usize) -> u32 {
+    let list_bytes = batch(class) * CLASS_SIZES[class];
+    (65536 / list_bytes).clamp(1, 16)
+}
+
 /// Strictly-local blocks bound for one other processor are pushed to it in
 /// batches of this many (or sooner, when a block for another owner comes).
 pub(crate) const REMOTE_BATCH: u32 = 64;
 
-/// A processor's global blocks of one class (K42's `freeList` and
-/// `auxList`).
+/// A processor's global blocks of one class (K42's `freeList`, and a stack
+/// of lists where K42 had one `auxList`).
 #[derive(Clone, Copy)]
 struct Magazine {
     /// The main list: allocations pop here, frees push here.
     head: *mut Block,
     count: u32,
-    /// The auxiliary list: one full batch (or empty), the next to move.
-    aux_count: u32,
-    aux: *mut Block,
+    /// Spare full lists (exactly one batch each), newest first, linked
+    /// through their heads' `next_list`.
+    nspare: u32,
+    spare: *mut Block,
 }
 
 /// A processor's strictly-local blocks of one class.
@@ -144,8 +156,8 @@ impl CpuState {
             mags: [Magazine {
                 head: ptr::null_mut(),
                 count: 0,
-                aux_count: 0,
-                aux: ptr::null_mut(),
+                nspare: 0,
+                spare: ptr::null_mut(),
             }; NUM_CLASSES],
             local: [const { LocalClass::EMPTY }; NUM_CLASSES],
             node_out,
@@ -185,11 +197,12 @@ impl CpuState {
         env: &Env<'_, S>,
     ) -> *mut u8 {
         let m = &mut self.mags[class];
-        if !m.aux.is_null() {
-            m.head = m.aux;
-            m.count = m.aux_count;
-            m.aux = ptr::null_mut();
-            m.aux_count = 0;
+        if !m.spare.is_null() {
+            m.head = m.spare;
+            m.count = batch(class);
+            // SAFETY: spare lists are ours; their heads link the next one.
+            m.spare = unsafe { (*m.head).next_list };
+            m.nspare -= 1;
         } else {
             let nodes = env.t.nnodes;
             let got = (0..nodes).find_map(|k| {
@@ -243,27 +256,45 @@ impl CpuState {
         m.count += 1;
     }
 
-    /// The main list is full: it becomes the auxiliary list, and the old
-    /// auxiliary list goes to the node layer.
+    /// The main list is full: it joins the spares; if there are too many
+    /// spares, the oldest goes to the node layer.
     #[cold]
     #[inline(never)]
     fn overflow<S: PageSource>(&mut self, class: usize, sh: &CpuShared, env: &Env<'_, S>) {
         let m = &mut self.mags[class];
-        let (old, old_count) = (m.aux, m.aux_count);
-        m.aux = m.head;
-        m.aux_count = m.count;
+        // SAFETY: the main list is ours and not empty.
+        unsafe { (*m.head).next_list = m.spare };
+        m.spare = m.head;
+        m.nspare += 1;
         m.head = ptr::null_mut();
         m.count = 0;
-        if !old.is_null() {
-            // SAFETY: the old auxiliary list is a chain of `old_count` free
-            // blocks of `class` homed on our node.
-            unsafe {
-                env.t
-                    .node(self.node)
-                    .give_list(class, old, old_count, false, env.pages, env.relax)
-            };
-            sh.stats.lists_to_node.add(1);
+        if m.nspare <= spare_max(class) {
+            return;
         }
+        // Unlink the oldest (last) spare list; there are at least two.
+        let mut before = m.spare;
+        // SAFETY: spare lists are ours; `nspare` of them are linked.
+        let oldest = unsafe {
+            for _ in 2..m.nspare {
+                before = (*before).next_list;
+            }
+            let oldest = (*before).next_list;
+            (*before).next_list = ptr::null_mut();
+            oldest
+        };
+        m.nspare -= 1;
+        // SAFETY: a full list of `class` blocks homed on our node.
+        unsafe {
+            env.t.node(self.node).give_list(
+                class,
+                oldest,
+                batch(class),
+                false,
+                env.pages,
+                env.relax,
+            )
+        };
+        sh.stats.lists_to_node.add(1);
     }
 
     #[cold]
