@@ -36,7 +36,9 @@ use alloc::sync::Arc;
 use crate::error::Error;
 use crate::platform::{CpuId, Platform, MAX_CPUS};
 use crate::root::{Format, Root};
-use crate::runtime::{ErasedRoot, Runtime, Work, MONITORED, NORMAL, PHASE_MASK, SWITCHING};
+use crate::runtime::{
+    ErasedRoot, GlobalEntry, Runtime, Work, MONITORED, NORMAL, PHASE_MASK, SWITCHING,
+};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Set in every per-processor forward counter when the swap moves from
@@ -162,6 +164,26 @@ impl<I: ?Sized + 'static> core::fmt::Display for SwitchError<I> {
     }
 }
 
+/// An object in the `SWITCHING` phase; dropping this returns it to normal
+/// (the mediator is unlinked; freeing it is the swapper's business).
+struct Claim<'a>(&'a GlobalEntry);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let e = self.0;
+        e.mediator.store(core::ptr::null_mut(), Ordering::Release);
+        let mut st = e.state.load(Ordering::Acquire);
+        while let Err(now) = e.state.compare_exchange_weak(
+            st,
+            (st & !PHASE_MASK) | NORMAL,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            st = now;
+        }
+    }
+}
+
 /// The best format both Roots support: the new Root's preference order.
 pub fn negotiate(exports: &[Format], imports: &[Format]) -> Option<Format> {
     imports.iter().copied().find(|f| exports.contains(f))
@@ -196,26 +218,19 @@ impl<P: Platform> Runtime<P> {
                 Err(now) => st = now,
             }
         }
+        // From here on the object is ours until `claim` is dropped, which
+        // reopens it (also if a transfer hook panics: callers then resume
+        // on the old Root instead of waiting forever).
+        let claim = Claim(e);
         // Misses that read the Root before the claim finish installing.
         self.wait_misses(e);
-        let reopen = || {
-            let mut st = e.state.load(Ordering::Acquire);
-            while let Err(now) = e.state.compare_exchange_weak(
-                st,
-                (st & !PHASE_MASK) | NORMAL,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                st = now;
-            }
-        };
         let Some(old) = self.root_of::<I>(e) else {
-            reopen();
+            drop(claim);
             return fail(Error::Destroyed, new_root);
         };
         // 1. Negotiate.
         let Some(format) = negotiate(old.export_formats(), new_root.import_formats()) else {
-            reopen();
+            drop(claim);
             return fail(Error::NoCommonFormat, new_root);
         };
         // 2. FORWARD.
@@ -259,8 +274,8 @@ impl<P: Platform> Runtime<P> {
         };
         let used = e.used.swap(0, Ordering::AcqRel);
         self.flush(id, used);
-        e.mediator.store(core::ptr::null_mut(), Ordering::Release);
-        reopen();
+        // COMPLETED: blocked callers retry on whatever is installed now.
+        drop(claim);
         // Blocked callers may still be looking at the mediator.
         // SAFETY: unlinked above; from `Box::into_raw`.
         let mediator = unsafe { Box::from_raw(mediator) };

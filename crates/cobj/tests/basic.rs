@@ -447,3 +447,57 @@ fn an_id_is_reused_only_after_quiescence() {
     // any id may come back; the point is that one is available now.
     assert!(again.is_ok());
 }
+
+/// Imports the total format by panicking.
+struct Panicky;
+
+impl cobj::RepType for Panicky {
+    type Interface = dyn Counter;
+    type Shared = ();
+    fn new(_: &(), _: usize) -> Self {
+        Panicky
+    }
+    fn interface(l: &cobj::Local<Self>) -> &Self::Interface {
+        l
+    }
+    const IMPORTS: &'static [cobj::Format] = &[TOTAL];
+    fn import(
+        _: &cobj::Local<Self>,
+        _: cobj::Format,
+        _: cobj::Transfer,
+    ) -> Result<(), cobj::TransferError> {
+        panic!("import failed hard");
+    }
+}
+
+impl Counter for cobj::Local<Panicky> {
+    fn inc(&self) {}
+    fn value(&self) -> u64 {
+        0
+    }
+    fn slot(&self) -> usize {
+        0
+    }
+    fn reps(&self) -> usize {
+        0
+    }
+}
+
+#[test]
+fn a_panicking_transfer_leaves_the_old_object_in_place() {
+    let rt = runtime(2);
+    let c = rt
+        .create(StdRoot::<SharedCount>::shared(Drops::default()))
+        .unwrap();
+    on_each(&rt, [0], |_| c.call(|c| c.inc()).unwrap());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = c.switch(StdRoot::<Panicky>::shared(()));
+    }));
+    assert!(r.is_err());
+    on_each(&rt, [1], |_| {
+        c.call(|c| c.inc()).unwrap();
+        assert_eq!(c.call(|c| c.value()).unwrap(), 2);
+    });
+    c.switch(StdRoot::<DistCount>::per_cpu(Drops::default()))
+        .unwrap();
+}
