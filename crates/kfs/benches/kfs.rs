@@ -2,7 +2,7 @@
 //! per-element choice (and hot swap) buys. Run with
 //! `cargo bench -p kfs -- --measurement-time 2 --warm-up-time 1`.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use kfs::{mkfs, Fs, Imp, MemDevice, MkfsOptions, Options};
 use std::hint::black_box;
 
@@ -37,34 +37,6 @@ fn dir_lookup(c: &mut Criterion) {
     g.finish();
 }
 
-/// Instantiating a 64 MiB file after mount and reading its last byte:
-/// 1 + 32 indirect blocks (small-file) vs a few inline extents.
-fn file_open(c: &mut Criterion) {
-    let mut g = c.benchmark_group("mount_and_read_tail_64MiB");
-    for imp in [Imp::SmallFile, Imp::ExtentFile] {
-        let dev = mkfs(MemDevice::new(20_000), &MkfsOptions::default()).unwrap();
-        let mut fs = Fs::mount(dev, opts()).unwrap();
-        let f = fs.create(fs.root(), b"f", 0o644, 0, 0, 0).unwrap().id;
-        let chunk = vec![1u8; 1 << 20];
-        for k in 0..64u64 {
-            fs.write(f, k << 20, &chunk).unwrap();
-        }
-        fs.set_imp(f, imp).unwrap();
-        let dev = fs.unmount().unwrap();
-        g.bench_function(imp.name(), |b| {
-            b.iter_batched(
-                || dev.clone(),
-                |d| {
-                    let mut fs = Fs::mount(d, opts()).unwrap();
-                    black_box(fs.read(f, (64 << 20) - 1, 1).unwrap())
-                },
-                BatchSize::LargeInput,
-            )
-        });
-    }
-    g.finish();
-}
-
 /// Create + write + fsync of a small file: the cost of a checkpoint.
 fn small_file_fsync(c: &mut Criterion) {
     let dev = mkfs(MemDevice::new(65_536), &MkfsOptions::default()).unwrap();
@@ -84,5 +56,5 @@ fn small_file_fsync(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, dir_lookup, file_open, small_file_fsync);
+criterion_group!(benches, dir_lookup, small_file_fsync);
 criterion_main!(benches);

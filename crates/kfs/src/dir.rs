@@ -191,14 +191,41 @@ impl Dir<'_> {
         }
     }
 
-    /// Looks `name` up.
+    /// Looks `name` up. Scans blocks in place without allocating and checks
+    /// what it relies on (record lengths, the entry found); a block whose
+    /// records do not tile it is reported by [`parse_block`].
     pub fn lookup(&mut self, name: &[u8]) -> Result<Option<DirEntry>> {
         for blk in self.blocks_for(name) {
+            let (id, max) = (self.id, self.max_id);
             let b = self.data.block(blk, self.dev)?;
-            for (_, _, e) in parse_block(b, self.id, blk, self.max_id)? {
-                if let Some(e) = e.filter(|e| e.name == name) {
-                    return Ok(Some(e));
+            let mut off = 0;
+            while off + HDR <= BLOCK_SIZE {
+                let rl = get_u16(b, off + 8) as usize;
+                if rl < 16 || off + rl > BLOCK_SIZE {
+                    break;
                 }
+                let nl = b[off + 10] as usize;
+                let eid = get_u64(b, off);
+                if eid != 0
+                    && nl == name.len()
+                    && entry_len(nl) <= rl
+                    && &b[off + HDR..off + HDR + nl] == name
+                {
+                    if eid >= max {
+                        return Err(corrupt!(
+                            "directory {id} block {blk}: entry at {off} names id {eid}"
+                        ));
+                    }
+                    return Ok(Some(DirEntry {
+                        id: eid,
+                        ftype: b[off + 11],
+                        name: name.to_vec(),
+                    }));
+                }
+                off += rl;
+            }
+            if off != BLOCK_SIZE {
+                parse_block(b, id, blk, max)?; // reports the damage
             }
         }
         Ok(None)

@@ -491,3 +491,31 @@ fn unlinked_open_file_lives_until_release_and_is_reclaimed_after_a_crash() {
     assert!(fs.statfs().bfree > free_before);
     let _ = mode::S_IFREG;
 }
+
+#[test]
+fn extent_layout_needs_no_indirect_blocks_for_a_contiguous_file() {
+    let mut o = Options::deterministic();
+    o.extent_threshold = 0; // no automatic swap: compare both layouts
+    let dev = mkfs(MemDevice::new(20_000), &MkfsOptions::default()).unwrap();
+    let mut fs = Fs::mount(dev, o.clone()).unwrap();
+    let f = fs.create(fs.root(), b"f", 0o644, 0, 0, 0).unwrap().id;
+    let chunk = vec![3u8; 1 << 20];
+    for k in 0..64u64 {
+        fs.write(f, k << 20, &chunk).unwrap();
+    }
+    fs.fsync().unwrap();
+    let data_sectors = 64 * 256 * 8;
+    // 16,384 blocks: 12 direct, 512 under the single-indirect block, the
+    // rest under a double-indirect root with 31 leaves: 33 metadata blocks.
+    assert_eq!(fs.getattr(f).unwrap().blocks, data_sectors + 33 * 8);
+    fs.set_imp(f, Imp::ExtentFile).unwrap();
+    fs.fsync().unwrap();
+    assert_eq!(
+        fs.getattr(f).unwrap().blocks,
+        data_sectors,
+        "a contiguous file fits in inline extents"
+    );
+    let dev = fs.unmount().unwrap();
+    let mut fs = Fs::mount(dev, o).unwrap();
+    assert_eq!(fs.read(f, (64 << 20) - 2, 2).unwrap(), vec![3, 3]);
+}

@@ -57,8 +57,9 @@ impl Mount {
             .arg("-s")
             .arg(size)
             .arg(&image)
-            .status()
-            .unwrap();
+            .output()
+            .unwrap()
+            .status;
         assert!(st.success());
         Mount {
             mnt: dir.join("mnt"),
