@@ -509,7 +509,7 @@ impl<D: BlockDevice> Fs<D> {
             gid: r.gid,
             nlink: r.nlink,
             size: r.size,
-            blocks: blocks * (BLOCK_SIZE as u64 / 512),
+            blocks: blocks.saturating_mul(BLOCK_SIZE as u64 / 512),
             atime: r.atime,
             mtime: r.mtime,
             ctime: r.ctime,

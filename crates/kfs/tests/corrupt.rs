@@ -97,7 +97,8 @@ proptest! {
             if word {
                 // Plant a plausible-looking large number (pointers, sizes, counts).
                 let o = b * BLOCK_SIZE + off / 8 * 8;
-                img[o..o + 8].copy_from_slice(&(val as u64 * 0x0101_0101).to_le_bytes());
+                let v = if val & 1 == 0 { val as u64 * 0x0101_0101 } else { val as u64 * 0x0101_0101_0101_0101 };
+                img[o..o + 8].copy_from_slice(&v.to_le_bytes());
             } else {
                 img[b * BLOCK_SIZE + off] ^= val | 1;
             }

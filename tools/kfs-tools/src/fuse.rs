@@ -38,11 +38,15 @@ fn errno(e: Error) -> Errno {
 }
 
 fn to_system(t: Time) -> SystemTime {
-    if t.sec >= 0 {
-        UNIX_EPOCH + Duration::new(t.sec as u64, t.nsec)
+    // Timestamps come from the image: out-of-range ones clamp, never panic.
+    let d = Duration::new(t.sec.unsigned_abs(), 0);
+    let base = if t.sec >= 0 {
+        UNIX_EPOCH.checked_add(d)
     } else {
-        UNIX_EPOCH - Duration::from_secs(t.sec.unsigned_abs()) + Duration::from_nanos(t.nsec as u64)
-    }
+        UNIX_EPOCH.checked_sub(d)
+    };
+    base.and_then(|b| b.checked_add(Duration::from_nanos(t.nsec as u64)))
+        .unwrap_or(UNIX_EPOCH)
 }
 
 fn from_system(t: SystemTime) -> Time {
