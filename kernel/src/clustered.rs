@@ -77,6 +77,20 @@ pub fn runtime() -> &'static Runtime<KernelPlatform> {
     RUNTIME.get().expect("clustered objects used before init")
 }
 
+/// Hot-swaps `c` to `root` between `cobj.swap_begin` and `cobj.swap_end`
+/// trace events (`to` names the new implementation in the trace).
+pub fn switch<I: ?Sized + 'static>(
+    c: &cobj::CoRef<'_, I, KernelPlatform>,
+    root: impl cobj::Root<I>,
+    to: &str,
+) -> Result<(), cobj::SwitchError<I>> {
+    let id = c.id() as u64;
+    ktrace::events::cobj::swap_begin(&crate::trace::TRACER, id, to);
+    let r = c.switch(root).map(drop);
+    ktrace::events::cobj::swap_end(&crate::trace::TRACER, id);
+    r
+}
+
 /// The quiescent-state hook: from the tick and the idle loop.
 #[inline]
 pub fn quiescent() {
@@ -194,9 +208,9 @@ ktest::ktest! {
                     let mut swaps = 0;
                     while swaps < SWAPS || done.load(Ordering::SeqCst) + 1 < percpu::online() as u64 {
                         if swaps % 2 == 0 {
-                            c.switch(cobj::StdRoot::<Distributed>::per_cpu(())).map_err(|e| e.error).unwrap();
+                            switch(&c, cobj::StdRoot::<Distributed>::per_cpu(()), "distributed").map_err(|e| e.error).unwrap();
                         } else {
-                            c.switch(cobj::StdRoot::<Shared>::shared(())).map_err(|e| e.error).unwrap();
+                            switch(&c, cobj::StdRoot::<Shared>::shared(()), "shared").map_err(|e| e.error).unwrap();
                         }
                         swaps += 1;
                     }

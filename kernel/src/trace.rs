@@ -320,3 +320,38 @@ ktest::ktest! {
         }
     }
 }
+
+ktest::kbench! {
+    /// Cycles per event at 1..N processors logging at once: class off (the
+    /// mask test alone), class on (reserve, write three words, commit), and
+    /// an `IrqMutex` lock/unlock pair with the `lock` class off and on (one
+    /// lock per processor: the logging cost, not contention).
+    /// `empty` is the loop's own cost, to subtract.
+    fn trace_event_cost() {
+        use core::hint::black_box;
+        const ITERS: u64 = 50_000;
+        let saved = TRACER.mask();
+        let locks = [const { crate::sync::IrqMutex::new(0u64) }; percpu::MAX_CPUS];
+        let lock_pair = || *black_box(&locks[percpu::current_id()]).lock() += 1;
+        for n in crate::bench::sweep() {
+            let empty = crate::bench::parallel(n, ITERS, &|| {
+                black_box(());
+            });
+            TRACER.set_mask(0);
+            let off = crate::bench::parallel(n, ITERS, &|| {
+                events::test::mark(&TRACER, black_box(1), black_box(2));
+            });
+            let lock_off = crate::bench::parallel(n, ITERS, &lock_pair);
+            TRACER.set_mask(ktrace::Class::TEST.bit() | ktrace::Class::LOCK.bit());
+            let on = crate::bench::parallel(n, ITERS, &|| {
+                events::test::mark(&TRACER, black_box(1), black_box(2));
+            });
+            let lock_on = crate::bench::parallel(n, ITERS, &lock_pair);
+            TRACER.set_mask(saved);
+            crate::println!(
+                "kbench: trace.event cpus={n} cycles/op empty={empty} off={off} on={on} \
+                 lock_off={lock_off} lock_on={lock_on}"
+            );
+        }
+    }
+}
