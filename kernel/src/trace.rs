@@ -202,6 +202,20 @@ fn pump(flush: bool) {
     d.skipped += stats.lost;
 }
 
+/// Sends what the log holds before a fatal exception stops the machine,
+/// so the trace ends with the fault. Only if the daemon already runs (it
+/// allocates when it starts, and the heap's lock may be held now) and is
+/// not busy on another processor.
+pub fn flush_before_fatal() {
+    let Some(mut daemon) = DAEMON.try_lock() else {
+        return;
+    };
+    if let Some(d) = daemon.as_mut() {
+        let Ok(stats) = d.writer.flush(&mut Com2);
+        d.sent += stats.written;
+    }
+}
+
 /// The monitor's `trace` command: `trace` or `trace stats` prints the
 /// state, `trace off` disables, `trace <classes>` sets the classes.
 pub fn command(args: &str) {
@@ -254,7 +268,11 @@ fn print_stats() {
 /// `boot` (nothing more: boot ends at SMP bring-up; flush, power off) or
 /// `ktest` (the in-kernel test runner with all classes on; it flushes and
 /// exits QEMU with its pass status). Returns if there is no workload.
+/// Called once every processor is up.
 pub fn run_workload() {
+    // Start the stream now (the clock is calibrated, the heap is up), so
+    // that even a fatal fault in what follows can flush the log.
+    poll();
     let Some(name) = crate::cmdline().get("workload") else {
         return;
     };

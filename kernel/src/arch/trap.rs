@@ -181,6 +181,7 @@ fn exception(frame: &mut TrapFrame) {
         }
         return;
     }
+    crate::trace::flush_before_fatal();
     crate::panic::fatal_exception(frame, cr2);
 }
 
