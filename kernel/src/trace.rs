@@ -317,7 +317,7 @@ ktest::ktest! {
     /// An enabled event lands in this processor's buffer and a disabled one
     /// does not; the mask round-trips through the command syntax.
     fn trace_logs_enabled_classes_only() {
-        let saved = TRACER.mask();
+        let saved = (TRACER.mask(), STREAMING.load(Ordering::Acquire));
         let me = percpu::current_id();
         // No tick heartbeat in between.
         let were_enabled = cpu::interrupts_enabled();
@@ -332,7 +332,8 @@ ktest::ktest! {
         assert_eq!(TRACER.reserved_words(me), after, "a disabled class logged");
         assert!(set_classes("nonsense").unwrap_err().contains("nonsense"));
         assert_eq!(TRACER.mask(), ktrace::Class::TEST.bit(), "a bad list changed the mask");
-        TRACER.set_mask(saved);
+        TRACER.set_mask(saved.0);
+        STREAMING.store(saved.1, Ordering::Release);
         if were_enabled {
             cpu::enable_interrupts();
         }
