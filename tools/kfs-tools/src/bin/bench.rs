@@ -154,24 +154,35 @@ struct Row {
     times: Vec<(String, f64)>,
 }
 
-fn bench(t: &mut Target, a: &Args, tarball: &Path) -> Result<Row, String> {
-    let size = kfs_tools::parse_size(&a.size)?;
-    t.mkfs(size)?;
-    t.mount()?;
-    let mut times = Vec::new();
-
-    let dir = t.mnt.join("small");
-    io(fs::create_dir(&dir))?;
+/// Create + write + fsync of small files, interleaved between the file
+/// systems in rounds so that both see the same background load (fsync
+/// latency on a shared disk varies a lot over a minute).
+fn small_files(ts: &[Target], a: &Args) -> Result<Vec<f64>, String> {
     let payload: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
-    let s = time(|| {
-        for i in 0..a.files {
-            let mut f = io(fs::File::create(dir.join(format!("f{i:06}"))))?;
-            io(f.write_all(&payload[..1024 + (i * 37) % 3072]))?;
-            io(f.sync_all())?;
+    let mut total = vec![0.0; ts.len()];
+    for t in ts.iter() {
+        io(fs::create_dir(t.mnt.join("small")))?;
+    }
+    let rounds = 20.min(a.files.max(1));
+    for r in 0..rounds {
+        let (lo, hi) = (a.files * r / rounds, a.files * (r + 1) / rounds);
+        for (k, t) in ts.iter().enumerate() {
+            let dir = t.mnt.join("small");
+            total[k] += time(|| {
+                for i in lo..hi {
+                    let mut f = io(fs::File::create(dir.join(format!("f{i:06}"))))?;
+                    io(f.write_all(&payload[..1024 + (i * 37) % 3072]))?;
+                    io(f.sync_all())?;
+                }
+                Ok(())
+            })?;
         }
-        Ok(())
-    })?;
-    times.push((format!("create+write+fsync {} small files", a.files), s));
+    }
+    Ok(total)
+}
+
+fn bench(t: &mut Target, a: &Args, tarball: &Path, small: f64) -> Result<Row, String> {
+    let mut times = vec![(format!("create+write+fsync {} small files", a.files), small)];
 
     let chunk = vec![0x5au8; 1 << 20];
     let path = t.mnt.join("seq");
@@ -250,7 +261,8 @@ fn main_() -> Result<(), String> {
             .arg(&a.tree)
             .arg("."))?;
     }
-    let mut rows = Vec::new();
+    let size = kfs_tools::parse_size(&a.size)?;
+    let mut ts = Vec::new();
     for name in ["kfs", "fuse2fs"] {
         if !a.only.iter().any(|o| o == name) {
             continue;
@@ -264,13 +276,34 @@ fn main_() -> Result<(), String> {
             server: None,
             bindir: bindir.clone(),
         };
-        eprintln!("kfs-bench: running {name} ...");
-        let r = bench(&mut t, &a, &tarball);
+        t.mkfs(size)?;
+        t.mount()?;
+        ts.push(t);
+    }
+    eprintln!("kfs-bench: small files (interleaved) ...");
+    let small = small_files(&ts, &a);
+    let mut rows = Vec::new();
+    let mut err = small.as_ref().err().cloned();
+    if let Ok(small) = small {
+        for (k, t) in ts.iter_mut().enumerate() {
+            eprintln!("kfs-bench: running {} ...", t.name);
+            match bench(t, &a, &tarball, small[k]) {
+                Ok(r) => rows.push(r),
+                Err(e) => {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+    }
+    for t in &mut ts {
         if t.server.is_some() {
             let _ = t.unmount();
         }
-        rows.push(r?);
         let _ = fs::remove_file(&t.image);
+    }
+    if let Some(e) = err {
+        return Err(e);
     }
     println!(
         "| workload | {} | fuse2fs / kfs |",
