@@ -1,0 +1,127 @@
+//! Physical frames: the page source under the PMs.
+//!
+//! The kernel implements [`Frames`] on its frame allocator and its direct
+//! map of physical memory; [`SimFrames`] is a simulated physical memory of
+//! `n` frames with real byte contents, so tests can check zero-fill and
+//! copy-on-write by reading memory back.
+
+use crate::sync::Mutex;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::types::{Pfn, PAGE_SIZE};
+
+/// A source of physical frames and access to their contents.
+///
+/// Runs of `count` frames are naturally aligned (`count` is 1 or
+/// [`PAGES_PER_LARGE`](crate::PAGES_PER_LARGE)), as large-page mappings
+/// need.
+pub trait Frames: Send + Sync {
+    /// Allocates `count` contiguous, `count`-aligned frames (contents
+    /// undefined), or `None`.
+    fn alloc(&self, count: usize) -> Option<Pfn>;
+    /// Returns a run from [`alloc`](Frames::alloc).
+    fn free(&self, pfn: Pfn, count: usize);
+    /// Zero-fills `count` frames.
+    fn zero(&self, pfn: Pfn, count: usize);
+    /// Copies `count` frames from `src` to `dst`.
+    fn copy(&self, src: Pfn, dst: Pfn, count: usize);
+    /// Reads bytes at `offset` inside frame `pfn` (`offset + buf.len()` at
+    /// most [`PAGE_SIZE`]).
+    fn read(&self, pfn: Pfn, offset: usize, buf: &mut [u8]);
+    /// Writes bytes at `offset` inside frame `pfn`.
+    fn write(&self, pfn: Pfn, offset: usize, data: &[u8]);
+    /// Frames currently free.
+    fn free_count(&self) -> usize;
+}
+
+/// A simulated physical memory: `n` frames of bytes, first-fit allocation.
+pub struct SimFrames {
+    mem: Box<[Mutex<Box<[u8]>>]>,
+    used: Mutex<Vec<bool>>,
+}
+
+impl SimFrames {
+    /// `n` frames, all free and filled with 0xAA (so a missing zero-fill
+    /// shows).
+    pub fn new(n: usize) -> Self {
+        SimFrames {
+            mem: (0..n)
+                .map(|_| Mutex::new(alloc::vec![0xAA; PAGE_SIZE].into_boxed_slice()))
+                .collect(),
+            used: Mutex::new(alloc::vec![false; n]),
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.mem.len()
+    }
+
+    /// Whether there are no frames at all.
+    pub fn is_empty(&self) -> bool {
+        self.mem.is_empty()
+    }
+
+    fn frame(&self, pfn: Pfn) -> &Mutex<Box<[u8]>> {
+        &self.mem[pfn.0 as usize]
+    }
+}
+
+impl Frames for SimFrames {
+    fn alloc(&self, count: usize) -> Option<Pfn> {
+        if count == 0 {
+            return None;
+        }
+        let mut used = self.used.lock();
+        let mut base = 0;
+        while base + count <= used.len() {
+            match used[base..base + count].iter().rposition(|u| *u) {
+                None => {
+                    used[base..base + count].iter_mut().for_each(|u| *u = true);
+                    return Some(Pfn(base as u64));
+                }
+                Some(i) => base = (base + i + 1).next_multiple_of(count),
+            }
+        }
+        None
+    }
+
+    fn free(&self, pfn: Pfn, count: usize) {
+        let mut used = self.used.lock();
+        for u in &mut used[pfn.0 as usize..pfn.0 as usize + count] {
+            assert!(*u, "double free of frame");
+            *u = false;
+        }
+        drop(used);
+        // Poison freed memory, so use-after-free shows in contents checks.
+        for k in 0..count as u64 {
+            self.frame(Pfn(pfn.0 + k)).lock().fill(0xDD);
+        }
+    }
+
+    fn zero(&self, pfn: Pfn, count: usize) {
+        for k in 0..count as u64 {
+            self.frame(Pfn(pfn.0 + k)).lock().fill(0);
+        }
+    }
+
+    fn copy(&self, src: Pfn, dst: Pfn, count: usize) {
+        for k in 0..count as u64 {
+            let data = self.frame(Pfn(src.0 + k)).lock().clone();
+            self.frame(Pfn(dst.0 + k)).lock().copy_from_slice(&data);
+        }
+    }
+
+    fn read(&self, pfn: Pfn, offset: usize, buf: &mut [u8]) {
+        buf.copy_from_slice(&self.frame(pfn).lock()[offset..offset + buf.len()]);
+    }
+
+    fn write(&self, pfn: Pfn, offset: usize, data: &[u8]) {
+        self.frame(pfn).lock()[offset..offset + data.len()].copy_from_slice(data);
+    }
+
+    fn free_count(&self) -> usize {
+        self.used.lock().iter().filter(|u| !**u).count()
+    }
+}

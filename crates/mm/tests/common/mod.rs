@@ -1,0 +1,52 @@
+#![allow(dead_code)]
+//! Shared setup: a leaked hosted runtime (the memory objects hold
+//! `'static` handles, as the kernel's static runtime gives them).
+
+use std::sync::Arc;
+
+use cobj::hosted::Hosted;
+use cobj::{Config, Runtime};
+use mm::{AddressSpace, Mm, NullDispatcher, SimFrames, SoftHat};
+
+pub type Rt = &'static Runtime<Hosted>;
+pub type Space = AddressSpace<Hosted, SoftHat>;
+
+pub struct Machine {
+    pub rt: Rt,
+    pub frames: Arc<SimFrames>,
+    pub mm: Mm<Hosted>,
+    pub ncpus: usize,
+}
+
+pub fn machine(ncpus: usize, nframes: usize) -> Machine {
+    let rt: Rt = Box::leak(Box::new(
+        Runtime::new(Hosted::new(ncpus).unwrap(), Config::default()).unwrap(),
+    ));
+    let frames = Arc::new(SimFrames::new(nframes));
+    let mm = Mm::new(rt, frames.clone()).unwrap();
+    Machine {
+        rt,
+        frames,
+        mm,
+        ncpus,
+    }
+}
+
+impl Machine {
+    pub fn space(&self, replicated: bool) -> Space {
+        self.mm
+            .create_space(
+                Arc::new(SoftHat::new(self.ncpus)),
+                Arc::new(NullDispatcher),
+                replicated,
+            )
+            .unwrap()
+    }
+    pub fn hat(&self) -> Arc<SoftHat> {
+        Arc::new(SoftHat::new(self.ncpus))
+    }
+}
+
+pub fn page(byte: u8) -> Vec<u8> {
+    vec![byte; mm::PAGE_SIZE]
+}
