@@ -52,9 +52,17 @@ unsafe impl Platform for KernelPlatform {
     fn now(&self) -> u64 {
         cpu::rdtsc()
     }
+
+    fn on_miss(&self, id: usize, cpu: CpuId) {
+        MISSES.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        ktrace::events::cobj::miss(&crate::trace::TRACER, id as u64, cpu as u64);
+    }
 }
 
 static RUNTIME: Once<Runtime<KernelPlatform>> = Once::new();
+
+/// Misses taken since boot (each also a `cobj.miss` trace event).
+pub static MISSES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 /// Builds the runtime for the processors online now and marks them online.
 pub fn init() {
@@ -170,6 +178,7 @@ ktest::ktest! {
         let rt = runtime();
         let c = rt.create(cobj::StdRoot::<Distributed>::per_cpu(())).unwrap();
         let n = percpu::online();
+        let misses = MISSES.load(core::sync::atomic::Ordering::SeqCst);
         crate::ipi::run_on_all(&|| {
             for _ in 0..=percpu::current_id() {
                 c.call(|c| c.inc()).unwrap();
@@ -180,6 +189,11 @@ ktest::ktest! {
         let mut reps = 0;
         c.visit_reps(|_| reps += 1).unwrap();
         assert_eq!(reps, n, "one Rep per processor that called");
+        assert_eq!(
+            MISSES.load(core::sync::atomic::Ordering::SeqCst) - misses,
+            n as u64,
+            "one miss per processor, then the local table answers"
+        );
         c.destroy().unwrap();
     }
 

@@ -71,6 +71,11 @@ fn post(target: &percpu::PerCpu, req: &Request<'_>) {
         handle_ipi();
         cpu::spin_hint();
     }
+    ktrace::events::interrupt::ipi_send(
+        &crate::trace::TRACER,
+        target.id() as u32,
+        apic::IPI_CALL_VECTOR,
+    );
     apic::send_ipi(target.apic_id, apic::IPI_CALL_VECTOR);
 }
 

@@ -46,6 +46,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     ));
     let rbp = crate::backtrace::current_frame_pointer();
     let _ = crate::backtrace::write_backtrace(&mut PanicWriter, 0, rbp);
+    crate::trace::flush_before_fatal();
     finish(format_args!(
         "panicked at {}:{}: {}",
         loc.map_or("?", |l| l.file()),

@@ -70,6 +70,13 @@ pub unsafe trait Platform: Sync + 'static {
         core::hint::spin_loop();
     }
 
+    /// Called on the miss path after the Root made processor `cpu`'s Rep of
+    /// object `id` (the kernel traces it). Off the hot path; the default
+    /// does nothing.
+    fn on_miss(&self, id: usize, cpu: CpuId) {
+        let _ = (id, cpu);
+    }
+
     /// A monotonic timestamp (nanoseconds or cycles, the platform's choice)
     /// for the call monitor. The default returns 0 (monitors count calls but
     /// do not time them).

@@ -649,6 +649,7 @@ impl<P: Platform> Runtime<P> {
                         return Err(Error::Destroyed);
                     };
                     let rep: *const Rep<I> = root.handle_miss(cpu);
+                    self.platform.on_miss(id, cpu);
                     // Recorded under the miss count, so a flush (which
                     // waits for misses) cannot clear it behind our back; only
                     // the first miss of a processor writes the shared word.

@@ -85,6 +85,11 @@ pub fn free_contiguous(first: Frame, count: u64) -> Result<(), FreeError> {
     with(|fa| fa.free_contiguous(first, count))
 }
 
+/// Whether the frame holding physical address `pa` is in use.
+pub fn is_allocated(pa: u64) -> bool {
+    with(|fa| fa.is_allocated(Frame::containing(pa)))
+}
+
 /// `(free, total)` frames.
 pub fn stats() -> (u64, u64) {
     with(|fa| (fa.free_count(), fa.total()))

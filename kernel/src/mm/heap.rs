@@ -189,19 +189,26 @@ ktest::ktest! {
         assert!(after.frees >= before.frees + 100, "{before:?} -> {after:?}");
     }
 
-    /// Large blocks go straight to pages and come back.
+    /// Large blocks go straight to pages (page-aligned, counted as large)
+    /// and come back.
     fn heap_large_blocks_use_pages() {
-        let (free0, _) = super::frames::stats();
+        let me = percpu::current_id();
+        let before = kalloc().cpu_stats(me).unwrap();
         let layout = Layout::from_size_align(256 * 1024, 4096).unwrap();
         // SAFETY: non-zero size; freed below with the same layout.
         let p = core::hint::black_box(unsafe { alloc::alloc::alloc(layout) });
         assert!(!p.is_null());
+        assert_eq!(p as usize % 4096, 0);
         // SAFETY: the block is ours and 256 KiB long.
         unsafe { p.add(255 * 1024).write_volatile(0x42) };
-        assert!(super::frames::stats().0 <= free0 - 64);
+        let pa = p as u64 - super::PHYS_OFFSET;
+        assert!(super::frames::is_allocated(pa + 255 * 1024), "backed by allocated frames");
         // SAFETY: allocated above with `layout`.
         unsafe { alloc::alloc::dealloc(p, layout) };
-        assert_eq!(super::frames::stats().0, free0);
+        let after = kalloc().cpu_stats(me).unwrap();
+        assert_eq!(after.large_allocs, before.large_allocs + 1);
+        assert_eq!(after.large_frees, before.large_frees + 1);
+        assert!(!super::frames::is_allocated(pa), "pages given back");
     }
 
     /// kalloc's stress test on every processor at once: random sizes,
