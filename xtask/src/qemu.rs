@@ -235,7 +235,7 @@ pub fn gdb(cfg: &Config, kernel: &Path) -> Result<(), String> {
     q.stdout(file).stdin(Stdio::null());
     let mut child = q.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;
     let gdb_cmd = format!(
-        "gdb -ex 'set architecture i386:x86-64' -ex 'symbol-file {}' -ex 'target remote localhost:1234' -ex 'break kmain'",
+        "gdb -ex 'set architecture i386:x86-64' -ex 'file {}' -ex 'target remote localhost:1234' -ex 'break kmain'",
         kernel.display()
     );
     crate::step(format!(
