@@ -433,9 +433,13 @@ impl<D: BlockDevice> Fs<D> {
         self.recs.is_dirty() || self.objs.values().any(|o| o.is_dirty())
     }
 
-    /// `fsync`: KFS commits by checkpoint, so this makes everything durable.
+    /// `fsync`: KFS commits by checkpoint, so this makes everything durable
+    /// (and costs nothing when nothing changed since the last one).
     pub fn fsync(&mut self) -> Result<()> {
-        self.checkpoint()
+        if self.needs_checkpoint() {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     fn flush_obj(&mut self, id: u64) -> Result<()> {
