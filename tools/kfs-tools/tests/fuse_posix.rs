@@ -184,6 +184,19 @@ fn posix_scenarios_through_the_kernel() {
     fs::set_permissions(m.p("victim"), fs::Permissions::from_mode(0o640)).unwrap();
     assert_eq!(fs::metadata(m.p("victim")).unwrap().mode() & 0o7777, 0o640);
 
+    // chown and timestamps with nanoseconds
+    std::os::unix::fs::chown(m.p("victim"), Some(1234), Some(5678)).unwrap();
+    let when = std::time::UNIX_EPOCH + Duration::new(1_234_567_890, 123_456_789);
+    fs::File::options()
+        .write(true)
+        .open(m.p("victim"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let md = fs::metadata(m.p("victim")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1234, 5678));
+    assert_eq!((md.mtime(), md.mtime_nsec()), (1_234_567_890, 123_456_789));
+
     // truncate down and up: the cut-off bytes read back as zeros
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     fs::write(m.p("trunc"), &data).unwrap();
@@ -249,7 +262,12 @@ fn posix_scenarios_through_the_kernel() {
     assert_eq!(fs::read_link(m.p("sym")).unwrap(), Path::new("dir/link"));
     assert_eq!(fs::read_dir(m.p("many")).unwrap().count(), 1500);
     assert_eq!(fs::metadata(m.p("sparse")).unwrap().len(), (50 << 30) + 8);
-    assert_eq!(fs::metadata(m.p("victim")).unwrap().mode() & 0o7777, 0o640);
+    let md = fs::metadata(m.p("victim")).unwrap();
+    assert_eq!(md.mode() & 0o7777, 0o640);
+    assert_eq!(
+        (md.uid(), md.mtime(), md.mtime_nsec()),
+        (1234, 1_234_567_890, 123_456_789)
+    );
     m.unmount();
     assert_eq!(m.fsck(), 0);
 }
