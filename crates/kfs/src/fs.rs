@@ -14,6 +14,10 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// Runs of (logical block, physical block, length) and the metadata blocks
+/// of an element's layout: what [`Fs::block_map`] returns.
+pub type BlockMap = (Vec<(u64, u64, u64)>, Vec<u64>);
+
 /// Most hard links to one object.
 pub const MAX_LINKS: u32 = 65_000;
 
@@ -1091,6 +1095,21 @@ impl<D: BlockDevice> Fs<D> {
             ffree: cap.min(self.geo.total).saturating_sub(used),
             namelen: crate::MAX_NAME as u32,
         }
+    }
+
+    /// The block map of `id` as runs of (logical block, physical block,
+    /// length), and the metadata blocks its layout uses (for tools).
+    pub fn block_map(&mut self, id: u64) -> Result<BlockMap> {
+        self.load(id)?;
+        let o = self.objs.get(&id).expect("loaded");
+        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+        for (&l, &p) in o.mapping() {
+            match runs.last_mut() {
+                Some((rl, rp, n)) if *rl + *n == l && *rp + *n == p => *n += 1,
+                _ => runs.push((l, p, 1)),
+            }
+        }
+        Ok((runs, o.meta_blocks()))
     }
 
     /// The implementation serving `id`.

@@ -27,6 +27,10 @@
 //!   that outgrows [`Options::dir_hash_threshold`] blocks becomes hashed, a
 //!   file that outgrows [`Options::extent_threshold`] blocks moves to extents.
 //!
+//! POSIX metadata: mode, uid, gid, nlink, size (sparse files read holes as
+//! zeros) and atime/mtime/ctime with nanoseconds. Reads do not update atime
+//! (`noatime` semantics); `setattr` sets it explicitly.
+//!
 //! # Crash consistency: copy-on-write checkpoints
 //!
 //! Nothing the last checkpoint references is ever overwritten: data,
@@ -98,7 +102,9 @@ pub use dev::FileDevice;
 pub use dev::{BlockDevice, CrashDevice, MemDevice};
 pub use dir::DirEntry;
 pub use error::{Error, Result};
-pub use fs::{mkfs, read_superblock, Attr, Fs, MkfsOptions, OpenFile, Options, SetAttr, StatFs};
+pub use fs::{
+    mkfs, read_superblock, Attr, BlockMap, Fs, MkfsOptions, OpenFile, Options, SetAttr, StatFs,
+};
 pub use fsck::{fsck, FsckReport};
 pub use layout::{mode, Imp, Record, Time, MAX_FILE_SIZE, MAX_NAME, ROOT_ID};
 pub use recmap::RecordMap;

@@ -2,6 +2,27 @@
 //! the `kfs-bench` runner. This library holds what they share: size
 //! parsing, mount-option parsing and the FUSE adapter ([`fuse::KfsFuse`]).
 //!
+//! # Setup
+//!
+//! Build with `cargo build --release -p kfs-tools`. Mounting needs
+//! `/dev/fuse` and `fusermount3` (Debian package `fuse3`); the benchmark also
+//! needs `fuse2fs`, `e2fsprogs` and `tar`. Cargo cannot name a binary
+//! `mkfs.kfs`, so the checker and formatter are `mkfs-kfs` and `fsck-kfs`;
+//! link them as `mkfs.kfs` / `fsck.kfs` for `mkfs -t kfs` and `fsck -t kfs`.
+//!
+//! # Usage
+//!
+//! ```text
+//! mkfs-kfs -L data -s 1G disk.img          # create a 1 GiB image and format it
+//! kfs-fuse disk.img /mnt                   # mount in the background
+//! kfs-fuse -f -o ro,commit=0 disk.img /mnt # foreground, read-only
+//! getfattr -n user.kfs.impl /mnt/dir       # which implementation serves it
+//! setfattr -n user.kfs.impl -v hashed /mnt/dir   # hot swap a live directory
+//! fusermount3 -u /mnt                      # clean unmount: final checkpoint
+//! fsck-kfs -y disk.img                     # check and repair (exit 0/1/4/8/16)
+//! kfs-dump -r -t disk.img                  # superblock, RecordMap, tree
+//! ```
+//!
 //! `fuser` was picked because it speaks the FUSE protocol in Rust and, with
 //! default features off, mounts through `fusermount3` (Debian's `fuse3`
 //! package), so building needs no libfuse headers.

@@ -90,6 +90,12 @@ fn dump_shows_superblock_records_and_tree() {
     assert!(out.contains("superblock: checkpoint"), "{out}");
     assert!(out.contains("label            \"test\""), "{out}");
     assert!(out.contains("file [id 2, small, 8 bytes]"), "{out}");
+    let o = tool("dump").args(["-o", "2"]).arg(&p).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("layout small: 0 metadata blocks") && out.contains("blocks 0..1 -> "),
+        "{out}"
+    );
     let o = tool("mkfs").arg("-s").arg("12Q").arg(&p).output().unwrap();
     assert!(!o.status.success());
     let _ = std::fs::remove_file(&p);

@@ -1,7 +1,7 @@
 //! `kfs-dump`: prints a KFS image's superblock, RecordMap and tree.
 
 use clap::Parser;
-use kfs::{mode, read_superblock, BlockDevice, FileDevice, Fs, Imp, Options};
+use kfs::{mode, read_superblock, BlockDevice, FileDevice, Fs, Options};
 use std::process::ExitCode;
 
 /// Dump the structures of a KFS image.
@@ -100,16 +100,16 @@ fn run(a: Args) -> Result<(), String> {
                     String::from_utf8_lossy(&e.name)
                 );
             }
-        } else if r.imp == Imp::SmallFile || r.imp == Imp::ExtentFile {
-            let direct: Vec<u64> = (0..12).map(|i| r.ptr(i)).collect();
-            if r.imp == Imp::SmallFile {
-                println!(
-                    "  direct {direct:?} ind {} dind {} tind {}",
-                    r.ptr(12),
-                    r.ptr(13),
-                    r.ptr(14)
-                );
-            }
+        }
+        let (runs, meta) = fs.block_map(id).map_err(|e| e.to_string())?;
+        println!(
+            "  layout {}: {} metadata blocks {:?}",
+            r.imp.name(),
+            meta.len(),
+            meta
+        );
+        for (l, p, n) in runs {
+            println!("  blocks {l}..{} -> {p}..{}", l + n, p + n);
         }
     }
     if a.tree {
