@@ -869,7 +869,15 @@ pub fn swap_policy<P: Platform>(fcm: &FcmRef<P>, policy: PolicyKind) -> Result<(
         PolicyKind::Clock => fcm.switch(StdRoot::<PagedFcm<P, Clock>>::shared(seed())),
         PolicyKind::Pinned => fcm.switch(StdRoot::<PagedFcm<P, Pinned>>::shared(seed())),
     };
-    r.map(drop).map_err(|e| MmError::Object(e.error))
+    r.map(drop).map_err(|e| MmError::Object(e.error))?;
+    // Faults that waited out the swap did so nested inside their Process
+    // and Region calls, so their processors are not quiescent until they
+    // resume. A second swap of this FCM started before they notice the
+    // first one completed would wait for a quiescence that cannot come
+    // (cobj's blocked callers wait for the phase to leave SWITCHING, and a
+    // new swap puts it back). One grace period here lets them all through.
+    fcm.runtime().synchronize()?;
+    Ok(())
 }
 
 /// Drops a user of `fcm` by detaching a range and walks up the chain of

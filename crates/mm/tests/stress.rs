@@ -1,0 +1,139 @@
+//! Live customization under load: a Region's FCM is hot-swapped between
+//! FIFO and clock while other processors fault pages in it (with eviction
+//! and swap-in going on too). No fault may be lost and every page must keep
+//! its contents. `MM_STRESS_SWAPS` raises the number of swaps.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::*;
+use mm::*;
+
+const VA: u64 = 0x40_0000;
+const P: u64 = PAGE_SIZE as u64;
+const WORKERS: usize = 3;
+const PAGES_EACH: u64 = 8;
+
+fn pattern(worker: usize, page: u64, round: u32) -> Vec<u8> {
+    let mut v = page_bytes(worker as u8 ^ (page as u8) << 3);
+    v[..4].copy_from_slice(&round.to_le_bytes());
+    v
+}
+
+fn page_bytes(b: u8) -> Vec<u8> {
+    vec![b; PAGE_SIZE]
+}
+
+fn run(replicated: bool, kind: RegionKind) {
+    let swaps: usize = std::env::var("MM_STRESS_SWAPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12);
+    let m = machine(WORKERS + 1, 256);
+    let total = WORKERS as u64 * PAGES_EACH;
+    let s = {
+        let _c = m.rt.enter(WORKERS).unwrap();
+        let s = m.space(replicated);
+        s.map_anon(
+            VA,
+            total * P,
+            Prot::RW,
+            MapOptions {
+                kind,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        for f in s.fcms_at(VA).unwrap() {
+            // Fewer frames than pages: eviction and swap-in run during the swaps.
+            f.call(|f| f.set_max_resident(Some((total as usize * 3 / 4) / s_parts(kind))))
+                .unwrap();
+        }
+        s
+    };
+    let done = AtomicBool::new(false);
+    let mut rounds = [0u32; WORKERS];
+    std::thread::scope(|t| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|w| {
+                let (s, m, done) = (&s, &m, &done);
+                t.spawn(move || {
+                    let me = m.rt.enter(w).unwrap();
+                    let mut round = 0u32;
+                    let mut buf = vec![0u8; PAGE_SIZE];
+                    while !done.load(Ordering::Relaxed) || round < 2 {
+                        round += 1;
+                        for i in 0..PAGES_EACH {
+                            let va = VA + (w as u64 * PAGES_EACH + i) * P;
+                            s.write(va, &pattern(w, i, round)).unwrap();
+                            me.quiescent();
+                        }
+                        for i in 0..PAGES_EACH {
+                            let va = VA + (w as u64 * PAGES_EACH + i) * P;
+                            s.read(va, &mut buf).unwrap();
+                            assert_eq!(
+                                buf,
+                                pattern(w, i, round),
+                                "worker {w} page {i} round {round}"
+                            );
+                            me.quiescent();
+                        }
+                    }
+                    round
+                })
+            })
+            .collect();
+        let me = m.rt.enter(WORKERS).unwrap();
+        for k in 0..swaps {
+            let policy = if k % 2 == 0 {
+                PolicyKind::Clock
+            } else {
+                PolicyKind::Fifo
+            };
+            s.swap_policy(VA, policy).unwrap();
+            me.quiescent();
+            std::thread::yield_now();
+        }
+        done.store(true, Ordering::Relaxed);
+        for (w, h) in workers.into_iter().enumerate() {
+            rounds[w] = h.join().unwrap();
+        }
+    });
+    let _c = m.rt.enter(0).unwrap();
+    let infos = s.fcm_info(VA).unwrap();
+    let want = if swaps % 2 == 1 { "clock" } else { "fifo" };
+    assert!(infos.iter().all(|i| i.policy == want));
+    assert!(
+        infos.iter().map(|i| i.evictions).sum::<u64>() > 0,
+        "eviction ran during the test"
+    );
+    // Every page holds the last round its worker wrote.
+    let mut buf = vec![0u8; PAGE_SIZE];
+    for (w, r) in rounds.iter().enumerate() {
+        for i in 0..PAGES_EACH {
+            s.read(VA + (w as u64 * PAGES_EACH + i) * P, &mut buf)
+                .unwrap();
+            assert_eq!(buf, pattern(w, i, *r));
+        }
+    }
+    s.destroy().unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
+
+fn s_parts(kind: RegionKind) -> usize {
+    match kind {
+        RegionKind::Partitioned(n) => n,
+        _ => 1,
+    }
+}
+
+#[test]
+fn fcm_swap_under_concurrent_faults() {
+    run(false, RegionKind::Default);
+}
+
+#[test]
+fn fcm_swap_under_concurrent_faults_replicated_partitioned() {
+    run(true, RegionKind::Partitioned(2));
+}
