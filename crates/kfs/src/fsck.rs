@@ -1,6 +1,7 @@
 //! The checker: every invariant of a KFS image, and the repairs it can make.
 //!
 //! Invariants checked:
+//! 0. The superblock's free-block count matches its bitmap.
 //! 1. A valid superblock; the bitmap and RecordMap it names load and every
 //!    record decodes (else the image cannot be mounted: uncorrectable).
 //! 2. Every object's block map decodes, points into the data area, and maps
@@ -93,6 +94,18 @@ pub fn fsck<D: BlockDevice>(dev: &mut D, repair: bool) -> Result<FsckReport> {
         repair,
     };
     let geo = fs.geo;
+    // 0: the superblock's free count matches its bitmap (the next
+    // checkpoint rewrites it, so this is always repairable).
+    let sb_free = crate::fs::read_superblock(&mut fs.dev.inner)?.free_blocks;
+    if sb_free != fs.alloc.free_blocks() {
+        c.problem(
+            true,
+            format!(
+                "superblock says {sb_free} free blocks, the bitmap {}",
+                fs.alloc.free_blocks()
+            ),
+        );
+    }
 
     // 2, 3: block maps and double use.
     let mut owner: BTreeMap<u64, u64> = BTreeMap::new(); // block -> object (0 = RecordMap)
