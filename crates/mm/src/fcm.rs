@@ -69,8 +69,10 @@ pub struct Attachment {
 }
 
 impl Attachment {
-    fn same(&self, hat: &Arc<dyn Hat>, start: u64) -> bool {
-        core::ptr::addr_eq(Arc::as_ptr(&self.hat), Arc::as_ptr(hat)) && self.start == start
+    fn same(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) -> bool {
+        core::ptr::addr_eq(Arc::as_ptr(&self.hat), Arc::as_ptr(hat))
+            && self.start == start
+            && self.len == len
     }
 
     /// Where file offset `off` is mapped by this attachment.
@@ -159,9 +161,9 @@ pub trait Fcm<P: Platform>: Send + Sync {
     fn fault(&self, cx: &FaultCx<'_, P>) -> Result<Resolved, MmError>;
     /// A range starts mapping this FCM.
     fn attach(&self, a: Attachment);
-    /// The range at `start` in `hat` stops mapping this FCM (its
-    /// translations are already gone).
-    fn detach(&self, hat: &Arc<dyn Hat>, start: u64) -> Detached<P>;
+    /// The range `[start, start + len)` in `hat` stops mapping this FCM
+    /// (its translations are already gone).
+    fn detach(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) -> Detached<P>;
     /// A copy-on-write child goes away (frozen FCMs).
     fn release_user(&self) -> Detached<P>;
     /// One more user (a copy-on-write child).
@@ -630,11 +632,20 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
         });
     }
 
-    fn detach(&self, hat: &Arc<dyn Hat>, start: u64) -> Detached<P> {
+    fn detach(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) -> Detached<P> {
         self.with(|s| {
-            let before = s.core.attachments.len();
-            s.core.attachments.retain(|a| !a.same(hat, start));
-            s.core.users -= before - s.core.attachments.len();
+            // One attachment only: a piece split off a range may start at
+            // the same address.
+            let Some(i) = s
+                .core
+                .attachments
+                .iter()
+                .position(|a| a.same(hat, start, len))
+            else {
+                return Detached::StillUsed;
+            };
+            s.core.attachments.remove(i);
+            s.core.users -= 1;
             if s.core.users == 0 {
                 s.release()
             } else {

@@ -237,8 +237,8 @@ pub fn detach_region<P: Platform>(
     hat: &Arc<dyn Hat>,
 ) -> Result<(), MmError> {
     let (info, fcms) = region.call(|r| (r.info(), r.fcms()))?;
-    for ((start, _, _), fcm) in info.parts().iter().zip(fcms) {
-        let d = fcm.call(|f| f.detach(hat, *start))?;
+    for ((start, len, _), fcm) in info.parts().iter().zip(fcms) {
+        let d = fcm.call(|f| f.detach(hat, *start, *len))?;
         release_chain(d)?;
     }
     Ok(())

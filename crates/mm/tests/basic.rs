@@ -722,3 +722,27 @@ fn policies_choose_victims() {
     );
     assert_eq!(Pinned::new().victim(&mut probe), None);
 }
+
+/// Found by the property test: a piece split off a region starts at the
+/// same address as the region; detaching the old region must not detach
+/// the piece too (which released the child's FCM and lost its data).
+#[test]
+fn unmap_tail_of_forked_region_keeps_head() {
+    let m = machine(1, 64);
+    let _c = m.rt.enter(0).unwrap();
+    let a = m.space(false);
+    a.map_anon(VA, 3 * P, Prot::RW, MapOptions::default())
+        .unwrap();
+    a.write(VA, &[1]).unwrap();
+    let b = a.fork(m.hat(), Arc::new(NullDispatcher)).unwrap();
+    b.unmap(VA + P, 2 * P).unwrap();
+    let mut x = [0u8];
+    b.read(VA, &mut x).unwrap();
+    assert_eq!(x, [1]);
+    assert_eq!(b.fcm_info(VA).unwrap()[0].users, 1);
+    a.destroy().unwrap();
+    b.read(VA, &mut x).unwrap();
+    assert_eq!(x, [1]);
+    b.destroy().unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
