@@ -314,9 +314,18 @@ impl Dir<'_> {
         let mut n = min_buckets
             .max(1)
             .max((2 * bytes / BLOCK_SIZE + 1).next_power_of_two() as u32);
+        // Names that keep colliding would double the table without end:
+        // past 8x the space the entries need, hashing does not suit this
+        // directory, and it falls back to the linear implementation.
+        let cap = MAX_BUCKETS.min(64.max(8 * (bytes / BLOCK_SIZE + 1) as u32));
         'grow: loop {
-            if n > MAX_BUCKETS {
-                return Err(Error::NoSpace);
+            if n > cap {
+                if all.iter().map(|e| entry_len(e.name.len())).sum::<usize>()
+                    > MAX_BUCKETS as usize * BLOCK_SIZE
+                {
+                    return Err(Error::NoSpace);
+                }
+                return self.rebuild(Imp::LinearDir, all, 0);
             }
             let mut blocks = alloc::vec![alloc::vec![0u8; BLOCK_SIZE]; n as usize];
             for b in &mut blocks {

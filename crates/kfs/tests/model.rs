@@ -519,3 +519,35 @@ fn extent_layout_needs_no_indirect_blocks_for_a_contiguous_file() {
     let mut fs = Fs::mount(dev, o).unwrap();
     assert_eq!(fs.read(f, (64 << 20) - 2, 2).unwrap(), vec![3, 3]);
 }
+
+#[test]
+fn colliding_names_make_a_hashed_directory_fall_back_to_linear() {
+    // 300 names that all land in bucket 0 of any table up to 1,024 buckets.
+    let names: Vec<String> = (0..)
+        .map(|i| format!("c{i}"))
+        .filter(|n| kfs::dir::fnv1a(n.as_bytes()) & 1023 == 0)
+        .take(300)
+        .collect();
+    let dev = mkfs(MemDevice::new(4096), &MkfsOptions::default()).unwrap();
+    let mut fs = Fs::mount(dev, Options::deterministic()).unwrap();
+    let d = fs.mkdir(fs.root(), b"d", 0o755, 0, 0).unwrap().id;
+    fs.set_imp(d, Imp::HashDir).unwrap();
+    for n in &names {
+        fs.create(d, n.as_bytes(), 0o644, 0, 0, 0).unwrap();
+    }
+    assert_eq!(
+        fs.imp(d).unwrap(),
+        Imp::LinearDir,
+        "hashing cannot separate these names"
+    );
+    assert!(
+        fs.getattr(d).unwrap().size <= 8 * 4096,
+        "the table must not grow without bound"
+    );
+    let dev = fs.unmount().unwrap();
+    let mut fs = Fs::mount(dev, Options::deterministic()).unwrap();
+    assert_eq!(fs.readdir(d).unwrap().len(), 300);
+    assert!(fs.lookup(d, names[299].as_bytes()).is_ok());
+    let mut dev = fs.unmount().unwrap();
+    assert!(fsck(&mut dev, false).unwrap().is_clean());
+}
