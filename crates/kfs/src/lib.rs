@@ -23,9 +23,19 @@
 //! * **Several implementations per kind, chosen per element** and switchable
 //!   on a live element ([`Fs::set_imp`], KFS's hot swap): files are
 //!   small-file (direct + indirect pointers) or extent-based; directories are
-//!   linear or hashed. Two built-in policies swap automatically: a directory
-//!   that outgrows [`Options::dir_hash_threshold`] blocks becomes hashed, a
-//!   file that outgrows [`Options::extent_threshold`] blocks moves to extents.
+//!   linear or hashed. Built-in policies swap automatically: a directory
+//!   that outgrows [`Options::dir_hash_threshold`] blocks becomes hashed (and
+//!   goes back to linear if its names collide too much to hash), a file that
+//!   outgrows [`Options::extent_threshold`] blocks moves to extents.
+//!
+//! # Limits
+//!
+//! Block size 4 KiB; files up to 512 GiB; about a million objects; names up
+//! to 255 bytes. The RecordMap and the allocation bitmap live in memory
+//! (256 bytes per object, 2 bits per block). Known gap: on a nearly full
+//! device, dirty data cached in several files at once can exceed the free
+//! space, and the checkpoint (fsync) then fails with `NoSpace` until data is
+//! removed; writes check the space left but not other files' dirty caches.
 //!
 //! POSIX metadata: mode, uid, gid, nlink, size (sparse files read holes as
 //! zeros) and atime/mtime/ctime with nanoseconds. Reads do not update atime
