@@ -1,4 +1,4 @@
-//! Directory implementations, over a directory's [`DataObj`].
+//! Directory implementations, over a directory's data object.
 //!
 //! Both keep KFS's entry format: `(id u64, record length u16, name length
 //! u8, type u8, name)`, padded to 8 bytes; entries never cross a block and
