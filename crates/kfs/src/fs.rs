@@ -432,6 +432,11 @@ impl<D: BlockDevice> Fs<D> {
         Ok(())
     }
 
+    /// Dirty data blocks cached in all objects.
+    fn dirty_blocks(&self) -> u64 {
+        self.objs.values().map(|o| o.dirty_count() as u64).sum()
+    }
+
     /// Whether anything changed since the last checkpoint.
     pub fn needs_checkpoint(&self) -> bool {
         self.recs.is_dirty() || self.objs.values().any(|o| o.is_dirty())
@@ -952,9 +957,24 @@ impl<D: BlockDevice> Fs<D> {
         if data.is_empty() {
             return Ok(0);
         }
+        // Every dirty cached block may need a fresh block at write-back
+        // (copy-on-write), so count them against the space left; when that
+        // is short, write the data back now and look again.
         let need = data.len().div_ceil(BLOCK_SIZE) as u64 + 1;
-        if self.alloc.available() < need {
-            return Err(Error::NoSpace);
+        if self.alloc.available() < need + self.dirty_blocks() {
+            let ids: Vec<u64> = self
+                .objs
+                .iter()
+                .filter(|(_, o)| o.dirty_count() > 0)
+                .map(|(i, _)| *i)
+                .collect();
+            for i in ids {
+                let o = self.objs.get_mut(&i).expect("listed");
+                o.flush_data(&mut self.dev, &mut self.alloc)?;
+            }
+            if self.alloc.available() < need {
+                return Err(Error::NoSpace);
+            }
         }
         self.load(id)?;
         let o = self.objs.get_mut(&id).expect("loaded");

@@ -32,14 +32,10 @@
 //!
 //! Block size 4 KiB; files up to 512 GiB; about a million objects; names up
 //! to 255 bytes. The RecordMap and the allocation bitmap live in memory
-//! (256 bytes per object, 2 bits per block). Known gap: on a nearly full
-//! device, dirty data cached in several files at once can exceed the free
-//! space, and the checkpoint (fsync) then fails with `NoSpace` until data is
-//! removed; writes check the space left but not other files' dirty caches.
-//!
-//! POSIX metadata: mode, uid, gid, nlink, size (sparse files read holes as
-//! zeros) and atime/mtime/ctime with nanoseconds. Reads do not update atime
-//! (`noatime` semantics); `setattr` sets it explicitly.
+//! (256 bytes per object, 2 bits per block). A write is refused with
+//! `NoSpace` when the space left, less the reserve for metadata and the
+//! blocks that dirty cached data will need at write-back, is too small, so
+//! a checkpoint (`fsync`) always has room.
 //!
 //! # Crash consistency: copy-on-write checkpoints
 //!

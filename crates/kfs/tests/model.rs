@@ -551,3 +551,46 @@ fn colliding_names_make_a_hashed_directory_fall_back_to_linear() {
     let mut dev = fs.unmount().unwrap();
     assert!(fsck(&mut dev, false).unwrap().is_clean());
 }
+
+#[test]
+fn filling_the_device_from_many_files_fails_writes_not_fsync() {
+    let dev = mkfs(MemDevice::new(600), &MkfsOptions::default()).unwrap();
+    let mut fs = Fs::mount(dev, Options::deterministic()).unwrap();
+    let files: Vec<u64> = (0..4)
+        .map(|i| {
+            fs.create(fs.root(), format!("f{i}").as_bytes(), 0o644, 0, 0, 0)
+                .unwrap()
+                .id
+        })
+        .collect();
+    let mut accepted = [0u64; 4];
+    let chunk = vec![0xA5u8; 64 << 10];
+    'fill: for round in 0.. {
+        for (k, &f) in files.iter().enumerate() {
+            match fs.write(f, accepted[k], &chunk) {
+                Ok(n) => accepted[k] += n as u64,
+                Err(Error::NoSpace) => break 'fill,
+                Err(e) => panic!("round {round}: {e}"),
+            }
+        }
+        if round % 3 == 2 {
+            fs.fsync().unwrap();
+        }
+    }
+    fs.fsync()
+        .expect("a checkpoint must always fit in the space writes left");
+    // Overwriting in place is copy-on-write: also refused cleanly, never at fsync.
+    let _ = fs.write(files[0], 0, &chunk);
+    fs.fsync().unwrap();
+    let mut dev = fs.unmount().unwrap();
+    assert!(fsck(&mut dev, false).unwrap().is_clean());
+    let mut fs = Fs::mount(dev, Options::deterministic()).unwrap();
+    for (k, &f) in files.iter().enumerate() {
+        assert_eq!(fs.getattr(f).unwrap().size, accepted[k]);
+        assert!(fs
+            .read(f, 0, accepted[k] as usize)
+            .unwrap()
+            .iter()
+            .all(|&b| b == 0xA5));
+    }
+}
