@@ -155,8 +155,12 @@ fn cargo() -> Command {
 }
 
 fn host_tests(tally: &mut Tally, loom: bool) {
-    crate::step("host tests: cargo test --workspace");
-    cargo_tests("host", cargo().args(["test", "--workspace"]), tally);
+    crate::step("host tests: cargo test --workspace --no-fail-fast");
+    cargo_tests(
+        "host",
+        cargo().args(["test", "--workspace", "--no-fail-fast"]),
+        tally,
+    );
     if !loom {
         return;
     }
@@ -171,9 +175,17 @@ fn host_tests(tally: &mut Tally, loom: bool) {
     for name in crates {
         crate::step(format!("loom models: {name}"));
         let mut cmd = cargo();
-        cmd.args(["test", "--release", "-p", &name, "--test", "loom"])
-            .env("RUSTFLAGS", "--cfg loom")
-            .env("CARGO_TARGET_DIR", crate::root().join("target/loom"));
+        cmd.args([
+            "test",
+            "--release",
+            "--no-fail-fast",
+            "-p",
+            &name,
+            "--test",
+            "loom",
+        ])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", crate::root().join("target/loom"));
         cargo_tests(&format!("loom {name}"), &mut cmd, tally);
     }
 }
