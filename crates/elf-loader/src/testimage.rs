@@ -247,3 +247,32 @@ pub fn static_pie(n: usize) -> Vec<u8> {
         .entry(0x1000)
         .build()
 }
+
+/// A static-PIE image with a `DT_RELR` table (address 0x2800, then a
+/// bitmap marking 0x2808 and 0x2818) and a TLS template at 0x2200.
+pub fn static_pie_relr() -> Vec<u8> {
+    let mut data = alloc::vec![0u8; 0x1000];
+    let entries = [
+        (DT_RELR, 0x2100u64),
+        (DT_RELRSZ, 16),
+        (DT_RELRENT, 8),
+        (DT_NULL, 0),
+    ];
+    for (i, (t, v)) in entries.iter().enumerate() {
+        put64(&mut data, i * 16, *t);
+        put64(&mut data, i * 16 + 8, *v);
+    }
+    put64(&mut data, 0x100, 0x2800);
+    put64(&mut data, 0x108, 1 | 1 << 1 | 1 << 3);
+    for (i, v) in [0x1000u64, 0x1111, 0, 0x1333].iter().enumerate() {
+        put64(&mut data, 0x800 + 8 * i, *v);
+    }
+    Builder::new(ET_DYN, 0)
+        .load(0x1000, R | X, &[0xc3], 1)
+        .load(0x2000, R | W, &data, 0x1000)
+        .other(PT_DYNAMIC, R | W, 0x2000, 64, 64, 8)
+        .other(PT_TLS, R, 0x2200, 0x10, 0x40, 16)
+        .other(PT_GNU_RELRO, R, 0x2000, 0x100, 0x100, 1)
+        .entry(0x1000)
+        .build()
+}
