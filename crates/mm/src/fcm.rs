@@ -52,6 +52,9 @@ pub trait Dispatcher: Send + Sync {
 
 /// A dispatcher waiting for an I/O, with the faulting address.
 pub type Waiter = (Arc<dyn Dispatcher>, u64);
+/// A [`Waiter`] as the fault path passes it: borrowed, so a fault that
+/// needs no I/O writes no shared reference count.
+pub type WaiterRef<'a> = (&'a Arc<dyn Dispatcher>, u64);
 
 /// A virtual range mapping an FCM.
 #[derive(Clone)]
@@ -104,7 +107,7 @@ pub struct FaultCx<'a, P: Platform> {
     /// The FCM being called (for the I/O completion).
     pub me: &'a FcmRef<P>,
     /// Who to tell when an I/O completes.
-    pub waiter: Waiter,
+    pub waiter: WaiterRef<'a>,
 }
 
 /// How a fault ended.
@@ -479,7 +482,7 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
         // 1. In the cache.
         if let Some(page) = c.pages.get_mut(&unit) {
             if let Some((io, waiters)) = &mut page.io {
-                waiters.push(cx.waiter.clone());
+                waiters.push((cx.waiter.0.clone(), cx.waiter.1));
                 return Ok(Resolved::Pending(*io));
             }
             let prot = if c.kind == FcmKind::Frozen {
@@ -513,7 +516,11 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
                         Ok(Resolved::Mapped)
                     }
                     Ok(PageIn::Pending) => {
-                        self.insert(unit, pfn, Some((io, alloc::vec![cx.waiter.clone()])));
+                        self.insert(
+                            unit,
+                            pfn,
+                            Some((io, alloc::vec![(cx.waiter.0.clone(), cx.waiter.1)])),
+                        );
                         Ok(Resolved::Pending(io))
                     }
                     Err(e) => {

@@ -35,10 +35,12 @@ pub trait Frames: Send + Sync {
     fn free_count(&self) -> usize;
 }
 
-/// A simulated physical memory: `n` frames of bytes, first-fit allocation.
+/// A simulated physical memory: `n` frames of bytes, next-fit allocation
+/// under one lock (the kernel's frame allocator is per-processor; this one
+/// is a test double).
 pub struct SimFrames {
     mem: Box<[Mutex<Box<[u8]>>]>,
-    used: Mutex<Vec<bool>>,
+    used: Mutex<(Vec<bool>, usize)>,
 }
 
 impl SimFrames {
@@ -49,7 +51,7 @@ impl SimFrames {
             mem: (0..n)
                 .map(|_| Mutex::new(alloc::vec![0xAA; PAGE_SIZE].into_boxed_slice()))
                 .collect(),
-            used: Mutex::new(alloc::vec![false; n]),
+            used: Mutex::new((alloc::vec![false; n], 0)),
         }
     }
 
@@ -73,27 +75,32 @@ impl Frames for SimFrames {
         if count == 0 {
             return None;
         }
-        let mut used = self.used.lock();
-        let mut base = 0;
-        while base + count <= used.len() {
-            match used[base..base + count].iter().rposition(|u| *u) {
-                None => {
-                    used[base..base + count].iter_mut().for_each(|u| *u = true);
-                    return Some(Pfn(base as u64));
+        let mut g = self.used.lock();
+        let (used, hint) = &mut *g;
+        // Next fit: from the hint to the end, then from the start.
+        for (from, to) in [(*hint, used.len()), (0, *hint + count)] {
+            let mut base = from.next_multiple_of(count);
+            while base + count <= to.min(used.len()) {
+                match used[base..base + count].iter().rposition(|u| *u) {
+                    None => {
+                        used[base..base + count].iter_mut().for_each(|u| *u = true);
+                        *hint = base + count;
+                        return Some(Pfn(base as u64));
+                    }
+                    Some(i) => base = (base + i + 1).next_multiple_of(count),
                 }
-                Some(i) => base = (base + i + 1).next_multiple_of(count),
             }
         }
         None
     }
 
     fn free(&self, pfn: Pfn, count: usize) {
-        let mut used = self.used.lock();
-        for u in &mut used[pfn.0 as usize..pfn.0 as usize + count] {
+        let mut g = self.used.lock();
+        for u in &mut g.0[pfn.0 as usize..pfn.0 as usize + count] {
             assert!(*u, "double free of frame");
             *u = false;
         }
-        drop(used);
+        drop(g);
         // Poison freed memory, so use-after-free shows in contents checks.
         for k in 0..count as u64 {
             self.frame(Pfn(pfn.0 + k)).lock().fill(0xDD);
@@ -122,6 +129,6 @@ impl Frames for SimFrames {
     }
 
     fn free_count(&self) -> usize {
-        self.used.lock().iter().filter(|u| !**u).count()
+        self.used.lock().0.iter().filter(|u| !**u).count()
     }
 }

@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use cobj::{CoRef, Local, Platform, RepType, Runtime, StdRoot};
 
-use crate::fcm::{Resolved, Waiter};
+use crate::fcm::{Resolved, WaiterRef};
 use crate::region::{RegionInfo, RegionRef};
 use crate::sync::RwLock;
 use crate::types::{Access, CpuId, MmError};
@@ -52,7 +52,7 @@ pub trait Process<P: Platform>: Send + Sync {
         va: u64,
         access: Access,
         cpu: CpuId,
-        waiter: Waiter,
+        waiter: WaiterRef<'_>,
     ) -> Result<Resolved, MmError>;
     /// Adds a Region; overlapping an existing one is an error.
     fn insert(&self, entry: RegionEntry<P>) -> Result<(), MmError>;
@@ -87,7 +87,7 @@ fn fault_in<P: Platform>(
     va: u64,
     access: Access,
     cpu: CpuId,
-    waiter: Waiter,
+    waiter: WaiterRef<'_>,
 ) -> Result<Resolved, MmError> {
     let e = find(list, va).ok_or(MmError::BadAddress(va))?;
     e.region.call(|r| r.fault(va, access, cpu, waiter))?
@@ -117,7 +117,7 @@ impl<P: Platform> Process<P> for Local<DefaultProcess<P>> {
         va: u64,
         access: Access,
         cpu: CpuId,
-        waiter: Waiter,
+        waiter: WaiterRef<'_>,
     ) -> Result<Resolved, MmError> {
         fault_in(&self.list.read(), va, access, cpu, waiter)
     }
@@ -198,7 +198,7 @@ impl<P: Platform> Process<P> for Local<ReplicatedProcess<P>> {
         va: u64,
         access: Access,
         cpu: CpuId,
-        waiter: Waiter,
+        waiter: WaiterRef<'_>,
     ) -> Result<Resolved, MmError> {
         with(self, |l| fault_in(l, va, access, cpu, waiter))
     }

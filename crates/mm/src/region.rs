@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use cobj::{CoRef, Local, Platform, RepType, Runtime, StdRoot};
 
-use crate::fcm::{release_chain, Attachment, FaultCx, FcmRef, Resolved, Waiter};
+use crate::fcm::{release_chain, Attachment, FaultCx, FcmRef, Resolved, WaiterRef};
 use crate::hat::{Hat, Scope};
 use crate::types::{page_down, Access, CpuId, MmError, Prot, LARGE_PAGE_SIZE, PAGE_SIZE};
 
@@ -100,7 +100,7 @@ pub trait Region<P: Platform>: Send + Sync {
         va: u64,
         access: Access,
         cpu: CpuId,
-        waiter: Waiter,
+        waiter: WaiterRef<'_>,
     ) -> Result<Resolved, MmError>;
     /// What the region maps.
     fn info(&self) -> RegionInfo;
@@ -144,7 +144,7 @@ impl<P: Platform> Region<P> for Local<RegionRep<P>> {
         va: u64,
         access: Access,
         cpu: CpuId,
-        waiter: Waiter,
+        waiter: WaiterRef<'_>,
     ) -> Result<Resolved, MmError> {
         let s = self.shared();
         let info = &s.info;

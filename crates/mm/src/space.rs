@@ -478,7 +478,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         check_user_range(va, 1)?;
         let cpu = self.cpu()?;
         self.hat.activate(cpu);
-        let waiter = (self.dispatcher.clone(), va);
+        let waiter = (&self.dispatcher, va);
         let r = self.process.call(|p| p.fault(va, access, cpu, waiter))??;
         if let Resolved::Pending(io) = r {
             self.dispatcher.page_fault_pending(io, va);
