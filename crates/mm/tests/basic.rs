@@ -746,3 +746,60 @@ fn unmap_tail_of_forked_region_keeps_head() {
     b.destroy().unwrap();
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
 }
+
+#[test]
+fn per_processor_pages_survive_eviction() {
+    let m = machine(2, 64);
+    let s = {
+        let _c = m.rt.enter(0).unwrap();
+        let s = m.space(false);
+        s.map_anon(
+            VA,
+            4 * P,
+            Prot::RW,
+            MapOptions {
+                kind: RegionKind::PerCpu,
+                policy: PolicyKind::Clock,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        s
+    };
+    std::thread::scope(|t| {
+        for cpu in 0..2u8 {
+            let (s, m) = (&s, &m);
+            t.spawn(move || {
+                let _c = m.rt.enter(cpu as usize).unwrap();
+                for i in 0..4u8 {
+                    s.write(VA + i as u64 * P, &page(16 * cpu + i)).unwrap();
+                }
+            });
+        }
+    });
+    {
+        let _c = m.rt.enter(0).unwrap();
+        assert_eq!(m.mm.reclaim(8).unwrap(), 8, "every page evicted");
+        assert_eq!(s.charged().unwrap(), 0);
+        assert!(
+            s.hat().query(VA, Scope::Cpu(1)).is_none(),
+            "processor 1's translation went too"
+        );
+    }
+    std::thread::scope(|t| {
+        for cpu in 0..2u8 {
+            let (s, m) = (&s, &m);
+            t.spawn(move || {
+                let _c = m.rt.enter(cpu as usize).unwrap();
+                for i in 0..4u8 {
+                    let mut b = page(0xFF);
+                    s.read(VA + i as u64 * P, &mut b).unwrap();
+                    assert_eq!(b, page(16 * cpu + i), "cpu {cpu} page {i}");
+                }
+            });
+        }
+    });
+    let _c = m.rt.enter(0).unwrap();
+    s.destroy().unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}

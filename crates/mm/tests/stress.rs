@@ -137,3 +137,57 @@ fn fcm_swap_under_concurrent_faults() {
 fn fcm_swap_under_concurrent_faults_replicated_partitioned() {
     run(true, RegionKind::Partitioned(2));
 }
+
+/// The replicated Process under concurrent map/unmap (one processor) and
+/// faults in stable regions (the others): the per-processor copies of the
+/// region list stay consistent, and faults never see a half-updated list.
+#[test]
+fn replicated_process_updates_under_faults() {
+    let m = machine(3, 256);
+    let s = {
+        let _c = m.rt.enter(0).unwrap();
+        let s = m.space(true);
+        s.map_anon(VA, 16 * P, Prot::RW, MapOptions::default())
+            .unwrap();
+        s
+    };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|t| {
+        for w in 1..3usize {
+            let (s, m, done) = (&s, &m, &done);
+            t.spawn(move || {
+                let me = m.rt.enter(w).unwrap();
+                let mut round = 0u32;
+                let mut buf = vec![0u8; PAGE_SIZE];
+                while !done.load(Ordering::Relaxed) || round < 3 {
+                    round += 1;
+                    for i in 0..8 {
+                        let va = VA + ((w as u64 - 1) * 8 + i) * P;
+                        s.write(va, &pattern(w, i, round)).unwrap();
+                        s.read(va, &mut buf).unwrap();
+                        assert_eq!(buf, pattern(w, i, round));
+                        me.quiescent();
+                    }
+                }
+            });
+        }
+        let me = m.rt.enter(0).unwrap();
+        for k in 0..40u64 {
+            let va = VA + (64 + (k % 4) * 8) * P;
+            s.map_anon(va, 4 * P, Prot::RW, MapOptions::default())
+                .unwrap();
+            s.write(va, &pattern(0, k, k as u32)).unwrap();
+            let mut buf = vec![0u8; PAGE_SIZE];
+            s.read(va, &mut buf).unwrap();
+            assert_eq!(buf, pattern(0, k, k as u32));
+            s.unmap(va, 4 * P).unwrap();
+            assert_eq!(s.read(va, &mut buf), Err(MmError::BadAddress(va)));
+            me.quiescent();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    let _c = m.rt.enter(0).unwrap();
+    assert_eq!(s.regions().unwrap().len(), 1);
+    s.destroy().unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
