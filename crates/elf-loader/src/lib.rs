@@ -17,8 +17,8 @@
 //! - `ET_EXEC` static executables, loaded at their link addresses.
 //! - `ET_DYN` without `PT_INTERP` (static-PIE), loaded at
 //!   [`LoadOptions::pie_base`] (rounded up to the largest segment alignment);
-//!   their `R_X86_64_RELATIVE` (`DT_RELA`) and `DT_RELR` relocations are
-//!   checked and applied. `R_X86_64_IRELATIVE` calls code in the image, so it
+//!   their `R_X86_64_RELATIVE` (`DT_RELA`, `DT_JMPREL`) and `DT_RELR`
+//!   relocations are checked and applied. `R_X86_64_IRELATIVE` calls code in the image, so it
 //!   is counted and left to the program's own start-up (glibc does it); every
 //!   other relocation type is refused.
 //! - Anything with `PT_INTERP` is refused with [`Error::DynamicallyLinked`].
@@ -77,6 +77,25 @@
 //! // Now: map `stack` at top - 4096, and enter user mode at plan.entry with rsp = initial.rsp.
 //! # Ok::<(), elf_loader::Error>(())
 //! ```
+//!
+//! ## Interfaces for the kernel
+//! - [`LoadPlan::new`]: validate and plan, no side effects. A kernel that
+//!   maps file pages directly (K42: a Region over the file's FCM) uses
+//!   [`LoadPlan::segments`], then [`LoadPlan::for_each_relocation`] or
+//!   [`LoadPlan::apply_relocations`] into the new address space.
+//! - [`load`]: the same through the [`Memory`] trait (map zeroed pages,
+//!   write, protect), for a kernel that copies the image.
+//! - [`build_stack`]: the initial stack into a caller buffer, returning `rsp`.
+//!
+//! ## Tests
+//! Unit tests on hand-built images (one per refusal); real static binaries
+//! (busybox-static, musl and glibc `-static` / `-static-pie` builds made at
+//! test time); a proptest that mutates valid images; and `tests/exec.rs`,
+//! which runs the loaded images on the host: a forked child maps exactly the
+//! planned pages, switches to the built stack and jumps to the entry point.
+//! A static-PIE program whose start-up does not relocate itself runs there
+//! only because the loader's relocations are right. `fuzz/` holds a
+//! `cargo fuzz` target (nightly, not run in CI).
 //!
 //! ## Why no ELF crate
 //! The loader reads four structures (file header, program header, dynamic

@@ -60,18 +60,23 @@ impl Segment {
         self.vaddr & !(PAGE_SIZE - 1)
     }
     /// End of the last page of the segment (page-aligned, exclusive).
-    /// Cannot overflow: planning checked it.
+    ///
+    /// Planning checked that the address arithmetic of its segments cannot
+    /// overflow; for a hand-made `Segment` these methods saturate.
     pub fn page_end(&self) -> u64 {
-        (self.vaddr + self.mem_size).next_multiple_of(PAGE_SIZE)
+        self.vaddr
+            .saturating_add(self.mem_size)
+            .checked_next_multiple_of(PAGE_SIZE)
+            .unwrap_or(!(PAGE_SIZE - 1))
     }
     /// The segment's bytes in memory.
     pub fn vaddr_range(&self) -> Range<u64> {
-        self.vaddr..self.vaddr + self.mem_size
+        self.vaddr..self.vaddr.saturating_add(self.mem_size)
     }
     /// The segment's data in the image, as an index range.
     pub fn file_range(&self) -> Range<usize> {
-        // Planning checked that the range lies inside the image, hence in usize.
-        self.file_offset as usize..(self.file_offset + self.file_size) as usize
+        let start = usize::try_from(self.file_offset).unwrap_or(usize::MAX);
+        start..start.saturating_add(usize::try_from(self.file_size).unwrap_or(usize::MAX))
     }
 }
 

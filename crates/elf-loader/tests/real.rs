@@ -242,3 +242,22 @@ fn glibc_dynamic_is_refused() {
     }
     eprintln!("SKIP: no dynamically linked ELF binary found");
 }
+
+#[test]
+fn shared_library_is_refused() {
+    // A shared object has no PT_INTERP but is no executable: its entry is
+    // not code, or it needs symbol relocations.
+    let Some(path) = build("gcc", "libprog.so", &["-shared", "-fPIC"]) else {
+        return;
+    };
+    let image = std::fs::read(&path).unwrap();
+    let err = LoadPlan::new(&image, &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            elf_loader::Error::EntryNotExecutable { .. }
+                | elf_loader::Error::UnsupportedRelocation { .. }
+        ),
+        "{err:?}"
+    );
+}
