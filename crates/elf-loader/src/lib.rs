@@ -6,12 +6,13 @@
 //! anything itself; the kernel (or a test) does, through the plan or through
 //! the small [`Memory`] trait.
 //!
-//! In K42 terms this is the work of the `exec` path of the process server
-//! (`ProgExec` / `ProcessLinux::execve` in `jimix/k42`), which parsed the
-//! image, created the Regions of the new Process for its segments, and built
-//! the initial stack before the first dispatcher ran. Here it is a pure
-//! function of the bytes, so it is tested hosted, fuzzed, and reused by the
-//! kernel unchanged.
+//! In K42 this is `ProgExec::ParseExecutable` (in `jimix/k42`): it read the
+//! ELF headers of an image already opened as a file's FR, filled a
+//! `ProgExec::BinInfo` with the segments, entry point and stack, and the exec
+//! path then created one Region per segment over that FR and built the
+//! initial stack before the new process's first dispatcher ran. Here the
+//! `BinInfo` is [`LoadPlan`], a pure function of the bytes, so it is tested
+//! hosted, fuzzed, and reused by the kernel unchanged.
 //!
 //! ## What is accepted
 //! - `ET_EXEC` static executables, loaded at their link addresses.

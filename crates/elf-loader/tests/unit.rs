@@ -529,3 +529,41 @@ fn errors_display() {
     assert!(s.contains("program header 3"), "{s}");
     assert!(Error::DynamicallyLinked.to_string().contains("PT_INTERP"));
 }
+
+#[test]
+fn memory_errors_propagate() {
+    struct Full;
+    impl elf_loader::Memory for Full {
+        fn map(&mut self, _: &elf_loader::Segment) -> Result<(), elf_loader::MemoryError> {
+            Err(elf_loader::MemoryError::NoMemory)
+        }
+        fn write(&mut self, vaddr: u64, _: &[u8]) -> Result<(), elf_loader::MemoryError> {
+            Err(elf_loader::MemoryError::BadAddress(vaddr))
+        }
+    }
+    let image = ti::minimal_static();
+    assert_eq!(
+        load(&image, &LoadOptions::default(), &mut Full),
+        Err(Error::Memory(elf_loader::MemoryError::NoMemory))
+    );
+    let image = ti::static_pie(2);
+    let p = plan(&image).unwrap();
+    assert_eq!(
+        p.apply_relocations(&image, &mut Full),
+        Err(Error::Memory(elf_loader::MemoryError::BadAddress(
+            p.bias + 0x2800
+        )))
+    );
+}
+
+#[test]
+fn relocating_with_another_image_is_an_error() {
+    let image = ti::static_pie(2);
+    let p = plan(&image).unwrap();
+    assert_eq!(
+        p.for_each_relocation(&image[..0x2000], |_| Ok(())),
+        Err(Error::Truncated {
+            what: "relocation table"
+        })
+    );
+}
