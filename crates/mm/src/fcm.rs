@@ -128,6 +128,16 @@ pub enum Detached<P: Platform> {
     Released(Option<FcmRef<P>>),
 }
 
+/// What a copy-on-write lookup found.
+pub enum Lookup<P: Platform> {
+    /// The frame holding the unit (frozen, shared read-only).
+    Frame(Pfn),
+    /// Nobody has it: zero-fill.
+    Missing,
+    /// The chain ends at this file FCM: copy from it.
+    File(FcmRef<P>),
+}
+
 /// Where an FCM's pages come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FcmKind {
@@ -171,8 +181,19 @@ pub trait Fcm<P: Platform>: Send + Sync {
     fn release_user(&self) -> Detached<P>;
     /// One more user (a copy-on-write child).
     fn add_user(&self);
-    /// The frame of `unit` here or in an ancestor (frozen FCMs).
-    fn lookup_frozen(&self, unit: u64) -> Result<Option<Pfn>, MmError>;
+    /// The frame of `unit` here or in an ancestor (frozen FCMs), or the
+    /// file FCM at the top of the chain that has to provide it.
+    fn lookup_frozen(&self, unit: u64) -> Result<Lookup<P>, MmError>;
+    /// Copies `unit` into the frame `dst` for a private mapping (file
+    /// FCMs): `None` when done, `Some(io)` when the page is being read
+    /// (`waiter` is told when it completes; retry then). `me` is this FCM.
+    fn copy_into(
+        &self,
+        unit: u64,
+        dst: Pfn,
+        waiter: WaiterRef<'_>,
+        me: &FcmRef<P>,
+    ) -> Result<Option<IoId>, MmError>;
     /// Fork: this FCM's pages become a frozen ancestor shared with a new
     /// child FCM (charged to `child_pm`), which is returned. Mappings of
     /// this FCM are write-protected, so the next store copies.
@@ -315,6 +336,8 @@ pub struct FcmCore<P: Platform> {
     root_pm: PmRef<P>,
     fr: Option<FrRef<P>>,
     parent: Option<FcmRef<P>>,
+    /// The parent is a file FCM (a private file mapping): copy from it.
+    parent_file: bool,
     kind: FcmKind,
     unit_pages: usize,
     pages: BTreeMap<u64, Page>,
@@ -344,6 +367,7 @@ impl<P: Platform> FcmCore<P> {
             root_pm,
             fr,
             parent: None,
+            parent_file: false,
             kind,
             unit_pages,
             pages: BTreeMap::new(),
@@ -353,6 +377,15 @@ impl<P: Platform> FcmCore<P> {
             faults: 0,
             evictions: 0,
         }
+    }
+
+    /// Makes this (computation) FCM a private copy of `file` (a file
+    /// FCM): misses copy the file's page. The caller adds a user to
+    /// `file` ([`Fcm::add_user`]).
+    pub fn with_file_parent(mut self, file: FcmRef<P>) -> Self {
+        self.parent = Some(file);
+        self.parent_file = true;
+        self
     }
 
     fn unit_bytes(&self) -> u64 {
@@ -473,6 +506,50 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
         self.pol.inserted(unit);
     }
 
+    /// Reads `unit` in through `fr` into a new frame: `Ok(pfn)` when it is
+    /// in, `Err(io)` when the read is in flight (`waiter` is told when it
+    /// completes; `me` is this FCM, for the completion).
+    fn read_in(
+        &mut self,
+        fr: &FrRef<P>,
+        unit: u64,
+        waiter: WaiterRef<'_>,
+        me: &FcmRef<P>,
+    ) -> Result<Result<Pfn, IoId>, MmError> {
+        let count = self.core.unit_pages;
+        let offset = unit * self.core.unit_bytes();
+        let pfn = self.alloc()?;
+        let io = next_io();
+        let me = me.clone();
+        let done = IoDone::new(move |res| {
+            let waiters = me
+                .call(|f| f.io_done(unit, io, res.clone()))
+                .unwrap_or_default();
+            for (d, _) in waiters {
+                d.page_fault_done(io, res.clone().map(|_| ()));
+            }
+        });
+        let c = &self.core;
+        match fr.call(|f| f.page_in(offset, pfn, count, &*c.frames, done))? {
+            Ok(PageIn::Done) => {
+                self.insert(unit, pfn, None);
+                Ok(Ok(pfn))
+            }
+            Ok(PageIn::Pending) => {
+                self.insert(
+                    unit,
+                    pfn,
+                    Some((io, alloc::vec![(waiter.0.clone(), waiter.1)])),
+                );
+                Ok(Err(io))
+            }
+            Err(e) => {
+                c.pm_free(pfn);
+                Err(e)
+            }
+        }
+    }
+
     fn fault(&mut self, cx: &FaultCx<'_, P>) -> Result<Resolved, MmError> {
         let c = &mut self.core;
         c.faults += 1;
@@ -497,42 +574,43 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
         if let Some(fr) = c.fr.clone() {
             let stored = c.kind == FcmKind::File || fr.call(|f| f.has(cx.offset))?;
             if stored {
-                let pfn = self.alloc()?;
-                let io = next_io();
-                let me = cx.me.clone();
-                let done = IoDone::new(move |res| {
-                    let waiters = me
-                        .call(|f| f.io_done(unit, io, res.clone()))
-                        .unwrap_or_default();
-                    for (d, _) in waiters {
-                        d.page_fault_done(io, res.clone().map(|_| ()));
+                return match self.read_in(&fr, unit, cx.waiter, cx.me)? {
+                    Ok(pfn) => {
+                        cx.hat.map(cx.va, pfn, cx.prot, large, cx.scope)?;
+                        Ok(Resolved::Mapped)
                     }
-                });
-                let c = &self.core;
-                return match fr.call(|f| f.page_in(cx.offset, pfn, count, &*c.frames, done))? {
-                    Ok(PageIn::Done) => {
+                    Err(io) => Ok(Resolved::Pending(io)),
+                };
+            }
+        }
+        // 3. A copy-on-write ancestor has it: a frozen FCM, or (private
+        // file mappings) the file's FCM, which copies into a new frame.
+        if let Some(parent) = self.core.parent.clone() {
+            let found = if self.core.parent_file {
+                Lookup::File(parent)
+            } else {
+                parent.call(|p| p.lookup_frozen(unit))??
+            };
+            if let Lookup::File(file) = found {
+                let pfn = self.alloc()?;
+                return match file.call(|f| f.copy_into(unit, pfn, cx.waiter, &file)) {
+                    Ok(Ok(None)) => {
                         self.insert(unit, pfn, None);
                         cx.hat.map(cx.va, pfn, cx.prot, large, cx.scope)?;
                         Ok(Resolved::Mapped)
                     }
-                    Ok(PageIn::Pending) => {
-                        self.insert(
-                            unit,
-                            pfn,
-                            Some((io, alloc::vec![(cx.waiter.0.clone(), cx.waiter.1)])),
-                        );
-                        Ok(Resolved::Pending(io))
-                    }
-                    Err(e) => {
-                        c.pm_free(pfn);
-                        Err(e)
+                    other => {
+                        self.core.pm_free(pfn);
+                        match other {
+                            Ok(Ok(Some(io))) => Ok(Resolved::Pending(io)),
+                            Ok(Err(e)) => Err(e),
+                            Err(e) => Err(e.into()),
+                            Ok(Ok(None)) => Err(MmError::Io),
+                        }
                     }
                 };
             }
-        }
-        // 3. A copy-on-write ancestor has it.
-        if let Some(parent) = self.core.parent.clone() {
-            if let Some(src) = parent.call(|p| p.lookup_frozen(unit))?? {
+            if let Lookup::Frame(src) = found {
                 if cx.access == Access::Write {
                     let pfn = self.alloc()?;
                     self.core.frames.copy(src, pfn, count);
@@ -678,18 +756,51 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
         let _ = self.with(|s| s.core.users += 1);
     }
 
-    fn lookup_frozen(&self, unit: u64) -> Result<Option<Pfn>, MmError> {
-        let (found, parent) = self.with(|s| {
+    fn lookup_frozen(&self, unit: u64) -> Result<Lookup<P>, MmError> {
+        let (found, parent, file) = self.with(|s| {
             (
                 s.core.pages.get(&unit).map(|p| p.pfn),
                 s.core.parent.clone(),
+                s.core.parent_file,
             )
         })?;
         match (found, parent) {
-            (Some(pfn), _) => Ok(Some(pfn)),
+            (Some(pfn), _) => Ok(Lookup::Frame(pfn)),
+            (None, Some(parent)) if file => Ok(Lookup::File(parent)),
             (None, Some(parent)) => parent.call(|p| p.lookup_frozen(unit))?,
-            (None, None) => Ok(None),
+            (None, None) => Ok(Lookup::Missing),
         }
+    }
+
+    fn copy_into(
+        &self,
+        unit: u64,
+        dst: Pfn,
+        waiter: WaiterRef<'_>,
+        me: &FcmRef<P>,
+    ) -> Result<Option<IoId>, MmError> {
+        self.with(|s| {
+            if s.core.kind != FcmKind::File {
+                return Err(MmError::Invalid("copy_into is for file FCMs"));
+            }
+            let count = s.core.unit_pages;
+            if let Some(page) = s.core.pages.get_mut(&unit) {
+                if let Some((io, waiters)) = &mut page.io {
+                    waiters.push((waiter.0.clone(), waiter.1));
+                    return Ok(Some(*io));
+                }
+                s.core.frames.copy(page.pfn, dst, count);
+                return Ok(None);
+            }
+            let fr = s.core.fr.clone().ok_or(MmError::Io)?;
+            match s.read_in(&fr, unit, waiter, me)? {
+                Ok(pfn) => {
+                    s.core.frames.copy(pfn, dst, count);
+                    Ok(None)
+                }
+                Err(io) => Ok(Some(io)),
+            }
+        })?
     }
 
     fn fork(&self, child_pm: &PmRef<P>) -> Result<FcmRef<P>, MmError> {
@@ -739,6 +850,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
                 );
                 frozen.pages = moved;
                 frozen.parent = c.parent.take();
+                frozen.parent_file = core::mem::replace(&mut c.parent_file, false);
                 frozen.users = 2;
                 let z: FcmRef<P> = rt.create(StdRoot::<PagedFcm<P, Pinned>>::shared(
                     Mutex::new(Some(frozen)),
@@ -757,6 +869,9 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
                 FcmKind::Computation,
                 c.unit_pages,
             );
+            // With no frozen level in between, the child shares this FCM's
+            // parent, of the same kind.
+            child.parent_file = c.parent_file;
             child.parent = parent;
             child.max_resident = c.max_resident;
             let child: FcmRef<P> =

@@ -65,6 +65,8 @@
 //!
 //! let space = mm.create_space(Arc::new(SoftHat::new(2)), Arc::new(NullDispatcher), false)?;
 //! space.map_anon(0x40_0000, 0x4000, Prot::RW, MapOptions::default())?;
+//! // Files: mm.open_file(server, policy) gives a page cache to map_file
+//! // (MAP_SHARED) or map_file_private (copy-on-write).
 //! space.write(0x40_0010, b"hello")?;                  // zero-fill fault, then the store
 //! let child = space.fork(Arc::new(SoftHat::new(2)), Arc::new(NullDispatcher))?;
 //! child.write(0x40_0010, b"HELLO")?;                  // copy-on-write fault in the child
@@ -111,8 +113,24 @@
 //! - No `loom` model: the concurrency of this crate is locks plus cobj's
 //!   swap, which cobj already model-checks; the stress test covers the
 //!   swap under faults on real threads.
-//! - Not done yet: private file mappings (copy-on-write over a file FCM),
-//!   collapsing frozen chains when one side exits, tracing events.
+//! - Not done yet: collapsing frozen chains when one side exits, tracing
+//!   events, chunked partial unmap of per-processor and partitioned
+//!   regions (they change only as a whole).
+//!
+//! ## Module map
+//!
+//! - [`hat`]: the [`Hat`] / [`SegmentHat`] / [`TlbShootdown`] traits and
+//!   [`SoftHat`].
+//! - [`frames`]: the [`Frames`] trait and [`SimFrames`].
+//! - [`pm`]: root and leaf page managers.
+//! - [`fr`]: FRs ([`AnonFr`], [`FileFr`]), the [`FileServer`] interface and
+//!   its [`MemFile`] test double.
+//! - [`fcm`]: FCMs, kinds, policies, hot swap.
+//! - [`region`], [`process`]: the Region and Process objects.
+//! - [`AddressSpace`], [`Mm`]: the operations and the fault entry point.
+//!
+//! An [`AddressSpace`] must be torn down with [`AddressSpace::destroy`]
+//! (on a processor): dropping it without that leaves its frames charged.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 #![deny(unsafe_code)]

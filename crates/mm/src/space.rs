@@ -286,6 +286,53 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         self.add_region(info, alloc::vec![file.fcm.clone()])
     }
 
+    /// `mmap(MAP_PRIVATE)` of `file` at byte `offset` (page aligned): reads
+    /// see the file, the first touch of a page copies it, stores stay
+    /// private (copy-on-write over the file's FCM).
+    pub fn map_file_private(
+        &self,
+        va: u64,
+        len: u64,
+        prot: Prot,
+        file: &MappedFile<P>,
+        offset: u64,
+    ) -> Result<(), MmError> {
+        check_range(va, len, PAGE_SIZE)?;
+        if !offset.is_multiple_of(PAGE_SIZE as u64) {
+            return Err(MmError::Invalid("file offset must be page aligned"));
+        }
+        let fr: FrRef<P> = self.rt.create(StdRoot::<AnonFr>::shared(()))?;
+        let core = FcmCore::new(
+            self.rt,
+            self.frames.clone(),
+            self.pm.clone(),
+            self.root.clone(),
+            Some(fr),
+            FcmKind::Computation,
+            1,
+        )
+        .with_file_parent(file.fcm.clone());
+        file.fcm.call(|f| f.add_user())?;
+        let fcm = create_fcm(self.rt, PolicyKind::Fifo, core)?;
+        let weak = fcm.downgrade();
+        self.pm.call(|p| p.register(weak))?;
+        let info = RegionInfo {
+            start: va,
+            len,
+            prot,
+            kind: RegionKind::Default,
+            offset,
+            large: false,
+            shared: false,
+        };
+        if let Err(e) = self.add_region(info, alloc::vec![fcm.clone()]) {
+            // The region never attached: drop the FCM's hold on the file.
+            crate::fcm::release_chain(fcm.call(|f| f.release_user())?)?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Regions overlapping `[va, va + len)`.
     fn overlapping(&self, va: u64, len: u64) -> Result<Vec<RegionEntry<P>>, MmError> {
         Ok(self

@@ -803,3 +803,82 @@ fn per_processor_pages_survive_eviction() {
     s.destroy().unwrap();
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
 }
+
+#[test]
+fn private_file_mapping_is_copy_on_write() {
+    let m = machine(1, 64);
+    let _c = m.rt.enter(0).unwrap();
+    let data: Vec<u8> = (0..2 * PAGE_SIZE).map(|i| (i % 241) as u8).collect();
+    let file = MemFile::new(data.clone(), false);
+    let f = m.mm.open_file(file.clone(), PolicyKind::Fifo).unwrap();
+    let a = m.space(false);
+    let b = m.space(false);
+    a.map_file_private(VA, 2 * P, Prot::RW, &f, 0).unwrap();
+    b.map_file(VA, 2 * P, Prot::RW, &f, 0).unwrap();
+    let mut buf = vec![0u8; 16];
+    a.read(VA + P, &mut buf).unwrap();
+    assert_eq!(buf, data[PAGE_SIZE..PAGE_SIZE + 16]);
+    a.write(VA, b"private").unwrap();
+    b.read(VA, &mut buf).unwrap();
+    assert_eq!(
+        buf,
+        data[..16],
+        "the shared mapping does not see the private store"
+    );
+    b.write(VA + P, b"shared!").unwrap();
+    a.read(VA, &mut buf[..7]).unwrap();
+    assert_eq!(&buf[..7], b"private");
+    // A fork of the private mapping copies on write again.
+    let c = a.fork(m.hat(), Arc::new(NullDispatcher)).unwrap();
+    c.read(VA, &mut buf[..7]).unwrap();
+    assert_eq!(&buf[..7], b"private");
+    c.write(VA, b"child").unwrap();
+    a.read(VA, &mut buf[..7]).unwrap();
+    assert_eq!(&buf[..7], b"private");
+    c.destroy().unwrap();
+    a.destroy().unwrap();
+    b.destroy().unwrap();
+    assert_eq!(
+        &file.contents()[..7],
+        &data[..7],
+        "private stores never reach the file"
+    );
+    assert_eq!(&file.contents()[PAGE_SIZE..PAGE_SIZE + 7], b"shared!");
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
+
+#[test]
+fn private_file_mapping_out_of_core() {
+    let m = machine(1, 64);
+    let _c = m.rt.enter(0).unwrap();
+    let disp = Arc::new(RecordingDispatcher::default());
+    let s = m.mm.create_space(m.hat(), disp.clone(), false).unwrap();
+    let file = MemFile::new(b"on disk".to_vec(), true);
+    let f = m.mm.open_file(file.clone(), PolicyKind::Clock).unwrap();
+    s.map_file_private(VA, P, Prot::RW, &f, 0).unwrap();
+    let mut buf = [0u8; 7];
+    let Err(MmError::Pending(io)) = s.write(VA, b"x") else {
+        panic!("expected pending")
+    };
+    assert_eq!(disp.events(), vec![DispatcherEvent::Pending(io, VA)]);
+    assert_eq!(
+        s.charged().unwrap(),
+        0,
+        "the private frame was given back while waiting"
+    );
+    file.complete_all();
+    assert!(disp.events().contains(&DispatcherEvent::Done(io, true)));
+    s.write(VA, b"O").unwrap();
+    s.read(VA, &mut buf).unwrap();
+    assert_eq!(&buf, b"On disk");
+    s.destroy().unwrap();
+    assert_eq!(
+        file.contents(),
+        b"on disk"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(0, PAGE_SIZE - 7))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
