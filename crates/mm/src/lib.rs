@@ -113,8 +113,11 @@
 //! - No `loom` model: the concurrency of this crate is locks plus cobj's
 //!   swap, which cobj already model-checks; the stress test covers the
 //!   swap under faults on real threads.
-//! - Not done yet: collapsing frozen chains when one side exits, tracing
-//!   events, chunked partial unmap of per-processor and partitioned
+//! - Tracing: [`FaultTrace`] hooks (every fault, with its outcome); the
+//!   kernel maps them to ktrace events, this crate does not depend on
+//!   ktrace.
+//! - Not done yet: collapsing frozen chains when one side exits, trace
+//!   points inside the FCM (eviction, I/O), chunked partial unmap of per-processor and partitioned
 //!   regions (they change only as a whole).
 //!
 //! ## Module map
@@ -157,7 +160,7 @@ pub use hat::{CpuMask, Hat, Pte, Scope, SegmentHat, SoftHat, TlbShootdown};
 pub use pm::Pm;
 pub use process::{Process, ProcessRef};
 pub use region::{Region, RegionInfo, RegionKind, RegionRef};
-pub use space::{AddressSpace, MapOptions, MappedFile, Mm, Mmu};
+pub use space::{AddressSpace, FaultTrace, MapOptions, MappedFile, Mm, Mmu};
 pub use types::{
     check_user_range, Access, CpuId, IoId, MmError, Pfn, Prot, LARGE_PAGE_SIZE, PAGES_PER_LARGE,
     PAGE_SIZE, USER_END,

@@ -27,6 +27,14 @@ pub struct Mm<P: Platform> {
     rt: &'static Runtime<P>,
     frames: Arc<dyn Frames>,
     root: PmRef<P>,
+    tracer: Option<Arc<dyn FaultTrace>>,
+}
+
+/// Trace hooks on the fault path; the kernel implements them with ktrace
+/// events (a disabled class then costs the mask check).
+pub trait FaultTrace: Send + Sync {
+    /// A fault by `cpu` at `va` ended with `result`.
+    fn fault(&self, cpu: CpuId, va: u64, access: Access, result: &Result<Resolved, MmError>);
 }
 
 /// How to map anonymous memory.
@@ -69,7 +77,17 @@ impl<P: Platform> Mm<P> {
     /// The memory system over `frames`, with objects in `rt`.
     pub fn new(rt: &'static Runtime<P>, frames: Arc<dyn Frames>) -> Result<Self, MmError> {
         let root = root_pm(rt, frames.clone())?;
-        Ok(Mm { rt, frames, root })
+        Ok(Mm {
+            rt,
+            frames,
+            root,
+            tracer: None,
+        })
+    }
+
+    /// Traces the faults of address spaces created from now on.
+    pub fn set_tracer(&mut self, tracer: Arc<dyn FaultTrace>) {
+        self.tracer = Some(tracer);
     }
 
     /// The root PM.
@@ -104,6 +122,7 @@ impl<P: Platform> Mm<P> {
             hat,
             dispatcher,
             replicated,
+            tracer: self.tracer.clone(),
         })
     }
 
@@ -139,6 +158,7 @@ pub struct AddressSpace<P: Platform, H: Hat + 'static> {
     hat: Arc<H>,
     dispatcher: Arc<dyn Dispatcher>,
     replicated: bool,
+    tracer: Option<Arc<dyn FaultTrace>>,
 }
 
 fn check_range(va: u64, len: u64, unit: usize) -> Result<(), MmError> {
@@ -494,6 +514,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             hat: child_hat,
             dispatcher,
             replicated: self.replicated,
+            tracer: self.tracer.clone(),
         };
         for e in self.process.call(|p| p.regions())? {
             let fcms = e.region.call(|r| r.fcms())?;
@@ -526,11 +547,18 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         let cpu = self.cpu()?;
         self.hat.activate(cpu);
         let waiter = (&self.dispatcher, va);
-        let r = self.process.call(|p| p.fault(va, access, cpu, waiter))??;
-        if let Resolved::Pending(io) = r {
+        let r = self
+            .process
+            .call(|p| p.fault(va, access, cpu, waiter))
+            .map_err(MmError::from)
+            .and_then(|r| r);
+        if let Some(t) = &self.tracer {
+            t.fault(cpu, va, access, &r);
+        }
+        if let Ok(Resolved::Pending(io)) = r {
             self.dispatcher.page_fault_pending(io, va);
         }
-        Ok(r)
+        r
     }
 
     /// The FCMs of the region covering `va`.

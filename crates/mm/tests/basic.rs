@@ -882,3 +882,37 @@ fn private_file_mapping_out_of_core() {
     );
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
 }
+
+#[test]
+fn faults_are_traced() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Rec(Mutex<Vec<(usize, u64, Access, bool)>>);
+    impl FaultTrace for Rec {
+        fn fault(&self, cpu: CpuId, va: u64, access: Access, result: &Result<Resolved, MmError>) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((cpu, va, access, result.is_ok()));
+        }
+    }
+    let mut m = machine(1, 16);
+    let rec = Arc::new(Rec::default());
+    m.mm.set_tracer(rec.clone());
+    let _c = m.rt.enter(0).unwrap();
+    let s = m.space(false);
+    s.map_anon(VA, P, Prot::R, MapOptions::default()).unwrap();
+    let mut b = [0u8; 1];
+    s.read(VA + 3, &mut b).unwrap();
+    s.read(VA + 4, &mut b).unwrap(); // no fault: the translation is there
+    assert!(s.write(VA, b"x").is_err());
+    let ev = rec.0.lock().unwrap().clone();
+    assert_eq!(
+        ev,
+        vec![
+            (0, VA + 3, Access::Read, true),
+            (0, VA, Access::Write, false)
+        ]
+    );
+    s.destroy().unwrap();
+}
