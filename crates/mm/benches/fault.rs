@@ -1,6 +1,7 @@
 //! Hosted fault-path cost: zero-fill and copy-on-write faults through
 //! Process -> Region -> FCM -> SoftHat, and their scaling over threads
-//! faulting in separate regions or in one shared region.
+//! faulting in separate regions, in one shared region, or in one
+//! partitioned region (a part, and so an FCM, per thread).
 //!
 //! HOSTED numbers: SoftHat's page tables are B-tree maps under locks and
 //! SimFrames is one locked allocator, so absolute times and the shared
@@ -130,22 +131,42 @@ fn scaling(c: &mut Criterion) {
         .unwrap_or_else(|| vec![1, 2, 4]);
     let b = bench_machine();
     let mut g = c.benchmark_group("fault_scaling");
-    for shared in [false, true] {
+    for (name, layout) in [
+        ("separate_regions", Layout::Separate),
+        ("one_shared_region", Layout::Shared(RegionKind::Default)),
+        (
+            "one_partitioned_region",
+            Layout::Shared(RegionKind::Partitioned(MAX_THREADS)),
+        ),
+    ] {
         for &n in &threads {
-            let name = if shared {
-                "one_shared_region"
-            } else {
-                "separate_regions"
-            };
             g.bench_with_input(BenchmarkId::new(name, n), &n, |bch, &n| {
-                bch.iter_custom(|iters| run_threads(&b, n, shared, iters))
+                bch.iter_custom(|iters| run_threads(&b, n, layout, iters))
             });
         }
     }
     g.finish();
 }
 
-fn run_threads(b: &Bench, n: usize, shared: bool, iters: u64) -> Duration {
+#[derive(Clone, Copy)]
+enum Layout {
+    /// A Region (and FCM) per thread.
+    Separate,
+    /// One Region of this kind, each thread faulting its own slice.
+    Shared(RegionKind),
+}
+
+fn run_threads(b: &Bench, n: usize, layout: Layout, iters: u64) -> Duration {
+    let (shared, kind) = match layout {
+        Layout::Separate => (false, RegionKind::Default),
+        Layout::Shared(k) => (true, k),
+    };
+    // A partitioned region is cut into MAX_THREADS parts of CHUNK pages:
+    // thread k's slice is part k.
+    let slices = match kind {
+        RegionKind::Partitioned(_) => MAX_THREADS as u64,
+        _ => n as u64,
+    };
     let s = {
         let _c = b.rt.enter(0).unwrap();
         space(b, true)
@@ -163,7 +184,7 @@ fn run_threads(b: &Bench, n: usize, shared: bool, iters: u64) -> Duration {
                     // Separate: each thread its own region; shared: thread 0
                     // maps one region, thread k faults its slice of it.
                     let (base, len) = if shared {
-                        (VA, n as u64 * CHUNK * P)
+                        (VA, slices * CHUNK * P)
                     } else {
                         (VA + k as u64 * 2 * CHUNK * P, CHUNK * P)
                     };
@@ -176,7 +197,7 @@ fn run_threads(b: &Bench, n: usize, shared: bool, iters: u64) -> Duration {
                         let m = left.min(CHUNK);
                         if !shared || k == 0 {
                             let opts = MapOptions {
-                                kind: RegionKind::Default,
+                                kind,
                                 ..Default::default()
                             };
                             s.map_anon(base, len, Prot::RW, opts).unwrap();
