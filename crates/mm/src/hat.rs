@@ -216,16 +216,20 @@ impl SoftHat {
         }
     }
 
+    /// The segment table of a scope; a processor this HAT was not made
+    /// for has an empty one.
     fn table(&self, scope: Scope) -> &SegTable {
+        static NONE: SegTable = RwLock::new(BTreeMap::new());
         match scope {
             Scope::All => &self.global,
-            Scope::Cpu(c) => &self.percpu[c],
+            Scope::Cpu(c) => self.percpu.get(c).unwrap_or(&NONE),
         }
     }
 
     fn find(&self, scope: Scope, va: u64) -> Option<Arc<SoftSegment>> {
         let t = self.table(scope).read();
         let (_, seg) = t.range(..=va).next_back()?;
+        // (`NONE` never gets segments: `map` refuses unknown processors.)
         (va < seg.base + seg.size as u64).then(|| seg.clone())
     }
 
@@ -266,6 +270,9 @@ impl SoftHat {
         access: Access,
         f: impl FnOnce(Translation) -> R,
     ) -> Option<R> {
+        if cpu >= self.tlb.entries.len() {
+            return None;
+        }
         // Running here means the address space is active on `cpu`.
         if self.tlb.ran.load(Ordering::Relaxed) & (1 << cpu) == 0 {
             self.activate(cpu);
@@ -276,7 +283,7 @@ impl SoftHat {
             };
             // Hold the segment's read side during the access.
             let ptes = seg.ptes.read();
-            let tlb = &self.tlb.entries[cpu];
+            let tlb = self.tlb.entries.get(cpu)?;
             let page4 = page_down(va, PAGE_SIZE);
             let cached = {
                 let t = tlb.lock();
@@ -324,13 +331,19 @@ impl SoftHat {
     /// How many invalidations processor `cpu` received for this address
     /// space (IPIs, on hardware).
     pub fn invalidations(&self, cpu: CpuId) -> u64 {
-        self.tlb.invalidations[cpu].load(Ordering::Relaxed)
+        self.tlb
+            .invalidations
+            .get(cpu)
+            .map_or(0, |n| n.load(Ordering::Relaxed))
     }
 
     /// Whether processor `cpu`'s simulated TLB caches a translation for
     /// the page at `va`.
     pub fn tlb_has(&self, cpu: CpuId, va: u64) -> bool {
-        let t = self.tlb.entries[cpu].lock();
+        let Some(t) = self.tlb.entries.get(cpu) else {
+            return false;
+        };
+        let t = t.lock();
         t.contains_key(&page_down(va, PAGE_SIZE))
             || t.get(&page_down(va, LARGE_PAGE_SIZE))
                 .is_some_and(|p| p.large)
@@ -354,6 +367,11 @@ fn check_align(va: u64, large: bool) -> Result<(), MmError> {
 impl Hat for SoftHat {
     fn map(&self, va: u64, pfn: Pfn, prot: Prot, large: bool, scope: Scope) -> Result<(), MmError> {
         check_align(va, large)?;
+        if let Scope::Cpu(c) = scope {
+            if c >= self.percpu.len() {
+                return Err(MmError::Invalid("processor outside this HAT"));
+            }
+        }
         let seg = self.find_or_make(scope, va);
         let mut ptes = seg.ptes.write();
         let old = ptes.insert(
@@ -439,7 +457,9 @@ impl Hat for SoftHat {
     }
 
     fn activate(&self, cpu: CpuId) {
-        self.tlb.ran.fetch_or(1 << cpu, Ordering::AcqRel);
+        if cpu < self.tlb.entries.len() {
+            self.tlb.ran.fetch_or(1 << cpu, Ordering::AcqRel);
+        }
     }
 
     fn ran_on(&self) -> CpuMask {

@@ -916,3 +916,29 @@ fn faults_are_traced() {
     );
     s.destroy().unwrap();
 }
+
+#[test]
+fn soft_hat_rejects_unknown_processors() {
+    let hat = SoftHat::new(2);
+    assert!(matches!(
+        hat.map(0x1000, Pfn(1), Prot::RW, false, Scope::Cpu(5)),
+        Err(MmError::Invalid(_))
+    ));
+    assert!(matches!(
+        hat.map(0x1001, Pfn(1), Prot::RW, false, Scope::All),
+        Err(MmError::Invalid(_))
+    ));
+    hat.map(0x1000, Pfn(1), Prot::RW, false, Scope::All)
+        .unwrap();
+    assert_eq!(hat.access(7, 0x1000, Access::Read, |t| t.pfn), None);
+    assert_eq!(hat.access(700, 0x1000, Access::Read, |t| t.pfn), None);
+    hat.activate(70);
+    assert_eq!(hat.ran_on(), 0);
+    assert_eq!(
+        hat.access(1, 0x1008, Access::Write, |t| (t.pfn, t.offset)),
+        Some((Pfn(1), 8))
+    );
+    assert_eq!(hat.ran_on(), 0b10);
+    assert!(hat.query(0x1000, Scope::All).unwrap().dirty);
+    assert_eq!(hat.invalidations(9), 0);
+}
