@@ -92,6 +92,10 @@ pub struct StackParams<'a> {
     pub execfn: Option<&'a [u8]>,
     /// `AT_SYSINFO_EHDR`: address of a vDSO; omitted if `None`.
     pub vdso: Option<u64>,
+    /// More `(type, value)` pairs, put before `AT_NULL`: e.g. where the
+    /// kernel mapped the process's shared dispatcher page, for the
+    /// user-level scheduler to find at start-up.
+    pub extra: &'a [(u64, u64)],
 }
 
 impl Default for StackParams<'_> {
@@ -110,6 +114,7 @@ impl Default for StackParams<'_> {
             platform: Some(b"x86_64"),
             execfn: None,
             vdso: None,
+            extra: &[],
         }
     }
 }
@@ -269,10 +274,12 @@ fn measure(params: &StackParams<'_>) -> Result<u64, StackError> {
 }
 
 /// Number of aux vector entries (pairs), including AT_NULL.
-fn aux_count(params: &StackParams<'_>) -> u64 {
-    16 + u64::from(params.platform.is_some())
+fn aux_count(params: &StackParams<'_>) -> Option<u64> {
+    let fixed = 16
+        + u64::from(params.platform.is_some())
         + u64::from(params.execfn.is_some())
-        + u64::from(params.vdso.is_some())
+        + u64::from(params.vdso.is_some());
+    fixed.checked_add(params.extra.len() as u64)
 }
 
 /// Number of 8-byte words from `argc` to the end of the aux vector.
@@ -281,7 +288,7 @@ fn words(params: &StackParams<'_>) -> Option<u64> {
     let envc = params.envp.len() as u64;
     argc.checked_add(envc)?
         .checked_add(3)?
-        .checked_add(2 * aux_count(params))
+        .checked_add(aux_count(params)?.checked_mul(2)?)
 }
 
 fn layout(
@@ -359,6 +366,9 @@ fn layout(
     }
     if let Some(v) = params.vdso {
         pair(c, &mut at, AT_SYSINFO_EHDR, v);
+    }
+    for &(key, value) in params.extra {
+        pair(c, &mut at, key, value);
     }
     pair(c, &mut at, AT_NULL, 0);
     debug_assert_eq!(at, rsp + words * 8);

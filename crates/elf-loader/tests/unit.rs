@@ -444,6 +444,8 @@ fn initial_stack_layout() {
                 uid: 1000,
                 egid: 7,
                 execfn: Some(b"/bin/prog"),
+                vdso: Some(0x7fff_f000_0000),
+                extra: &[(0x1000, 0xd15), (0x1001, 7)],
                 ..Default::default()
             };
             let mut buf = vec![0u8; 8192];
@@ -473,6 +475,9 @@ fn initial_stack_layout() {
                 common::cstr_at(&buf, bottom, aux(AT_EXECFN).unwrap()),
                 b"/bin/prog"
             );
+            assert_eq!(aux(AT_SYSINFO_EHDR), Some(0x7fff_f000_0000));
+            assert_eq!(aux(0x1000), Some(0xd15));
+            assert_eq!(aux(0x1001), Some(7));
             assert_eq!(d.auxv.last(), Some(&(AT_NULL, 0)));
             // argv strings are contiguous and ascending.
             if argc > 1 {
