@@ -210,7 +210,12 @@ fn run(image: &[u8], pie_base: u64, argv: &[&[u8]]) -> (String, i32) {
         "program killed by signal {} (output {output:?})",
         libc::WTERMSIG(status)
     );
-    (output, libc::WEXITSTATUS(status))
+    let code = libc::WEXITSTATUS(status);
+    assert!(
+        !(output.is_empty() && (101..=102).contains(&code)),
+        "the child could not set up the address space (exit {code}): an address in use?"
+    );
+    (output, code)
 }
 
 fn check_program(image: &[u8], pie_base: u64) {
