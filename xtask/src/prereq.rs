@@ -82,12 +82,16 @@ pub fn ensure_kernel_target() -> Result<(), String> {
 
 /// Tools some tests use but can skip without (with a message): FUSE for the
 /// KFS mount tests, fuse2fs for its benchmarks, Chromium for the trace
-/// timeline test. Installed when we are root; otherwise the command is shown.
+/// timeline test, musl-gcc and busybox-static for the ELF loader's tests on
+/// real static binaries. Installed when we are root; otherwise the command
+/// is shown.
 pub fn offer_optional() {
     for (cmd, pkg) in [
         ("fusermount3", "fuse3"),
         ("fuse2fs", "fuse2fs"),
         ("chromium", "chromium"),
+        ("musl-gcc", "musl-tools"),
+        ("busybox", "busybox-static"),
     ] {
         if let Err(e) = ensure_tool(cmd, pkg) {
             eprintln!("note: {e}\n      (the tests that need it will be skipped)");
