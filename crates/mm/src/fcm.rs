@@ -184,6 +184,10 @@ pub trait Fcm<P: Platform>: Send + Sync {
     /// The frame of `unit` here or in an ancestor (frozen FCMs), or the
     /// file FCM at the top of the chain that has to provide it.
     fn lookup_frozen(&self, unit: u64) -> Result<Lookup<P>, MmError>;
+    /// Hands `unit`'s frame over to the caller if the caller is this
+    /// frozen FCM's only user left (the other side of the fork exited):
+    /// the page then needs no copy. The frame leaves this FCM.
+    fn take_sole(&self, unit: u64) -> Result<Option<Pfn>, MmError>;
     /// Copies `unit` into the frame `dst` for a private mapping (file
     /// FCMs): `None` when done, `Some(io)` when the page is being read
     /// (`waiter` is told when it completes; retry then). `me` is this FCM.
@@ -586,6 +590,15 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
         // 3. A copy-on-write ancestor has it: a frozen FCM, or (private
         // file mappings) the file's FCM, which copies into a new frame.
         if let Some(parent) = self.core.parent.clone() {
+            // The other side of the fork is gone: adopt the frame, no copy.
+            if !self.core.parent_file {
+                if let Some(pfn) = parent.call(|p| p.take_sole(unit))?? {
+                    self.core.pm.call(|p| p.charge(count))?;
+                    self.insert(unit, pfn, None);
+                    cx.hat.map(cx.va, pfn, cx.prot, large, cx.scope)?;
+                    return Ok(Resolved::Mapped);
+                }
+            }
             let found = if self.core.parent_file {
                 Lookup::File(parent)
             } else {
@@ -770,6 +783,15 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
             (None, Some(parent)) => parent.call(|p| p.lookup_frozen(unit))?,
             (None, None) => Ok(Lookup::Missing),
         }
+    }
+
+    fn take_sole(&self, unit: u64) -> Result<Option<Pfn>, MmError> {
+        self.with(|s| {
+            if s.core.kind != FcmKind::Frozen || s.core.users != 1 {
+                return None;
+            }
+            s.core.pages.remove(&unit).map(|p| p.pfn)
+        })
     }
 
     fn copy_into(

@@ -49,7 +49,9 @@
 //! Fork makes the pages of each private anonymous FCM a **frozen**
 //! ancestor shared by parent and child (a K42 computation-FCM tree): both
 //! get a fresh FCM whose misses look up the ancestor, reads map the
-//! ancestor's frame read-only, the first store copies.
+//! ancestor's frame read-only, the first store copies. Once one side has
+//! exited, the survivor adopts the ancestor's frames on its next fault
+//! instead of copying them (fork + exec costs no copies).
 //!
 //! ## Setup (hosted) and usage
 //!
@@ -116,7 +118,7 @@
 //! - Tracing: [`FaultTrace`] hooks (every fault, with its outcome); the
 //!   kernel maps them to ktrace events, this crate does not depend on
 //!   ktrace.
-//! - Not done yet: collapsing frozen chains when one side exits, trace
+//! - Not done yet: relinking past an emptied frozen ancestor, trace
 //!   points inside the FCM (eviction, I/O), chunked partial unmap of per-processor and partitioned
 //!   regions (they change only as a whole).
 //!

@@ -29,6 +29,9 @@ pub trait Pm<P: Platform>: Send + Sync {
     /// Forgets `count` frames without freeing them: their owner moved to
     /// the root PM (the frozen pages of a fork).
     fn uncharge(&self, count: usize);
+    /// Takes on `count` frames already allocated (from the root PM's
+    /// frozen pages) without allocating.
+    fn charge(&self, count: usize);
     /// Frames charged to this PM now.
     fn charged(&self) -> usize;
     /// Sets the most frames this PM may hold (`None`: no limit).
@@ -85,6 +88,7 @@ impl<P: Platform> Pm<P> for Local<RootPm<P>> {
         self.used.fetch_sub(count, Ordering::Relaxed);
     }
     fn uncharge(&self, _: usize) {}
+    fn charge(&self, _: usize) {}
     fn charged(&self) -> usize {
         self.used.load(Ordering::Relaxed)
     }
@@ -168,6 +172,9 @@ impl<P: Platform> Pm<P> for Local<LeafPm<P>> {
     }
     fn uncharge(&self, count: usize) {
         self.count.fetch_sub(count as isize, Ordering::Relaxed);
+    }
+    fn charge(&self, count: usize) {
+        self.count.fetch_add(count as isize, Ordering::Relaxed);
     }
     fn charged(&self) -> usize {
         total(self)

@@ -942,3 +942,34 @@ fn soft_hat_rejects_unknown_processors() {
     assert!(hat.query(0x1000, Scope::All).unwrap().dirty);
     assert_eq!(hat.invalidations(9), 0);
 }
+
+#[test]
+fn sole_survivor_adopts_frozen_pages_without_copying() {
+    let m = machine(1, 64);
+    let _c = m.rt.enter(0).unwrap();
+    let parent = m.space(false);
+    parent
+        .map_anon(VA, 4 * P, Prot::RW, MapOptions::default())
+        .unwrap();
+    for i in 0..4u8 {
+        parent.write(VA + i as u64 * P, &page(i + 1)).unwrap();
+    }
+    let child = parent.fork(m.hat(), Arc::new(NullDispatcher)).unwrap();
+    child.write(VA, &page(9)).unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 5);
+    child.destroy().unwrap(); // fork + exit (or exec)
+    assert_eq!(m.mm.frames_in_use().unwrap(), 4);
+    // The parent's stores now take the frozen frames over instead of copying.
+    for i in 0..4u8 {
+        parent.write(VA + i as u64 * P, &[0xEE]).unwrap();
+    }
+    assert_eq!(m.mm.frames_in_use().unwrap(), 4, "no copy was made");
+    assert_eq!(parent.charged().unwrap(), 4);
+    let mut b = page(0);
+    parent.read(VA + 2 * P, &mut b).unwrap();
+    let mut want = page(3);
+    want[0] = 0xEE;
+    assert_eq!(b, want);
+    parent.destroy().unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
