@@ -7,6 +7,7 @@
 //!                                          every test: host crates, loom models, in-kernel
 //!                                          at -smp 1 and -smp 4; ends with "N passed, N failed"
 //! cargo xtask gdb   [-- --smp N]           QEMU halted at the first instruction, plus gdb
+//! cargo xtask tools [--prefix DIR]      host tools into DIR/bin (mkfs.kfs, fsck.kfs, kfs-fuse, ktrace)
 //! cargo xtask bench [--kernel-only|--host-only] [--smp N] [-- ARGS]
 //!                                          hosted criterion benches, in-kernel cycle counts
 //! cargo xtask trace [--smp N] [--classes C] [-- boot|ktest]
@@ -27,6 +28,7 @@ mod kernel_image;
 mod prereq;
 mod qemu;
 mod tests;
+mod tools;
 mod trace;
 
 use clap::{Parser, Subcommand};
@@ -78,6 +80,8 @@ enum Cmd {
     Gdb(RunArgs),
     /// Run the benchmarks: hosted (criterion) and in-kernel (cycles).
     Bench(bench::BenchArgs),
+    /// Build the host tools and install them (mkfs.kfs, fsck.kfs, ktrace ...).
+    Tools(tools::ToolsArgs),
     /// Boot with tracing on, run a workload (boot, ktest), keep the trace.
     Trace(trace::TraceArgs),
 }
@@ -105,6 +109,7 @@ fn main() -> ExitCode {
         Cmd::Gdb(args) => run(args, true),
         Cmd::Test(args) => return tests::run(args),
         Cmd::Bench(args) => bench::run(args),
+        Cmd::Tools(args) => tools::run(args),
         Cmd::Trace(args) => trace::run(args),
     };
     match result {
