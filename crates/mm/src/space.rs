@@ -161,6 +161,26 @@ pub struct AddressSpace<P: Platform, H: Hat + 'static> {
     tracer: Option<Arc<dyn FaultTrace>>,
 }
 
+/// Whether `[lo, hi)` may cut `info` (checked for every region before any
+/// is changed, so a refused munmap or mprotect changes nothing).
+fn check_split(info: &RegionInfo, lo: u64, hi: u64) -> Result<(), MmError> {
+    let lo = lo.max(info.start);
+    let hi = hi.min(info.end());
+    let unit = info.unit() as u64;
+    if !lo.is_multiple_of(unit) || !hi.is_multiple_of(unit) {
+        return Err(MmError::Invalid(
+            "range must be aligned to the region's page size",
+        ));
+    }
+    let whole = lo == info.start && hi == info.end();
+    if !whole && info.kind != RegionKind::Default {
+        return Err(MmError::Invalid(
+            "per-processor and partitioned regions change only as a whole",
+        ));
+    }
+    Ok(())
+}
+
 fn check_range(va: u64, len: u64, unit: usize) -> Result<(), MmError> {
     let unit = unit as u64;
     if len == 0 || !va.is_multiple_of(unit) || !len.is_multiple_of(unit) {
@@ -391,20 +411,10 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         mid: Option<Prot>,
     ) -> Result<(), MmError> {
         let info = e.info;
+        check_split(&info, lo, hi)?;
         let lo = lo.max(info.start);
         let hi = hi.min(info.end());
         let unit = info.unit() as u64;
-        if !lo.is_multiple_of(unit) || !hi.is_multiple_of(unit) {
-            return Err(MmError::Invalid(
-                "range must be aligned to the region's page size",
-            ));
-        }
-        let whole = lo == info.start && hi == info.end();
-        if !whole && info.kind != RegionKind::Default {
-            return Err(MmError::Invalid(
-                "per-processor and partitioned regions change only as a whole",
-            ));
-        }
         let fcms = e.region.call(|r| r.fcms())?;
         let piece = |s: u64, t: u64, prot: Prot| RegionInfo {
             start: s,
@@ -475,7 +485,11 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
     /// `munmap`: removes `[va, va + len)` (parts of regions split off).
     pub fn unmap(&self, va: u64, len: u64) -> Result<(), MmError> {
         check_range(va, len, PAGE_SIZE)?;
-        for e in self.overlapping(va, len)? {
+        let es = self.overlapping(va, len)?;
+        for e in &es {
+            check_split(&e.info, va, va + len)?;
+        }
+        for e in es {
             self.split(&e, va, va + len, None)?;
         }
         Ok(())
@@ -491,6 +505,9 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             .sum();
         if covered != len {
             return Err(MmError::BadAddress(va));
+        }
+        for e in &es {
+            check_split(&e.info, va, va + len)?;
         }
         for e in es {
             self.split(&e, va, va + len, Some(prot))?;

@@ -1,4 +1,5 @@
-//! Random sequences of address-space operations (mmap, munmap, mprotect,
+//! Random sequences of address-space operations (mmap of default and
+//! partitioned regions, munmap, mprotect,
 //! fork, read, write, destroy, reclaim, policy swap) against a simple model
 //! of an address space: a map from page to (protection, contents). Every
 //! result and every byte read must match; at the end all frames are free.
@@ -25,6 +26,7 @@ enum Op {
         start: u64,
         n: u64,
         write: bool,
+        parts: bool,
     },
     Unmap {
         proc: usize,
@@ -69,7 +71,8 @@ fn op() -> impl Strategy<Value = Op> {
     let page = 0..PAGES;
     let n = 1..5u64;
     prop_oneof![
-        3 => (proc.clone(), page.clone(), n.clone(), any::<bool>()).prop_map(|(proc, start, n, write)| Op::Map { proc, start, n, write }),
+        3 => (proc.clone(), page.clone(), n.clone(), any::<bool>(), prop::bool::weighted(0.25))
+            .prop_map(|(proc, start, n, write, parts)| Op::Map { proc, start, n, write, parts }),
         1 => (proc.clone(), page.clone(), n.clone()).prop_map(|(proc, start, n)| Op::Unmap { proc, start, n }),
         1 => (proc.clone(), page.clone(), n, any::<bool>()).prop_map(|(proc, start, n, write)| Op::Protect { proc, start, n, write }),
         4 => (proc.clone(), page.clone(), 0..PAGE_SIZE, 1..64usize, any::<u8>())
@@ -82,8 +85,19 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The model: page number -> (writable, contents).
-type Model = BTreeMap<u64, (bool, Vec<u8>)>;
+/// The model: page number -> (writable, contents, the partitioned region
+/// (start, pages) it belongs to).
+type Model = BTreeMap<u64, (bool, Vec<u8>, Option<(u64, u64)>)>;
+
+/// Whether `[start, start + n)` cuts a partitioned region (refused).
+fn cuts_partitioned(model: &Model, start: u64, n: u64) -> bool {
+    (start..start + n).any(|p| {
+        model
+            .get(&p)
+            .and_then(|x| x.2)
+            .is_some_and(|(s, k)| s < start || s + k > start + n)
+    })
+}
 
 fn va(page: u64) -> u64 {
     VA + page * P
@@ -100,18 +114,28 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 start,
                 n,
                 write,
+                parts,
             } => {
                 let Some((s, model)) = procs.get_mut(proc) else {
                     continue;
                 };
                 let prot = if write { Prot::RW } else { Prot::R };
-                let r = s.map_anon(va(start), n * P, prot, MapOptions::default());
+                let kind = if parts {
+                    RegionKind::Partitioned(2)
+                } else {
+                    RegionKind::Default
+                };
+                let opts = MapOptions {
+                    kind,
+                    ..Default::default()
+                };
+                let r = s.map_anon(va(start), n * P, prot, opts);
                 if (start..start + n).any(|p| model.contains_key(&p)) {
                     prop_assert!(matches!(r, Err(MmError::Invalid(_))), "{r:?}");
                 } else {
                     prop_assert_eq!(r, Ok(()));
                     for p in start..start + n {
-                        model.insert(p, (write, vec![0; PAGE_SIZE]));
+                        model.insert(p, (write, vec![0; PAGE_SIZE], parts.then_some((start, n))));
                     }
                 }
             }
@@ -119,9 +143,14 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let Some((s, model)) = procs.get_mut(proc) else {
                     continue;
                 };
-                prop_assert_eq!(s.unmap(va(start), n * P), Ok(()));
-                for p in start..start + n {
-                    model.remove(&p);
+                let r = s.unmap(va(start), n * P);
+                if cuts_partitioned(model, start, n) {
+                    prop_assert!(matches!(r, Err(MmError::Invalid(_))), "{r:?}");
+                } else {
+                    prop_assert_eq!(r, Ok(()));
+                    for p in start..start + n {
+                        model.remove(&p);
+                    }
                 }
             }
             Op::Protect {
@@ -135,13 +164,15 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 };
                 let prot = if write { Prot::RW } else { Prot::R };
                 let r = s.protect(va(start), n * P, prot);
-                if (start..start + n).all(|p| model.contains_key(&p)) {
+                if !(start..start + n).all(|p| model.contains_key(&p)) {
+                    prop_assert!(matches!(r, Err(MmError::BadAddress(_))), "{r:?}");
+                } else if cuts_partitioned(model, start, n) {
+                    prop_assert!(matches!(r, Err(MmError::Invalid(_))), "{r:?}");
+                } else {
                     prop_assert_eq!(r, Ok(()));
                     for p in start..start + n {
                         model.get_mut(&p).unwrap().0 = write;
                     }
-                } else {
-                    prop_assert!(matches!(r, Err(MmError::BadAddress(_))), "{r:?}");
                 }
             }
             Op::Write {
@@ -158,8 +189,8 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let r = s.write(a, &vec![byte; len]);
                 match model.get_mut(&page) {
                     None => prop_assert_eq!(r, Err(MmError::BadAddress(a))),
-                    Some((false, _)) => prop_assert_eq!(r, Err(MmError::Protection(a))),
-                    Some((true, data)) => {
+                    Some((false, _, _)) => prop_assert_eq!(r, Err(MmError::Protection(a))),
+                    Some((true, data, _)) => {
                         prop_assert_eq!(r, Ok(()));
                         data[off..off + len].fill(byte);
                     }
@@ -173,7 +204,7 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 let r = s.read(va(page), &mut buf);
                 match model.get(&page) {
                     None => prop_assert_eq!(r, Err(MmError::BadAddress(va(page)))),
-                    Some((_, data)) => {
+                    Some((_, data, _)) => {
                         prop_assert_eq!(r, Ok(()));
                         prop_assert!(&buf == data, "page {} of process {} differs", page, proc);
                     }
@@ -225,7 +256,7 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
             let r = s.read(va(page), &mut buf);
             match model.get(&page) {
                 None => prop_assert!(r.is_err()),
-                Some((_, data)) => prop_assert!(
+                Some((_, data, _)) => prop_assert!(
                     r.is_ok() && &buf == data,
                     "final: page {} of process {}",
                     page,
