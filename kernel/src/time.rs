@@ -70,8 +70,10 @@ ktest::ktest! {
             cpu::idle_wait();
         }
         let elapsed = now_ns() - t0;
-        // 4 to 5 ticks of 10 ms elapsed; allow a factor of 3 either way.
-        assert!(elapsed > 13_000_000 && elapsed < 150_000_000, "5 ticks took {elapsed} ns");
+        // 4 to 5 ticks of 10 ms elapsed. A wrong calibration is off by a
+        // large factor; a busy host can only delay ticks, so the upper
+        // bound is loose.
+        assert!(elapsed > 13_000_000 && elapsed < 1_000_000_000, "5 ticks took {elapsed} ns");
     }
 
     /// Every online processor's tick advances.
@@ -85,7 +87,7 @@ ktest::ktest! {
             if all {
                 break;
             }
-            assert!(now_ns() - start < 2_000_000_000, "some processor's tick stopped");
+            assert!(now_ns() - start < 10_000_000_000, "some processor's tick stopped");
             cpu::idle_wait();
         }
     }

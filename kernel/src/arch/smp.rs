@@ -20,7 +20,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 /// Physical address of the trampoline (STARTUP vector 0x08).
 pub const TRAMPOLINE: u64 = 0x8000;
 /// How long to wait for one processor.
-pub const START_TIMEOUT_MS: u64 = 500;
+pub const START_TIMEOUT_MS: u64 = 2000;
 /// Kernel stack size of each processor.
 pub const KERNEL_STACK_SIZE: usize = 64 * 1024;
 
