@@ -673,10 +673,10 @@ impl<P: Platform> Runtime<P> {
                     });
                 }
                 SWITCHING => {
-                    let m = e.mediator.load(Ordering::Acquire);
+                    let mediator = e.mediator.load(Ordering::Acquire);
                     // SAFETY: a mediator is freed only after quiescence
                     // following its unlink; `active` holds that off.
-                    let Some(m) = (unsafe { m.as_ref() }) else {
+                    let Some(m) = (unsafe { mediator.as_ref() }) else {
                         spin_loop();
                         continue;
                     };
@@ -693,9 +693,16 @@ impl<P: Platform> Runtime<P> {
                         return Ok(r);
                     }
                     // Blocked: wait outside the call count, then retry on
-                    // whatever is installed then.
+                    // whatever is installed then. Stop waiting as soon as
+                    // this swap is over, even if another swap of the same
+                    // object has already begun: that one forwards calls
+                    // while it waits for quiescence, and this processor may
+                    // not become quiescent (an outer call is still open on
+                    // it) until this call has run.
                     drop(active);
-                    while e.state.load(Ordering::Acquire) & PHASE_MASK == SWITCHING {
+                    while e.state.load(Ordering::Acquire) & PHASE_MASK == SWITCHING
+                        && core::ptr::eq(e.mediator.load(Ordering::Acquire), mediator)
+                    {
                         self.hook(cpu);
                         spin_loop();
                         self.platform.relax();

@@ -1026,12 +1026,8 @@ pub fn swap_policy<P: Platform>(fcm: &FcmRef<P>, policy: PolicyKind) -> Result<(
     };
     r.map(drop).map_err(|e| MmError::Object(e.error))?;
     // Faults that waited out the swap did so nested inside their Process
-    // and Region calls, so their processors are not quiescent until they
-    // resume. A second swap of this FCM started before they notice the
-    // first one completed would wait for a quiescence that cannot come
-    // (cobj's blocked callers wait for the phase to leave SWITCHING, and a
-    // new swap puts it back). One grace period here lets them all through.
-    fcm.runtime().synchronize()?;
+    // and Region calls; cobj lets such blocked calls through as soon as this
+    // swap is over, even if another swap of the FCM begins at once.
     Ok(())
 }
 
