@@ -1,0 +1,486 @@
+//! The dispatcher: one per (process, processor); the run queue, the thread
+//! table, blocking tokens and the timer heap.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BinaryHeap, VecDeque};
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+use core::cmp::Reverse;
+
+use crate::context::{Context, Entry};
+use crate::remote::{Remote, SoftInterrupts, SOFT_TIMER, SOFT_WAKEUP};
+use crate::{Error, Platform, ThreadId, Token, DEFAULT_STACK_BYTES};
+
+/// Why a thread is not runnable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockReason {
+    /// Waiting for the reply of a protected procedure call.
+    Ppc,
+    /// Waiting for the kernel to resolve a page fault.
+    PageFault,
+    /// Waiting for a [`Mutex`](crate::Mutex).
+    Mutex,
+    /// Waiting on a [`Condvar`](crate::Condvar).
+    Condvar,
+    /// Sleeping until a deadline.
+    Timer,
+    /// Waiting for another thread to exit.
+    Join,
+}
+
+/// A thread's scheduling state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// On the run queue.
+    Ready,
+    /// The current thread.
+    Running,
+    /// Parked.
+    Blocked(BlockReason),
+    /// Finished; about to be reaped.
+    Exited,
+}
+
+type StartFn<P> = Box<dyn FnOnce(&Dispatcher<P>)>;
+
+struct Thread<P: Platform> {
+    ctx: Rc<Context<Dispatcher<P>>>,
+    start: Option<StartFn<P>>,
+    state: ThreadState,
+    joiners: Vec<ThreadId>,
+}
+
+enum TokenState {
+    Issued,
+    Waiting(ThreadId),
+    Completed,
+}
+
+/// Counters, for tests and benchmarks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Threads created.
+    pub spawned: u64,
+    /// Switches from the scheduler into a thread.
+    pub dispatches: u64,
+    /// Timer soft interrupts handled.
+    pub timer_interrupts: u64,
+    /// Tokens taken from the remote queue.
+    pub remote_wakeups: u64,
+}
+
+struct State<P: Platform> {
+    next_thread: u64,
+    threads: BTreeMap<ThreadId, Thread<P>>,
+    ready: VecDeque<ThreadId>,
+    current: Option<ThreadId>,
+    next_token: u64,
+    tokens: BTreeMap<Token, TokenState>,
+    /// (deadline, sequence, thread): a min-heap; the sequence keeps equal
+    /// deadlines in arrival order.
+    timers: BinaryHeap<Reverse<(u64, u64, ThreadId)>>,
+    timer_seq: u64,
+    /// The deadline now registered with the kernel (at most one).
+    registered: Option<u64>,
+    stats: Stats,
+}
+
+/// A K42 dispatcher's user-level half: it schedules its own threads.
+///
+/// Created with [`Dispatcher::new`], which returns an `Rc` so the dispatcher
+/// never moves while threads hold references to it. All methods that block
+/// must be called from one of its threads; they return
+/// [`Error::NotInThread`] otherwise.
+pub struct Dispatcher<P: Platform> {
+    platform: P,
+    soft: Arc<SoftInterrupts>,
+    stack_bytes: usize,
+    sched: Context<Dispatcher<P>>,
+    state: RefCell<State<P>>,
+}
+
+impl<P: Platform> Entry for Dispatcher<P> {
+    fn thread_main(&self) -> ! {
+        let start = {
+            let mut s = self.state.borrow_mut();
+            let id = s.current;
+            id.and_then(|id| s.threads.get_mut(&id))
+                .and_then(|t| t.start.take())
+        };
+        if let Some(f) = start {
+            f(self);
+        }
+        self.exit_current()
+    }
+}
+
+impl<P: Platform> Dispatcher<P> {
+    /// A dispatcher with no threads, using [`DEFAULT_STACK_BYTES`] stacks.
+    pub fn new(platform: P) -> Rc<Self> {
+        Self::with_stack_size(platform, DEFAULT_STACK_BYTES)
+    }
+
+    /// A dispatcher whose threads get `stack_bytes` of stack each.
+    pub fn with_stack_size(platform: P, stack_bytes: usize) -> Rc<Self> {
+        Rc::new(Self {
+            platform,
+            soft: Arc::new(SoftInterrupts::new()),
+            stack_bytes,
+            sched: Context::current(),
+            state: RefCell::new(State {
+                next_thread: 1,
+                threads: BTreeMap::new(),
+                ready: VecDeque::new(),
+                current: None,
+                next_token: 1,
+                tokens: BTreeMap::new(),
+                timers: BinaryHeap::new(),
+                timer_seq: 0,
+                registered: None,
+                stats: Stats::default(),
+            }),
+        })
+    }
+
+    /// The platform this dispatcher runs on.
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// The soft-interrupt bits and remote queue (the platform raises
+    /// [`SOFT_TIMER`](crate::SOFT_TIMER) here).
+    pub fn soft_interrupts(&self) -> &SoftInterrupts {
+        &self.soft
+    }
+
+    /// A handle for waking this dispatcher's threads from other dispatchers.
+    pub fn remote(&self) -> Remote {
+        Remote {
+            soft: self.soft.clone(),
+        }
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.state.borrow().stats
+    }
+
+    /// Threads that have not exited.
+    pub fn live_threads(&self) -> usize {
+        self.state.borrow().threads.len()
+    }
+
+    /// The state of thread `id`, or `None` once it has exited.
+    pub fn thread_state(&self, id: ThreadId) -> Option<ThreadState> {
+        self.state.borrow().threads.get(&id).map(|t| t.state)
+    }
+
+    /// The running thread.
+    pub fn current(&self) -> Result<ThreadId, Error> {
+        self.state.borrow().current.ok_or(Error::NotInThread)
+    }
+
+    /// Creates a thread that runs `f` and puts it at the end of the run queue.
+    pub fn spawn(&self, f: impl FnOnce(&Dispatcher<P>) + 'static) -> Result<ThreadId, Error> {
+        let stack = self
+            .platform
+            .alloc_stack(self.stack_bytes)
+            .ok_or(Error::OutOfStacks)?;
+        let ctx = Rc::new(Context::new_thread(stack));
+        let mut s = self.state.borrow_mut();
+        let id = ThreadId(s.next_thread);
+        s.next_thread += 1;
+        s.threads.insert(
+            id,
+            Thread {
+                ctx,
+                start: Some(Box::new(f)),
+                state: ThreadState::Ready,
+                joiners: Vec::new(),
+            },
+        );
+        s.ready.push_back(id);
+        s.stats.spawned += 1;
+        Ok(id)
+    }
+
+    /// Runs threads until none is left. Soft interrupts are handled between
+    /// threads; with nothing runnable the dispatcher calls
+    /// [`Platform::idle`] (K42: yields the processor back to the kernel).
+    pub fn run(&self) -> Result<(), Error> {
+        if self.state.borrow().current.is_some() {
+            return Err(Error::Reentrant);
+        }
+        loop {
+            self.handle_soft_interrupts();
+            let next = {
+                let mut s = self.state.borrow_mut();
+                match s.ready.pop_front() {
+                    Some(id) => {
+                        s.current = Some(id);
+                        s.stats.dispatches += 1;
+                        let t = s.threads.get_mut(&id).ok_or(Error::Corrupt)?;
+                        t.state = ThreadState::Running;
+                        Some((id, t.ctx.clone()))
+                    }
+                    None if s.threads.is_empty() => return Ok(()),
+                    None => None,
+                }
+            };
+            match next {
+                Some((id, ctx)) => {
+                    Context::switch(&self.sched, &ctx, self);
+                    drop(ctx);
+                    self.reap(id);
+                }
+                None => {
+                    if !self.soft.is_pending() {
+                        self.platform.idle(&self.soft);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Back in the scheduler after running `id`: frees it if it exited.
+    fn reap(&self, id: ThreadId) {
+        let dead = {
+            let mut s = self.state.borrow_mut();
+            s.current = None;
+            match s.threads.get(&id) {
+                Some(t) if t.state == ThreadState::Exited => s.threads.remove(&id),
+                _ => None,
+            }
+        };
+        if let Some(t) = dead {
+            if let Ok(ctx) = Rc::try_unwrap(t.ctx) {
+                if let Some(stack) = ctx.into_stack() {
+                    self.platform.free_stack(stack);
+                }
+            }
+        }
+    }
+
+    fn handle_soft_interrupts(&self) {
+        let bits = self.soft.take();
+        if bits & SOFT_WAKEUP != 0 {
+            self.soft.drain(|token| {
+                self.state.borrow_mut().stats.remote_wakeups += 1;
+                // A bad token from another dispatcher is dropped: there is
+                // no one here to report it to.
+                let _ = self.complete(token);
+            });
+        }
+        if bits & SOFT_TIMER != 0 {
+            let now = self.platform.now();
+            let mut s = self.state.borrow_mut();
+            s.stats.timer_interrupts += 1;
+            // The kernel timer is one-shot: it is gone once delivered.
+            s.registered = None;
+            while let Some(Reverse((deadline, _, id))) = s.timers.peek().copied() {
+                if deadline > now {
+                    break;
+                }
+                s.timers.pop();
+                Self::make_ready_locked(&mut s, id);
+            }
+            drop(s);
+            self.reprogram_timer();
+        }
+    }
+
+    /// Registers the nearest deadline with the kernel if it changed.
+    fn reprogram_timer(&self) {
+        let call = {
+            let mut s = self.state.borrow_mut();
+            let nearest = s.timers.peek().map(|Reverse((d, _, _))| *d);
+            if nearest == s.registered || nearest.is_none() {
+                None
+            } else {
+                s.registered = nearest;
+                Some(nearest)
+            }
+        };
+        if let Some(deadline) = call {
+            self.platform.set_timer(deadline);
+        }
+    }
+
+    fn make_ready_locked(s: &mut State<P>, id: ThreadId) {
+        if let Some(t) = s.threads.get_mut(&id) {
+            if matches!(t.state, ThreadState::Blocked(_)) {
+                t.state = ThreadState::Ready;
+                s.ready.push_back(id);
+            }
+        }
+    }
+
+    /// Makes a blocked thread runnable (end of the run queue).
+    pub(crate) fn make_ready(&self, id: ThreadId) {
+        Self::make_ready_locked(&mut self.state.borrow_mut(), id);
+    }
+
+    /// Parks the current thread (the caller has recorded who will wake it)
+    /// and runs others until it is made ready again.
+    pub(crate) fn park(&self, reason: BlockReason) -> Result<(), Error> {
+        let ctx = {
+            let mut s = self.state.borrow_mut();
+            let id = s.current.ok_or(Error::NotInThread)?;
+            let t = s.threads.get_mut(&id).ok_or(Error::Corrupt)?;
+            t.state = ThreadState::Blocked(reason);
+            t.ctx.clone()
+        };
+        Context::switch(&ctx, &self.sched, self);
+        Ok(())
+    }
+
+    /// Lets the other ready threads run, then continues.
+    pub fn yield_now(&self) -> Result<(), Error> {
+        let ctx = {
+            let mut s = self.state.borrow_mut();
+            let id = s.current.ok_or(Error::NotInThread)?;
+            let t = s.threads.get_mut(&id).ok_or(Error::Corrupt)?;
+            t.state = ThreadState::Ready;
+            let ctx = t.ctx.clone();
+            s.ready.push_back(id);
+            ctx
+        };
+        Context::switch(&ctx, &self.sched, self);
+        Ok(())
+    }
+
+    /// Ends the current thread (returning from its function does the same).
+    /// Outside a thread this returns [`Error::NotInThread`].
+    pub fn exit(&self) -> Result<core::convert::Infallible, Error> {
+        self.current()?;
+        self.exit_current()
+    }
+
+    fn exit_current(&self) -> ! {
+        let ctx = {
+            let mut s = self.state.borrow_mut();
+            let id = s.current.expect("exit_current runs on a thread");
+            let t = s
+                .threads
+                .get_mut(&id)
+                .expect("current thread is in the table");
+            t.state = ThreadState::Exited;
+            let joiners = core::mem::take(&mut t.joiners);
+            let ctx = t.ctx.clone();
+            for j in joiners {
+                Self::make_ready_locked(&mut s, j);
+            }
+            ctx
+        };
+        // The scheduler reaps this thread (and frees its stack) after the
+        // switch; the table keeps the context alive until then.
+        Context::exit_to(ctx, &self.sched, self)
+    }
+
+    /// Waits until thread `id` has exited.
+    pub fn join(&self, id: ThreadId) -> Result<(), Error> {
+        let me = self.current()?;
+        if me == id {
+            return Err(Error::JoinSelf);
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            if id.0 >= s.next_thread || id.0 == 0 {
+                return Err(Error::UnknownThread);
+            }
+            match s.threads.get_mut(&id) {
+                Some(t) if t.state != ThreadState::Exited => t.joiners.push(me),
+                _ => return Ok(()),
+            }
+        }
+        self.park(BlockReason::Join)
+    }
+
+    /// A fresh token for a later [`block_on_ppc`](Self::block_on_ppc) or
+    /// [`block_on_fault`](Self::block_on_fault).
+    pub fn new_token(&self) -> Token {
+        let mut s = self.state.borrow_mut();
+        let t = Token(s.next_token);
+        s.next_token += 1;
+        s.tokens.insert(t, TokenState::Issued);
+        t
+    }
+
+    /// Parks the current thread until `token` is completed (the reply of a
+    /// PPC arrives). The dispatcher's other threads keep running.
+    pub fn block_on_ppc(&self, token: Token) -> Result<(), Error> {
+        self.block_on(token, BlockReason::Ppc)
+    }
+
+    /// Parks the current thread until `token` is completed (the kernel's
+    /// page-fault completion upcall). Other threads keep running.
+    pub fn block_on_fault(&self, token: Token) -> Result<(), Error> {
+        self.block_on(token, BlockReason::PageFault)
+    }
+
+    fn block_on(&self, token: Token, reason: BlockReason) -> Result<(), Error> {
+        let me = self.current()?;
+        {
+            let mut s = self.state.borrow_mut();
+            match s.tokens.get(&token) {
+                None => return Err(Error::UnknownToken),
+                Some(TokenState::Waiting(_)) => return Err(Error::TokenInUse),
+                Some(TokenState::Completed) => {
+                    s.tokens.remove(&token);
+                    return Ok(());
+                }
+                Some(TokenState::Issued) => {
+                    s.tokens.insert(token, TokenState::Waiting(me));
+                }
+            }
+        }
+        self.park(reason)
+    }
+
+    /// The upcall: completes `token`, waking the thread blocked on it (or
+    /// letting its later `block_on_*` return at once).
+    pub fn complete(&self, token: Token) -> Result<(), Error> {
+        let mut s = self.state.borrow_mut();
+        match s.tokens.remove(&token) {
+            None => Err(Error::UnknownToken),
+            Some(TokenState::Completed) => {
+                s.tokens.insert(token, TokenState::Completed);
+                Err(Error::AlreadyCompleted)
+            }
+            Some(TokenState::Issued) => {
+                s.tokens.insert(token, TokenState::Completed);
+                Ok(())
+            }
+            Some(TokenState::Waiting(id)) => {
+                Self::make_ready_locked(&mut s, id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Parks the current thread until the platform clock reaches `deadline`.
+    /// Only the nearest deadline of all sleepers is registered with the
+    /// kernel ([`Platform::set_timer`]).
+    pub fn sleep_until(&self, deadline: u64) -> Result<(), Error> {
+        let me = self.current()?;
+        if deadline <= self.platform.now() {
+            return self.yield_now();
+        }
+        {
+            let mut s = self.state.borrow_mut();
+            let seq = s.timer_seq;
+            s.timer_seq += 1;
+            s.timers.push(Reverse((deadline, seq, me)));
+        }
+        self.reprogram_timer();
+        self.park(BlockReason::Timer)
+    }
+
+    /// Sleeps for `ticks` of the platform clock.
+    pub fn sleep(&self, ticks: u64) -> Result<(), Error> {
+        let deadline = self.platform.now().saturating_add(ticks);
+        self.sleep_until(deadline)
+    }
+}
