@@ -84,6 +84,37 @@
 //! Anything else (a `Vec`, a raw pointer, a `&mut` return ...) is a compile
 //! error saying the type "cannot cross a PPC boundary".
 //!
+//! ```compile_fail
+//! // error: `Vec<u8>` cannot cross a PPC boundary (use `&[u8]`).
+//! #[ppc_idl::interface]
+//! pub trait Bad {
+//!     fn take(&self, v: Vec<u8>);
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // error: `NotMarshal` cannot cross a PPC boundary (no #[derive(Marshal)]).
+//! pub struct NotMarshal(u32);
+//! #[ppc_idl::interface]
+//! pub trait Bad {
+//!     fn get(&self) -> NotMarshal;
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! // error: method number 3 already used by `a`.
+//! #[ppc_idl::interface]
+//! pub trait Bad {
+//!     #[ppc(id = 3)]
+//!     fn a(&self);
+//!     #[ppc(id = 3)]
+//!     fn b(&self);
+//! }
+//! ```
+//!
+//! The attribute can be spelled `#[ppc::interface]` after
+//! `use ppc_idl as ppc;`.
+//!
 //! ## What the kernel PPC path must provide
 //!
 //! A [`Transport`] implementation: `call` copies (or maps) the request
@@ -95,6 +126,15 @@
 //! and page. `send` queues the registers of an async message in the target
 //! dispatcher and raises its soft interrupt. [`LoopbackTransport`] is the
 //! in-process model of exactly that contract, used by the tests and benches.
+//!
+//! ## Cost (loopback floor)
+//!
+//! `cargo bench -p ppc-idl --bench loopback -- --measurement-time 2
+//! --warm-up-time 1` (one run, 2-core shared host; read the ratios): null call
+//! 1.0 (about 45 ns), 64 B argument 1.4x, 4 KiB argument 2.0x. The null call is
+//! dominated by zeroing the two on-stack [`Message`]s (2 x 4 KiB); a kernel
+//! transport that hands the stub the per-processor PPC page directly removes
+//! that cost.
 //!
 //! ## Why a proc-macro (syn + quote)
 //!

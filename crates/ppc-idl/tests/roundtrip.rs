@@ -296,3 +296,36 @@ fn bad_handle_and_malformed_requests_are_errors() {
         );
     });
 }
+
+mod alias {
+    //! The spelling, `#[ppc::interface]`, through a crate alias.
+    use ppc_idl as ppc;
+    use ppc_idl::{LoopbackTransport, ObjectHandle, ProcessId, Rights};
+
+    #[ppc::interface]
+    pub trait Echo {
+        fn echo(&self, s: &str, #[ppc(out)] back: &mut [u8]) -> usize;
+    }
+
+    struct E;
+    impl Echo for E {
+        fn echo(&self, s: &str, back: &mut [u8]) -> usize {
+            let n = s.len().min(back.len());
+            back[..n].copy_from_slice(&s.as_bytes()[..n]);
+            n
+        }
+    }
+
+    #[test]
+    fn str_in_and_buffer_out_in_one_call() {
+        let server = EchoServer(E);
+        let h = ObjectHandle::new(ProcessId(1), 0, 0);
+        let grants = [(ProcessId(2), Rights::NONE)];
+        let t = LoopbackTransport::new(&server, h, &grants, ProcessId(2));
+        let c = EchoClient::new(&t, h);
+        let mut back = [0u8; 5];
+        assert_eq!(c.echo("hello world", &mut back), Ok(5));
+        assert_eq!(&back, b"hello");
+        assert_eq!(c.handle(), h);
+    }
+}
