@@ -11,7 +11,7 @@ use core::cmp::Reverse;
 
 use crate::context::{Context, Entry};
 use crate::remote::{Remote, SoftInterrupts, SOFT_TIMER, SOFT_WAKEUP};
-use crate::{Error, Platform, ThreadId, Token, DEFAULT_STACK_BYTES};
+use crate::{Error, Platform, Stack, ThreadId, Token, DEFAULT_STACK_BYTES};
 
 /// Why a thread is not runnable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +99,13 @@ pub struct Dispatcher<P: Platform> {
     stack_bytes: usize,
     sched: Context<Dispatcher<P>>,
     state: RefCell<State<P>>,
+    /// Stacks of exited threads, reused before asking the platform (K42
+    /// kept a per-dispatcher free list of thread objects and stacks too).
+    stack_cache: RefCell<Vec<Stack>>,
 }
+
+/// Exited threads' stacks kept for reuse, at most.
+const STACK_CACHE: usize = 64;
 
 impl<P: Platform> Entry for Dispatcher<P> {
     fn thread_main(&self) -> ! {
@@ -129,6 +135,7 @@ impl<P: Platform> Dispatcher<P> {
             soft: Arc::new(SoftInterrupts::new()),
             stack_bytes,
             sched: Context::current(),
+            stack_cache: RefCell::new(Vec::new()),
             state: RefCell::new(State {
                 next_thread: 1,
                 threads: BTreeMap::new(),
@@ -167,6 +174,17 @@ impl<P: Platform> Dispatcher<P> {
         self.state.borrow().stats
     }
 
+    /// Gives the cached stacks of exited threads back to
+    /// [`Platform::free_stack`]; returns how many.
+    pub fn trim_stack_cache(&self) -> usize {
+        let stacks = core::mem::take(&mut *self.stack_cache.borrow_mut());
+        let n = stacks.len();
+        for stack in stacks {
+            self.platform.free_stack(stack);
+        }
+        n
+    }
+
     /// Threads that have not exited.
     pub fn live_threads(&self) -> usize {
         self.state.borrow().threads.len()
@@ -184,10 +202,14 @@ impl<P: Platform> Dispatcher<P> {
 
     /// Creates a thread that runs `f` and puts it at the end of the run queue.
     pub fn spawn(&self, f: impl FnOnce(&Dispatcher<P>) + 'static) -> Result<ThreadId, Error> {
-        let stack = self
-            .platform
-            .alloc_stack(self.stack_bytes)
-            .ok_or(Error::OutOfStacks)?;
+        let cached = self.stack_cache.borrow_mut().pop();
+        let stack = match cached {
+            Some(stack) => stack,
+            None => self
+                .platform
+                .alloc_stack(self.stack_bytes)
+                .ok_or(Error::OutOfStacks)?,
+        };
         let ctx = Rc::new(Context::new_thread(stack));
         let mut s = self.state.borrow_mut();
         let id = ThreadId(s.next_thread);
@@ -257,7 +279,13 @@ impl<P: Platform> Dispatcher<P> {
         if let Some(t) = dead {
             if let Ok(ctx) = Rc::try_unwrap(t.ctx) {
                 if let Some(stack) = ctx.into_stack() {
-                    self.platform.free_stack(stack);
+                    let mut cache = self.stack_cache.borrow_mut();
+                    if cache.len() < STACK_CACHE {
+                        cache.push(stack);
+                    } else {
+                        drop(cache);
+                        self.platform.free_stack(stack);
+                    }
                 }
             }
         }
@@ -482,5 +510,21 @@ impl<P: Platform> Dispatcher<P> {
     pub fn sleep(&self, ticks: u64) -> Result<(), Error> {
         let deadline = self.platform.now().saturating_add(ticks);
         self.sleep_until(deadline)
+    }
+}
+
+impl<P: Platform> Drop for Dispatcher<P> {
+    /// Cached stacks go back to the platform. Threads still parked are
+    /// never resumed: their stacks go back too, without unwinding them.
+    fn drop(&mut self) {
+        self.trim_stack_cache();
+        let threads = core::mem::take(&mut self.state.get_mut().threads);
+        for (_, t) in threads {
+            if let Ok(ctx) = Rc::try_unwrap(t.ctx) {
+                if let Some(stack) = ctx.into_stack() {
+                    self.platform.free_stack(stack);
+                }
+            }
+        }
     }
 }

@@ -74,6 +74,12 @@ fn threads_run_in_fifo_order_and_yield_round_robin() {
     let expect: Vec<_> = (0..3).flat_map(|r| (0..3).map(move |i| (i, r))).collect();
     assert_eq!(*log.borrow(), expect);
     assert_eq!(d.live_threads(), 0);
+    assert_eq!(k.stacks_out.get(), 3, "exited threads' stacks are cached");
+    // Reused, not allocated again.
+    d.spawn(|_| {}).unwrap();
+    d.run().unwrap();
+    assert_eq!(k.stacks_out.get(), 3);
+    assert_eq!(d.trim_stack_cache(), 3);
     assert_eq!(
         k.stacks_out.get(),
         0,
@@ -254,6 +260,7 @@ fn errors_outside_threads_and_refused_stacks() {
     let g = m.try_lock(&*d).unwrap();
     assert_eq!(m.lock(&*d).err(), Some(Error::NotInThread));
     drop(g);
+    d.trim_stack_cache();
     k.stack_limit.set(Some(1));
     d.spawn(|_| {}).unwrap();
     assert_eq!(d.spawn(|_| {}).err(), Some(Error::OutOfStacks));
@@ -389,4 +396,17 @@ fn hosted_sleep_waits_real_time() {
     .unwrap();
     d.run().unwrap();
     assert!(woke.get() >= 2_000_000);
+}
+
+#[test]
+fn dropping_a_dispatcher_returns_unfinished_threads_stacks() {
+    // Threads that have not run to completion (here: never started) are not
+    // resumed when the dispatcher is dropped; their stacks still go back.
+    let (k, d) = fake();
+    for _ in 0..3 {
+        d.spawn(|d| d.sleep(5).unwrap()).unwrap();
+    }
+    assert_eq!(k.stacks_out.get(), 3);
+    drop(d);
+    assert_eq!(k.stacks_out.get(), 0);
 }
