@@ -27,7 +27,9 @@
 //! Threads are cooperative within their dispatcher: preemption between
 //! dispatchers is the kernel's job. The context switch (`context.rs`, the
 //! only module with `unsafe`) saves the System V callee-saved registers, the
-//! stack pointer, `MXCSR` and the x87 control word.
+//! stack pointer, `MXCSR` and the x87 control word. A panic that escapes a
+//! thread's function aborts the process (it cannot unwind past the thread's
+//! first frame); threads report failure through their results instead.
 //!
 //! # Setup
 //!

@@ -410,3 +410,42 @@ fn dropping_a_dispatcher_returns_unfinished_threads_stacks() {
     drop(d);
     assert_eq!(k.stacks_out.get(), 0);
 }
+
+#[test]
+fn many_producers_wake_threads_through_the_remote_queue() {
+    const PRODUCERS: usize = 4;
+    const PER: usize = 150; // 600 tokens in all, more than the 256 queue slots
+    let d = Dispatcher::with_stack_size(StdPlatform::new(), 16 * 1024);
+    let woken = Rc::new(Cell::new(0usize));
+    let mut batches = vec![Vec::new(); PRODUCERS];
+    for i in 0..PRODUCERS * PER {
+        let t = d.new_token();
+        batches[i % PRODUCERS].push(t.as_u64());
+        let w = woken.clone();
+        d.spawn(move |d| {
+            d.block_on_ppc(t).unwrap();
+            w.set(w.get() + 1);
+        })
+        .unwrap();
+    }
+    let producers: Vec<_> = batches
+        .into_iter()
+        .map(|batch| {
+            let remote = d.remote();
+            std::thread::spawn(move || {
+                for raw in batch {
+                    let t = uthread::Token::from_u64(raw).unwrap();
+                    while remote.complete(t) == Err(Error::QueueFull) {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    d.run().unwrap();
+    for p in producers {
+        p.join().unwrap();
+    }
+    assert_eq!(woken.get(), PRODUCERS * PER);
+    assert_eq!(d.stats().remote_wakeups, (PRODUCERS * PER) as u64);
+}
