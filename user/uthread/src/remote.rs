@@ -3,7 +3,10 @@
 //! one word).
 
 use alloc::sync::Arc;
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::{Error, Token};
 
@@ -13,7 +16,11 @@ pub const SOFT_TIMER: u32 = 1 << 0;
 /// Soft-interrupt bit: wake-up tokens are waiting in the remote queue.
 pub const SOFT_WAKEUP: u32 = 1 << 1;
 
+#[cfg(not(loom))]
 const QUEUE_SLOTS: usize = 256;
+/// Few slots keep the loom model small.
+#[cfg(loom)]
+const QUEUE_SLOTS: usize = 2;
 
 /// Soft-interrupt bits plus the cross-dispatcher wake-up queue: the piece of
 /// the future dispatcher page that other dispatchers write.
@@ -33,7 +40,7 @@ impl SoftInterrupts {
     pub fn new() -> Self {
         Self {
             pending: AtomicU32::new(0),
-            queue: [const { AtomicU64::new(0) }; QUEUE_SLOTS],
+            queue: core::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 
@@ -50,6 +57,24 @@ impl SoftInterrupts {
     /// Takes and clears all pending bits.
     pub(crate) fn take(&self) -> u32 {
         self.pending.swap(0, Ordering::Acquire)
+    }
+
+    /// Queues `token` (the loom model's entry to [`post`](Self::post)).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_post(&self, token: u64) -> Result<(), Error> {
+        self.post(Token(token))
+    }
+
+    /// Takes the pending bits and drains the queue (for the loom model).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_take_and_drain(&self, seen: &mut alloc::vec::Vec<u64>) -> u32 {
+        let bits = self.take();
+        if bits & SOFT_WAKEUP != 0 {
+            self.drain(|t| seen.push(t.0));
+        }
+        bits
     }
 
     /// Queues `token` (lock-free: one compare-and-swap on a free slot) and
