@@ -162,6 +162,19 @@ impl<T: Entry> Context<T> {
         unreachable!("an exited thread was resumed")
     }
 
+    /// Whether the code asking runs on this context's stack: compares the
+    /// address of a local with the stack's bounds. Lets the dispatcher refuse
+    /// a switch made on the wrong stack (a thread of another dispatcher
+    /// calling into this one), which would save the wrong stack pointer.
+    pub(crate) fn is_running_here(&self) -> bool {
+        let probe = 0u8;
+        let addr = core::hint::black_box(&probe) as *const u8 as usize;
+        self.stack.as_ref().is_some_and(|stack| {
+            let base = stack.base_addr();
+            addr >= base && addr < base + stack.len_bytes()
+        })
+    }
+
     /// The stack back, for the allocator; the context can no longer run.
     pub(crate) fn into_stack(self) -> Option<Stack> {
         self.stack

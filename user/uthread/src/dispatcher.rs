@@ -195,9 +195,25 @@ impl<P: Platform> Dispatcher<P> {
         self.state.borrow().threads.get(&id).map(|t| t.state)
     }
 
-    /// The running thread.
+    /// The running thread: `Err(NotInThread)` outside this dispatcher's
+    /// threads, including from a thread of another dispatcher nested inside
+    /// one of ours (its stack is checked).
     pub fn current(&self) -> Result<ThreadId, Error> {
-        self.state.borrow().current.ok_or(Error::NotInThread)
+        self.current_context().map(|(id, _)| id)
+    }
+
+    /// The running thread and its context, after checking that the caller
+    /// really runs on that thread's stack.
+    fn current_context(&self) -> Result<(ThreadId, Rc<Context<Self>>), Error> {
+        let s = self.state.borrow();
+        let id = s.current.ok_or(Error::NotInThread)?;
+        let ctx = s.threads.get(&id).ok_or(Error::Corrupt)?.ctx.clone();
+        drop(s);
+        if ctx.is_running_here() {
+            Ok((id, ctx))
+        } else {
+            Err(Error::NotInThread)
+        }
     }
 
     /// Creates a thread that runs `f` and puts it at the end of the run queue.
@@ -353,28 +369,25 @@ impl<P: Platform> Dispatcher<P> {
     /// Parks the current thread (the caller has recorded who will wake it)
     /// and runs others until it is made ready again.
     pub(crate) fn park(&self, reason: BlockReason) -> Result<(), Error> {
-        let ctx = {
+        let (id, ctx) = self.current_context()?;
+        {
             let mut s = self.state.borrow_mut();
-            let id = s.current.ok_or(Error::NotInThread)?;
             let t = s.threads.get_mut(&id).ok_or(Error::Corrupt)?;
             t.state = ThreadState::Blocked(reason);
-            t.ctx.clone()
-        };
+        }
         Context::switch(&ctx, &self.sched, self);
         Ok(())
     }
 
     /// Lets the other ready threads run, then continues.
     pub fn yield_now(&self) -> Result<(), Error> {
-        let ctx = {
+        let (id, ctx) = self.current_context()?;
+        {
             let mut s = self.state.borrow_mut();
-            let id = s.current.ok_or(Error::NotInThread)?;
             let t = s.threads.get_mut(&id).ok_or(Error::Corrupt)?;
             t.state = ThreadState::Ready;
-            let ctx = t.ctx.clone();
             s.ready.push_back(id);
-            ctx
-        };
+        }
         Context::switch(&ctx, &self.sched, self);
         Ok(())
     }

@@ -199,6 +199,10 @@ impl Stack {
         self.words.len() * 8
     }
 
+    pub(crate) fn base_addr(&self) -> usize {
+        self.words.as_ptr() as usize
+    }
+
     pub(crate) fn words_mut(&mut self) -> &mut [u64] {
         &mut self.words
     }

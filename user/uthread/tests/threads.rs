@@ -449,3 +449,33 @@ fn many_producers_wake_threads_through_the_remote_queue() {
     assert_eq!(woken.get(), PRODUCERS * PER);
     assert_eq!(d.stats().remote_wakeups, (PRODUCERS * PER) as u64);
 }
+
+#[test]
+fn nested_dispatcher_thread_cannot_switch_the_outer_one() {
+    // A thread of `outer` runs `inner` to completion; inner's thread must not
+    // be able to park or yield on `outer` (it runs on the wrong stack).
+    let (_k, outer) = fake();
+    let ok = Rc::new(Cell::new(false));
+    let o = ok.clone();
+    let outer2 = outer.clone();
+    outer
+        .spawn(move |outer_d| {
+            let (_k2, inner) = fake();
+            let outer3 = outer2.clone();
+            inner
+                .spawn(move |inner_d| {
+                    assert_eq!(outer3.yield_now(), Err(Error::NotInThread));
+                    assert_eq!(outer3.current(), Err(Error::NotInThread));
+                    let t = outer3.new_token();
+                    assert_eq!(outer3.block_on_ppc(t), Err(Error::NotInThread));
+                    inner_d.yield_now().unwrap();
+                })
+                .unwrap();
+            inner.run().unwrap();
+            outer_d.yield_now().unwrap();
+            o.set(true);
+        })
+        .unwrap();
+    outer.run().unwrap();
+    assert!(ok.get());
+}
