@@ -96,7 +96,17 @@
 //!   [`Dispatcher::complete`] with the token the thread blocked on);
 //! * native calls: one per-dispatcher **timer request** ([`Platform::set_timer`]),
 //!   **yield** to the kernel when idle ([`Platform::idle`]), and pages for
-//!   thread stacks ([`Platform::alloc_stack`]).
+//!   thread stacks ([`Platform::alloc_stack`]), ideally with an unmapped guard
+//!   page below each (hosted stacks have none: a thread that overflows its
+//!   stack corrupts the heap, so size stacks generously).
+//!
+//! # Design notes
+//!
+//! Every switch goes through the scheduler loop on the dispatcher's own stack
+//! (thread → scheduler → thread), which keeps soft-interrupt handling in one
+//! place at the price of two switches per hand-over. Exited threads' stacks
+//! are cached per dispatcher (up to 64) before going back to the platform;
+//! [`Dispatcher::trim_stack_cache`] returns them early.
 //!
 //! # External crates
 //!
