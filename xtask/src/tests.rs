@@ -2,7 +2,7 @@
 //!
 //! 1. Host tests: `cargo test --workspace` (the hosted crates, the tools,
 //!    this driver). Counts come from cargo's `test result:` lines.
-//! 2. Loom models: every `crates/*/tests/loom.rs`, built with
+//! 2. Loom models: every `crates/*/tests/loom.rs` and `user/*/tests/loom.rs`, built with
 //!    `--cfg loom` in its own target directory.
 //! 3. In-kernel tests: the kernel booted with `ktest` at `-smp 1` and
 //!    `-smp 4`. A test that panics or hangs (no output for
@@ -164,8 +164,11 @@ fn host_tests(tally: &mut Tally, loom: bool) {
     if !loom {
         return;
     }
-    let mut crates: Vec<String> = std::fs::read_dir(crate::root().join("crates"))
-        .into_iter()
+    // Every package under crates/ or user/ with a tests/loom.rs; the
+    // package name is the folder name.
+    let mut crates: Vec<String> = ["crates", "user"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(crate::root().join(dir)).ok())
         .flatten()
         .flatten()
         .filter(|e| e.path().join("tests/loom.rs").exists())
