@@ -495,3 +495,77 @@ fn expand(tr: &mut ItemTrait) -> syn::Result<Ts2> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn attrs(f: syn::TraitItemFn) -> Vec<Attribute> {
+        f.attrs
+    }
+
+    #[test]
+    fn method_attributes_parse_and_reject_unknown_keys() {
+        let m = parse_method_attrs(&attrs(parse_quote! {
+            #[ppc(id = 7, rights = 3, async)]
+            fn f(&self);
+        }))
+        .unwrap();
+        assert_eq!((m.id, m.rights, m.is_async), (Some(7), 3, true));
+        let err = parse_method_attrs(&attrs(parse_quote! {
+            #[ppc(colour = 1)]
+            fn f(&self);
+        }))
+        .err()
+        .expect("an unknown key is an error");
+        assert!(err.to_string().contains("expected `id = N`"), "{err}");
+    }
+
+    #[test]
+    fn parameter_attributes_parse() {
+        let f: syn::TraitItemFn = parse_quote! {
+            fn f(&self, #[ppc(in)] a: u32, #[ppc(out)] b: &mut [u8], #[ppc(caller)] c: ProcessId, d: u8);
+        };
+        let kinds: Vec<Option<Kind>> = f
+            .sig
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                syn::FnArg::Typed(t) => Some(parse_param_attr(&t.attrs).unwrap().map(|k| k.0)),
+                syn::FnArg::Receiver(_) => None,
+            })
+            .collect();
+        assert!(kinds == [Some(Kind::In), Some(Kind::InOut), Some(Kind::Caller), None]);
+        let bad: syn::TraitItemFn = parse_quote! { fn f(&self, #[ppc(sideways)] a: u32); };
+        let syn::FnArg::Typed(t) = &bad.sig.inputs[1] else {
+            unreachable!("a typed argument")
+        };
+        assert!(parse_param_attr(&t.attrs).is_err());
+    }
+
+    #[test]
+    fn duplicate_method_numbers_are_refused() {
+        let mut tr: ItemTrait = parse_quote! {
+            trait T {
+                #[ppc(id = 1)]
+                fn a(&self);
+                fn b(&self);
+            }
+        };
+        let err = expand(&mut tr).err().expect("ids 1 and 1 collide");
+        assert!(
+            err.to_string()
+                .contains("method number 1 already used by `a`"),
+            "{err}"
+        );
+        let mut ok: ItemTrait = parse_quote! {
+            trait T {
+                fn a(&self);
+                fn b(&self, x: u32) -> u64;
+            }
+        };
+        let out = expand(&mut ok).unwrap().to_string();
+        assert!(out.contains("TClient") && out.contains("TServer"), "{out}");
+    }
+}
