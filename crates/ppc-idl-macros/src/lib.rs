@@ -553,7 +553,9 @@ mod tests {
                 fn b(&self);
             }
         };
-        let err = expand(&mut tr).err().expect("ids 1 and 1 collide");
+        let Err(err) = expand(&mut tr) else {
+            panic!("ids 1 and 1 collide")
+        };
         assert!(
             err.to_string()
                 .contains("method number 1 already used by `a`"),
