@@ -189,6 +189,15 @@ fn check_range(va: u64, len: u64, unit: usize) -> Result<(), MmError> {
     check_user_range(va, len as usize)
 }
 
+/// A file mapping's range and offset: both page aligned.
+fn check_file_range(va: u64, len: u64, offset: u64) -> Result<(), MmError> {
+    check_range(va, len, PAGE_SIZE)?;
+    if !offset.is_multiple_of(PAGE_SIZE as u64) {
+        return Err(MmError::Invalid("file offset must be page aligned"));
+    }
+    Ok(())
+}
+
 impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
     /// The HAT.
     pub fn hat(&self) -> &Arc<H> {
@@ -310,10 +319,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         file: &MappedFile<P>,
         offset: u64,
     ) -> Result<(), MmError> {
-        check_range(va, len, PAGE_SIZE)?;
-        if !offset.is_multiple_of(PAGE_SIZE as u64) {
-            return Err(MmError::Invalid("file offset must be page aligned"));
-        }
+        check_file_range(va, len, offset)?;
         let info = RegionInfo {
             start: va,
             len,
@@ -337,10 +343,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         file: &MappedFile<P>,
         offset: u64,
     ) -> Result<(), MmError> {
-        check_range(va, len, PAGE_SIZE)?;
-        if !offset.is_multiple_of(PAGE_SIZE as u64) {
-            return Err(MmError::Invalid("file offset must be page aligned"));
-        }
+        check_file_range(va, len, offset)?;
         let fr: FrRef<P> = self.rt.create(StdRoot::<AnonFr>::shared(()))?;
         let core = FcmCore::new(
             self.rt,
