@@ -34,11 +34,11 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
     if !status.success() {
         return Err("the kernel did not build (see the errors above)".into());
     }
-    let built = crate::root()
-        .join("target/x86_64-unknown-none")
+    let built = crate::target_dir()
+        .join("x86_64-unknown-none")
         .join(profile)
         .join("kernel");
-    let out_dir = crate::root().join("target/k42");
+    let out_dir = crate::target_dir().join("k42");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let out = out_dir.join(format!("kernel-{profile}.elf"));
     let mut image = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;

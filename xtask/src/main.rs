@@ -99,6 +99,16 @@ pub fn root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` when set (relative to
+/// the workspace root), else `target/` at the root. Build outputs of
+/// xtask itself (kernel images, logs, traces) go under its `k42/`.
+pub fn target_dir() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root().join(d),
+        _ => root().join("target"),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {

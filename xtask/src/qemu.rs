@@ -230,7 +230,7 @@ impl Config {
 pub fn gdb(cfg: &Config, kernel: &Path) -> Result<(), String> {
     let mut q = cfg.command();
     q.args(["-s", "-S"]);
-    let log = crate::root().join("target/k42/gdb-serial.log");
+    let log = crate::target_dir().join("k42/gdb-serial.log");
     let file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     q.stdout(file).stdin(Stdio::null());
     let mut child = q.spawn().map_err(|e| format!("cannot start QEMU: {e}"))?;

@@ -188,7 +188,7 @@ fn host_tests(tally: &mut Tally, loom: bool) {
             "loom",
         ])
         .env("RUSTFLAGS", "--cfg loom")
-        .env("CARGO_TARGET_DIR", crate::root().join("target/loom"));
+        .env("CARGO_TARGET_DIR", crate::target_dir().join("loom"));
         cargo_tests(&format!("loom {name}"), &mut cmd, tally);
     }
 }
@@ -202,7 +202,7 @@ fn kernel_tests(
     tally: &mut Tally,
 ) {
     let smp = machine.label;
-    let log_dir = crate::root().join("target/k42/logs");
+    let log_dir = crate::target_dir().join("k42/logs");
     let _ = std::fs::create_dir_all(&log_dir);
     let mut start = 0;
     let mut boot = 0;

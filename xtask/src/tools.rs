@@ -33,7 +33,7 @@ const ALIASES: &[(&str, &str)] = &[("mkfs.kfs", "mkfs-kfs"), ("fsck.kfs", "fsck-
 pub fn run(args: ToolsArgs) -> Result<(), String> {
     let bin = args
         .prefix
-        .unwrap_or_else(|| crate::root().join("target/k42"))
+        .unwrap_or_else(|| crate::target_dir().join("k42"))
         .join("bin");
     crate::step("building the host tools (release)");
     let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
@@ -45,7 +45,7 @@ pub fn run(args: ToolsArgs) -> Result<(), String> {
         return Err("the host tools did not build (see above)".into());
     }
     std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
-    let built = crate::root().join("target/release");
+    let built = crate::target_dir().join("release");
     for name in BINARIES {
         let to = bin.join(name);
         let _ = std::fs::remove_file(&to);

@@ -116,7 +116,7 @@ pub fn record(
             "--classes wants a comma-separated list, got '{classes}'"
         ));
     }
-    let dir = crate::root().join("target/k42/trace");
+    let dir = crate::target_dir().join("k42/trace");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join(format!("{workload}-smp{smp}.ktrace"));
     let _ = std::fs::remove_file(&path);
