@@ -116,6 +116,80 @@ impl Platform for StdPlatform {
     }
 }
 
+/// Like [`tracer`], with one buffer per thread ([`ThreadPlatform`]): the
+/// CPU-local fast path, for threads that each log into their own buffer.
+pub fn thread_tracer<const BLOCKS: usize, const BLOCK_WORDS: usize>(
+    threads: usize,
+    overflow: Overflow,
+) -> &'static Tracer<'static, ThreadPlatform, BLOCKS, BLOCK_WORDS> {
+    tracer_with(threads, overflow, ThreadPlatform)
+}
+
+thread_local! {
+    static OWN_BUFFER: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// One buffer per thread: a single-writer platform
+/// ([`Platform::SINGLE_WRITER`]), so events use the CPU-local reservation
+/// and commit, like the kernel's. The clock is a plain `RDTSC`, enough with
+/// one writer per buffer.
+///
+/// Each writer thread claims a buffer with [`ThreadPlatform::set_buffer`]
+/// (no two live threads may claim the same one; a signal handler on the
+/// thread is to it what an interrupt handler is to a processor). A thread
+/// that claimed none is not traced: its events are dropped
+/// ([`Dropped::BadCpu`](crate::Dropped::BadCpu)), never sent to a buffer
+/// someone else owns. Flush with [`StreamWriter::finish`] once the writers
+/// are joined, or have each writer call [`Tracer::serve`] now and then so a
+/// live [`StreamWriter::flush_with`] can seal their blocks.
+///
+/// [`StreamWriter::finish`]: crate::StreamWriter::finish
+/// [`StreamWriter::flush_with`]: crate::StreamWriter::flush_with
+/// [`Tracer::serve`]: crate::Tracer::serve
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ThreadPlatform;
+
+impl ThreadPlatform {
+    /// Makes the calling thread the writer of buffer `n` (on every
+    /// `ThreadPlatform` tracer).
+    pub fn set_buffer(n: usize) {
+        OWN_BUFFER.with(|c| c.set(n));
+    }
+
+    /// The calling thread's buffer, if it claimed one.
+    pub fn buffer() -> Option<usize> {
+        let n = OWN_BUFFER.with(|c| c.get());
+        (n != usize::MAX).then_some(n)
+    }
+}
+
+impl Platform for ThreadPlatform {
+    const SINGLE_WRITER: bool = true;
+
+    #[inline(always)]
+    fn cpu_id(&self) -> usize {
+        OWN_BUFFER.with(|c| c.get())
+    }
+
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn timestamp(&self) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: RDTSC reads a counter and has no memory effects.
+        unsafe {
+            core::arch::x86_64::_rdtsc()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        clock()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn timestamp_low(&self) -> u32 {
+        crate::arch::tsc_low()
+    }
+}
+
 /// The TSC on x86-64 (nanoseconds since the first call elsewhere), read so
 /// that it is ordered with the loads before it and the instructions after.
 ///

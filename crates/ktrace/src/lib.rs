@@ -20,6 +20,7 @@
 //! |-------------|---------------------------------------------------------------|
 //! | [`header`]  | the header word, layers, classes, the control events          |
 //! | [`log`]     | [`Tracer`]: reserve, commit, filler, overflow, block reading |
+//! | [`arch`]    | the hand-written instructions: CPU-local `cmpxchg`/`add`, TSC |
 //! | [`field`]   | field types and their encoding                               |
 //! | [`meta`]    | event metadata and its binary form                           |
 //! | [`stream`]  | the trace file format and the no_std [`StreamWriter`]        |
@@ -38,6 +39,8 @@
 //!
 //! struct Kernel;
 //! impl Platform for Kernel {
+//!     // One writer per buffer: its processor and its interrupt handlers.
+//!     const SINGLE_WRITER: bool = true;
 //!     fn cpu_id(&self) -> usize { 0 /* from the per-processor area */ }
 //!     fn timestamp(&self) -> u64 { 42 /* rdtsc */ }
 //! }
@@ -50,7 +53,9 @@
 //! // At boot, from the command line (`trace=sched,lock`):
 //! TRACER.set_mask(ktrace::events::parse_mask("sched,lock").unwrap());
 //! // Anywhere:
-//! ktrace::events::sched::switch(&TRACER, 1, 2);
+//! ktrace::events::test::mark(&TRACER, 1, 2);
+//! // From each processor's timer tick (seal requests of the daemon):
+//! TRACER.serve();
 //! ```
 //!
 //! A trace daemon (a kernel thread, or the idle loop) moves completed blocks
@@ -75,7 +80,11 @@
 //! daemon.start(&mut Com2, ktrace::events::KERNEL_EVENTS, tsc_hz)?;
 //! loop {
 //!     daemon.poll(&mut Com2, 2)?; // two blocks behind the writers
-//!     if shutting_down { daemon.flush(&mut Com2)?; break }
+//!     if shutting_down {
+//!         // Other processors seal their blocks at their next tick.
+//!         daemon.flush_with(&mut Com2, || wait_a_little_unless_timed_out())?;
+//!         break;
+//!     }
 //!     sleep_a_tick();
 //! }
 //! ```
@@ -85,9 +94,19 @@
 //!   ticks (on every processor), so readers can follow the 32-bit
 //!   timestamps of the header word;
 //! * in the kernel a buffer is written only by its processor (and its
-//!   interrupt handlers), so a plain `RDTSC` orders correctly; a thread that
-//!   migrates between `cpu_id()` and its commit still logs correctly (the
-//!   reservation is atomic) into the old processor's buffer;
+//!   interrupt handlers), so a plain `RDTSC` orders correctly, and the
+//!   platform sets [`Platform::SINGLE_WRITER`]: the reservation and the
+//!   commit then use `cmpxchg` and `add` *without* the `lock` prefix
+//!   (module [`arch`]), atomic against this processor's interrupts, which
+//!   is all a per-processor buffer needs (Linux's `this_cpu_cmpxchg` rests
+//!   on the same fact). The price: logging must not migrate between
+//!   `cpu_id()` and the commit (no kernel preemption inside a logging
+//!   call), and another processor cannot seal the buffer itself; it posts a
+//!   request that the owner carries out in [`Tracer::serve`], which the
+//!   timer tick calls;
+//! * where threads on several processors share a buffer (hosted
+//!   [`host::StdPlatform`]) the default, locked mode applies, and a thread
+//!   that migrates between `cpu_id()` and its commit still logs correctly;
 //! * logging is lock-free and allocation-free, so it is safe from interrupt
 //!   handlers and from the lock code itself.
 //!
@@ -115,8 +134,10 @@
 //!
 //! # Dependencies and `unsafe`
 //!
-//! The library denies `unsafe` except for two blocks in `host` (reading
-//! the TSC, and allocating zeroed buffers bigger than a stack). It has no
+//! The library denies `unsafe` except in [`arch`] (three one-instruction
+//! `asm!` blocks: `cmpxchg` and `add` without `lock`, `rdtsc`) and in
+//! `host` (reading the TSC, and allocating zeroed buffers bigger than a
+//! stack). It has no
 //! dependencies (loom only under `cfg(loom)`): the log is a few
 //! atomics, and the format is small enough to write by hand, which keeps it
 //! documented in one place and usable without an allocator. The decoder
@@ -131,6 +152,8 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+#[allow(unsafe_code)]
+pub mod arch;
 pub mod events;
 pub mod field;
 pub mod header;
@@ -147,6 +170,8 @@ pub mod host;
 
 pub use field::{Field, FieldKind};
 pub use header::{Class, Header, Layer};
-pub use log::{BlockRead, CpuBuffer, Dropped, EventWriter, Geometry, Overflow, Platform, Tracer};
+pub use log::{
+    BlockRead, CpuBuffer, Dropped, EventWriter, Geometry, Overflow, Platform, Seal, Tracer,
+};
 pub use meta::{EventDesc, FieldDesc};
 pub use stream::StreamWriter;

@@ -38,6 +38,7 @@
 //! [`Overflow::Stop`] refuses to enter a block the consumer has not
 //! released yet; the event is dropped and counted, and the count is carried
 //! in the next block start.
+use crate::arch as local;
 use crate::header::{control, Class, Header, Layer, MAX_EVENT_WORDS};
 use crate::sync::{fence, AtomicU64, Ordering};
 
@@ -46,6 +47,23 @@ use crate::sync::{fence, AtomicU64, Ordering};
 /// Both methods are called on every logged event, so they must be cheap
 /// and must not log events themselves.
 pub trait Platform: Sync {
+    /// Is every buffer written only by its own processor (and that
+    /// processor's interrupt handlers)? Then the reservation and the commit
+    /// need atomicity only against interrupts, and use the CPU-local
+    /// instructions of [`crate::arch`] (no `lock` prefix) instead of
+    /// locked atomics. True for the kernel (a buffer per processor, no
+    /// migration while logging) and for one buffer per thread
+    /// ([`crate::host::ThreadPlatform`]); false (the default) when threads
+    /// on several processors share a buffer.
+    ///
+    /// With `true`, operations on another processor's buffer
+    /// ([`Tracer::seal`], [`Tracer::heartbeat_on`]) become *requests* that
+    /// the owner carries out in [`Tracer::serve`]. Breaking the promise
+    /// (two processors logging into one buffer, or a thread migrating
+    /// between `cpu_id()` and its commit) can garble or lose events, but is
+    /// not undefined behaviour.
+    const SINGLE_WRITER: bool = false;
+
     /// The current processor's id, `0..cpus`. An id out of range makes the
     /// event be dropped (never a panic).
     fn cpu_id(&self) -> usize;
@@ -54,6 +72,13 @@ pub trait Platform: Sync {
     /// value at least every 2^31 ticks (a heartbeat or any event) for the
     /// readers to follow the wrap of the low 32 bits.
     fn timestamp(&self) -> u64;
+    /// The low 32 bits of [`timestamp`](Self::timestamp), all that the
+    /// common case of an event needs. Override it when the clock can give
+    /// the low half more cheaply ([`crate::arch::tsc_low`] for the TSC).
+    #[inline(always)]
+    fn timestamp_low(&self) -> u32 {
+        self.timestamp() as u32
+    }
 }
 
 /// What to do when a writer reaches a block the consumer still holds.
@@ -86,6 +111,27 @@ struct CpuState {
     released: AtomicU64,
     /// Events dropped because the buffer was full ([`Overflow::Stop`]).
     lost: AtomicU64,
+    /// Work another processor asked the owner to do ([`Tracer::serve`]):
+    /// `REQ_*` bits.
+    requests: AtomicU64,
+}
+
+/// Request: seal the current block.
+const REQ_SEAL: u64 = 1;
+/// Request: seal, log a heartbeat (in a fresh block, whose block start
+/// reports the events lost so far), seal again.
+const REQ_HEARTBEAT: u64 = 2;
+
+/// What [`Tracer::seal`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seal {
+    /// The block is sealed (or was empty).
+    Done,
+    /// Single-writer platform, another processor's buffer: the owner will
+    /// seal it in its next [`Tracer::serve`].
+    Requested,
+    /// No such processor.
+    NoSuchCpu,
 }
 
 /// One processor's trace buffer: `BLOCKS` blocks of `BLOCK_WORDS` words,
@@ -98,10 +144,22 @@ struct CpuState {
 /// ```compile_fail,E0080
 /// static B: ktrace::CpuBuffer<3, 1000> = ktrace::CpuBuffer::new();
 /// ```
+#[repr(C)]
 pub struct CpuBuffer<const BLOCKS: usize, const BLOCK_WORDS: usize> {
+    /// First, so that the buffer's address is the index's: the fast path
+    /// needs one pointer for both.
     state: CpuState,
-    commits: [AtomicU64; BLOCKS],
-    words: [[AtomicU64; BLOCK_WORDS]; BLOCKS],
+    blocks: [Block<BLOCK_WORDS>; BLOCKS],
+}
+
+/// One block slot: its commit count, then its words. With the count next
+/// to the words, one address (the slot's) serves the stores and the
+/// commit.
+#[repr(C, align(64))]
+struct Block<const BLOCK_WORDS: usize> {
+    /// Words committed in this slot, over all its generations.
+    count: AtomicU64,
+    words: [AtomicU64; BLOCK_WORDS],
 }
 
 impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORDS> {
@@ -127,9 +185,14 @@ impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORD
                 index: ZERO,
                 released: ZERO,
                 lost: ZERO,
+                requests: ZERO,
             },
-            commits: [ZERO; BLOCKS],
-            words: [const { [ZERO; BLOCK_WORDS] }; BLOCKS],
+            blocks: [const {
+                Block {
+                    count: ZERO,
+                    words: [ZERO; BLOCK_WORDS],
+                }
+            }; BLOCKS],
         }
     }
 
@@ -142,17 +205,20 @@ impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORD
                 index: AtomicU64::new(0),
                 released: AtomicU64::new(0),
                 lost: AtomicU64::new(0),
+                requests: AtomicU64::new(0),
             },
-            commits: core::array::from_fn(|_| AtomicU64::new(0)),
-            words: core::array::from_fn(|_| core::array::from_fn(|_| AtomicU64::new(0))),
+            blocks: core::array::from_fn(|_| Block {
+                count: AtomicU64::new(0),
+                words: core::array::from_fn(|_| AtomicU64::new(0)),
+            }),
         }
     }
 
     /// The commit count and words of the block slot holding word `at`.
     #[inline(always)]
     fn block(&self, at: u64) -> (&AtomicU64, &[AtomicU64; BLOCK_WORDS]) {
-        let slot = (at / BLOCK_WORDS as u64) as usize % BLOCKS;
-        (&self.commits[slot], &self.words[slot])
+        let b = &self.blocks[(at / BLOCK_WORDS as u64) as usize % BLOCKS];
+        (&b.count, &b.words)
     }
 }
 
@@ -267,7 +333,9 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     ///
     /// Does not check the enable mask (the generated functions do that
     /// first); `fill` must write exactly `len - 1` words (unwritten words
-    /// keep stale contents, extra ones are ignored).
+    /// keep stale contents, extra ones are ignored). `fill` may itself log
+    /// (as an interrupt handler arriving between reservation and commit
+    /// does): the nested event goes after this one.
     #[inline(always)]
     pub fn log(
         &self,
@@ -287,6 +355,29 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
         self.log_on(cpu, buf, layer, class, minor, len, fill)
     }
 
+    /// Compare-and-swap of a reservation index: CPU-local on a
+    /// single-writer platform, locked otherwise.
+    #[inline(always)]
+    fn reserve(index: &AtomicU64, old: u64, new: u64) -> Result<(), u64> {
+        if P::SINGLE_WRITER {
+            local::compare_exchange(index, old, new)
+        } else {
+            index
+                .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
+                .map(|_| ())
+        }
+    }
+
+    /// Adds `words` to a block's commit count, after the event's stores.
+    #[inline(always)]
+    fn commit(count: &AtomicU64, words: u64) {
+        if P::SINGLE_WRITER {
+            local::add_release(count, words);
+        } else {
+            count.fetch_add(words, Ordering::Release);
+        }
+    }
+
     /// [`Tracer::log`] into processor `cpu`'s buffer.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
@@ -300,34 +391,43 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
         len: usize,
         fill: impl FnOnce(&mut EventWriter<'_>),
     ) -> Result<(), Dropped> {
-        // Offsets 1 ..= BLOCK_WORDS - len take the fast path; offset 0
-        // (opening a block) wraps around and fails the test, as do events
-        // that would cross the block's end.
-        let limit = Self::BW.saturating_sub(len as u64);
+        // The fast path takes offsets 1 ..= BLOCK_WORDS - len in a block:
+        // `(old - 1) % BLOCK_WORDS` is below `limit` exactly then (offset 0,
+        // opening a block, wraps to the top). Bad lengths get limit 0 and
+        // end up in the slow path, which refuses them. `len` is a constant
+        // for most events, so this folds away.
+        let limit = if len == 0 || len > MAX_EVENT_WORDS {
+            0
+        } else {
+            Self::BW.saturating_sub(len as u64)
+        };
         let mut old = buf.state.index.load(Ordering::Relaxed);
-        let (ts, start) = loop {
-            let ts = self.platform.timestamp();
-            if (old % Self::BW).wrapping_sub(1) >= limit {
+        let (header, start, before) = loop {
+            // The clock is read inside the loop, so that an event (say, an
+            // interrupt's) reserved in between gets the earlier timestamp
+            // and the buffer's order is the timestamps' order. Only the low
+            // 32 bits go into the header.
+            let ts = self.platform.timestamp_low();
+            // The event's offset in its block, less one.
+            let before = (old.wrapping_sub(1) % Self::BW) as usize;
+            if before as u64 >= limit {
                 return self.log_slow(cpu, buf, old, layer, class, minor, len, fill);
             }
-            match buf.state.index.compare_exchange_weak(
-                old,
-                old + len as u64,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break (ts, old),
+            let header = Header::encode(ts as u64, len as u8, layer, class, minor);
+            match Self::reserve(&buf.state.index, old, old + len as u64) {
+                Ok(()) => break (header, old, before),
                 Err(now) => old = now,
             }
         };
         // Orders the reservation before the stores below, for a reader
         // checking afterwards that its copy of a block was not overwritten.
         fence(Ordering::Release);
-        write_event(buf, start, ts, layer, class, minor, len, fill);
+        let slot = (start / Self::BW) as usize % BLOCKS;
+        self.write_at(buf, slot, before + 1, header, len, fill);
         Ok(())
     }
 
-    /// The slow path: the event opens a new block.
+    /// The slow path: the event opens a new block (or is refused).
     #[cold]
     #[inline(never)]
     #[allow(clippy::too_many_arguments)]
@@ -351,15 +451,11 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             let offset = old % Self::BW;
             if offset != 0 && offset + len as u64 <= Self::BW {
                 // Another writer opened the block meanwhile: the fast path.
-                match state.index.compare_exchange_weak(
-                    old,
-                    old + len as u64,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
+                match Self::reserve(&state.index, old, old + len as u64) {
+                    Ok(()) => {
                         fence(Ordering::Release);
-                        write_event(buf, old, ts, layer, class, minor, len, fill);
+                        let header = Header::encode(ts, len as u8, layer, class, minor);
+                        self.write_event(buf, old, header, len, fill);
                         return Ok(());
                     }
                     Err(now) => {
@@ -378,38 +474,94 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
                 return Err(Dropped::Full);
             }
             let new = boundary + (control::BLOCK_START_WORDS + len) as u64;
-            if let Err(now) =
-                state
-                    .index
-                    .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
-            {
+            if let Err(now) = Self::reserve(&state.index, old, new) {
                 old = now;
                 continue;
             }
             fence(Ordering::Release);
             if filler != 0 {
-                write_filler(buf, old, ts, filler as usize);
+                self.write_filler(buf, old, ts, filler as usize);
             }
             let lost = state.lost.load(Ordering::Relaxed);
-            write_event(
-                buf,
-                boundary,
+            let start = Header::encode(
                 ts,
+                control::BLOCK_START_WORDS as u8,
                 Layer::KERNEL,
                 Class::CONTROL,
                 control::BLOCK_START,
-                control::BLOCK_START_WORDS,
-                |w| {
-                    w.put(ts);
-                    w.put(seq);
-                    w.put(cpu as u64);
-                    w.put(lost);
-                },
             );
+            self.write_event(buf, boundary, start, control::BLOCK_START_WORDS, |w| {
+                w.put(ts);
+                w.put(seq);
+                w.put(cpu as u64);
+                w.put(lost);
+            });
             let at = boundary + control::BLOCK_START_WORDS as u64;
-            write_event(buf, at, ts, layer, class, minor, len, fill);
+            let header = Header::encode(ts, len as u8, layer, class, minor);
+            self.write_event(buf, at, header, len, fill);
             return Ok(());
         }
+    }
+
+    /// Stores `header` and the payload at word index `start` and commits
+    /// them.
+    #[inline(always)]
+    fn write_event(
+        &self,
+        buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
+        start: u64,
+        header: u64,
+        len: usize,
+        fill: impl FnOnce(&mut EventWriter<'_>),
+    ) {
+        let slot = (start / Self::BW) as usize % BLOCKS;
+        let offset = (start % Self::BW) as usize;
+        self.write_at(buf, slot, offset, header, len, fill);
+    }
+
+    /// Stores `header` and the payload at `offset` in block slot `slot`,
+    /// and commits them.
+    #[inline(always)]
+    fn write_at(
+        &self,
+        buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
+        slot: usize,
+        offset: usize,
+        header: u64,
+        len: usize,
+        fill: impl FnOnce(&mut EventWriter<'_>),
+    ) {
+        let Some(block) = buf.blocks.get(slot) else {
+            return;
+        };
+        // Always in range: a reservation never crosses the end of its
+        // block (and on the fast path the compiler sees that, so the check
+        // costs nothing there). It only keeps a bug from becoming a panic.
+        let Some((first, payload)) = block
+            .words
+            .get(offset..offset + len)
+            .and_then(|w| w.split_first())
+        else {
+            return;
+        };
+        first.store(header, Ordering::Relaxed);
+        let mut w = EventWriter {
+            words: payload,
+            at: 0,
+        };
+        fill(&mut w);
+        Self::commit(&block.count, len as u64);
+    }
+
+    /// Writes a filler of `words` words at `at` (which ends at a block
+    /// boundary) and commits it.
+    fn write_filler(&self, buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>, at: u64, ts: u64, words: usize) {
+        let header = Header::encode(ts, 0, Layer::KERNEL, Class::CONTROL, control::FILLER);
+        let (count, block) = buf.block(at);
+        if let Some(w) = block.get((at % Self::BW) as usize) {
+            w.store(header, Ordering::Relaxed);
+        }
+        Self::commit(count, words as u64);
     }
 
     /// Logs a heartbeat (the full 64-bit timestamp) on the current
@@ -429,19 +581,50 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
         );
     }
 
-    /// Logs a heartbeat into processor `cpu`'s buffer, from any processor,
-    /// whatever the mask. A daemon can call it for processors that may be
-    /// quiet for a long time, and [`StreamWriter::flush`] uses it to open a
-    /// block whose block start reports the events lost at the end.
+    /// Does the calling processor own `cpu`'s buffer, for operations that
+    /// write it from outside the logging path? Always on a shared-buffer
+    /// platform, where every writer uses locked atomics.
+    fn may_write(&self, cpu: usize) -> bool {
+        !P::SINGLE_WRITER || self.platform.cpu_id() == cpu
+    }
+
+    /// Logs a heartbeat into processor `cpu`'s buffer, whatever the mask,
+    /// in a fresh block (sealing the current one first), and seals that
+    /// block too: its block start reports the events lost so far.
+    /// [`StreamWriter::flush`] uses it when a processor lost events since
+    /// the last block it sent. On a single-writer platform another
+    /// processor's buffer gets a request instead ([`Tracer::serve`]).
     ///
     /// [`StreamWriter::flush`]: crate::StreamWriter::flush
-    pub fn heartbeat_on(&self, cpu: usize) {
+    pub fn heartbeat_on(&self, cpu: usize) -> Seal {
         if cfg!(feature = "compiled-out") {
-            return;
+            return Seal::Done;
         }
         let Some(buf) = self.cpus.get(cpu) else {
-            return;
+            return Seal::NoSuchCpu;
         };
+        if !self.may_write(cpu) {
+            buf.state
+                .requests
+                .fetch_or(REQ_HEARTBEAT, Ordering::Release);
+            return Seal::Requested;
+        }
+        self.heartbeat_now(cpu, buf);
+        Seal::Done
+    }
+
+    /// [`Tracer::heartbeat_on`] from any processor, for a buffer whose
+    /// writers have stopped (as [`Tracer::seal_stopped`]).
+    pub(crate) fn heartbeat_stopped(&self, cpu: usize) {
+        if let Some(buf) = self.cpus.get(cpu) {
+            if !cfg!(feature = "compiled-out") {
+                self.heartbeat_now(cpu, buf);
+            }
+        }
+    }
+
+    fn heartbeat_now(&self, cpu: usize, buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>) {
+        self.seal_now(buf);
         let ts = self.platform.timestamp();
         let _ = self.log_on(
             cpu,
@@ -452,21 +635,51 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             control::HEARTBEAT_WORDS,
             |w| w.put(ts),
         );
+        self.seal_now(buf);
     }
 
     /// Pads processor `cpu`'s current block with a filler, so it completes
     /// and a consumer can take it (before a final flush, or to push out a
-    /// quiet processor's data). Safe to call from any processor, concurrently
-    /// with writers. Returns false if `cpu` is out of range.
-    pub fn seal(&self, cpu: usize) -> bool {
+    /// quiet processor's data). Safe to call from any processor,
+    /// concurrently with writers. On a single-writer platform, a call for
+    /// another processor's buffer posts a request that the owner carries
+    /// out in its next [`Tracer::serve`] (and returns [`Seal::Requested`]).
+    pub fn seal(&self, cpu: usize) -> Seal {
         let Some(buf) = self.cpus.get(cpu) else {
-            return false;
+            return Seal::NoSuchCpu;
         };
+        if !self.may_write(cpu) {
+            buf.state.requests.fetch_or(REQ_SEAL, Ordering::Release);
+            return Seal::Requested;
+        }
+        self.seal_now(buf);
+        Seal::Done
+    }
+
+    /// Seals `cpu`'s block from any processor, with locked atomics, on any
+    /// platform: for buffers whose writers have stopped (their threads
+    /// exited, the processor halted). If a writer is in fact still logging
+    /// there on a single-writer platform, events may be lost or garbled
+    /// (never undefined behaviour). [`StreamWriter::finish`] uses it.
+    ///
+    /// [`StreamWriter::finish`]: crate::StreamWriter::finish
+    pub fn seal_stopped(&self, cpu: usize) -> Seal {
+        let Some(buf) = self.cpus.get(cpu) else {
+            return Seal::NoSuchCpu;
+        };
+        self.seal_now(buf);
+        Seal::Done
+    }
+
+    /// Seals with locked atomics: safe from the owner (against its
+    /// interrupts' CPU-local operations, since each is one instruction), and
+    /// from anywhere on a shared-buffer platform.
+    fn seal_now(&self, buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>) {
         let mut old = buf.state.index.load(Ordering::Relaxed);
         loop {
             let offset = old % Self::BW;
             if offset == 0 {
-                return true;
+                return;
             }
             let rest = Self::BW - offset;
             match buf.state.index.compare_exchange_weak(
@@ -478,14 +691,56 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
                 Ok(_) => {
                     fence(Ordering::Release);
                     let ts = self.platform.timestamp();
-                    write_filler(buf, old, ts, rest as usize);
-                    return true;
+                    let (count, block) = buf.block(old);
+                    if let Some(w) = block.get(offset as usize) {
+                        w.store(
+                            Header::encode(ts, 0, Layer::KERNEL, Class::CONTROL, control::FILLER),
+                            Ordering::Relaxed,
+                        );
+                    }
+                    count.fetch_add(rest, Ordering::Release);
+                    return;
                 }
                 Err(now) => old = now,
             }
         }
     }
 
+    /// The owner's hook on a single-writer platform: carries out what other
+    /// processors requested of this processor's buffer ([`Tracer::seal`],
+    /// [`Tracer::heartbeat_on`]). The kernel calls it from every timer
+    /// tick; it costs a load and a branch when nothing is asked. Must run
+    /// on the processor that owns the buffer (it uses `cpu_id()`). Does
+    /// nothing on a shared-buffer platform, where requests are never made.
+    #[inline]
+    pub fn serve(&self) {
+        let cpu = self.platform.cpu_id();
+        let Some(buf) = self.cpus.get(cpu) else {
+            return;
+        };
+        if buf.state.requests.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        self.serve_now(cpu, buf);
+    }
+
+    #[cold]
+    fn serve_now(&self, cpu: usize, buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>) {
+        let asked = buf.state.requests.swap(0, Ordering::Acquire);
+        if asked & REQ_HEARTBEAT != 0 {
+            self.heartbeat_now(cpu, buf);
+        } else if asked & REQ_SEAL != 0 {
+            self.seal_now(buf);
+        }
+    }
+
+    /// Is a request ([`Tracer::seal`], [`Tracer::heartbeat_on`]) for
+    /// `cpu`'s owner still waiting?
+    pub fn request_pending(&self, cpu: usize) -> bool {
+        self.cpus
+            .get(cpu)
+            .is_some_and(|b| b.state.requests.load(Ordering::Acquire) != 0)
+    }
     /// Events dropped on `cpu` because its buffer was full.
     pub fn lost_events(&self, cpu: usize) -> u64 {
         self.cpus
@@ -542,54 +797,6 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             buf.state.released.fetch_max(seq, Ordering::Release);
         }
     }
-}
-
-/// Stores header and payload at word index `start` and commits them.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn write_event<const BLOCKS: usize, const BLOCK_WORDS: usize>(
-    buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
-    start: u64,
-    ts: u64,
-    layer: Layer,
-    class: Class,
-    minor: u16,
-    len: usize,
-    fill: impl FnOnce(&mut EventWriter<'_>),
-) {
-    let (count, block) = buf.block(start);
-    let offset = (start % BLOCK_WORDS as u64) as usize;
-    // In bounds: a reservation never crosses the end of its block.
-    let Some(slot) = block.get(offset..offset + len) else {
-        return;
-    };
-    slot[0].store(
-        Header::encode(ts, len as u8, layer, class, minor),
-        Ordering::Relaxed,
-    );
-    let mut w = EventWriter {
-        words: &slot[1..],
-        at: 0,
-    };
-    fill(&mut w);
-    count.fetch_add(len as u64, Ordering::Release);
-}
-
-/// Writes a filler of `words` words at `at` (which ends at a block
-/// boundary) and commits it.
-fn write_filler<const BLOCKS: usize, const BLOCK_WORDS: usize>(
-    buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>,
-    at: u64,
-    ts: u64,
-    words: usize,
-) {
-    let (count, block) = buf.block(at);
-    let offset = (at % BLOCK_WORDS as u64) as usize;
-    block[offset].store(
-        Header::encode(ts, 0, Layer::KERNEL, Class::CONTROL, control::FILLER),
-        Ordering::Relaxed,
-    );
-    count.fetch_add(words as u64, Ordering::Release);
 }
 
 /// The result of [`Tracer::read_block`].

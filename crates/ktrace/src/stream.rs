@@ -173,6 +173,9 @@ pub struct PollStats {
     pub written: u64,
     /// Blocks skipped because writers had overwritten them.
     pub lost: u64,
+    /// After a flush: processors whose seal was requested but not done
+    /// yet (single-writer platforms only), so their last block is missing.
+    pub pending: u32,
 }
 
 /// Serialises completed blocks of a [`Tracer`] to a [`ByteSink`], per
@@ -199,6 +202,8 @@ pub struct StreamWriter<'t, 'a, 's, P, const BLOCKS: usize, const BLOCK_WORDS: u
     next: [u64; 64],
     /// Lost-event count carried by the last block sent per processor.
     reported_lost: [u64; 64],
+    /// The processor [`poll_some`](Self::poll_some) serves first next.
+    turn: usize,
 }
 
 impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
@@ -215,6 +220,7 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             scratch,
             next: [0; 64],
             reported_lost: [0; 64],
+            turn: 0,
         }
     }
 
@@ -245,11 +251,33 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     /// before that one).
     /// Releases sent blocks to writers in [`Overflow::Stop`] mode.
     pub fn poll<S: ByteSink>(&mut self, sink: &mut S, lag: u64) -> Result<PollStats, S::Error> {
+        self.poll_some(sink, lag, u64::MAX)
+    }
+
+    /// [`poll`](Self::poll), sending at most `max` blocks: for a daemon
+    /// that runs in an interrupt handler and must return soon. Processors
+    /// take turns at being served first, so one busy processor cannot
+    /// starve the others.
+    pub fn poll_some<S: ByteSink>(
+        &mut self,
+        sink: &mut S,
+        lag: u64,
+        max: u64,
+    ) -> Result<PollStats, S::Error> {
         let g = self.tracer.geometry();
         let mut stats = PollStats::default();
         let shift = g.block_words.trailing_zeros();
-        for cpu in 0..g.cpus.min(64) {
+        let cpus = g.cpus.min(64);
+        if cpus == 0 {
+            return Ok(stats);
+        }
+        let first = self.turn % cpus;
+        self.turn = (first + 1) % cpus;
+        for cpu in (first..cpus).chain(0..first) {
             loop {
+                if stats.written >= max {
+                    return Ok(stats);
+                }
                 let seq = self.next[cpu];
                 let current = self.tracer.reserved_words(cpu) >> shift;
                 if seq + lag >= current {
@@ -278,28 +306,107 @@ impl<'t, 'a, 's, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     }
 
     /// Seals every processor's current block and sends all that is
-    /// complete: the end of a trace. A processor that lost events since
-    /// its last block start gets one more block (a block start and a
-    /// heartbeat), so the trace reports every loss.
+    /// complete: the end of a trace, with writers still running. A
+    /// processor that lost events since its last block start gets one more
+    /// block (a block start and a heartbeat), so the trace reports every
+    /// loss.
+    ///
+    /// On a single-writer platform ([`Platform::SINGLE_WRITER`]) the other
+    /// processors seal their own buffers when they next call
+    /// [`Tracer::serve`] (the kernel: at their next timer tick), so this
+    /// sends what is ready and returns; [`PollStats::pending`] counts the
+    /// processors not done yet. Use [`flush_with`](Self::flush_with) to
+    /// wait for them, or [`finish`](Self::finish) once the writers have
+    /// stopped.
     pub fn flush<S: ByteSink>(&mut self, sink: &mut S) -> Result<PollStats, S::Error> {
+        self.flush_with(sink, || false)
+    }
+
+    /// [`flush`](Self::flush), calling `wait` while some processor has not
+    /// sealed yet; `wait` pauses a little and returns false to give up
+    /// (then [`PollStats::pending`] says how many are missing).
+    pub fn flush_with<S: ByteSink>(
+        &mut self,
+        sink: &mut S,
+        mut wait: impl FnMut() -> bool,
+    ) -> Result<PollStats, S::Error> {
+        self.flush_inner(sink, false, &mut wait)
+    }
+
+    /// Seals every processor's block directly and sends everything, for a
+    /// tracer whose writers have all stopped (threads joined, processors
+    /// halted). On a single-writer platform a writer still running may lose
+    /// events to this (see [`Tracer::seal_stopped`]).
+    pub fn finish<S: ByteSink>(&mut self, sink: &mut S) -> Result<PollStats, S::Error> {
+        self.flush_inner(sink, true, &mut || false)
+    }
+
+    fn flush_inner<S: ByteSink>(
+        &mut self,
+        sink: &mut S,
+        stopped: bool,
+        wait: &mut dyn FnMut() -> bool,
+    ) -> Result<PollStats, S::Error> {
         let cpus = self.tracer.geometry().cpus.min(64);
-        for cpu in 0..cpus {
-            self.tracer.seal(cpu);
-        }
-        let mut stats = self.poll(sink, 0)?;
-        let mut again = false;
-        for cpu in 0..cpus {
-            if self.tracer.lost_events(cpu) > self.reported_lost[cpu] {
-                self.tracer.heartbeat_on(cpu);
+        let bw = self.tracer.geometry().block_words as u64;
+        // Per processor, the blocks that must be complete and sent: all
+        // those holding a word reserved before now.
+        let mut want = [0u64; 64];
+        for (cpu, want) in want.iter_mut().enumerate().take(cpus) {
+            *want = self.tracer.reserved_words(cpu).div_ceil(bw);
+            if stopped {
+                self.tracer.seal_stopped(cpu);
+            } else {
                 self.tracer.seal(cpu);
+            }
+        }
+        let mut stats = self.settle(sink, &want[..cpus], wait)?;
+        let mut again = false;
+        for (cpu, want) in want.iter_mut().enumerate().take(cpus) {
+            if self.tracer.lost_events(cpu) > self.reported_lost[cpu] {
+                // A heartbeat in a block of its own: the block start
+                // carries the lost count.
+                *want = (self.tracer.reserved_words(cpu).div_ceil(bw) + 1).max(*want);
+                if stopped {
+                    self.tracer.heartbeat_stopped(cpu);
+                } else {
+                    self.tracer.heartbeat_on(cpu);
+                }
                 again = true;
             }
         }
         if again {
+            let more = self.settle(sink, &want[..cpus], wait)?;
+            stats.written += more.written;
+            stats.lost += more.lost;
+            stats.pending = more.pending;
+        }
+        Ok(stats)
+    }
+
+    /// Sends blocks until every processor has completed `want[cpu]`
+    /// blocks, or `wait` gives up.
+    fn settle<S: ByteSink>(
+        &mut self,
+        sink: &mut S,
+        want: &[u64],
+        wait: &mut dyn FnMut() -> bool,
+    ) -> Result<PollStats, S::Error> {
+        let shift = self.tracer.geometry().block_words.trailing_zeros();
+        let mut stats = PollStats::default();
+        loop {
             let more = self.poll(sink, 0)?;
             stats.written += more.written;
             stats.lost += more.lost;
+            let pending = want
+                .iter()
+                .enumerate()
+                .filter(|&(cpu, &w)| (self.tracer.reserved_words(cpu) >> shift) < w)
+                .count() as u32;
+            stats.pending = pending;
+            if pending == 0 || !wait() {
+                return Ok(stats);
+            }
         }
-        Ok(stats)
     }
 }
