@@ -131,6 +131,26 @@ pub fn run_concurrently(remote: RemoteFn<'_>, local: impl FnOnce()) {
     }
 }
 
+/// Runs `f` on every online processor in the bit set `cpus` (this one
+/// included if named), in parallel, and waits for all: a TLB shootdown.
+pub fn run_on_set(cpus: u64, f: RemoteFn<'_>) {
+    let me = percpu::current_id();
+    let mut reqs: [Option<Request<'_>>; percpu::MAX_CPUS] = [const { None }; percpu::MAX_CPUS];
+    for pc in percpu::all().filter(|p| p.id() != me && cpus & (1 << p.id()) != 0) {
+        let r = reqs[pc.id()].insert(Request {
+            func: f,
+            done: AtomicBool::new(false),
+        });
+        post(pc, r);
+    }
+    if cpus & (1 << me) != 0 {
+        f();
+    }
+    for r in reqs.iter().flatten() {
+        wait(r);
+    }
+}
+
 /// Runs `f` on every online processor, this one included, and waits.
 pub fn run_on_all(f: RemoteFn<'_>) {
     run_on_others(f);

@@ -272,6 +272,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     let online = smp::start_aps(&apic_ids);
     panic::smp_is_up();
     clustered::init();
+    mm::user::init();
     log::info!(
         "{online} processor{} online; boot took {} ms",
         if online == 1 { "" } else { "s" },

@@ -102,3 +102,40 @@ pub fn probe_read_u64(addr: u64) -> Result<u64, Fault> {
         })
     }
 }
+
+/// Writes 8 bytes at `addr`, or reports the fault the write caused.
+#[inline(never)]
+pub fn probe_write_u64(addr: u64, value: u64) -> Result<(), Fault> {
+    let status: u64;
+    let cr2: u64;
+    let error: u64;
+    // SAFETY: as in `probe_read_u64`: a fault resumes at label 3. The
+    // caller names an address it may write (a user address of the active
+    // space, in the tests) or one that faults.
+    unsafe {
+        asm!(
+            "xor edx, edx",
+            "2: mov [rdi], rax",
+            "3:",
+            ".pushsection .extable, \"a\"",
+            ".balign 8",
+            ".quad 2b, 3b",
+            ".popsection",
+            in("rdi") addr,
+            in("rax") value,
+            out("rdx") status,
+            out("rcx") cr2,
+            out("rsi") error,
+            options(nostack),
+        );
+    }
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(Fault {
+            vector: (status - 1) as u8,
+            address: cr2,
+            error,
+        })
+    }
+}

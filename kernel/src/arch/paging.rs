@@ -144,6 +144,22 @@ pub fn init(map: &MemoryMap) {
         F::PRESENT | F::WRITABLE | F::NO_EXECUTE,
     );
 
+    // Every upper-half (kernel) PML4 entry exists from now on and never
+    // changes: user address spaces copy them into their own PML4s.
+    for entry in table.iter_mut().skip(256) {
+        if entry.is_unused() {
+            let f = mm::frames::alloc().expect("a frame for a kernel PDPT");
+            assert!(
+                f.addr() < 1 << 30,
+                "kernel PDPTs must be below 1 GiB during boot"
+            );
+            // SAFETY: identity-mapped during boot (checked just above);
+            // the frame is ours.
+            unsafe { &mut *(f.addr() as *mut PageTable) }.zero();
+            entry.set_addr(PhysAddr::new(f.addr()), F::PRESENT | F::WRITABLE);
+        }
+    }
+
     // SAFETY: enabling global pages is always allowed; the new tables map
     // everything the kernel touches from here on (its image, the stack in
     // .bss, the direct map).
@@ -164,6 +180,33 @@ pub fn init(map: &MemoryMap) {
 /// Physical address of the kernel's PML4 (for CR3 on new processors).
 pub fn kernel_pml4() -> u64 {
     KERNEL_PML4.load(Ordering::Relaxed)
+}
+
+/// Entry `index` (256..512) of the kernel's PML4: fixed after [`init`],
+/// copied into every user address space's PML4s.
+pub fn kernel_entry(index: usize) -> u64 {
+    assert!((256..512).contains(&index), "not a kernel-half PML4 entry");
+    let pml4 = mm::phys_to_virt(kernel_pml4()) as *const u64;
+    // SAFETY: the kernel PML4 is mapped in the direct map; its upper half
+    // is written only during `init`.
+    unsafe { pml4.add(index).read_volatile() }
+}
+
+/// Loads the PML4 at `pml4` (the kernel's, or a user space's, whose upper
+/// half is the kernel's) into CR3, unless it is already there.
+pub fn switch_tables(pml4: u64) {
+    let (now, _) = Cr3::read_raw();
+    if now.start_address().as_u64() == pml4 {
+        return;
+    }
+    // SAFETY: every PML4 given here maps the kernel exactly as the
+    // kernel's own (the same upper-half entries), so execution continues.
+    unsafe {
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4)),
+            Cr3Flags::empty(),
+        )
+    };
 }
 
 fn with<R>(f: impl FnOnce(&mut OffsetPageTable<'static>) -> R) -> R {

@@ -170,6 +170,15 @@ fn exception(frame: &mut TrapFrame) {
     } else {
         ktrace::events::exception::enter(t, frame.vector as u8, frame.error, frame.rip);
     }
+    // A fault at a user address: the active address space's objects
+    // resolve it (zero-fill, copy-on-write, ...), then the access retries.
+    if frame.vector == 14 && cr2 < ::mm::USER_END {
+        let interrupts_were_on = frame.rflags & (1 << 9) != 0;
+        if crate::mm::user::page_fault(cr2, frame.error, interrupts_were_on).is_ok() {
+            ktrace::events::pagefault::exit(t, cr2, true);
+            return;
+        }
+    }
     if let Some(fixup) = extable::fixup_for(frame.rip) {
         extable::record(frame, cr2);
         frame.rip = fixup;

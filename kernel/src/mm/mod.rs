@@ -5,7 +5,7 @@
 //!
 //! | range start              | what |
 //! |--------------------------|------|
-//! | `0x0000_0000_0000_0000`  | user space (later issues); empty after boot |
+//! | `0x0000_0000_0000_0000`  | user space: one per address space ([`user`]), below `mm::USER_END` |
 //! | [`PHYS_OFFSET`]          | direct map of RAM, 2 MiB pages, no-execute |
 //! | [`MMIO_BASE`]            | device registers, uncached |
 //! | [`SCRATCH_BASE`]         | test mappings |
@@ -15,6 +15,8 @@
 pub mod frames;
 pub mod heap;
 pub mod stacks;
+pub mod user;
+mod user_tests;
 
 /// Virtual address of physical address 0 in the direct map.
 pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;

@@ -1,0 +1,370 @@
+//! In-kernel tests of user address spaces: the `mm` objects over the x86
+//! HAT, with real page faults, CR3 switches and shootdown IPIs. Kernel
+//! code plays the user program: it touches user addresses of an active
+//! space, and the #PF handler resolves them through the objects.
+
+use super::user::{self, new_space, Activation, Space, TABLES};
+use crate::arch::extable::{probe_read_u64, probe_write_u64};
+use crate::arch::{cpu, percpu};
+use ::mm::{Hat, MapOptions, PolicyKind, Prot, RegionKind, Scope};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+const PAGE: u64 = 4096;
+const VA: u64 = 0x40_0000;
+
+fn read(va: u64) -> u64 {
+    probe_read_u64(va).unwrap_or_else(|f| panic!("read of {va:#x} faulted: {f:?}"))
+}
+
+fn write(va: u64, v: u64) {
+    probe_write_u64(va, v).unwrap_or_else(|f| panic!("write of {va:#x} faulted: {f:?}"));
+}
+
+/// Frames charged to user memory and user page tables: the baseline a
+/// test must return to.
+fn usage() -> (usize, usize) {
+    crate::clustered::runtime()
+        .synchronize()
+        .expect("synchronize outside calls");
+    (user::memory().frames_in_use().unwrap(), TABLES.live())
+}
+
+/// Destroys `s` and checks that usage returns to `base`. Reclamation is
+/// deferred to quiescent points (a Region's FCMs go after the Region), so
+/// this waits, up to a second of guest time, for it to settle.
+fn destroy(s: Space, base: (usize, usize)) {
+    s.destroy().unwrap();
+    let deadline = crate::time::now_ns() + 1_000_000_000;
+    let mut now = usage();
+    while now != base && crate::time::now_ns() < deadline {
+        crate::time::delay_us(1000);
+        now = usage();
+    }
+    assert_eq!(now, base, "frames and page tables back to the baseline");
+}
+
+/// Runs `f` on every online processor at once, interrupts enabled (a
+/// fault may wait for a shootdown, which needs the IPI handler).
+fn on_all_cpus(f: &(dyn Fn(usize) + Sync)) {
+    let body = || {
+        let was = cpu::interrupts_enabled();
+        cpu::enable_interrupts();
+        f(percpu::current_id());
+        if !was {
+            cpu::disable_interrupts();
+        }
+    };
+    crate::ipi::run_concurrently(&body, body);
+}
+
+ktest::ktest! {
+    /// Untouched anonymous memory reads as zero; each page is faulted in
+    /// once; an address outside every region stays a fault.
+    fn mm_user_zero_fill_fault_in() {
+        let base = usage();
+        let s = new_space().unwrap();
+        s.map_anon(VA, 8 * PAGE, Prot::RW, MapOptions::default()).unwrap();
+        {
+            let _on = Activation::new(&s);
+            let before = user::FAULTS.load(Ordering::Relaxed);
+            for p in 0..8 {
+                assert_eq!(read(VA + p * PAGE + 8), 0, "page {p} is zero-filled");
+            }
+            let faults = user::FAULTS.load(Ordering::Relaxed) - before;
+            assert_eq!(faults, 8, "one fault per page");
+            write(VA + 16, 0xfeed_f00d);
+            assert_eq!(read(VA + 16), 0xfeed_f00d);
+            let f = probe_read_u64(VA + 8 * PAGE).unwrap_err();
+            assert_eq!((f.vector, f.address), (14, VA + 8 * PAGE));
+        }
+        let pte = s.hat().query(VA, Scope::All).unwrap();
+        assert!(pte.prot.write && pte.dirty && pte.accessed);
+        destroy(s, base);
+    }
+
+    /// A read-only region refuses stores; mprotect to read-write then
+    /// allows them, and back to read-only takes the right away again.
+    fn mm_user_protection_faults() {
+        let base = usage();
+        let s = new_space().unwrap();
+        s.map_anon(VA, 2 * PAGE, Prot::R, MapOptions::default()).unwrap();
+        {
+            let _on = Activation::new(&s);
+            assert_eq!(read(VA), 0);
+            let f = probe_write_u64(VA, 1).unwrap_err();
+            assert_eq!(f.vector, 14);
+            assert!(f.error & 1 != 0, "a protection fault on a present page");
+            s.protect(VA, 2 * PAGE, Prot::RW).unwrap();
+            write(VA, 7);
+            s.protect(VA, 2 * PAGE, Prot::R).unwrap();
+            assert!(probe_write_u64(VA, 8).is_err());
+            assert_eq!(read(VA), 7);
+        }
+        destroy(s, base);
+    }
+
+    /// Fork: the child sees the parent's data, a store in either copies
+    /// the page, and the other keeps its version.
+    fn mm_user_copy_on_write_fork() {
+        let base = usage();
+        let parent = new_space().unwrap();
+        parent.map_anon(VA, 4 * PAGE, Prot::RW, MapOptions::default()).unwrap();
+        {
+            let _on = Activation::new(&parent);
+            for p in 0..4 {
+                write(VA + p * PAGE, 100 + p);
+            }
+        }
+        let child = parent
+            .fork(
+                alloc::sync::Arc::new(x86_hat::X86Hat::new(&TABLES).unwrap()),
+                alloc::sync::Arc::new(::mm::NullDispatcher),
+            )
+            .unwrap();
+        {
+            let _on = Activation::new(&child);
+            for p in 0..4 {
+                assert_eq!(read(VA + p * PAGE), 100 + p);
+            }
+            let shared = child.hat().query(VA, Scope::All).unwrap();
+            assert!(!shared.prot.write, "shared after fork: read-only");
+            write(VA, 999);
+            let own = child.hat().query(VA, Scope::All).unwrap();
+            assert!(own.prot.write && own.pfn != shared.pfn, "copied on write");
+        }
+        {
+            let _on = Activation::new(&parent);
+            assert_eq!(read(VA), 100, "the parent keeps its page");
+            write(VA + PAGE, 555);
+        }
+        {
+            let _on = Activation::new(&child);
+            assert_eq!(read(VA), 999);
+            assert_eq!(read(VA + PAGE), 101, "the child keeps its copy");
+        }
+        child.destroy().unwrap();
+        destroy(parent, base);
+    }
+
+    /// A per-processor region: the same address gives each processor its
+    /// own frame and its own contents.
+    fn mm_user_per_processor_region() {
+        let base = usage();
+        let s = new_space().unwrap();
+        let va = 0x7f00_0000_0000;
+        let opts = MapOptions { kind: RegionKind::PerCpu, ..MapOptions::default() };
+        s.map_anon(va, PAGE, Prot::RW, opts).unwrap();
+        on_all_cpus(&|cpu| {
+            let _on = Activation::new(&s);
+            assert_eq!(read(va), 0);
+            write(va, 0xc0 + cpu as u64);
+        });
+        on_all_cpus(&|cpu| {
+            let _on = Activation::new(&s);
+            assert_eq!(read(va), 0xc0 + cpu as u64, "cpu{cpu} sees its own page");
+        });
+        let n = percpu::online();
+        let mut frames = alloc::vec::Vec::new();
+        for c in 0..n {
+            frames.push(s.hat().query(va, Scope::Cpu(c)).unwrap().pfn);
+        }
+        frames.sort();
+        frames.dedup();
+        assert_eq!(frames.len(), n, "one frame per processor");
+        destroy(s, base);
+    }
+
+    /// A shared 2 MiB segment: a page mapped through one space's HAT is
+    /// seen by the other through its own page tables, and unmapping it
+    /// through the second reaches the first.
+    fn mm_user_shared_segment() {
+        let base = usage();
+        let a = new_space().unwrap();
+        let b = new_space().unwrap();
+        let seg = 0x6000_0000;
+        b.hat().share_segment(&**a.hat(), seg, 2 << 20).unwrap();
+        let frame = super::frames::alloc_zeroed().unwrap();
+        let pfn = ::mm::Pfn(frame.addr() >> 12);
+        a.hat().map(seg + 3 * PAGE, pfn, Prot::RW, false, Scope::All).unwrap();
+        {
+            let _on = Activation::new(&a);
+            write(seg + 3 * PAGE, 0x5ea);
+        }
+        {
+            let _on = Activation::new(&b);
+            assert_eq!(read(seg + 3 * PAGE), 0x5ea, "visible through the other space");
+            assert!(b.hat().segment(seg).unwrap().is_shared());
+            assert!(b.hat().unmap(seg + 3 * PAGE, Scope::All).is_some());
+            assert!(probe_read_u64(seg + 3 * PAGE).is_err(), "gone here");
+        }
+        {
+            let _on = Activation::new(&a);
+            assert!(probe_read_u64(seg + 3 * PAGE).is_err(), "and in the first space");
+        }
+        super::frames::free(frame);
+        b.destroy().unwrap();
+        destroy(a, base);
+    }
+
+    /// A region that asks for large pages gets 2 MiB translations, faulted
+    /// in whole.
+    fn mm_user_large_pages() {
+        let base = usage();
+        let s = new_space().unwrap();
+        let va = 0x4000_0000;
+        let opts = MapOptions { large: true, ..MapOptions::default() };
+        s.map_anon(va, 4 << 20, Prot::RW, opts).unwrap();
+        {
+            let _on = Activation::new(&s);
+            let before = user::FAULTS.load(Ordering::Relaxed);
+            write(va + 0x12_3458, 77);
+            assert_eq!(read(va + 0x1f_fff8), 0);
+            assert_eq!(read(va + 0x12_3458), 77);
+            assert_eq!(user::FAULTS.load(Ordering::Relaxed) - before, 1, "one fault per 2 MiB");
+            write(va + (2 << 20), 78);
+        }
+        let pte = s.hat().query(va + 0x10_0000, Scope::All).unwrap();
+        assert!(pte.large && pte.pfn.0.is_multiple_of(512));
+        destroy(s, base);
+    }
+
+    /// Shootdown: a processor caches a translation, another unmaps it,
+    /// and the next access on the first faults. Only processors that ran
+    /// the space are asked.
+    fn mm_user_shootdown_on_unmap() {
+        let base = usage();
+        let s = new_space().unwrap();
+        s.map_anon(VA, PAGE, Prot::RW, MapOptions::default()).unwrap();
+        let n = percpu::online();
+        let stage = AtomicUsize::new(0);
+        let faulted = AtomicUsize::new(0);
+        let shootdowns = TABLES.shootdowns();
+        on_all_cpus(&|cpu| {
+            let _on = Activation::new(&s);
+            if cpu == 0 {
+                write(VA, 41);
+                stage.store(1, Ordering::SeqCst);
+                // Wait until every other processor has cached it.
+                while stage.load(Ordering::SeqCst) < n {
+                    cpu::spin_hint();
+                }
+                s.unmap(VA, PAGE).unwrap();
+                stage.store(usize::MAX, Ordering::SeqCst);
+            } else {
+                while stage.load(Ordering::SeqCst) == 0 {
+                    cpu::spin_hint();
+                }
+                assert_eq!(read(VA), 41);
+                stage.fetch_add(1, Ordering::SeqCst);
+                while stage.load(Ordering::SeqCst) != usize::MAX {
+                    cpu::spin_hint();
+                }
+            }
+            // The unmap is done; no processor may still reach the page.
+            if probe_read_u64(VA).is_err() {
+                faulted.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        assert_eq!(faulted.load(Ordering::SeqCst), n, "every processor faults after the unmap");
+        assert_eq!(s.hat().ran_on(), (1u64 << n) - 1);
+        assert!(TABLES.shootdowns() > shootdowns, "the unmap shot the page down");
+        // A space that ran on this processor only sends no IPI elsewhere.
+        let solo = new_space().unwrap();
+        solo.map_anon(VA, PAGE, Prot::RW, MapOptions::default()).unwrap();
+        {
+            let _on = Activation::new(&solo);
+            write(VA, 1);
+        }
+        assert_eq!(solo.hat().ran_on(), 1 << percpu::current_id());
+        solo.unmap(VA, PAGE).unwrap();
+        solo.destroy().unwrap();
+        destroy(s, base);
+    }
+
+    /// Live customization: the region's FCM swaps between FIFO and clock
+    /// while every processor faults pages in; no fault is lost and every
+    /// page keeps its contents.
+    fn mm_user_fcm_swap_under_faults() {
+        let base = usage();
+        let s = new_space().unwrap();
+        const PAGES: u64 = 256;
+        s.map_anon(VA, PAGES * PAGE, Prot::RW, MapOptions::default()).unwrap();
+        let n = percpu::online() as u64;
+        let swaps = AtomicU64::new(0);
+        let done = AtomicUsize::new(0);
+        on_all_cpus(&|cpu| {
+            let _on = Activation::new(&s);
+            if cpu == 0 && n > 1 {
+                // Swap until the others are through.
+                // Swap until the others are through (the writers start
+                // once the first swap is done, so at least two overlap).
+                let mut policy = PolicyKind::Clock;
+                loop {
+                    s.swap_policy(VA, policy).unwrap();
+                    swaps.fetch_add(1, Ordering::SeqCst);
+                    policy = if policy == PolicyKind::Clock { PolicyKind::Fifo } else { PolicyKind::Clock };
+                    if done.load(Ordering::SeqCst) == n as usize - 1 {
+                        break;
+                    }
+                }
+            } else {
+                // Each writer owns pages p with p % writers == its index.
+                let writers = if n > 1 { n - 1 } else { 1 };
+                let me = if n > 1 { cpu as u64 - 1 } else { 0 };
+                while n > 1 && swaps.load(Ordering::SeqCst) == 0 {
+                    cpu::spin_hint();
+                }
+                for p in (me..PAGES).step_by(writers as usize) {
+                    write(VA + p * PAGE, 0xab00 + p);
+                    if n == 1 && p % 8 == 0 {
+                        let policy = if p % 16 == 0 { PolicyKind::Clock } else { PolicyKind::Fifo };
+                        s.swap_policy(VA, policy).unwrap();
+                        swaps.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        assert!(swaps.load(Ordering::Relaxed) >= 1, "at least one swap happened");
+        {
+            let _on = Activation::new(&s);
+            for p in 0..PAGES {
+                assert_eq!(read(VA + p * PAGE), 0xab00 + p, "page {p} kept its contents");
+            }
+        }
+        let info = s.fcm_info(VA).unwrap();
+        assert_eq!(info[0].resident, PAGES as usize, "no page lost");
+        crate::println!("    {} swaps during the faults", swaps.load(Ordering::Relaxed));
+        destroy(s, base);
+    }
+
+    /// Creating and destroying many spaces leaves nothing behind.
+    fn mm_user_accounting_returns_to_baseline() {
+        let base = usage();
+        for round in 0..4u64 {
+            let s = new_space().unwrap();
+            s.map_anon(VA, 16 * PAGE, Prot::RW, MapOptions::default()).unwrap();
+            s.map_anon(0x4000_0000, 2 << 20, Prot::RW, MapOptions { large: true, ..MapOptions::default() }).unwrap();
+            {
+                let _on = Activation::new(&s);
+                for p in 0..16 {
+                    write(VA + p * PAGE, round);
+                }
+                write(0x4000_0000, round);
+            }
+            assert!(s.charged().unwrap() >= 16 + 512);
+            let child = s
+                .fork(
+                    alloc::sync::Arc::new(x86_hat::X86Hat::new(&TABLES).unwrap()),
+                    alloc::sync::Arc::new(::mm::NullDispatcher),
+                )
+                .unwrap();
+            {
+                let _on = Activation::new(&child);
+                write(VA, 1);
+            }
+            child.destroy().unwrap();
+            destroy(s, base);
+        }
+    }
+}
