@@ -368,3 +368,79 @@ ktest::ktest! {
         }
     }
 }
+
+/// Every processor (of the first `cpus`) faults in `pages` fresh pages at
+/// `base(cpu)`, starting together; mean cycles per fault.
+fn fault_storm(s: &Space, cpus: usize, pages: u64, base: &(dyn Fn(usize) -> u64 + Sync)) -> u64 {
+    let ready = AtomicUsize::new(0);
+    let cycles = AtomicU64::new(0);
+    on_all_cpus(&|cpu| {
+        if cpu >= cpus {
+            return;
+        }
+        let _on = Activation::new(s);
+        ready.fetch_add(1, Ordering::SeqCst);
+        while ready.load(Ordering::SeqCst) < cpus {
+            cpu::spin_hint();
+        }
+        let t0 = cpu::rdtsc();
+        for p in 0..pages {
+            write(base(cpu) + p * PAGE, p);
+        }
+        cycles.fetch_add(cpu::rdtsc() - t0, Ordering::SeqCst);
+    });
+    cycles.load(Ordering::SeqCst) / (pages * cpus as u64)
+}
+
+ktest::kbench! {
+    /// Page-fault latency in cycles at 1..N processors: zero-fill faults
+    /// in a region per processor and in one shared region (disjoint
+    /// pages), and copy-on-write faults after a fork. Scaling = throughput
+    /// at N over N times the throughput at 1 (1.00 is perfect).
+    fn mm_fault_latency() {
+        const PAGES: u64 = 256;
+        const REGION: u64 = 0x100_0000; // 16 MiB apart
+        let mut base = [0u64; 2];
+        // Warm up: object Reps, heap and frame-allocator state.
+        let s = new_space().unwrap();
+        s.map_anon(VA, PAGES * PAGE, Prot::RW, MapOptions::default()).unwrap();
+        fault_storm(&s, percpu::online(), PAGES / 4, &|c| VA + c as u64 * PAGES / 4 * PAGE);
+        s.destroy().unwrap();
+        for n in crate::bench::sweep() {
+            let s = new_space().unwrap();
+            for c in 0..n as u64 {
+                s.map_anon(VA + c * REGION, PAGES * PAGE, Prot::RW, MapOptions::default()).unwrap();
+            }
+            let separate = fault_storm(&s, n, PAGES, &|c| VA + c as u64 * REGION);
+            s.destroy().unwrap();
+            let s = new_space().unwrap();
+            s.map_anon(VA, n as u64 * PAGES * PAGE, Prot::RW, MapOptions::default()).unwrap();
+            let shared = fault_storm(&s, n, PAGES, &|c| VA + c as u64 * PAGES * PAGE);
+            s.destroy().unwrap();
+            if n == 1 {
+                base = [separate, shared];
+            }
+            crate::println!(
+                "kbench: mm.fault cpus={n} cycles/fault separate={separate} shared={shared} \
+                 scaling separate={:.2} shared={:.2}",
+                base[0] as f64 / separate.max(1) as f64,
+                base[1] as f64 / shared.max(1) as f64,
+            );
+        }
+        // Copy-on-write: the child's first store to each inherited page.
+        let parent = new_space().unwrap();
+        parent.map_anon(VA, PAGES * PAGE, Prot::RW, MapOptions::default()).unwrap();
+        let zero_fill = fault_storm(&parent, 1, PAGES, &|_| VA);
+        let child = parent
+            .fork(
+                alloc::sync::Arc::new(x86_hat::X86Hat::new(&TABLES).unwrap()),
+                alloc::sync::Arc::new(::mm::NullDispatcher),
+            )
+            .unwrap();
+        let cow = fault_storm(&child, 1, PAGES, &|_| VA);
+        crate::println!("kbench: mm.fault cow cycles/fault={cow} zero_fill={zero_fill} cow/zero_fill={:.2}",
+            cow as f64 / zero_fill.max(1) as f64);
+        child.destroy().unwrap();
+        parent.destroy().unwrap();
+    }
+}
