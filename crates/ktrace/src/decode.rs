@@ -597,7 +597,17 @@ pub fn decode_fields(
     Ok(out)
 }
 
-/// Expands `{field}` and `{field:x}` in an event's print format.
+/// A dispatcher id (`DispatcherId::to_raw()`) as `d<index>.<generation>`,
+/// or `idle` for [`crate::events::IDLE`]: the `:d` print format.
+pub fn dispatcher_name(raw: u64) -> String {
+    if raw == crate::events::IDLE {
+        return "idle".to_string();
+    }
+    format!("d{}.{}", raw as u32, raw >> 32)
+}
+
+/// Expands `{field}`, `{field:x}` (hex) and `{field:d}` (a dispatcher id,
+/// see [`dispatcher_name`]) in an event's print format.
 pub fn format_event(info: &EventInfo, values: &[Value]) -> String {
     let mut out = String::new();
     let mut rest = info.format.as_str();
@@ -609,9 +619,9 @@ pub fn format_event(info: &EventInfo, values: &[Value]) -> String {
             return out;
         };
         let spec = &tail[..close];
-        let (name, hex) = match spec.split_once(':') {
-            Some((n, f)) => (n, f == "x"),
-            None => (spec, false),
+        let (name, style) = match spec.split_once(':') {
+            Some((n, f)) => (n, f),
+            None => (spec, ""),
         };
         match info
             .fields
@@ -619,8 +629,11 @@ pub fn format_event(info: &EventInfo, values: &[Value]) -> String {
             .position(|(f, _)| f == name)
             .and_then(|p| values.get(p))
         {
-            Some(v) if hex && v.as_u64().is_some() => {
+            Some(v) if style == "x" && v.as_u64().is_some() => {
                 out.push_str(&format!("{:#x}", v.as_u64().unwrap_or(0)))
+            }
+            Some(v) if style == "d" && v.as_u64().is_some() => {
+                out.push_str(&dispatcher_name(v.as_u64().unwrap_or(0)))
             }
             Some(v) => out.push_str(&v.to_string()),
             None => {

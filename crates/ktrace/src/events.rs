@@ -7,7 +7,12 @@
 //! * the `lock` class's `acquire`, `contended` and `release` events take the
 //!   lock's address first; `ktrace locks` measures the wait from
 //!   `contended` to the next `acquire` of that lock on that processor;
-//! * `name` events give a readable name to a numeric id (thread, lock).
+//! * `name` events give a readable name to a numeric id (dispatcher, lock,
+//!   system call number);
+//! * the `:d` print format shows a dispatcher id as `d<index>.<generation>`
+//!   ([`IDLE`] as `idle`); `:x` shows hex;
+//! * `sched.switch` events bound per-processor *running* slices, one per
+//!   dispatcher (drawn on a track of their own under each processor).
 use crate::header::{Class, Layer};
 use crate::meta::EventDesc;
 
@@ -30,22 +35,44 @@ crate::events! {
         2 => fn ipi_send(target: u32, vector: u8) = "IPI {vector} to cpu {target}";
     }
 
-    /// Dispatching: who runs, who waits.
+    /// Dispatching (K42's kernel schedules *dispatchers*: one per process
+    /// and processor; the threads inside are the user-level library's
+    /// business). Dispatcher ids are `DispatcherId::to_raw()` of the
+    /// `sched` crate (index in the low half, generation in the high half),
+    /// printed as `d<index>.<generation>` by the `:d` format; [`IDLE`]
+    /// stands for "no dispatcher". `ktrace` draws the time between two
+    /// switches on a processor as a slice named after the dispatcher.
     pub mod sched(class = Class::SCHEDULER, layer = Layer::KERNEL) {
-        /// The processor switched threads.
-        0 => fn switch(from: u64, to: u64) = "{from} -> {to}";
-        /// A thread blocked.
-        1 => fn block(thread: u64) = "thread {thread} blocks";
-        /// A thread was made runnable.
-        2 => fn wake(thread: u64, target_cpu: u32) = "thread {thread} woken for cpu {target_cpu}";
-        /// A thread moved to another processor.
-        3 => fn migrate(thread: u64, to_cpu: u32) = "thread {thread} to cpu {to_cpu}";
-        /// A thread got a name.
-        4 => fn name(thread: u64, name: &str) = "thread {thread} is {name}";
+        /// The processor switched from one dispatcher to another
+        /// (`class`: the new one's scheduling class, 0 = kernel .. 5 = idle).
+        0 => fn switch(from: u64, to: u64, class: u8) = "{from:d} -> {to:d} (class {class})";
+        /// A dispatcher blocked (nothing to run until a wake-up).
+        1 => fn block(dispatcher: u64) = "{dispatcher:d} blocks";
+        /// A dispatcher was made runnable on processor `cpu`; `preempt`: it
+        /// should run now (the processor was idle, or it outranks the
+        /// running one), so an IPI or a reschedule follows.
+        2 => fn wake(dispatcher: u64, cpu: u32, preempt: bool) = "{dispatcher:d} woken on cpu {cpu} (preempt {preempt})";
+        /// A dispatcher moved between processors (load balancing, or a
+        /// request), with its virtual-time lag.
+        3 => fn migrate(dispatcher: u64, from_cpu: u32, to_cpu: u32) = "{dispatcher:d} cpu {from_cpu} -> cpu {to_cpu}";
+        /// A dispatcher got a name (its process's, usually).
+        4 => fn name(dispatcher: u64, name: &str) = "{dispatcher:d} is {name}";
         /// The processor went idle.
         5 => fn idle_enter() = "idle";
         /// It found work.
         6 => fn idle_exit() = "busy";
+        /// The running dispatcher loses the processor before it asked to:
+        /// its slice ended (`slice_end`) or a higher class woke.
+        7 => fn preempt(dispatcher: u64, slice_end: bool) = "{dispatcher:d} preempted (slice end {slice_end})";
+        /// A dispatcher gave the rest of its slice away.
+        8 => fn yield_slice(dispatcher: u64) = "{dispatcher:d} yields";
+        /// A protected procedure call handed the processor straight to
+        /// another dispatcher (`call`: a call, else a return).
+        9 => fn handoff(from: u64, to: u64, call: bool) = "{from:d} => {to:d} (call {call})";
+        /// A dispatcher was created on processor `cpu` in class `class`.
+        10 => fn create(dispatcher: u64, cpu: u32, class: u8) = "{dispatcher:d} created on cpu {cpu}, class {class}";
+        /// A dispatcher ended.
+        11 => fn destroy(dispatcher: u64, status: u64) = "{dispatcher:d} ended, status {status}";
     }
 
     /// Page faults.
@@ -82,12 +109,18 @@ crate::events! {
         3 => fn name(lock: u64, name: &str) = "lock {lock:x} is {name}";
     }
 
-    /// System calls, as they arrive and as they return.
+    /// System calls, as they arrive and as they return (the `sched`
+    /// crate's native calls: the number and the first argument registers).
+    /// `ktrace` pairs `enter` and `exit` per processor into slices named
+    /// after the call (from `name` events, else its number).
     pub mod syscall(class = Class::SYSCALL, layer = Layer::KERNEL) {
-        /// A system call arrived.
+        /// A system call arrived (from the dispatcher running on this
+        /// processor: see the last `sched.switch`).
         0 => fn enter(number: u64, arg0: u64, arg1: u64, arg2: u64) = "syscall {number} ({arg0:x}, {arg1:x}, {arg2:x})";
-        /// It returned.
+        /// It returned `result` (negative: an error code).
         1 => fn exit(number: u64, result: i64) = "syscall {number} = {result}";
+        /// A system call number got a name (logged once, at boot).
+        2 => fn name(number: u64, name: &str) = "syscall {number} is {name}";
     }
 
     /// Tests and benchmarks.
@@ -102,6 +135,10 @@ crate::events! {
         3 => fn exit(id: u64, passed: bool) = "test {id} passed {passed}";
     }
 }
+
+/// The dispatcher id meaning "none": `sched.switch` to or from the idle
+/// loop.
+pub const IDLE: u64 = u64::MAX;
 
 /// Every kernel event table, for the metadata record of a kernel trace.
 pub static KERNEL_EVENTS: &[&[EventDesc]] = &[

@@ -13,7 +13,7 @@ fn nothing_is_logged() {
     tracer.set_mask(u64::MAX);
     assert!(!tracer.is_enabled(Class::TEST));
     test::mark(tracer, 1, 2);
-    sched::switch(tracer, 1, 2);
+    sched::switch(tracer, 1, 2, 3);
     tracer.heartbeat();
     assert_eq!(
         tracer.log(Layer::KERNEL, Class::TEST, 0, 3, |_| {}),

@@ -1,10 +1,12 @@
 //! A self-contained HTML/SVG timeline: one track per processor, slices for
-//! `enter`/`exit` pairs, ticks for instants, zoom (wheel, buttons, keys),
-//! pan (drag) and a tooltip per event. No external resources.
+//! `enter`/`exit` pairs, ticks for instants, a thin bar along the bottom of
+//! the track for the running dispatcher (from `sched.switch` events), zoom
+//! (wheel, buttons, keys), pan (drag) and a tooltip per event. No external
+//! resources.
 use ktrace::decode::Trace;
 use serde_json::json;
 
-use crate::{marks, processors};
+use crate::{marks, processors, Lane};
 
 /// Renders the timeline page for `trace`, titled `title`.
 pub fn html(trace: &Trace, title: &str) -> String {
@@ -25,7 +27,8 @@ pub fn html(trace: &Trace, title: &str) -> String {
                 m.dur_ns.map_or(-1.0, f64::round),
                 classes.binary_search(&m.class).unwrap_or(0),
                 m.name,
-                m.text
+                m.text,
+                u8::from(m.lane == Lane::Dispatchers)
             ])
         })
         .collect();
@@ -90,6 +93,7 @@ const TRACK = 34, TOP = 24, LEFT = 70;
 const svg = document.getElementById("view");
 const tip = document.getElementById("tip");
 const color = (c) => `hsl(${(c * 137) % 360}, 60%, 48%)`;
+const hash = (s) => { let h = 0; for (const c of s) h = (h * 31 + c.charCodeAt(0)) >>> 0; return h; };
 const fmt = (ns) => ns >= 1e6 ? (ns / 1e6).toFixed(3) + " ms" : ns >= 1e3 ? (ns / 1e3).toFixed(3) + " us" : ns.toFixed(0) + " ns";
 let v0 = 0, v1 = Math.max(DATA.end, 1);
 
@@ -135,20 +139,25 @@ function draw() {
   // column and track, so a large trace stays quick to draw.
   const lastPx = new Map();
   DATA.events.forEach((e, i) => {
-    const [cpu, t, dur, cls] = e;
+    const [cpu, t, dur, cls, , , lane] = e;
     const end = dur < 0 ? t : t + dur;
     if (end < v0 || t > v1) return;
     const g = rows.get(cpu);
     if (!g) return;
     const x0 = Math.max(x(t), LEFT), x1 = Math.min(x(end), LEFT + plot);
     if (x1 - x0 < 1) {
-      const px = Math.floor(x0);
-      if (lastPx.get(cpu) === px) return;
-      lastPx.set(cpu, px);
+      const px = Math.floor(x0), key = cpu + "/" + lane;
+      if (lastPx.get(key) === px) return;
+      lastPx.set(key, px);
     }
-    const r = dur < 0
-      ? el("rect", {x: x0 - 1, y: 6, width: 2, height: TRACK - 12, fill: color(cls)}, g)
-      : el("rect", {x: x0, y: 9, width: Math.max(x1 - x0, 1), height: TRACK - 18, fill: color(cls), opacity: 0.8}, g);
+    // Instants: ticks; slices: boxes; dispatcher runs: a bar at the bottom,
+    // coloured by dispatcher.
+    const r = lane
+      ? el("rect", {x: x0, y: TRACK - 8, width: Math.max(x1 - x0, 1), height: 5,
+                    fill: `hsl(${(hash(e[4]) * 47) % 360}, 45%, 40%)`}, g)
+      : dur < 0
+      ? el("rect", {x: x0 - 1, y: 4, width: 2, height: TRACK - 14, fill: color(cls)}, g)
+      : el("rect", {x: x0, y: 7, width: Math.max(x1 - x0, 1), height: TRACK - 20, fill: color(cls), opacity: 0.8}, g);
     r.setAttribute("data-i", i);
     shown++;
   });

@@ -283,6 +283,67 @@ pub struct Mark {
     /// The (opening) event's fields by name, as JSON values (numbers above
     /// 2^53, which JavaScript cannot hold, as hex strings).
     pub args: Vec<(String, Json)>,
+    /// Which lane of the processor's track it belongs on.
+    pub lane: Lane,
+}
+
+/// The lanes of a processor's track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lane {
+    /// Events and `enter`/`exit` slices (interrupts, system calls, ...).
+    Events,
+    /// Which dispatcher runs: slices from one `sched.switch` to the next.
+    /// A switch can happen inside an interrupt's slice, so these would not
+    /// nest properly with the others; they get a lane of their own.
+    Dispatchers,
+}
+
+/// Readable names from `name` events: dispatchers (`sched.name`) and
+/// system call numbers (`syscall.name`).
+#[derive(Debug, Default)]
+struct Names {
+    dispatchers: BTreeMap<u64, String>,
+    syscalls: BTreeMap<u64, String>,
+}
+
+impl Names {
+    fn collect(trace: &Trace) -> Names {
+        let mut names = Names::default();
+        for e in &trace.events {
+            let Some(info) = trace.info(e) else { continue };
+            if info.name != "name" {
+                continue;
+            }
+            let (Some(id), Some(ktrace::decode::Value::Str(n))) =
+                (e.values.first().and_then(|v| v.as_u64()), e.values.get(1))
+            else {
+                continue;
+            };
+            match info.class {
+                Class::SCHEDULER => names.dispatchers.insert(id, n.clone()),
+                Class::SYSCALL => names.syscalls.insert(id, n.clone()),
+                _ => None,
+            };
+        }
+        names
+    }
+
+    /// `worker d3.0`, or `d3.0` without a name.
+    fn dispatcher(&self, raw: u64) -> String {
+        let id = ktrace::decode::dispatcher_name(raw);
+        match self.dispatchers.get(&raw) {
+            Some(n) => format!("{n} {id}"),
+            None => id,
+        }
+    }
+
+    /// `syscall yield`, or `syscall 3` without a name.
+    fn syscall(&self, number: u64) -> String {
+        match self.syscalls.get(&number) {
+            Some(n) => format!("syscall {n}"),
+            None => format!("syscall {number}"),
+        }
+    }
 }
 
 fn field_args(trace: &Trace, e: &Event) -> Vec<(String, Json)> {
@@ -308,12 +369,44 @@ fn field_args(trace: &Trace, e: &Event) -> Vec<(String, Json)> {
 
 /// Pairs `enter`/`exit` events per processor into intervals (properly
 /// nested per class); everything else, including unmatched halves, is an
-/// instant. Sorted by processor, then start.
+/// instant. System call slices are named after the call. Besides, each
+/// `sched.switch` ends the running dispatcher's slice and starts the next
+/// one's, in the [`Lane::Dispatchers`] lane (a slice still running at the
+/// end of the trace ends with the processor's last event). Sorted by
+/// processor, lane, then start.
 pub fn marks(trace: &Trace) -> Vec<Mark> {
     let t0 = first_ts(trace);
-    let mut out = Vec::new();
+    let names = Names::collect(trace);
+    let mut out: Vec<Mark> = Vec::new();
     let mut open: BTreeMap<(u32, u8, String), Vec<usize>> = BTreeMap::new();
+    // Per processor: the running dispatcher's slice, and the last event.
+    let mut running: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut last_ns: BTreeMap<u32, f64> = BTreeMap::new();
     for e in trace.merged() {
+        last_ns.insert(e.cpu, rel_ns(trace, t0, e.ts));
+        if let Some(to) = switch_target(trace, e) {
+            let at = rel_ns(trace, t0, e.ts);
+            if let Some(i) = running.remove(&e.cpu) {
+                out[i].dur_ns = Some(at - out[i].start_ns);
+            }
+            if to != ktrace::events::IDLE {
+                running.insert(e.cpu, out.len());
+                out.push(Mark {
+                    cpu: e.cpu,
+                    start_ns: at,
+                    dur_ns: Some(0.0),
+                    name: names.dispatcher(to),
+                    class: "sched".to_string(),
+                    text: format!("{} runs", names.dispatcher(to)),
+                    arg0: Some(to),
+                    args: vec![(
+                        "dispatcher".to_string(),
+                        Json::from(ktrace::decode::dispatcher_name(to)),
+                    )],
+                    lane: Lane::Dispatchers,
+                });
+            }
+        }
         let info = trace.info(e);
         let class = info
             .map(|i| i.class_name.clone())
@@ -331,10 +424,11 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             open.entry((e.cpu, e.class.0, p.clone()))
                 .or_default()
                 .push(out.len());
-            let name = if p.is_empty() {
-                class.clone()
-            } else {
-                format!("{class}.{p}")
+            let arg0 = e.values.first().and_then(|v| v.as_u64());
+            let name = match (p.is_empty(), e.class, arg0) {
+                (true, Class::SYSCALL, Some(n)) => names.syscall(n),
+                (true, ..) => class.clone(),
+                (false, ..) => format!("{class}.{p}"),
             };
             out.push(Mark {
                 cpu: e.cpu,
@@ -343,8 +437,9 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
                 name,
                 class,
                 text: trace.text(e),
-                arg0: e.values.first().and_then(|v| v.as_u64()),
+                arg0,
                 args: field_args(trace, e),
+                lane: Lane::Events,
             });
             continue;
         }
@@ -363,6 +458,7 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             text: trace.text(e),
             arg0: e.values.first().and_then(|v| v.as_u64()),
             args: field_args(trace, e),
+            lane: Lane::Events,
         });
     }
     // Intervals never closed become instants.
@@ -371,17 +467,32 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             out[i].dur_ns = None;
         }
     }
+    // Dispatchers still running run until the processor's last event.
+    for (cpu, i) in running {
+        let end = last_ns.get(&cpu).copied().unwrap_or(out[i].start_ns);
+        out[i].dur_ns = Some(end - out[i].start_ns);
+    }
     out.sort_by(|a, b| {
-        (a.cpu, a.start_ns)
-            .partial_cmp(&(b.cpu, b.start_ns))
+        (a.cpu, a.lane, a.start_ns)
+            .partial_cmp(&(b.cpu, b.lane, b.start_ns))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     out
 }
 
+/// The dispatcher a `sched.switch` event switches to.
+fn switch_target(trace: &Trace, e: &Event) -> Option<u64> {
+    let info = trace.info(e)?;
+    if info.class != Class::SCHEDULER || info.name != "switch" {
+        return None;
+    }
+    e.values.get(1)?.as_u64()
+}
+
 /// Time spent in each kind of interval (`enter`/`exit` pairs): system
-/// calls by number, exceptions and interrupts by vector, page faults,
-/// idle time, tests. Sorted by total time, longest first.
+/// calls by name (or number), exceptions and interrupts by vector, page
+/// faults, idle time, tests, and each dispatcher's running time. Sorted by
+/// total time, longest first.
 pub fn intervals(trace: &Trace) -> String {
     #[derive(Default)]
     struct Sum {
@@ -392,9 +503,9 @@ pub fn intervals(trace: &Trace) -> String {
     let mut sums: BTreeMap<String, Sum> = BTreeMap::new();
     for m in marks(trace) {
         let Some(d) = m.dur_ns else { continue };
-        let key = match (m.class.as_str(), m.arg0) {
-            ("syscall", Some(n)) => format!("syscall {n}"),
-            ("exception" | "interrupt", Some(v)) => format!("{} vector {v}", m.name),
+        let key = match (m.lane, m.class.as_str(), m.arg0) {
+            (Lane::Dispatchers, ..) => format!("running {}", m.name),
+            (_, "exception" | "interrupt", Some(v)) => format!("{} vector {v}", m.name),
             _ => m.name.clone(),
         };
         let s = sums.entry(key).or_default();
@@ -435,13 +546,24 @@ fn round_us(ns: f64) -> f64 {
     ns.round() / 1000.0
 }
 
+/// Perfetto thread id of processor `n`'s dispatcher track: this plus `n`.
+pub const DISPATCHER_TID: u32 = 1000;
+
 /// Chrome trace-event JSON (opens in ui.perfetto.dev): one track per
-/// processor, `enter`/`exit` pairs as slices, other events as instants.
+/// processor, `enter`/`exit` pairs as slices, other events as instants;
+/// under each processor that switched dispatchers, a track
+/// `cpu N dispatchers` with a slice per dispatcher run.
 pub fn perfetto(trace: &Trace) -> String {
     let mut events = vec![
         json!({"ph": "M", "name": "process_name", "pid": 1, "tid": 0,
         "args": {"name": "K42-rs"}}),
     ];
+    let marks = marks(trace);
+    let with_dispatchers: std::collections::BTreeSet<u32> = marks
+        .iter()
+        .filter(|m| m.lane == Lane::Dispatchers)
+        .map(|m| m.cpu)
+        .collect();
     for cpu in processors(trace) {
         events.push(
             json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": cpu,
@@ -449,17 +571,32 @@ pub fn perfetto(trace: &Trace) -> String {
         );
         events.push(
             json!({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": cpu,
-            "args": {"sort_index": cpu}}),
+            "args": {"sort_index": 2 * cpu}}),
         );
+        if with_dispatchers.contains(&cpu) {
+            let tid = DISPATCHER_TID + cpu;
+            events.push(
+                json!({"ph": "M", "name": "thread_name", "pid": 1, "tid": tid,
+                "args": {"name": format!("cpu {cpu} dispatchers")}}),
+            );
+            events.push(
+                json!({"ph": "M", "name": "thread_sort_index", "pid": 1, "tid": tid,
+                "args": {"sort_index": 2 * cpu + 1}}),
+            );
+        }
     }
-    for m in marks(trace) {
+    for m in marks {
+        let tid = match m.lane {
+            Lane::Events => m.cpu,
+            Lane::Dispatchers => DISPATCHER_TID + m.cpu,
+        };
         let mut args = serde_json::Map::new();
         args.insert("text".into(), Json::from(m.text.as_str()));
         for (k, v) in &m.args {
             args.insert(k.clone(), v.clone());
         }
         let mut e = json!({"name": m.name, "cat": m.class, "ts": round_us(m.start_ns),
-            "pid": 1, "tid": m.cpu, "args": args});
+            "pid": 1, "tid": tid, "args": args});
         let obj = e.as_object_mut().expect("a json object");
         match m.dur_ns {
             Some(d) => {

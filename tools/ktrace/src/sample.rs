@@ -2,7 +2,7 @@
 //! trying the tool without booting a kernel (`ktrace sample`).
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use ktrace::events::{interrupt, lock, pagefault, sched, syscall, test, KERNEL_EVENTS};
+use ktrace::events::{interrupt, lock, pagefault, sched, syscall, test, IDLE, KERNEL_EVENTS};
 use ktrace::{host, Overflow, Platform, StreamWriter};
 
 /// A platform whose processor is set by hand and whose clock advances by
@@ -39,7 +39,8 @@ impl Platform for FakePlatform {
     }
 }
 
-/// A trace of `cpus` processors doing `rounds` rounds of scheduling,
+/// A trace of `cpus` processors doing `rounds` rounds of dispatching
+/// (switch, wake, block, preempt from the timer interrupt, a migration),
 /// system calls, page faults, interrupts and lock traffic on two locks,
 /// with a 1 GHz clock (ticks are ns). Deterministic.
 pub fn sample_trace(cpus: usize, rounds: u64) -> Vec<u8> {
@@ -55,16 +56,24 @@ pub fn sample_trace(cpus: usize, rounds: u64) -> Vec<u8> {
     p.set_cpu(0);
     lock::name(tracer, big, "page-table");
     lock::name(tracer, small, "run-queue");
+    syscall::name(tracer, 39, "ipc_call");
     test::message(tracer, "sample workload </script> & friends");
+    // Dispatcher `d<cpu + 1>.0` on each processor, plus a migrant.
+    let dispatcher = |cpu: usize| cpu as u64 + 1;
+    let migrant = (7u64 << 32) | 9; // d9.7
     for cpu in 0..cpus {
         p.set_cpu(cpu);
-        sched::name(tracer, 100 + cpu as u64, "worker");
+        sched::create(tracer, dispatcher(cpu), cpu as u32, 3);
+        sched::name(tracer, dispatcher(cpu), "worker");
     }
     for r in 0..rounds {
         for cpu in 0..cpus {
             p.set_cpu(cpu);
-            let me = 100 + cpu as u64;
-            sched::switch(tracer, 1, me);
+            let me = dispatcher(cpu);
+            if r % 3 == 1 {
+                sched::wake(tracer, me, cpu as u32, true);
+            }
+            sched::switch(tracer, IDLE, me, 3);
             syscall::enter(tracer, 39, r, 0, 0);
             if (r + cpu as u64).is_multiple_of(3) {
                 pagefault::enter(tracer, 0x4000_0000 + r * 4096, 0x40_1000, 6);
@@ -81,13 +90,21 @@ pub fn sample_trace(cpus: usize, rounds: u64) -> Vec<u8> {
             lock::release(tracer, big);
             lock::acquire(tracer, small);
             lock::release(tracer, small);
+            syscall::exit(tracer, 39, r as i64);
             if r.is_multiple_of(4) {
+                // The timer ends the slice: a switch inside an interrupt.
                 interrupt::enter(tracer, 32);
                 p.advance(40);
+                sched::preempt(tracer, me, true);
+                if cpu == 0 && r == 4 && cpus > 1 {
+                    sched::migrate(tracer, migrant, 0, 1);
+                }
+                sched::switch(tracer, me, IDLE, 5);
                 interrupt::exit(tracer, 32);
+            } else {
+                sched::block(tracer, me);
+                sched::switch(tracer, me, IDLE, 5);
             }
-            syscall::exit(tracer, 39, r as i64);
-            sched::switch(tracer, me, 1);
             p.advance(100);
         }
         let Ok(_) = daemon.poll(&mut out, 1);

@@ -80,12 +80,19 @@ fn locks_golden() {
 fn intervals_golden() {
     let text = intervals(&sample());
     golden("intervals.txt", &text);
-    // 2 processors x 6 rounds of system call 39; page faults every third.
+    // 2 processors x 6 rounds of system call 39 (named by `syscall.name`);
+    // page faults every third; each processor's dispatcher ran 6 times.
     assert!(
         text.lines()
-            .any(|l| l.starts_with("syscall 39") && l.contains(" 12 ")),
+            .any(|l| l.starts_with("syscall ipc_call ") && l.contains(" 12 ")),
         "{text}"
     );
+    for d in ["running worker d1.0 ", "running worker d2.0 "] {
+        assert!(
+            text.lines().any(|l| l.starts_with(d) && l.contains(" 6 ")),
+            "{text}"
+        );
+    }
     assert!(
         text.lines()
             .any(|l| l.starts_with("pagefault ") && l.contains(" 4 ")),
@@ -105,18 +112,47 @@ fn perfetto_golden() {
         .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
         .map(|e| e["tid"].as_u64().unwrap())
         .collect();
-    assert_eq!(tracks, vec![0, 1], "one track per processor");
+    // One track per processor, and one for its dispatchers.
+    assert_eq!(tracks, vec![0, 1000, 1, 1001]);
+    let mut slices: std::collections::BTreeMap<u64, Vec<(f64, f64)>> = Default::default();
     for e in events.iter().filter(|e| e["ph"] != "M") {
         assert!(e["ts"].is_f64() || e["ts"].is_u64(), "{e}");
         assert!(["X", "i"].contains(&e["ph"].as_str().unwrap()), "{e}");
         if e["ph"] == "X" {
-            assert!(e["dur"].as_f64().unwrap() >= 0.0, "{e}");
+            let (ts, dur) = (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap());
+            assert!(dur >= 0.0, "{e}");
+            slices
+                .entry(e["tid"].as_u64().unwrap())
+                .or_default()
+                .push((ts, ts + dur));
         }
     }
-    // The syscall enter/exit pairs became slices.
+    // Slices on one track nest (Perfetto draws partial overlaps wrongly):
+    // that is why dispatcher runs, which a switch inside an interrupt
+    // ends, have their own track.
+    for (tid, mut s) in slices {
+        s.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
+        let mut open: Vec<f64> = Vec::new();
+        for (start, end) in s {
+            while open.last().is_some_and(|&e| e <= start) {
+                open.pop();
+            }
+            if let Some(&outer) = open.last() {
+                assert!(end <= outer, "slices overlap on track {tid}");
+            }
+            open.push(end);
+        }
+    }
+    // The syscall enter/exit pairs became slices named after the call,
+    // and each dispatcher run a slice on the dispatcher track.
     assert!(events
         .iter()
-        .any(|e| e["ph"] == "X" && e["name"] == "syscall"));
+        .any(|e| e["ph"] == "X" && e["name"] == "syscall ipc_call"));
+    let runs = events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["tid"] == 1001 && e["name"] == "worker d2.0")
+        .count();
+    assert_eq!(runs, 6);
 }
 
 #[test]
