@@ -53,10 +53,14 @@
 //! halved everyone's history so old usage was forgotten. That is the same
 //! virtual-time scheme: here `drag` is kept exactly (16.16 fixed point, so
 //! weights 3000 and 4096 differ), each class has its own heap, and instead
-//! of decaying history a per-class *clock* (the smallest virtual time among
-//! the class's runnable dispatchers) is the floor at which a dispatcher
-//! re-enters when it wakes, so sleeping earns no credit and a newcomer
-//! cannot starve the others. K42 grouped dispatchers into resource domains
+//! of decaying history each class has a *clock* (it follows the smallest
+//! virtual time among the class's runnable dispatchers, never backwards). A
+//! dispatcher that blocks keeps only its *lag*, how far ahead of the clock
+//! it was (never negative), and re-enters at clock + lag when it wakes: so
+//! sleeping earns no credit, a newcomer (lag 0) cannot starve the others,
+//! and a sleep of any length is safe against virtual-time wrap-around.
+//! Migration carries the lag the same way, from one processor's clock to
+//! the other's. K42 grouped dispatchers into resource domains
 //! sharing one weight; here each dispatcher carries its own weight (a
 //! domain is a set of dispatchers whose weights sum to the domain's).
 //!
@@ -154,7 +158,7 @@
 //! # Allocation
 //!
 //! [`Smp::new`] reserves every table for its `max_dispatchers`; after that
-//! nothing allocates. A bare [`Scheduler`] allocates only when
+//! nothing allocates (except the debugging [`Smp::audit`]). A bare [`Scheduler`] allocates only when
 //! [`create`](Scheduler::create) or [`adopt`](Scheduler::adopt) outgrow the
 //! capacity given to [`Scheduler::with_capacity`]. All operations are
 //! O(log n) in the runnable dispatchers of one class, except

@@ -174,7 +174,11 @@ struct Entry {
     params: Params,
     /// `Weight::drag` of `params.weight`, cached.
     drag: u64,
-    /// Virtual time, compared with wrapping arithmetic (see `vt_before`).
+    /// While runnable or running: virtual time, compared with wrapping
+    /// arithmetic (see `vt_before`). While blocked: *lag*, how far ahead
+    /// of its class clock it was when it blocked (never negative: sleeping
+    /// earns no credit). Keeping lag, not a stale virtual time, makes a
+    /// sleep of any length safe against wrap-around.
     vtime: u64,
     /// Enqueue order, to break virtual-time ties first-come first-served.
     seq: u64,
@@ -471,8 +475,6 @@ impl Scheduler {
             link: NONE,
             runtime: 0,
         });
-        // Virtual time is placed at the class clock when it first wakes.
-        self.entries[i as usize].vtime = self.queues[params.class.index()].clock;
         self.slot_of(i)
     }
 
@@ -513,12 +515,7 @@ impl Scheduler {
             return Err(Error::Pinned);
         }
         let runnable = e.status == Status::Queued;
-        let lag = e
-            .vtime
-            .wrapping_sub(self.queues[e.params.class.index()].clock);
-        // A lag "before" the clock (a blocked dispatcher that slept while
-        // the clock moved on) counts as none: sleeping earns no credit.
-        let lag = if (lag as i64) < 0 { 0 } else { lag };
+        let lag = if runnable { self.lag(i) } else { e.vtime };
         // Leaves through the exit path, which cannot touch `current` here.
         let info = self.exit(slot, 0)?;
         Ok(Migrant {
@@ -532,14 +529,13 @@ impl Scheduler {
 
     /// Receives a dispatcher from another processor. May allocate.
     pub fn adopt(&mut self, m: Migrant) -> Slot {
-        let q = m.params.class.index();
         let i = self.alloc(Entry {
             id: m.id,
             generation: 0,
             status: Status::Blocked,
             params: m.params,
             drag: m.params.weight.drag(),
-            vtime: self.queues[q].clock.wrapping_add(m.lag),
+            vtime: m.lag,
             seq: 0,
             pos: 0,
             link: NONE,
@@ -575,7 +571,7 @@ impl Scheduler {
         let clock = self.queues[q].clock;
         let seq = self.next_seq();
         let e = &mut self.entries[i as usize];
-        e.vtime = vt_max(e.vtime, clock);
+        e.vtime = clock.wrapping_add(e.vtime);
         e.seq = seq;
         e.status = Status::Queued;
         let w = u64::from(e.params.weight.get());
@@ -609,6 +605,20 @@ impl Scheduler {
         self.queues[q].push(&mut self.entries, b);
     }
 
+    /// How far runnable or running entry `i` is ahead of its class clock
+    /// (0 if behind).
+    fn lag(&self, i: u32) -> u64 {
+        let e = &self.entries[i as usize];
+        let lag = e
+            .vtime
+            .wrapping_sub(self.queues[e.params.class.index()].clock);
+        if (lag as i64) < 0 {
+            0
+        } else {
+            lag
+        }
+    }
+
     /// Queued, lent or running → blocked (no-op if blocked).
     fn make_blocked(&mut self, i: u32, now: Time) {
         let e = self.entries[i as usize];
@@ -628,8 +638,11 @@ impl Scheduler {
             Status::Blocked | Status::Free => return,
         }
         self.queues[q].weight_sum -= u64::from(e.params.weight.get());
-        self.entries[i as usize].status = Status::Blocked;
-        self.entries[i as usize].link = NONE;
+        let lag = self.lag(i);
+        let e = &mut self.entries[i as usize];
+        e.status = Status::Blocked;
+        e.link = NONE;
+        e.vtime = lag;
         self.load -= 1;
         self.advance_clock(q);
     }
@@ -685,13 +698,11 @@ impl Scheduler {
             u64::from(old.params.weight.get()),
             u64::from(params.weight.get()),
         );
-        let vtime = self.entries[i as usize].vtime;
-        let e = &mut self.entries[i as usize];
-        if oq != nq {
-            let lag = vtime.wrapping_sub(self.queues[oq].clock);
-            let lag = if (lag as i64) < 0 { 0 } else { lag };
-            e.vtime = self.queues[nq].clock.wrapping_add(lag);
+        if oq != nq && status != Status::Blocked {
+            let lag = self.lag(i);
+            self.entries[i as usize].vtime = self.queues[nq].clock.wrapping_add(lag);
         }
+        let e = &mut self.entries[i as usize];
         e.params = params;
         e.drag = params.weight.drag();
         if status != Status::Blocked {
@@ -939,7 +950,7 @@ impl Scheduler {
                 self.queues[tq].weight_sum += u64::from(te.params.weight.get());
                 self.load += 1;
                 let e = &mut self.entries[t as usize];
-                e.vtime = vt_max(e.vtime, clock);
+                e.vtime = clock.wrapping_add(e.vtime);
             }
         }
         self.entries[t as usize].status = Status::Running;

@@ -47,7 +47,8 @@ struct Names {
 /// taken from the timer interrupt).
 ///
 /// Allocation: only [`new`](Self::new) allocates (every table is reserved
-/// for `max_dispatchers` up front); every other method is allocation-free.
+/// for `max_dispatchers` up front) and [`audit`](Self::audit), a debugging
+/// aid; every other method is allocation-free.
 pub struct Smp {
     cpus: Box<[Cpu]>,
     directory: Box<[AtomicU64]>,

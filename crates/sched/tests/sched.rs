@@ -356,22 +356,42 @@ fn bad_input_is_an_error() {
 #[test]
 fn virtual_time_wraps_safely() {
     // A weight-1 dispatcher advances 4096 virtual units per ns, so u64
-    // virtual time wraps after ~52 days of its CPU time; comparisons use
-    // wrapping differences. Run two weight-1 dispatchers across a wrap by
-    // starting the simulation late: shares must stay equal.
-    let mut s = Scheduler::new(Config::default()).unwrap();
-    spawn(&mut s, &[ts(1), ts(1)]);
-    // 60 simulated days in 10 ms slices would be slow; instead run long
-    // slices with a big period.
+    // virtual time wraps after 2^52 ns (~52 days) of its CPU time;
+    // comparisons use wrapping differences. Two weight-1 dispatchers run
+    // for 2^54 ns in 2^40 ns slices (a big period keeps the simulation
+    // short), so their virtual times wrap twice: shares must stay equal.
     let mut big = Scheduler::new(Config {
         period: 1 << 40,
         min_slice: 1 << 30,
     })
     .unwrap();
     spawn(&mut big, &[ts(1), ts(1)]);
-    let got = run(&mut big, 0, 1 << 44, |_, _| {});
+    let got = run(&mut big, 0, 1 << 54, |_, _| {});
     let (a, b) = (got[&id(0)], got[&id(1)]);
-    assert_eq!(a + b, 1 << 44);
+    assert_eq!(a + b, 1 << 54);
     assert!(a.abs_diff(b) <= 1 << 40, "{a} vs {b}");
+    big.audit().unwrap();
+}
+
+#[test]
+fn a_sleep_longer_than_the_wrap_period_is_safe() {
+    // A weight-1 dispatcher running alone moves the class clock 4096 units
+    // per ns, so after 2^51 ns the clock has gone more than 2^63 past a
+    // dispatcher that slept all along. On waking, that one must get its
+    // fair half, not be judged "far in the future" and starved.
+    let mut big = Scheduler::new(Config {
+        period: 1 << 40,
+        min_slice: 1 << 30,
+    })
+    .unwrap();
+    let slots = spawn(&mut big, &[ts(1), ts(1)]);
+    big.block(slots[1], 0).unwrap();
+    let t = (1u64 << 51) + (1 << 49);
+    let got = run(&mut big, 0, t, |_, _| {});
+    assert_eq!(got[&id(0)], t);
+    big.wake(slots[1]).unwrap();
+    let got = run(&mut big, t, t + (1 << 44), |_, _| {});
+    let (a, b) = (got[&id(0)], got.get(&id(1)).copied().unwrap_or(0));
+    assert!(a.abs_diff(b) <= 1 << 41, "after the long sleep: {a} vs {b}");
     big.audit().unwrap();
 }
