@@ -133,7 +133,7 @@ fn blocking_dispatcher_is_charged_only_what_it_used() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SCHED_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(16)
+        std::env::var("SCHED_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
     ))]
 
     #[test]

@@ -289,7 +289,7 @@ fn check(smp: &Smp, model: &HashMap<DispatcherId, M>, dead: &[DispatcherId]) {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(
-        std::env::var("SCHED_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+        std::env::var("SCHED_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
     ))]
 
     #[test]
