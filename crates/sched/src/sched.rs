@@ -888,7 +888,8 @@ impl Scheduler {
     /// for the time it ran, requeued, and another dispatcher of its class
     /// runs if there is one (even one with a larger virtual time; once).
     /// A higher class would have run anyway; a lower class does not get the
-    /// processor from a yield.
+    /// processor from a yield. A dispatcher running on lent time (after a
+    /// handoff) that yields ends the loan and requeues in its own class.
     pub fn yield_now(&mut self, now: Time) -> Option<Dispatch> {
         let Some(c) = self.current else {
             return self.schedule(now);

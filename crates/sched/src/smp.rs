@@ -229,14 +229,9 @@ impl Smp {
         self.with(id, |s, slot, cpu| s.info(slot).map(|i| (cpu, i)))?
     }
 
-    /// A dispatcher's processor (a racy snapshot).
+    /// A dispatcher's processor (it may move as soon as this returns).
     pub fn location(&self, id: DispatcherId) -> Option<CpuId> {
-        let (cpu, _) = decode(
-            self.directory
-                .get(id.index as usize)?
-                .load(Ordering::Acquire),
-        )?;
-        self.info(id).ok().map(|_| cpu)
+        self.with(id, |_, _, cpu| cpu).ok()
     }
 
     /// The running dispatcher on `cpu`.
