@@ -30,7 +30,9 @@ mod ktests;
 mod mm;
 mod monitor;
 mod panic;
+mod process;
 mod sync;
+mod syscall;
 mod time;
 mod trace;
 
@@ -202,9 +204,12 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
 
     // Physical memory, page tables, heap.
     let mut reserved = [(0u64, 0u64); bootinfo::MAX_MODULES];
-    for (slot, m) in reserved.iter_mut().zip(info.modules()) {
+    for (i, (slot, m)) in reserved.iter_mut().zip(info.modules()).enumerate() {
         *slot = (m.start, m.start + m.len);
         log::info!("module at {:#x}, {} KiB", m.start, m.len / 1024);
+        if i == 0 {
+            process::set_initramfs(m.start, m.len);
+        }
     }
     mm::frames::init(&memory, &reserved);
     arch::paging::init(&memory);
@@ -251,6 +256,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     let pc = percpu::new(bsp_apic, smp::new_cpu_tables());
     pc.tables.load();
     percpu::install(pc, 0);
+    arch::usermode::init_cpu();
     let hz = apic::calibrate();
     time::set_tsc_hz(hz);
     log::info!(
@@ -273,6 +279,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     panic::smp_is_up();
     clustered::init();
     mm::user::init();
+    syscall::trace_names();
     log::info!(
         "{online} processor{} online; boot took {} ms",
         if online == 1 { "" } else { "s" },

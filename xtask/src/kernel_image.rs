@@ -7,9 +7,14 @@
 //! zero-filled `.ksyms` section the kernel reserved. The result is
 //! `target/k42/kernel-{debug,release}.elf`; exception reports and panics
 //! then print backtraces with names.
+//!
+//! Beside it goes `initramfs.cpio`: the user programs (today the
+//! `native-tests` program the in-kernel user-mode tests run), built as
+//! static executables and packed with the `cpio` crate; every QEMU run
+//! passes it as `-initrd`.
 
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Builds the kernel and returns the path of the finished image.
@@ -45,8 +50,64 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
     let count = embed_symbols(&mut image)?;
     std::fs::write(&out, &image).map_err(|e| format!("{}: {e}", out.display()))?;
     crate::step(format!("embedded {count} symbols into {}", out.display()));
+    build_initramfs(&out_dir, release)?;
     Ok(out)
 }
+
+/// The user programs put into the initramfs: (cargo package, path in the
+/// archive).
+const USER_PROGRAMS: &[(&str, &str)] = &[("native-tests", "bin/native-tests")];
+
+/// Builds the user programs (static executables for `x86_64-unknown-none`,
+/// in their own target directory because their code generation differs
+/// from the kernel's) and packs them into `initramfs.cpio` next to the
+/// kernel image, where `qemu::Config` finds it.
+fn build_initramfs(out_dir: &Path, release: bool) -> Result<PathBuf, String> {
+    let profile = if release { "release" } else { "debug" };
+    crate::step("building the user programs (x86_64-unknown-none, static)");
+    let target_dir = crate::target_dir().join("user");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::root())
+        .args(["build", "--target", "x86_64-unknown-none"])
+        // User code: the small code model at ordinary addresses, not the
+        // kernel's flags from .cargo/config.toml (RUSTFLAGS replaces them).
+        .env(
+            "RUSTFLAGS",
+            "-C relocation-model=static -C force-frame-pointers=yes",
+        )
+        .env("CARGO_TARGET_DIR", &target_dir);
+    for (package, _) in USER_PROGRAMS {
+        cmd.args(["--package", package]);
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("the user programs did not build (see the errors above)".into());
+    }
+    let mut archive = cpio::Writer::new();
+    archive
+        .dir("bin", 0o755)
+        .map_err(|e| format!("initramfs: {e}"))?;
+    for (package, path) in USER_PROGRAMS {
+        let built = target_dir
+            .join("x86_64-unknown-none")
+            .join(profile)
+            .join(package);
+        let bytes = std::fs::read(&built).map_err(|e| format!("{}: {e}", built.display()))?;
+        archive
+            .file(path, 0o755, &bytes)
+            .map_err(|e| format!("initramfs: {path}: {e}"))?;
+    }
+    let out = out_dir.join(INITRAMFS);
+    std::fs::write(&out, archive.finish()).map_err(|e| format!("{}: {e}", out.display()))?;
+    crate::step(format!("initramfs: {}", out.display()));
+    Ok(out)
+}
+
+/// File name of the initramfs, next to the kernel image.
+pub const INITRAMFS: &str = "initramfs.cpio";
 
 /// Writes the symbol table into `.ksyms`; returns the number of symbols.
 pub fn embed_symbols(image: &mut [u8]) -> Result<usize, String> {

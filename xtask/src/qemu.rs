@@ -108,10 +108,15 @@ impl Config {
         .args(["-smp", &self.smp.to_string(), "-m", &self.mem])
         .arg("-kernel")
         .arg(&self.kernel)
-        .args(["-append", &self.cmdline])
-        .args(["-display", "none", "-serial", "stdio", "-no-reboot"])
-        .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
-        .args(&self.extra);
+        .args(["-append", &self.cmdline]);
+        // The initramfs `kernel_image::build` leaves beside the kernel.
+        let initrd = self.kernel.with_file_name(crate::kernel_image::INITRAMFS);
+        if initrd.exists() {
+            c.arg("-initrd").arg(initrd);
+        }
+        c.args(["-display", "none", "-serial", "stdio", "-no-reboot"])
+            .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=4"])
+            .args(&self.extra);
         c
     }
 

@@ -47,6 +47,7 @@ pub struct CpuTables {
     /// The GDT.
     pub gdt: &'static GlobalDescriptorTable,
     tss_selector: SegmentSelector,
+    tss: &'static TaskStateSegment,
 }
 
 impl CpuTables {
@@ -70,7 +71,18 @@ impl CpuTables {
         debug_assert_eq!(kdata.0, KERNEL_DS);
         debug_assert_eq!(udata.0, USER_DS);
         debug_assert_eq!(ucode.0, USER_CS);
-        Self { gdt, tss_selector }
+        Self {
+            gdt,
+            tss_selector,
+            tss,
+        }
+    }
+
+    /// Address of the TSS's `rsp0`: the stack a trap from user mode
+    /// starts on. `usermode` writes it on each entry to user mode (the
+    /// TSS is read by the CPU only on such traps).
+    pub fn tss_rsp0(&self) -> u64 {
+        core::ptr::addr_of!(self.tss.privilege_stack_table[0]) as u64
     }
 
     /// Loads the GDT and TSS on this processor and reloads the segment

@@ -53,6 +53,11 @@ trap_common:
     movq %rsp, %rdi
     cld
     call trap_dispatch
+    /* A user context that a handler finished returns to the kernel. */
+    testb $3, 144(%rsp)
+    jz trap_return
+    cmpq $0, %gs:{exit_pending}
+    jne user_exit
     .global trap_return
 trap_return:
     popq %r15
@@ -76,6 +81,7 @@ trap_return:
 2:  addq $16, %rsp
     iretq
 "#,
+    exit_pending = const super::percpu::OFF_EXIT_PENDING,
     options(att_syntax)
 );
 

@@ -16,6 +16,8 @@
 //! | [`pit`]     | the 8254 PIT, used once to calibrate the APIC timer and TSC |
 //! | [`smp`]     | starting application processors (INIT-SIPI-SIPI) |
 //! | [`power`]   | ACPI power-off and QEMU's `isa-debug-exit` |
+//! | [`usermode`] | `syscall`/`sysret`, entering and leaving user mode, FPU state, FS base |
+//! | [`uaccess`] | copies to and from user memory that turn bad pointers into errors |
 
 pub mod apic;
 mod boot;
@@ -30,3 +32,5 @@ pub mod power;
 pub mod serial;
 pub mod smp;
 pub mod trap;
+pub mod uaccess;
+pub mod usermode;

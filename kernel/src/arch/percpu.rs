@@ -21,6 +21,19 @@ pub const MAX_CPUS: usize = 64;
 pub struct PerCpu {
     self_ptr: u64,
     id: u64,
+    /// Kernel stack top for `syscall` from user mode.
+    pub syscall_rsp: AtomicU64,
+    /// The user stack pointer, saved by `syscall_entry`.
+    pub user_rsp: AtomicU64,
+    /// Kernel stack pointer to return to when the user context ends
+    /// (0: none running).
+    pub exit_rsp: AtomicU64,
+    /// The status the user context ended with.
+    pub exit_status: AtomicU64,
+    /// Set by `usermode::finish`; checked by the trap and syscall stubs.
+    pub exit_pending: AtomicU64,
+    /// Address of this processor's `TSS.rsp0`.
+    pub tss_rsp0: u64,
     /// Local APIC id.
     pub apic_id: u32,
     /// Timer ticks taken on this processor.
@@ -56,11 +69,30 @@ pub fn install(pc: &'static mut PerCpu, id: usize) {
     GS_READY.store(true, Ordering::Release);
 }
 
+/// Offsets of the fields the user-mode entry code reaches through `gs`.
+pub const OFF_SYSCALL_RSP: usize = core::mem::offset_of!(PerCpu, syscall_rsp);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_USER_RSP: usize = core::mem::offset_of!(PerCpu, user_rsp);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_EXIT_RSP: usize = core::mem::offset_of!(PerCpu, exit_rsp);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_EXIT_STATUS: usize = core::mem::offset_of!(PerCpu, exit_status);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_EXIT_PENDING: usize = core::mem::offset_of!(PerCpu, exit_pending);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_TSS_RSP0: usize = core::mem::offset_of!(PerCpu, tss_rsp0);
+
 /// Creates the per-processor record (not yet installed).
 pub fn new(apic_id: u32, tables: CpuTables) -> &'static mut PerCpu {
     alloc::boxed::Box::leak(alloc::boxed::Box::new(PerCpu {
         self_ptr: 0,
         id: 0,
+        syscall_rsp: AtomicU64::new(0),
+        user_rsp: AtomicU64::new(0),
+        exit_rsp: AtomicU64::new(0),
+        exit_status: AtomicU64::new(0),
+        exit_pending: AtomicU64::new(0),
+        tss_rsp0: tables.tss_rsp0(),
         apic_id,
         ticks: AtomicU64::new(0),
         interrupts: AtomicU64::new(0),

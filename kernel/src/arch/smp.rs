@@ -196,6 +196,7 @@ extern "C" fn ap_main(arg: u64) -> ! {
     super::idt::load();
     let apic_id = pc.apic_id;
     percpu::install(pc, index);
+    super::usermode::init_cpu();
     apic::enable_this_cpu();
     apic::start_timer();
     crate::log_banner_cpu(index, apic_id);

@@ -179,6 +179,10 @@ fn exception(frame: &mut TrapFrame) {
             return;
         }
     }
+    if frame.is_user() {
+        user_exception(frame, cr2);
+        return;
+    }
     if let Some(fixup) = extable::fixup_for(frame.rip) {
         extable::record(frame, cr2);
         frame.rip = fixup;
@@ -192,6 +196,45 @@ fn exception(frame: &mut TrapFrame) {
     }
     crate::trace::flush_before_fatal();
     crate::panic::fatal_exception(frame, cr2);
+}
+
+/// An exception in user mode the kernel cannot resolve: the program is
+/// stopped with a one-line report, and `usermode::run` returns 128 + the
+/// signal Linux would send.
+fn user_exception(frame: &TrapFrame, cr2: u64) {
+    let (mnemonic, name) = exception_name(frame.vector);
+    let signal = match frame.vector {
+        0 | 16 | 19 => 8, // SIGFPE
+        1 | 3 => 5,       // SIGTRAP
+        6 => 4,           // SIGILL
+        17 => 7,          // SIGBUS
+        _ => 11,          // SIGSEGV
+    };
+    // `int n` through a kernel-only gate: #GP with the IDT bit and the
+    // vector in the error code: n * 8 + 2 on hardware, n * 16 + 2 from
+    // QEMU's TCG (it counts 16-byte gates).
+    if frame.vector == 13 && (frame.error == 0x80 * 8 + 2 || frame.error == 0x80 * 16 + 2) {
+        log::warn!(
+            "user program at {:#x} used `int 0x80`, which K42-rs does not support (use `syscall`): stopped",
+            frame.rip
+        );
+    } else if frame.vector == 14 {
+        log::warn!(
+            "user program: {mnemonic} ({name}) at {cr2:#x}, rip {:#x}, error {:#x}: stopped (signal {signal})",
+            frame.rip,
+            frame.error
+        );
+    } else {
+        log::warn!(
+            "user program: {mnemonic} ({name}) at rip {:#x}, error {:#x}: stopped (signal {signal})",
+            frame.rip,
+            frame.error
+        );
+    }
+    if frame.vector == 14 {
+        ktrace::events::pagefault::exit(&crate::trace::TRACER, cr2, false);
+    }
+    super::usermode::finish(128 + signal);
 }
 
 /// Rust side of every trap; called by `trap_common` with interrupts off.

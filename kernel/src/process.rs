@@ -1,0 +1,307 @@
+//! Programs: the initramfs, loading an ELF executable into a new address
+//! space, and running it to its end.
+//!
+//! The boot loader's first module is the initramfs, a cpio "newc" archive
+//! (`cargo xtask` builds it: `/bin/native-tests` today, busybox and the
+//! system library with the Linux personality). [`spawn_and_wait`] reads an
+//! executable from it with `elf_loader` (static or static-PIE; malformed
+//! files are refused with the loader's message), maps each segment as an
+//! anonymous region (written, then given its final protection), builds
+//! the SysV initial stack below [`STACK_TOP`], and runs the program on this
+//! processor in user mode until it exits or is stopped by a fault.
+//!
+//! This is the single-dispatcher precursor of K42's process creation: the
+//! program runs on the processor that started it, to completion; the
+//! dispatcher scheduler, several processes per processor and servers come
+//! next (issue 8).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use ::mm::{MapOptions, MmError, Prot};
+use elf_loader::{LoadOptions, Memory, MemoryError, Segment, StackParams};
+use spin::Once;
+
+use crate::arch::usermode::{self, UserContext};
+use crate::mm::user::{new_space, Activation, Space};
+use crate::sync::IrqMutex;
+
+/// Top of the initial user stack.
+pub const STACK_TOP: u64 = 0x7fff_f000_0000;
+/// Size of the user stack region (faulted in on demand).
+pub const STACK_SIZE: u64 = 1 << 20;
+
+static INITRAMFS: Once<(u64, u64)> = Once::new();
+
+/// Records where the boot loader put the initramfs (physical start, length).
+pub fn set_initramfs(start: u64, len: u64) {
+    INITRAMFS.call_once(|| (start, len));
+}
+
+/// The initramfs archive, if the boot loader gave one.
+pub fn initramfs() -> Option<&'static [u8]> {
+    let &(start, len) = INITRAMFS.get()?;
+    let p = crate::mm::phys_to_virt(start) as *const u8;
+    // SAFETY: the module's frames are reserved at boot (never allocated)
+    // and lie in the direct map; nothing writes them.
+    Some(unsafe { core::slice::from_raw_parts(p, len as usize) })
+}
+
+/// Why a program could not start.
+#[derive(Debug)]
+pub enum SpawnError {
+    /// No initramfs, or no such file in it.
+    NotFound(String),
+    /// The archive is damaged.
+    Archive(cpio::Error),
+    /// The file is not an executable this kernel runs.
+    Elf(elf_loader::Error),
+    /// The arguments do not fit the initial stack.
+    Stack(elf_loader::StackError),
+    /// Setting up its memory failed.
+    Memory(MmError),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NotFound(p) => write!(f, "{p}: no such file in the initramfs"),
+            SpawnError::Archive(e) => write!(f, "initramfs: {e}"),
+            SpawnError::Elf(e) => write!(f, "not a runnable executable: {e}"),
+            SpawnError::Stack(e) => write!(f, "arguments too large for the stack: {e:?}"),
+            SpawnError::Memory(e) => write!(f, "cannot set up its memory: {e}"),
+        }
+    }
+}
+
+impl From<MmError> for SpawnError {
+    fn from(e: MmError) -> Self {
+        SpawnError::Memory(e)
+    }
+}
+
+/// `elf_loader`'s view of a new address space: each segment an anonymous
+/// region, written through the HAT's software walk before anything runs.
+struct SpaceMemory<'a>(&'a Space);
+
+fn prot(p: elf_loader::Prot) -> Prot {
+    Prot {
+        read: p.read,
+        write: p.write,
+        exec: p.execute,
+    }
+}
+
+impl Memory for SpaceMemory<'_> {
+    fn map(&mut self, s: &Segment) -> Result<(), MemoryError> {
+        self.0
+            .map_anon(
+                s.page_start(),
+                s.page_end() - s.page_start(),
+                Prot::RW,
+                MapOptions::default(),
+            )
+            .map_err(|e| match e {
+                MmError::OutOfMemory => MemoryError::NoMemory,
+                _ => MemoryError::BadAddress(s.page_start()),
+            })
+    }
+
+    fn write(&mut self, vaddr: u64, bytes: &[u8]) -> Result<(), MemoryError> {
+        self.0
+            .write(vaddr, bytes)
+            .map_err(|_| MemoryError::BadAddress(vaddr))
+    }
+
+    fn protect(&mut self, s: &Segment) -> Result<(), MemoryError> {
+        self.0
+            .protect(s.page_start(), s.page_end() - s.page_start(), prot(s.prot))
+            .map_err(|_| MemoryError::BadAddress(s.page_start()))
+    }
+}
+
+/// Loads `image` into a new address space with `argv`; returns the space
+/// and the initial context.
+pub fn load(image: &[u8], argv: &[&[u8]]) -> Result<(Space, UserContext), SpawnError> {
+    let space = new_space()?;
+    match setup(&space, image, argv) {
+        Ok(ctx) => Ok((space, ctx)),
+        Err(e) => {
+            space.destroy()?;
+            Err(e)
+        }
+    }
+}
+
+fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, SpawnError> {
+    let plan = elf_loader::load(image, &LoadOptions::default(), &mut SpaceMemory(space))
+        .map_err(SpawnError::Elf)?;
+    space.map_anon(
+        STACK_TOP - STACK_SIZE,
+        STACK_SIZE,
+        Prot::RW,
+        MapOptions::default(),
+    )?;
+    let mut stack = alloc::vec![0u8; 4096];
+    let params = StackParams {
+        argv,
+        envp: &[b"HOME=/"],
+        random: seed(),
+        execfn: argv.first().copied(),
+        ..Default::default()
+    };
+    let initial = elf_loader::build_stack(&mut stack, STACK_TOP, &plan.aux, &params)
+        .map_err(SpawnError::Stack)?;
+    space.write(STACK_TOP - stack.len() as u64, &stack)?;
+    Ok(UserContext::new(plan.entry, initial.rsp))
+}
+
+/// `AT_RANDOM` bytes: TSC-derived (not cryptographic; there is no entropy
+/// source yet).
+fn seed() -> [u8; 16] {
+    let a = crate::arch::cpu::rdtsc().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let b = a.rotate_left(29) ^ 0x4b42_4b42_4b42_4b42;
+    let mut r = [0u8; 16];
+    r[..8].copy_from_slice(&a.to_le_bytes());
+    r[8..].copy_from_slice(&b.to_le_bytes());
+    r
+}
+
+/// Programs run, all processors.
+pub static RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs `/path` from the initramfs with `argv` on this processor until it
+/// ends; returns its exit status (128 + signal number if a fault stopped
+/// it, as a shell reports it).
+pub fn spawn_and_wait(path: &str, argv: &[&[u8]]) -> Result<u64, SpawnError> {
+    let archive = initramfs().ok_or_else(|| SpawnError::NotFound(path.into()))?;
+    let entry = cpio::find(archive, path)
+        .map_err(SpawnError::Archive)?
+        .ok_or_else(|| SpawnError::NotFound(path.into()))?;
+    run_image(entry.data, argv)
+}
+
+/// Runs an executable image (already in memory) to its end.
+pub fn run_image(image: &[u8], argv: &[&[u8]]) -> Result<u64, SpawnError> {
+    let (space, mut ctx) = load(image, argv)?;
+    let status = {
+        let _on = Activation::new(&space);
+        usermode::run(&mut ctx)
+    };
+    RUNS.fetch_add(1, Ordering::Relaxed);
+    space.destroy()?;
+    Ok(status)
+}
+
+/// Console output of user programs, kept per processor while a test
+/// captures it.
+static CAPTURE: IrqMutex<Vec<Option<String>>> = IrqMutex::new(Vec::new());
+
+/// Starts keeping this processor's user console output.
+pub fn capture() {
+    let mut c = CAPTURE.lock();
+    let me = crate::arch::percpu::current_id();
+    if c.len() <= me {
+        c.resize(me + 1, None);
+    }
+    c[me] = Some(String::new());
+}
+
+/// Stops keeping it; returns what was written.
+pub fn take_captured() -> String {
+    let mut c = CAPTURE.lock();
+    let me = crate::arch::percpu::current_id();
+    c.get_mut(me).and_then(Option::take).unwrap_or_default()
+}
+
+/// Called by the console call with what a program wrote.
+pub fn captured(text: &str) {
+    let mut c = CAPTURE.lock();
+    let me = crate::arch::percpu::current_id();
+    if let Some(Some(s)) = c.get_mut(me) {
+        s.push_str(text);
+    }
+}
+
+ktest::ktest! {
+    /// The initramfs is there and holds the test program.
+    fn user_initramfs_has_the_test_program() {
+        let archive = initramfs().expect("an initramfs module");
+        let e = cpio::find(archive, "/bin/native-tests").unwrap().expect("/bin/native-tests");
+        assert!(e.data.starts_with(b"\x7fELF"));
+    }
+
+    /// A user program runs, prints through a system call, sees its
+    /// arguments and exits with its status.
+    fn user_program_runs_and_exits() {
+        capture();
+        let status = spawn_and_wait("/bin/native-tests", &[b"native-tests", b"hello"]).unwrap();
+        let out = take_captured();
+        assert_eq!(status, 0);
+        assert_eq!(out, "hello from user space: argc=2 case=hello\n");
+        let status = spawn_and_wait("/bin/native-tests", &[b"native-tests", b"exit", b"42"]).unwrap();
+        assert_eq!(status, 42);
+    }
+
+    /// Bad pointers in system calls are EFAULT; unknown calls ENOSYS.
+    fn user_bad_pointers_and_unknown_calls_are_errors() {
+        for case in ["efault", "enosys"] {
+            capture();
+            let status = spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
+            let out = take_captured();
+            assert_eq!(status, 0, "{case}: {out}");
+        }
+    }
+
+    /// Demand paging of .bss and stack, SSE registers across system
+    /// calls, and the FS base.
+    fn user_memory_sse_and_fs_base() {
+        for case in ["memory", "sse", "fsbase"] {
+            capture();
+            let status = spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
+            let out = take_captured();
+            assert_eq!(status, 0, "{case}: {out}");
+        }
+    }
+
+    /// Faults in user mode stop the program, not the kernel; `int 0x80`
+    /// is refused.
+    fn user_faults_stop_the_program() {
+        for (case, status) in [("segv", 128 + 11), ("int80", 128 + 11), ("ud", 128 + 4)] {
+            let got = spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
+            assert_eq!(got, status, "{case}");
+        }
+    }
+
+    /// Malformed executables are refused with an error.
+    fn user_malformed_elf_is_refused() {
+        let archive = initramfs().unwrap();
+        let good = cpio::find(archive, "/bin/native-tests").unwrap().unwrap().data;
+        let mut bad = good.to_vec();
+        bad[4] = 1; // ELFCLASS32
+        assert!(matches!(run_image(&bad, &[b"x"]), Err(SpawnError::Elf(_))));
+        assert!(matches!(run_image(&good[..100], &[b"x"]), Err(SpawnError::Elf(_))));
+        assert!(matches!(run_image(b"#!/bin/sh\n", &[b"x"]), Err(SpawnError::Elf(_))));
+        assert!(matches!(spawn_and_wait("/bin/nope", &[b"x"]), Err(SpawnError::NotFound(_))));
+    }
+
+    /// Every processor runs a program at the same time.
+    fn user_programs_on_every_processor() {
+        let ok = AtomicU64::new(0);
+        let body = || {
+            let was = crate::arch::cpu::interrupts_enabled();
+            crate::arch::cpu::enable_interrupts();
+            let s = spawn_and_wait("/bin/native-tests", &[b"native-tests", b"memory"]).unwrap();
+            if s == 0 {
+                ok.fetch_add(1, Ordering::SeqCst);
+            }
+            if !was {
+                crate::arch::cpu::disable_interrupts();
+            }
+        };
+        crate::ipi::run_concurrently(&body, body);
+        assert_eq!(ok.load(Ordering::SeqCst), crate::arch::percpu::online() as u64);
+    }
+}

@@ -1,0 +1,25 @@
+//! `console_write(buf, len)`: writes user bytes to the kernel console (a
+//! debugging call, until the console server takes over). Returns `len`,
+//! or `-EFAULT` if any byte is not readable user memory.
+
+use super::{Errno, SyscallResult};
+use crate::arch::uaccess::copy_from_user;
+
+/// Longest write, per call.
+const MAX: u64 = 4096;
+
+/// Copies in chunks and prints them; the output is also captured when a
+/// test asked for it ([`crate::process::capture`]).
+pub fn sys_console_write(args: &[u64; 6]) -> SyscallResult {
+    let (buf, len) = (args[0], args[1]);
+    if len > MAX {
+        return Err(Errno::Einval);
+    }
+    let mut bytes = [0u8; MAX as usize];
+    let bytes = &mut bytes[..len as usize];
+    copy_from_user(bytes, buf)?;
+    let text = core::str::from_utf8(bytes).unwrap_or("<not UTF-8>");
+    crate::print!("{text}");
+    crate::process::captured(text);
+    Ok(len)
+}

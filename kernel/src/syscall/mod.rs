@@ -1,0 +1,134 @@
+//! System calls: the declarative table and the dispatcher that
+//! `syscall_entry` calls (one file per call, Asterinas style).
+//!
+//! Numbers: native K42-rs calls are `NATIVE | nr`, with `nr` from the
+//! `sched` crate's native call set (set entry point, yield, block,
+//! handoff, IPC call and return, async send, timer, soft interrupt,
+//! create/exit dispatcher, scheduling parameters); `DEBUG | nr` are the
+//! kernel's debugging calls (the console, until the console server
+//! exists). Linux system-call numbers are left free: in a Linux process
+//! they will be reflected to the system library (the Linux-personality
+//! issue). Anything not in [`TABLE`] returns `-ENOSYS`, is logged once per
+//! number, and is traced like every call.
+//!
+//! A handler gets the six argument registers and returns a value or an
+//! [`Errno`]; user pointers go through `arch::uaccess`, so a bad one is
+//! `-EFAULT`.
+
+mod console_write;
+mod exit;
+mod set_fs_base;
+mod yield_now;
+
+use crate::arch::trap::TrapFrame;
+use crate::arch::{cpu, usermode};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Base of the native call numbers.
+pub const NATIVE: u64 = 0x4b42_0000;
+/// Base of the kernel debugging calls.
+pub const DEBUG: u64 = 0x4b42_1000;
+
+/// A Linux-compatible error number (returned negated in `rax`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i64)]
+pub enum Errno {
+    /// Bad address.
+    Efault = 14,
+    /// Invalid argument.
+    Einval = 22,
+    /// No such call.
+    Enosys = 38,
+}
+
+impl From<crate::arch::uaccess::Efault> for Errno {
+    fn from(_: crate::arch::uaccess::Efault) -> Self {
+        Errno::Efault
+    }
+}
+
+/// What a handler returns.
+pub type SyscallResult = Result<u64, Errno>;
+
+/// One system call.
+pub struct Syscall {
+    /// Its number (`rax`).
+    pub nr: u64,
+    /// Its name, for logs and traces.
+    pub name: &'static str,
+    /// The handler, given `rdi, rsi, rdx, r10, r8, r9`.
+    pub handler: fn(&[u64; 6]) -> SyscallResult,
+}
+
+macro_rules! syscall_table {
+    ($($nr:expr => $name:literal, $handler:path;)*) => {
+        /// Every system call the kernel serves.
+        pub static TABLE: &[Syscall] = &[
+            $(Syscall { nr: $nr, name: $name, handler: $handler },)*
+        ];
+    };
+}
+
+syscall_table! {
+    NATIVE | sched::native::nr::YIELD           => "yield",           yield_now::sys_yield;
+    NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
+    DEBUG                                       => "console_write",   console_write::sys_console_write;
+    DEBUG | 1                                   => "set_fs_base",     set_fs_base::sys_set_fs_base;
+}
+
+/// Unknown numbers seen (a bit each for the first 64 distinct ones, so
+/// each is logged once).
+static UNKNOWN_LOGGED: spin::Mutex<alloc::vec::Vec<u64>> = spin::Mutex::new(alloc::vec::Vec::new());
+
+/// System calls served, all processors.
+pub static CALLS: AtomicU64 = AtomicU64::new(0);
+
+fn unknown(nr: u64) -> SyscallResult {
+    let mut seen = UNKNOWN_LOGGED.lock();
+    if !seen.contains(&nr) && seen.len() < 256 {
+        seen.push(nr);
+        log::warn!("unimplemented system call {nr:#x}: ENOSYS");
+    }
+    Err(Errno::Enosys)
+}
+
+/// Names every call in the trace (so `ktrace` shows names, not numbers).
+pub fn trace_names() {
+    for call in TABLE {
+        ktrace::events::syscall::name(&crate::trace::TRACER, call.nr, call.name);
+    }
+}
+
+/// Called by `syscall_entry` with interrupts off, on the kernel stack,
+/// with the user's registers in `frame`. Returns to user mode by
+/// `sysret` with `frame` (checked here), unless the call ended the
+/// program.
+pub extern "C" fn dispatch(frame: &mut TrapFrame) {
+    cpu::enable_interrupts();
+    CALLS.fetch_add(1, Ordering::Relaxed);
+    let nr = frame.rax;
+    let args = [
+        frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9,
+    ];
+    let t = &crate::trace::TRACER;
+    ktrace::events::syscall::enter(t, nr, args[0], args[1], args[2]);
+    let result = match TABLE.iter().find(|s| s.nr == nr) {
+        Some(call) => (call.handler)(&args),
+        None => unknown(nr),
+    };
+    let value = match result {
+        Ok(v) => v,
+        Err(e) => (-(e as i64)) as u64,
+    };
+    ktrace::events::syscall::exit(t, nr, value as i64);
+    frame.rax = value;
+    cpu::disable_interrupts();
+    if !usermode::sanitize(frame) {
+        // `sysret` to a non-canonical address would fault in the kernel.
+        log::warn!(
+            "user context returns to a bad address {:#x}: stopped",
+            frame.rip
+        );
+        usermode::finish(128 + 11);
+    }
+}

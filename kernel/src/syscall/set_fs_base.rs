@@ -1,0 +1,14 @@
+//! `set_fs_base(addr)`: the thread pointer of the calling context (what
+//! `arch_prctl(ARCH_SET_FS)` becomes in the system library).
+
+use super::{Errno, SyscallResult};
+use crate::arch::usermode;
+
+/// Refuses a non-canonical or kernel address.
+pub fn sys_set_fs_base(args: &[u64; 6]) -> SyscallResult {
+    if args[0] >= ::mm::USER_END {
+        return Err(Errno::Einval);
+    }
+    usermode::set_fs_base(args[0]);
+    Ok(0)
+}
