@@ -205,11 +205,14 @@ pub fn memory() -> &'static Mm<KernelPlatform> {
 /// A new, empty address space (no dispatcher yet: page-fault upcalls go
 /// nowhere until user space has dispatchers).
 pub fn new_space() -> Result<Space, MmError> {
-    memory().create_space(
-        Arc::new(X86Hat::new(&TABLES)?),
-        Arc::new(NullDispatcher),
-        false,
-    )
+    new_space_with(Arc::new(NullDispatcher))
+}
+
+/// A new, empty address space whose "page fault pending" and "done"
+/// upcalls go to `dispatcher` (a kernel-side test double, until user
+/// dispatchers take them).
+pub fn new_space_with(dispatcher: Arc<dyn ::mm::Dispatcher>) -> Result<Space, MmError> {
+    memory().create_space(Arc::new(X86Hat::new(&TABLES)?), dispatcher, false)
 }
 
 /// The space each processor runs (null: none, the kernel's tables).

@@ -338,6 +338,50 @@ ktest::ktest! {
         destroy(s, base);
     }
 
+    /// Out-of-core: a fault on a file page that must be read is answered
+    /// "pending" (the dispatcher gets the upcall, the access does not
+    /// complete); when the file server finishes, possibly on another
+    /// processor, the completion fills the page and tells the dispatcher,
+    /// and the retried access sees the file's bytes.
+    fn mm_user_out_of_core_fault() {
+        use ::mm::{DispatcherEvent, MemFile, RecordingDispatcher};
+        let base = usage();
+        let mut data = alloc::vec![0u8; 2 * PAGE as usize];
+        data[..8].copy_from_slice(&0x4b42_f11e_0000_0001u64.to_le_bytes());
+        data[PAGE as usize..PAGE as usize + 8].copy_from_slice(&0x4b42_f11e_0000_0002u64.to_le_bytes());
+        let server = MemFile::new(data, true);
+        let file = user::memory().open_file(server.clone(), PolicyKind::Fifo).unwrap();
+        let upcalls = alloc::sync::Arc::new(RecordingDispatcher::default());
+        let s = user::new_space_with(upcalls.clone()).unwrap();
+        s.map_file(VA, 2 * PAGE, Prot::R, &file, 0).unwrap();
+        {
+            let _on = Activation::new(&s);
+            assert!(probe_read_u64(VA).is_err(), "the first access waits for the read");
+            assert_eq!(server.pending(), 1);
+            let events = upcalls.events();
+            assert!(matches!(events[..], [DispatcherEvent::Pending(_, va)] if va == VA), "{events:?}");
+        }
+        // The file server answers from the last processor.
+        let last = percpu::online() - 1;
+        crate::ipi::run_on(last, &|| {
+            server.complete_all();
+        });
+        let events = upcalls.events();
+        assert!(matches!(events[..], [DispatcherEvent::Pending(a, _), DispatcherEvent::Done(b, true)] if a == b), "{events:?}");
+        {
+            let _on = Activation::new(&s);
+            assert_eq!(read(VA), 0x4b42_f11e_0000_0001, "the file's bytes, after completion");
+            assert!(probe_read_u64(VA + PAGE).is_err(), "the second page is read separately");
+        }
+        server.complete_all();
+        {
+            let _on = Activation::new(&s);
+            assert_eq!(read(VA + PAGE), 0x4b42_f11e_0000_0002);
+        }
+        drop(file);
+        destroy(s, base);
+    }
+
     /// Creating and destroying many spaces leaves nothing behind.
     fn mm_user_accounting_returns_to_baseline() {
         let base = usage();
