@@ -76,8 +76,10 @@
 //! [`Wake::preempt`] when the woken dispatcher's class is higher than the
 //! running one's (on another processor: send it an IPI). K42 first raised a
 //! *preempt* soft interrupt and gave the dispatcher a short warning time to
-//! reach a clean point; that policy belongs to the kernel's dispatch path
-//! (it can act on [`Tick::Preempt`] that way).
+//! reach a clean point (save its thread state, yield); with
+//! [`Config::warning`] set, `tick` does the same: [`Tick::Warn`] first, and
+//! [`Tick::Preempt`] at the warning's deadline if the dispatcher has not
+//! yielded. The default is immediate preemption.
 //!
 //! **Handoff.** A PPC gives the caller's processor to the server's
 //! dispatcher without a run-queue search. The server runs on the rest of the
@@ -144,7 +146,10 @@
 //!   scaled), passed in as `now`.
 //! * A one-shot timer per processor, armed at [`Dispatch::slice_end`], whose
 //!   interrupt calls [`Smp::tick`] and, on [`Tick::Preempt`], saves the
-//!   dispatcher and calls [`Smp::schedule`].
+//!   dispatcher and calls [`Smp::schedule`] (on [`Tick::Warn`]: sets the
+//!   preempt soft-interrupt bit in the dispatcher page and re-arms the timer
+//!   for the deadline). A periodic tick works too, at the cost of slices
+//!   rounded up to the tick.
 //! * The context switch to the returned dispatcher (its address space, its
 //!   dispatcher page, its run entry point), and an idle loop that calls
 //!   [`Smp::balance`] before halting.

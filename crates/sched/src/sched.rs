@@ -23,12 +23,21 @@ pub struct Config {
     /// runs this long, and correspondingly less often (its virtual time
     /// advances further). Bounds the context-switch rate.
     pub min_slice: Time,
+    /// K42's preemption warning: when nonzero, a dispatcher due for
+    /// preemption first gets [`Tick::Warn`] and this long to give up the
+    /// processor itself. Zero (the default): preempt at once.
+    pub warning: Time,
 }
 
 impl Config {
-    /// Checks the configuration: `0 < min_slice <= period <= 2^40` ns.
+    /// Checks the configuration: `0 < min_slice <= period <= 2^40` ns and
+    /// `warning <= period`.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.min_slice == 0 || self.min_slice > self.period || self.period > 1 << 40 {
+        if self.min_slice == 0
+            || self.min_slice > self.period
+            || self.period > 1 << 40
+            || self.warning > self.period
+        {
             Err(Error::BadConfig)
         } else {
             Ok(())
@@ -37,11 +46,12 @@ impl Config {
 }
 
 impl Default for Config {
-    /// A 10 ms period and a 10 µs minimum slice.
+    /// A 10 ms period, a 10 µs minimum slice, no preemption warning.
     fn default() -> Self {
         Config {
             period: 10 * MILLISECOND,
             min_slice: 10 * MICROSECOND,
+            warning: 0,
         }
     }
 }
@@ -98,6 +108,16 @@ pub enum Tick {
     Continue,
     /// Preempt it: call [`Scheduler::schedule`] and switch.
     Preempt,
+    /// K42's soft preemption (only with a [`Config::warning`]): raise the
+    /// *preempt* soft interrupt in the running dispatcher and arm the timer
+    /// for `deadline`. A dispatcher that yields, blocks or hands off before
+    /// then leaves at a clean point of its own choosing; otherwise the tick
+    /// at `deadline` says [`Preempt`](Tick::Preempt). The time it keeps
+    /// running is charged to it as usual.
+    Warn {
+        /// When the warning expires.
+        deadline: Time,
+    },
     /// Nothing is running and nothing is runnable: stay idle.
     Idle,
 }
@@ -304,6 +324,8 @@ struct Current {
     /// Time accounted up to.
     since: Time,
     slice_end: Time,
+    /// When a preemption warning was given: its deadline.
+    warned: Option<Time>,
 }
 
 /// One processor's scheduler of dispatchers. All methods take `&mut self`:
@@ -784,16 +806,31 @@ impl Scheduler {
 
     /// The timer interrupt: charges the running dispatcher and says whether
     /// to preempt it (its slice is over, or a higher class is runnable).
+    /// With a [`Config::warning`], the first such tick only warns
+    /// ([`Tick::Warn`]) and preemption follows at the warning's deadline
+    /// unless the dispatcher yields, blocks or hands off first.
     pub fn tick(&mut self, now: Time) -> Tick {
         match self.current {
             None if self.best_queued_class().is_some() => Tick::Preempt,
             None => Tick::Idle,
             Some(c) => {
                 self.account(now);
-                if now >= c.slice_end || self.needs_resched() {
-                    Tick::Preempt
-                } else {
-                    Tick::Continue
+                if now < c.slice_end && !self.needs_resched() {
+                    return Tick::Continue;
+                }
+                if self.config.warning == 0 {
+                    return Tick::Preempt;
+                }
+                match c.warned {
+                    None => {
+                        let deadline = now.saturating_add(self.config.warning);
+                        if let Some(c) = &mut self.current {
+                            c.warned = Some(deadline);
+                        }
+                        Tick::Warn { deadline }
+                    }
+                    Some(deadline) if now >= deadline => Tick::Preempt,
+                    Some(_) => Tick::Continue,
                 }
             }
         }
@@ -874,6 +911,7 @@ impl Scheduler {
             lender: i,
             since: now,
             slice_end,
+            warned: None,
         });
         self.advance_clock(q);
         Dispatch {
@@ -966,6 +1004,8 @@ impl Scheduler {
             lender,
             since: now,
             slice_end: c.slice_end,
+            // A handoff does not shed a pending warning.
+            warned: c.warned,
         });
         Ok(Dispatch {
             slot: self.slot_of(t),

@@ -9,9 +9,13 @@ use sched::{Config, DispatcherId, Scheduler, SECOND};
 
 /// Runs `weights` for one second and checks every share. A share too small
 /// to measure to 10% in whole minimum slices (under 20 slices) is allowed
-/// an error of two minimum slices instead.
+/// an error of two minimum slices instead (stretched by the warning time
+/// when preemption warnings are on).
 fn check_shares(weights: &[u64]) {
-    let config = Config::default();
+    check_shares_with(weights, Config::default());
+}
+
+fn check_shares_with(weights: &[u64], config: Config) {
     let mut s = Scheduler::new(config).unwrap();
     let ps: Vec<_> = weights.iter().map(|&w| ts(w)).collect();
     let slots = spawn(&mut s, &ps);
@@ -23,10 +27,13 @@ fn check_shares(weights: &[u64]) {
         let t = got.get(&id).copied().unwrap_or(0);
         sum += t;
         let expected = SECOND as f64 * w as f64 / total as f64;
-        let tolerance = if expected >= 20.0 * config.min_slice as f64 {
+        // The granularity of a share: the shortest run, which a dispatcher
+        // that ignores preemption warnings stretches by the warning.
+        let grain = (config.min_slice + config.warning) as f64;
+        let tolerance = if expected >= 20.0 * grain {
             0.10 * expected
         } else {
-            2.0 * config.min_slice as f64
+            2.0 * grain
         };
         assert!(
             (t as f64 - expected).abs() <= tolerance,
@@ -63,6 +70,19 @@ fn extremes_mixed() {
     check_shares(&[4096, 4096, 1, 1, 1]);
     check_shares(&[7, 4096, 13, 2048]);
     check_shares(&[3000, 4096]);
+}
+
+#[test]
+fn shares_hold_with_preemption_warnings() {
+    // Dispatchers that ignore the warning run 50 µs past each slice end;
+    // that time is charged, so the shares still follow the weights.
+    let config = Config {
+        warning: 50 * sched::MICROSECOND,
+        ..Config::default()
+    };
+    check_shares_with(&[1, 4096], config);
+    check_shares_with(&[1, 2, 3, 4], config);
+    check_shares_with(&[4096, 4096, 1, 1, 1], config);
 }
 
 #[test]

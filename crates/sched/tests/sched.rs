@@ -5,7 +5,7 @@ mod common;
 use common::{params, run, spawn, ts};
 use sched::{
     Class, Config, DispatcherId, Error, HandoffMode, Params, Scheduler, State, Tick, Weight,
-    MILLISECOND, SECOND,
+    MICROSECOND, MILLISECOND, SECOND,
 };
 
 fn id(i: u32) -> DispatcherId {
@@ -338,14 +338,22 @@ fn bad_input_is_an_error() {
         Config {
             period: 0,
             min_slice: 0,
+            ..Config::default()
         },
         Config {
             period: 10,
             min_slice: 11,
+            ..Config::default()
         },
         Config {
             period: 1 << 41,
             min_slice: 1,
+            ..Config::default()
+        },
+        Config {
+            period: 10,
+            min_slice: 1,
+            warning: 11,
         },
     ];
     for c in bad {
@@ -363,6 +371,7 @@ fn virtual_time_wraps_safely() {
     let mut big = Scheduler::new(Config {
         period: 1 << 40,
         min_slice: 1 << 30,
+        ..Config::default()
     })
     .unwrap();
     spawn(&mut big, &[ts(1), ts(1)]);
@@ -382,6 +391,7 @@ fn a_sleep_longer_than_the_wrap_period_is_safe() {
     let mut big = Scheduler::new(Config {
         period: 1 << 40,
         min_slice: 1 << 30,
+        ..Config::default()
     })
     .unwrap();
     let slots = spawn(&mut big, &[ts(1), ts(1)]);
@@ -394,4 +404,52 @@ fn a_sleep_longer_than_the_wrap_period_is_safe() {
     let (a, b) = (got[&id(0)], got.get(&id(1)).copied().unwrap_or(0));
     assert!(a.abs_diff(b) <= 1 << 41, "after the long sleep: {a} vs {b}");
     big.audit().unwrap();
+}
+
+#[test]
+fn preemption_warning() {
+    let config = Config {
+        warning: 50 * MICROSECOND,
+        ..Config::default()
+    };
+    let mut s = Scheduler::new(config).unwrap();
+    let slots = spawn(&mut s, &[ts(1), ts(1)]);
+    let d = s.schedule(0).unwrap();
+    // Slice over: first a warning, no preemption before its deadline.
+    let Tick::Warn { deadline } = s.tick(d.slice_end) else {
+        panic!("expected a warning")
+    };
+    assert_eq!(deadline, d.slice_end + 50 * MICROSECOND);
+    assert_eq!(s.tick(deadline - 1), Tick::Continue);
+    // A handoff keeps the warning (no escaping it by calling a server).
+    let other = if d.slot == slots[0] {
+        slots[1]
+    } else {
+        slots[0]
+    };
+    let server = s.create(id(2), ts(1));
+    s.handoff(server, HandoffMode::Stay, deadline - 1).unwrap();
+    assert_eq!(s.tick(deadline), Tick::Preempt);
+    // Time run during the warning is charged to the warned dispatcher's
+    // lender as usual.
+    assert_eq!(s.info(d.slot).unwrap().runtime, deadline);
+    // A dispatcher that yields when warned is never hard-preempted.
+    let n = s.schedule(deadline).unwrap();
+    assert_eq!(n.slot, other);
+    let Tick::Warn { deadline: d2 } = s.tick(n.slice_end) else {
+        panic!("expected a warning")
+    };
+    let y = s.yield_now(n.slice_end + 1).unwrap();
+    assert_ne!(y.slot, other);
+    assert!(matches!(s.tick(d2), Tick::Continue));
+    // A higher class waking also warns first.
+    let rt = s.create(id(3), params(Class::SoftRealTime, 1));
+    assert!(s.wake(rt).unwrap().preempt);
+    let now = d2 + 1;
+    let Tick::Warn { deadline: d3 } = s.tick(now) else {
+        panic!("expected a warning")
+    };
+    assert_eq!(s.tick(d3), Tick::Preempt);
+    assert_eq!(s.schedule(d3).unwrap().slot, rt);
+    s.audit().unwrap();
 }

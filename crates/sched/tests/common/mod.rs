@@ -27,10 +27,11 @@ pub fn spawn(s: &mut Scheduler, ps: &[Params]) -> Vec<Slot> {
         .collect()
 }
 
-/// Runs the processor from `from` to `to`: every dispatcher runs until its
-/// slice ends (or `to`), then the timer ticks. `event(now, s)` is called at
-/// each dispatch decision so a test can block or wake dispatchers.
-/// Returns the time each dispatcher was on the processor.
+/// Runs the processor from `from` to `to`: the running dispatcher runs until
+/// the one-shot timer fires (its slice end, or a warning's deadline; it
+/// ignores warnings), then the timer ticks. `event(now, s)` is called at
+/// each timer so a test can block, wake or hand off. Returns the time each
+/// dispatcher was on the processor.
 pub fn run(
     s: &mut Scheduler,
     from: Time,
@@ -39,19 +40,20 @@ pub fn run(
 ) -> HashMap<DispatcherId, Time> {
     let mut got = HashMap::new();
     let mut now = from;
-    let mut cur = s.schedule(now);
+    let mut timer = s.schedule(now).map(|d| d.slice_end);
     while now < to {
-        let Some(d) = cur else {
-            // Idle: jump to the end (nothing can wake without an event).
+        let (Some((_, id)), Some(t)) = (s.current(), timer) else {
+            // Idle: nothing can wake without an event.
             break;
         };
-        let end = d.slice_end.min(to);
-        *got.entry(d.id).or_insert(0) += end - now;
+        let end = t.min(to);
+        *got.entry(id).or_insert(0) += end - now;
         now = end;
         event(now, s);
-        cur = match s.tick(now) {
-            Tick::Continue => s.current().map(|_| d),
-            Tick::Preempt => s.schedule(now),
+        timer = match s.tick(now) {
+            Tick::Continue => s.slice_end().filter(|&e| e > now).or(timer),
+            Tick::Warn { deadline } => Some(deadline),
+            Tick::Preempt => s.schedule(now).map(|d| d.slice_end),
             Tick::Idle => None,
         };
     }
