@@ -9,13 +9,21 @@
 //! * the [`Platform`]: the processor id is one `gs`-relative load
 //!   ([`percpu::current_id`]), the clock is `RDTSC`; a buffer is written
 //!   only by its own processor and its interrupt handlers, so the plain
-//!   `RDTSC` orders events correctly;
+//!   `RDTSC` orders events correctly, and the platform is single-writer:
+//!   events are reserved and committed with `cmpxchg`/`add` without the
+//!   `lock` prefix. The price: kernel code must not migrate in the middle
+//!   of a logging call (true while the kernel is not preemptible; a future
+//!   preemptive kernel disables preemption around it), and the daemon
+//!   cannot seal another processor's block itself: it asks, and each
+//!   processor's timer tick ([`tick`]) does it;
 //! * the enable mask from the command line (`trace=sched,lock`, `trace=all`)
 //!   and the monitor (`trace <classes>|off|stats`);
 //! * the stream out of the guest: a daemon copies completed blocks, [`LAG`]
 //!   blocks behind the writers, as raw bytes to COM2 (I/O base 0x2f8). It
-//!   runs on the boot processor's monitor loop and between workload steps,
-//!   never from an interrupt handler. QEMU writes COM2 to a file
+//!   runs on the boot processor's monitor loop, between workload steps, and
+//!   from the boot processor's timer tick (every completed block, at most
+//!   [`TICK_BLOCKS`] per tick, and only if the daemon is not busy already),
+//!   so it keeps up during a long test. QEMU writes COM2 to a file
 //!   (`-serial file:PATH` after the console's `-serial`), and that file is
 //!   a trace `ktrace` reads;
 //! * workloads (`workload=boot`, `workload=ktest` on the command line,
@@ -56,6 +64,12 @@ const HEARTBEAT_TICKS: u64 = 4;
 pub struct KernelClock;
 
 impl Platform for KernelClock {
+    /// A buffer is written only by its processor and that processor's
+    /// interrupt handlers, and kernel code does not migrate in the middle
+    /// of a logging call (there is no kernel preemption): reservation and
+    /// commit need no `lock` prefix.
+    const SINGLE_WRITER: bool = true;
+
     #[inline(always)]
     fn cpu_id(&self) -> usize {
         percpu::current_id()
@@ -64,6 +78,11 @@ impl Platform for KernelClock {
     #[inline(always)]
     fn timestamp(&self) -> u64 {
         cpu::rdtsc()
+    }
+
+    #[inline(always)]
+    fn timestamp_low(&self) -> u32 {
+        ktrace::arch::tsc_low()
     }
 }
 
@@ -95,6 +114,11 @@ struct Daemon {
     writer: StreamWriter<'static, 'static, 'static, KernelClock, BLOCKS, BLOCK_WORDS>,
     sent: u64,
     skipped: u64,
+    /// Of `sent`, blocks streamed from the boot processor's timer tick.
+    from_tick: u64,
+    /// Processors that had not sealed their last block when a flush gave
+    /// up waiting (their last events are missing from the stream).
+    unsealed: u64,
 }
 
 static DAEMON: spin::Mutex<Option<Daemon>> = spin::Mutex::new(None);
@@ -138,14 +162,67 @@ fn class_names() -> alloc::string::String {
     s
 }
 
-/// The timer tick's part: a heartbeat every few ticks, so readers can
-/// follow the 32-bit timestamps across quiet spells.
+/// The timer tick's part, on every processor: carry out the daemon's
+/// requests to seal this processor's block (the buffers are single-writer,
+/// so only the owner may), and a heartbeat every few ticks so readers can
+/// follow the 32-bit timestamps across quiet spells. On the boot processor
+/// the tick also streams up to [`TICK_BLOCKS`] completed blocks, so the
+/// stream keeps up while a long test or workload runs between the daemon's
+/// regular polls.
 #[inline]
 pub fn tick(ticks: u64) {
+    TRACER.serve();
     if ticks.is_multiple_of(HEARTBEAT_TICKS) {
         TRACER.heartbeat();
     }
+    if percpu::current_id() == 0 && STREAMING.load(Ordering::Relaxed) {
+        pump_from_tick();
+    }
 }
+
+/// Blocks the boot processor's tick sends at most: 8 KiB each, so the
+/// interrupt handler stays bounded, and the tick rate (100 Hz) bounds the
+/// stream at 400 blocks (3.2 MiB) per second, far above what the tests log
+/// on average. A burst of more than `BLOCKS - 1` blocks between two ticks
+/// still loses the oldest (and `ktrace stats` reports it).
+const TICK_BLOCKS: u64 = 4;
+
+/// Streams a little from the timer interrupt. Only once the daemon has
+/// started (starting allocates, and the interrupted code may hold the
+/// heap's lock), and only if nobody else is streaming right now (the
+/// interrupted code may be in [`pump`] itself).
+#[cold]
+fn pump_from_tick() {
+    let Some(mut daemon) = DAEMON.try_lock() else {
+        return;
+    };
+    if let Some(d) = daemon.as_mut() {
+        // Every completed block (no lag): ticks are 10 ms apart, so the
+        // ring's slack, not sharing cache lines with the writers, is what
+        // matters here.
+        let Ok(stats) = d.writer.poll_some(&mut Com2, 0, TICK_BLOCKS);
+        d.sent += stats.written;
+        d.skipped += stats.lost;
+        d.from_tick += stats.written;
+    }
+}
+
+/// A `wait` for [`StreamWriter::flush_with`]: spins about a millisecond
+/// (other processors seal their blocks at their next tick, 10 ms apart) and
+/// gives up once `deadline_ns` (of [`crate::time::now_ns`]) has passed.
+fn wait_until(deadline_ns: u64) -> impl FnMut() -> bool {
+    move || {
+        let now = crate::time::now_ns();
+        if now >= deadline_ns {
+            return false;
+        }
+        crate::time::delay_us(1000);
+        true
+    }
+}
+
+/// How long a flush waits for the other processors' ticks.
+const FLUSH_WAIT_NS: u64 = 100_000_000;
 
 /// Waits for an interrupt, logged as idle time (a scheduling event until a
 /// scheduler exists).
@@ -159,16 +236,25 @@ pub fn idle_wait() {
 /// Moves completed blocks out to COM2, [`LAG`] blocks behind the writers.
 /// Cheap when tracing was never on; skips if another processor is at it.
 pub fn poll() {
-    pump(false);
+    pump(Pump::Poll(LAG));
 }
 
 /// Seals every processor's current block and sends everything: the end of
 /// a workload.
 pub fn flush() {
-    pump(true);
+    pump(Pump::Flush);
 }
 
-fn pump(flush: bool) {
+/// What [`pump`] does.
+#[derive(Clone, Copy)]
+enum Pump {
+    /// Send completed blocks this many blocks behind the writers.
+    Poll(u64),
+    /// Seal every processor's block (waiting for their ticks) and send all.
+    Flush,
+}
+
+fn pump(what: Pump) {
     if !STREAMING.load(Ordering::Acquire) {
         return;
     }
@@ -191,15 +277,20 @@ fn pump(flush: bool) {
             writer,
             sent: 0,
             skipped: 0,
+            from_tick: 0,
+            unsealed: 0,
         }
     });
-    let Ok(stats) = if flush {
-        d.writer.flush(&mut Com2)
-    } else {
-        d.writer.poll(&mut Com2, LAG)
+    let Ok(stats) = match what {
+        Pump::Flush => {
+            let deadline = crate::time::now_ns() + FLUSH_WAIT_NS;
+            d.writer.flush_with(&mut Com2, wait_until(deadline))
+        }
+        Pump::Poll(lag) => d.writer.poll(&mut Com2, lag),
     };
     d.sent += stats.written;
     d.skipped += stats.lost;
+    d.unsealed += u64::from(stats.pending);
 }
 
 /// Sends what the log holds before a fatal exception stops the machine,
@@ -211,7 +302,10 @@ pub fn flush_before_fatal() {
         return;
     };
     if let Some(d) = daemon.as_mut() {
-        let Ok(stats) = d.writer.flush(&mut Com2);
+        // Other processors seal at their next tick; wait a little for them
+        // (this one is the owner of its buffer and seals at once).
+        let deadline = crate::time::now_ns() + FLUSH_WAIT_NS / 2;
+        let Ok(stats) = d.writer.flush_with(&mut Com2, wait_until(deadline));
         d.sent += stats.written;
     }
 }
@@ -256,8 +350,9 @@ fn print_stats() {
     }
     match DAEMON.try_lock().as_deref() {
         Some(Some(d)) => println!(
-            "  streamed to COM2: {} blocks, {} overwritten before they were sent",
-            d.sent, d.skipped
+            "  streamed to COM2: {} blocks ({} from the tick), {} overwritten before they \
+             were sent, {} processors unsealed at a flush",
+            d.sent, d.from_tick, d.skipped, d.unsealed
         ),
         Some(None) => println!("  not streaming yet (no class enabled so far)"),
         None => println!("  the daemon is busy"),
@@ -282,11 +377,17 @@ pub fn run_workload() {
         other => log::warn!("trace: unknown workload '{other}' (boot, ktest); nothing run"),
     }
     flush();
-    let (sent, skipped) = DAEMON
+    let (sent, from_tick, skipped, unsealed) = DAEMON
         .try_lock()
-        .and_then(|d| d.as_ref().map(|d| (d.sent, d.skipped)))
-        .unwrap_or((0, 0));
-    println!("trace: workload {name} done; {sent} blocks sent, {skipped} overwritten");
+        .and_then(|d| {
+            d.as_ref()
+                .map(|d| (d.sent, d.from_tick, d.skipped, d.unsealed))
+        })
+        .unwrap_or((0, 0, 0, 0));
+    println!(
+        "trace: workload {name} done; {sent} blocks sent ({from_tick} from the tick), \
+         {skipped} overwritten, {unsealed} processors unsealed"
+    );
     power::power_off()
 }
 
@@ -307,10 +408,13 @@ pub fn test_begin(index: usize, name: &str) {
 }
 
 /// The test runner's hook after test `index` passed: its `test.exit` event,
-/// then a poll of the stream (between tests, not from an interrupt).
+/// then a poll of the stream.
 pub fn test_end(index: usize) {
     events::test::exit(&TRACER, index as u64, true);
-    poll();
+    // Every completed block (no lag): the next test may log a burst of
+    // blocks faster than the tick streams them, and the ring's slack is
+    // what absorbs it.
+    pump(Pump::Poll(0));
 }
 
 ktest::ktest! {

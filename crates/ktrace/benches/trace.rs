@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ktrace::events::test;
-use ktrace::host::{self, StdPlatform};
+use ktrace::host::{self, StdPlatform, ThreadPlatform};
 use ktrace::{Class, Overflow};
 
 fn enabled_disabled(c: &mut Criterion) {
@@ -38,11 +38,14 @@ fn enabled_disabled(c: &mut Criterion) {
     g.finish();
 }
 
-/// What the kernel's platform will look like: the processor id is one load
-/// (a constant here), the clock a plain RDTSC (one writer per buffer).
-struct KernelLike;
+/// What the kernel's platform looks like: the processor id is one load
+/// (a constant here), the clock a plain RDTSC (one writer per buffer), and
+/// (`LOCAL`) the CPU-local reservation and commit; without `LOCAL`, the
+/// locked atomics, for comparison.
+struct KernelLike<const LOCAL: bool>;
 
-impl ktrace::Platform for KernelLike {
+impl<const LOCAL: bool> ktrace::Platform for KernelLike<LOCAL> {
+    const SINGLE_WRITER: bool = LOCAL;
     #[inline(always)]
     fn cpu_id(&self) -> usize {
         0
@@ -53,18 +56,39 @@ impl ktrace::Platform for KernelLike {
         // SAFETY: RDTSC reads a counter and has no memory effects.
         unsafe { core::arch::x86_64::_rdtsc() }
     }
+    #[inline(always)]
+    fn timestamp_low(&self) -> u32 {
+        ktrace::arch::tsc_low()
+    }
 }
 
 fn kernel_like(c: &mut Criterion) {
-    let tracer = host::tracer_with::<_, 8, 4096>(1, Overflow::Wrap, KernelLike);
-    tracer.enable(Class::TEST);
+    let local = host::tracer_with::<_, 8, 4096>(1, Overflow::Wrap, KernelLike::<true>);
+    let locked = host::tracer_with::<_, 8, 4096>(1, Overflow::Wrap, KernelLike::<false>);
+    let thread = host::thread_tracer::<8, 4096>(1, Overflow::Wrap);
+    ThreadPlatform::set_buffer(0);
+    local.enable(Class::TEST);
+    locked.enable(Class::TEST);
+    thread.enable(Class::TEST);
     let mut g = c.benchmark_group("event");
     g.throughput(Throughput::Elements(1));
     let mut i = 0u64;
     g.bench_function("enabled_kernel_like_platform", |b| {
         b.iter(|| {
             i += 1;
-            test::mark(tracer, 1, black_box(i));
+            test::mark(local, 1, black_box(i));
+        })
+    });
+    g.bench_function("enabled_kernel_like_locked", |b| {
+        b.iter(|| {
+            i += 1;
+            test::mark(locked, 1, black_box(i));
+        })
+    });
+    g.bench_function("enabled_thread_platform", |b| {
+        b.iter(|| {
+            i += 1;
+            test::mark(thread, 1, black_box(i));
         })
     });
     g.finish();
@@ -94,36 +118,49 @@ fn primitives(c: &mut Criterion) {
 
 fn all_processors(c: &mut Criterion) {
     let n = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let tracer = host::tracer::<8, 4096>(n, Overflow::Wrap);
-    tracer.enable(Class::TEST);
+    let shared = host::tracer::<8, 4096>(n, Overflow::Wrap);
+    let local = host::thread_tracer::<8, 4096>(n, Overflow::Wrap);
+    shared.enable(Class::TEST);
+    local.enable(Class::TEST);
     const PER_THREAD: u64 = 200_000;
     let mut g = c.benchmark_group("throughput");
     g.throughput(Throughput::Elements(n as u64 * PER_THREAD));
-    g.bench_function(format!("{n}_processors"), |b| {
-        b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let barrier = Barrier::new(n);
-                let next = AtomicUsize::new(0);
-                let start = std::thread::scope(|s| {
-                    let hs: Vec<_> = (0..n)
-                        .map(|_| {
-                            s.spawn(|| {
-                                StdPlatform::set_cpu(next.fetch_add(1, Ordering::Relaxed));
-                                barrier.wait();
-                                let t = Instant::now();
-                                for i in 0..PER_THREAD {
-                                    test::mark(tracer, 0, i);
-                                }
-                                t.elapsed()
-                            })
+    // Each thread logs into its own processor's buffer: with the locked
+    // atomics (`StdPlatform`) and with the CPU-local ones (`ThreadPlatform`).
+    let run = |iters: u64, log: &(dyn Fn(u64) + Sync), claim: &(dyn Fn(usize) + Sync)| {
+        let mut total = Duration::ZERO;
+        for _ in 0..iters {
+            let barrier = Barrier::new(n);
+            let next = AtomicUsize::new(0);
+            total += std::thread::scope(|s| {
+                let hs: Vec<_> = (0..n)
+                    .map(|_| {
+                        s.spawn(|| {
+                            claim(next.fetch_add(1, Ordering::Relaxed));
+                            barrier.wait();
+                            let t = Instant::now();
+                            for i in 0..PER_THREAD {
+                                log(i);
+                            }
+                            t.elapsed()
                         })
-                        .collect();
-                    hs.into_iter().map(|h| h.join().unwrap()).max().unwrap()
-                });
-                total += start;
-            }
-            total
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).max().unwrap()
+            });
+        }
+        total
+    };
+    g.bench_function(format!("{n}_processors"), |b| {
+        b.iter_custom(|iters| run(iters, &|i| test::mark(shared, 0, i), &StdPlatform::set_cpu))
+    });
+    g.bench_function(format!("{n}_processors_thread_platform"), |b| {
+        b.iter_custom(|iters| {
+            run(
+                iters,
+                &|i| test::mark(local, 0, i),
+                &ThreadPlatform::set_buffer,
+            )
         })
     });
     g.finish();

@@ -146,10 +146,10 @@ pub enum Seal {
 /// ```
 #[repr(C)]
 pub struct CpuBuffer<const BLOCKS: usize, const BLOCK_WORDS: usize> {
-    /// First, so that the buffer's address is the index's: the fast path
-    /// needs one pointer for both.
-    state: CpuState,
+    /// At offset 0, so that a block's address is also its commit count's:
+    /// the fast path computes one address for the stores and the commit.
     blocks: [Block<BLOCK_WORDS>; BLOCKS],
+    state: CpuState,
 }
 
 /// One block slot: its commit count, then its words. With the count next
