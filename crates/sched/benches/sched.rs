@@ -60,6 +60,29 @@ fn wake_pick(c: &mut Criterion) {
     g.finish();
 }
 
+/// The same timer path through `Smp` (the processor's lock, uncontended,
+/// and the published load), with 16 runnable dispatchers.
+fn smp_pick_next(c: &mut Criterion) {
+    let mut g = c.benchmark_group("smp_pick_next");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("16", |b| {
+        let smp = Smp::new(2, 17, Config::default()).unwrap();
+        for i in 0..16u64 {
+            let w = Weight::new(1 + (i * 37) % 4096).unwrap();
+            let id = smp.create(0, Params::new(Class::TimeSharing, w)).unwrap();
+            smp.wake(id).unwrap();
+        }
+        smp.schedule(0, 0).unwrap();
+        let mut now = 0;
+        b.iter(|| {
+            now += 50 * MICROSECOND;
+            black_box(smp.tick(0, now).unwrap());
+            black_box(smp.schedule(0, now).unwrap())
+        });
+    });
+    g.finish();
+}
+
 /// Moving one runnable dispatcher between two processors (both locks, take,
 /// adopt, directory update); each iteration moves one there and one back.
 fn steal(c: &mut Criterion) {
@@ -82,5 +105,5 @@ fn steal(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pick_next, wake_pick, steal);
+criterion_group!(benches, pick_next, smp_pick_next, wake_pick, steal);
 criterion_main!(benches);
