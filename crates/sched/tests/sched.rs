@@ -453,3 +453,98 @@ fn preemption_warning() {
     assert_eq!(s.schedule(d3).unwrap().slot, rt);
     s.audit().unwrap();
 }
+
+// ---- random operations on one processor ------------------------------------
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Create(usize, u64),
+        Wake(usize),
+        Block(usize),
+        Exit(usize),
+        SetParams(usize, usize, u64),
+        Advance(u64, bool),
+        Schedule,
+        Yield,
+        Handoff(usize, bool),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..6usize, 1u64..=4096).prop_map(|(c, w)| Op::Create(c, w)),
+            (0..32usize).prop_map(Op::Wake),
+            (0..32usize).prop_map(Op::Block),
+            (0..32usize).prop_map(Op::Exit),
+            (0..32usize, 0..6usize, 1u64..=4096).prop_map(|(i, c, w)| Op::SetParams(i, c, w)),
+            (0..3 * MILLISECOND, any::<bool>()).prop_map(|(t, k)| Op::Advance(t, k)),
+            Just(Op::Schedule),
+            Just(Op::Yield),
+            (0..32usize, any::<bool>()).prop_map(|(i, b)| Op::Handoff(i, b)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("SCHED_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+        ))]
+
+        /// Whatever happens, the structure stays consistent, a freshly
+        /// picked dispatcher is never below a runnable class, and every
+        /// nanosecond the processor was busy is charged to exactly one
+        /// dispatcher (live or exited).
+        #[test]
+        fn invariants_and_conservation_of_time(ops in prop::collection::vec(op(), 1..200)) {
+            let mut s = Scheduler::new(Config::default()).unwrap();
+            let mut slots = Vec::new();
+            let (mut now, mut busy, mut charged_exited) = (0, 0, 0);
+            let pick = |slots: &Vec<_>, i: usize| (!slots.is_empty()).then(|| slots[i % slots.len()]);
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Create(c, w) => slots.push(s.create(id(n as u32), params(Class::ALL[c], w))),
+                    Op::Wake(i) => if let Some(x) = pick(&slots, i) { s.wake(x).unwrap(); },
+                    Op::Block(i) => if let Some(x) = pick(&slots, i) { s.block(x, now).unwrap(); },
+                    Op::Exit(i) => if let Some(x) = pick(&slots, i) {
+                        charged_exited += s.exit(x, now).unwrap().runtime;
+                        slots.retain(|&y| y != x);
+                    },
+                    Op::SetParams(i, c, w) => if let Some(x) = pick(&slots, i) {
+                        s.set_params(x, params(Class::ALL[c], w), now).unwrap();
+                    },
+                    Op::Advance(dt, tick) => {
+                        if s.current().is_some() {
+                            busy += dt;
+                        }
+                        now += dt;
+                        // Not every step ticks: time must also be charged
+                        // by block, exit, yield, handoff and schedule.
+                        if tick && s.tick(now) == Tick::Preempt {
+                            s.schedule(now);
+                            prop_assert!(!s.needs_resched());
+                        }
+                    }
+                    Op::Schedule => {
+                        let d = s.schedule(now);
+                        prop_assert!(!s.needs_resched());
+                        prop_assert_eq!(d.is_some(), s.load() > 0);
+                    }
+                    Op::Yield => { s.yield_now(now); }
+                    Op::Handoff(i, block) => if let Some(x) = pick(&slots, i) {
+                        let mode = if block { HandoffMode::Block } else { HandoffMode::Stay };
+                        match s.handoff(x, mode, now) {
+                            Ok(d) => prop_assert_eq!(s.current().map(|c| c.0), Some(d.slot)),
+                            Err(e) => prop_assert!(matches!(e, Error::NothingRunning | Error::SelfHandoff)),
+                        }
+                    },
+                }
+                prop_assert_eq!(s.audit(), Ok(()));
+            }
+            s.tick(now);
+            let live: u64 = slots.iter().map(|&x| s.info(x).unwrap().runtime).sum();
+            prop_assert_eq!(live + charged_exited, busy);
+        }
+    }
+}
