@@ -25,6 +25,7 @@ mod backtrace;
 mod bench;
 mod clustered;
 mod console;
+mod dispatch;
 mod ipi;
 mod ktests;
 mod mm;

@@ -34,6 +34,9 @@ pub struct PerCpu {
     pub exit_pending: AtomicU64,
     /// Address of this processor's `TSS.rsp0`.
     pub tss_rsp0: u64,
+    /// Where `user_exit` saves the user registers (the running context's
+    /// frame).
+    pub save_frame: AtomicU64,
     /// Local APIC id.
     pub apic_id: u32,
     /// Timer ticks taken on this processor.
@@ -81,6 +84,8 @@ pub const OFF_EXIT_STATUS: usize = core::mem::offset_of!(PerCpu, exit_status);
 pub const OFF_EXIT_PENDING: usize = core::mem::offset_of!(PerCpu, exit_pending);
 /// See [`OFF_SYSCALL_RSP`].
 pub const OFF_TSS_RSP0: usize = core::mem::offset_of!(PerCpu, tss_rsp0);
+/// See [`OFF_SYSCALL_RSP`].
+pub const OFF_SAVE_FRAME: usize = core::mem::offset_of!(PerCpu, save_frame);
 
 /// Creates the per-processor record (not yet installed).
 pub fn new(apic_id: u32, tables: CpuTables) -> &'static mut PerCpu {
@@ -93,6 +98,7 @@ pub fn new(apic_id: u32, tables: CpuTables) -> &'static mut PerCpu {
         exit_status: AtomicU64::new(0),
         exit_pending: AtomicU64::new(0),
         tss_rsp0: tables.tss_rsp0(),
+        save_frame: AtomicU64::new(0),
         apic_id,
         ticks: AtomicU64::new(0),
         interrupts: AtomicU64::new(0),

@@ -251,6 +251,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         v if v == u64::from(apic::TIMER_VECTOR) => {
             apic::eoi();
             crate::time::tick();
+            if frame.is_user() {
+                crate::dispatch::user_tick();
+            }
         }
         v if v == u64::from(apic::IPI_CALL_VECTOR) => {
             apic::eoi();

@@ -125,6 +125,10 @@ enter_user:
     .global user_exit
 user_exit:
     mov qword ptr gs:[{exit_pending}], 0
+    mov rsi, rsp
+    mov rdi, gs:[{save_frame}]
+    mov rcx, {frame_words}
+    rep movsq
     mov rsp, gs:[{exit_rsp}]
     mov qword ptr gs:[{exit_rsp}], 0
     pop r15
@@ -142,6 +146,7 @@ user_exit:
     exit_status = const percpu::OFF_EXIT_STATUS,
     exit_pending = const percpu::OFF_EXIT_PENDING,
     tss_rsp0 = const percpu::OFF_TSS_RSP0,
+    save_frame = const percpu::OFF_SAVE_FRAME,
     user_ds = const USER_DS as u64,
     user_cs = const USER_CS as u64,
     vector = const SYSCALL_VECTOR,
@@ -245,8 +250,10 @@ pub fn sanitize(frame: &mut TrapFrame) -> bool {
 }
 
 /// Runs `ctx` in user mode on this processor until a handler calls
-/// [`finish`]; returns the status given there. The caller has activated
-/// the address space (`mm::user::Activation`).
+/// [`finish`]; returns the status given there, with the user registers
+/// at that moment saved back into `ctx` (so a preempted context resumes
+/// where it stopped). The caller has activated the address space
+/// (`mm::user::Activation`).
 pub fn run(ctx: &mut UserContext) -> u64 {
     if !sanitize(&mut ctx.frame) {
         return 128 + 11; // as if killed by SIGSEGV
@@ -257,6 +264,10 @@ pub fn run(ctx: &mut UserContext) -> u64 {
     // (whose reserved bits `FpuState::new` or an FXSAVE64 set validly).
     unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) ctx.fpu.0.as_ptr(), options(nostack)) };
     FsBase::write(VirtAddr::new(ctx.fs_base));
+    percpu::current().save_frame.store(
+        &mut ctx.frame as *mut TrapFrame as u64,
+        core::sync::atomic::Ordering::Relaxed,
+    );
     // SAFETY: `enter_user` saves the kernel's callee-saved registers,
     // enters user mode with the sanitized frame, and returns here, with
     // those registers restored, once a handler calls `finish`.

@@ -1,11 +1,12 @@
-//! `yield()`: gives up the rest of the time slice. With one user context
-//! per processor (no dispatcher scheduler wired in yet) there is nothing
-//! else to run, so it returns at once; it is still a full kernel entry and
-//! exit, which the SSE test uses to check that user registers survive.
+//! `yield()`: gives up the rest of the time slice. A dispatcher run by the
+//! kernel scheduler leaves the processor when the call returns and the
+//! scheduler picks again (itself, if it is still the most deserving); a
+//! program run directly (`process::spawn_and_wait`) just continues.
 
 use super::SyscallResult;
 
 /// Always succeeds.
 pub fn sys_yield(_args: &[u64; 6]) -> SyscallResult {
+    crate::dispatch::user_yield();
     Ok(0)
 }

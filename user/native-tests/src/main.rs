@@ -15,6 +15,9 @@
 //! | `memory` | touches a 1 MiB `.bss` array and a deep stack (page faults) | sums match, status 0 |
 //! | `sse` | floating point and SSE registers across system calls | status 0 |
 //! | `fsbase` | sets the FS base with the native call, reads through `fs:` | status 0 |
+//! | `spin` | loops forever (for the scheduler's fairness tests) | never ends |
+//! | `work N` | N million loop iterations, then exits | status 0 |
+//! | `yield N` | yields N times, checking its registers survive | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -198,6 +201,26 @@ mod program {
                 unsafe { asm!("mov {v}, fs:[8]", v = out(reg) v) };
                 say!("fsbase: set={r} fs:[8]={v:#x}\n");
                 u64::from(r != 0 || v != 0x4b42_4b42)
+            }
+            "spin" => loop {
+                core::hint::black_box(0u64);
+            },
+            "work" => {
+                let n: u64 = arg2.parse().unwrap_or(1);
+                let mut x = 0u64;
+                for i in 0..n * 1_000_000 {
+                    x = core::hint::black_box(x.wrapping_add(i));
+                }
+                u64::from(x != (0..n * 1_000_000).fold(0u64, |a, i| a.wrapping_add(i)))
+            }
+            "yield" => {
+                let n: u64 = arg2.parse().unwrap_or(1);
+                let mut acc = 0u64;
+                for i in 0..n {
+                    acc = core::hint::black_box(acc + i);
+                    k42::syscall2(k42::YIELD, 0, 0);
+                }
+                u64::from(acc != n * n.saturating_sub(1) / 2)
             }
             "segv" => {
                 // SAFETY: deliberately not: the kernel must stop us.

@@ -1,0 +1,323 @@
+//! Dispatchers: user contexts scheduled by the kernel (K42's two-level
+//! scheduling, paper §7.1, notes §6). The policy is the `sched` crate's;
+//! this module runs it on the machine.
+//!
+//! A [`Dispatcher`] is one user context (registers, FPU state, FS base) of
+//! one address space. The processors share one [`sched::Smp`]: a run
+//! queue per processor, priority classes, proportional share by weight,
+//! stealing by idle processors. A processor serves dispatchers in
+//! [`run_loop`]: it asks its scheduler for the next one, switches to its
+//! address space and enters user mode; the dispatcher runs until
+//!
+//! - the timer interrupt finds its slice over, or a higher class
+//!   runnable ([`user_tick`], from the timer handler when it interrupts
+//!   user mode): the registers are saved, the loop picks again;
+//! - it yields (the native `yield` call);
+//! - it exits, or a fault stops it: the scheduler forgets it and its
+//!   exit status is kept for [`Dispatcher::wait`].
+//!
+//! An idle processor steals from the busiest ([`sched::Smp::balance`])
+//! before it waits for an interrupt. Scheduling events (`switch`,
+//! `preempt`, `yield_slice`, `create`, `destroy`, `migrate`) go to the
+//! trace.
+//!
+//! Not yet here (the rest of the user-space issue): blocking and wake-up
+//! by IPC, async messages and soft interrupts, the dispatcher page and
+//! entry points, several dispatchers of one process sharing threads.
+
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use sched::{Dispatch, DispatcherId, Params, Smp, Tick};
+use spin::Once;
+
+use crate::arch::usermode::{self, UserContext};
+use crate::arch::{cpu, percpu};
+use crate::mm::user::{Activation, Space};
+use crate::sync::IrqMutex;
+
+/// Most dispatchers at once.
+pub const MAX_DISPATCHERS: usize = 1024;
+
+/// `usermode::run` statuses at or above this are switches, not exits.
+const SWITCH: u64 = 1 << 40;
+/// The timer preempted the dispatcher.
+const PREEMPTED: u64 = SWITCH;
+/// The dispatcher yielded.
+const YIELDED: u64 = SWITCH + 1;
+
+/// Still running (the exit status slot).
+const RUNNING: u64 = u64::MAX;
+
+/// One user context, scheduled by the kernel.
+pub struct Dispatcher {
+    /// Its name in the scheduler.
+    pub id: DispatcherId,
+    /// Its address space (shared with the process's other dispatchers);
+    /// taken when it ends, and destroyed with the last of them.
+    space: spin::Mutex<Option<Arc<Space>>>,
+    ctx: spin::Mutex<UserContext>,
+    exit: AtomicU64,
+    /// The processor it last ran on.
+    pub last_cpu: AtomicU64,
+}
+
+impl Dispatcher {
+    /// Its exit status, once it has ended.
+    pub fn status(&self) -> Option<u64> {
+        match self.exit.load(Ordering::Acquire) {
+            RUNNING => None,
+            s => Some(s),
+        }
+    }
+
+    /// CPU time the scheduler charged it, in nanoseconds (while it is
+    /// known to the scheduler).
+    pub fn runtime(&self) -> Option<u64> {
+        smp().info(self.id).ok().map(|(_, i)| i.runtime)
+    }
+}
+
+static SMP: Once<Smp> = Once::new();
+static TABLE: IrqMutex<BTreeMap<u64, Arc<Dispatcher>>> = IrqMutex::new(BTreeMap::new());
+/// The dispatcher each processor is running (raw id + 1; 0: none).
+static CURRENT: [AtomicU64; percpu::MAX_CPUS] = [const { AtomicU64::new(0) }; percpu::MAX_CPUS];
+
+/// The machine's scheduler.
+pub fn smp() -> &'static Smp {
+    SMP.call_once(|| {
+        Smp::new(percpu::online(), MAX_DISPATCHERS, sched::Config::default())
+            .expect("scheduler configuration")
+    })
+}
+
+fn now() -> u64 {
+    crate::time::now_ns()
+}
+
+/// Makes `ctx` (in `space`) a runnable dispatcher on processor `cpu`.
+pub fn create(
+    space: Arc<Space>,
+    ctx: UserContext,
+    cpu: usize,
+    params: Params,
+) -> Result<Arc<Dispatcher>, sched::Error> {
+    let id = smp().create(cpu, params)?;
+    let d = Arc::new(Dispatcher {
+        id,
+        space: spin::Mutex::new(Some(space)),
+        ctx: spin::Mutex::new(ctx),
+        exit: AtomicU64::new(RUNNING),
+        last_cpu: AtomicU64::new(cpu as u64),
+    });
+    TABLE.lock().insert(id.to_raw(), d.clone());
+    let t = &crate::trace::TRACER;
+    ktrace::events::sched::create(t, id.to_raw(), cpu as u32, params.class as u8);
+    let woke = smp().wake(id)?;
+    ktrace::events::sched::wake(t, id.to_raw(), woke.cpu as u32, woke.wake.preempt);
+    Ok(d)
+}
+
+/// Stops a dispatcher that is not running (a test's clean-up, a killed
+/// process): the scheduler forgets it, its status becomes `status`.
+pub fn kill(d: &Dispatcher, status: u64) {
+    if smp().exit(d.id, now()).is_ok() {
+        finish(d, status);
+    }
+}
+
+fn finish(d: &Dispatcher, status: u64) {
+    if let Some(space) = d.space.lock().take() {
+        if let Some(space) = Arc::into_inner(space) {
+            if let Err(e) = space.destroy() {
+                log::warn!("dispatcher {}: its address space: {e}", d.id);
+            }
+        }
+    }
+    d.exit.store(status, Ordering::Release);
+    TABLE.lock().remove(&d.id.to_raw());
+    ktrace::events::sched::destroy(&crate::trace::TRACER, d.id.to_raw(), status);
+}
+
+/// The timer interrupted user mode on this processor: if a dispatcher
+/// runs here and its slice is over (or a higher class waits), it is
+/// preempted when the interrupt returns.
+pub fn user_tick() {
+    let cpu = percpu::current_id();
+    let cur = CURRENT[cpu].load(Ordering::Relaxed);
+    if cur == 0 {
+        return;
+    }
+    if let Ok(Tick::Preempt) = smp().tick(cpu, now()) {
+        ktrace::events::sched::preempt(&crate::trace::TRACER, cur - 1, true);
+        usermode::finish(PREEMPTED);
+    }
+}
+
+/// The running dispatcher asks to yield: true if one runs here (it then
+/// leaves user mode when the call returns).
+pub fn user_yield() -> bool {
+    let cpu = percpu::current_id();
+    let cur = CURRENT[cpu].load(Ordering::Relaxed);
+    if cur == 0 {
+        return false;
+    }
+    ktrace::events::sched::yield_slice(&crate::trace::TRACER, cur - 1);
+    usermode::finish(YIELDED);
+    true
+}
+
+/// Runs dispatchers on this processor until `done()` says to stop (it is
+/// asked between dispatches and while idle). Interrupts must be enabled.
+pub fn run_loop(done: &dyn Fn() -> bool) {
+    let cpu = percpu::current_id();
+    let t = &crate::trace::TRACER;
+    let mut next: Option<Dispatch> = None;
+    let mut last: u64 = 0;
+    while !done() {
+        let pick = match next.take() {
+            Some(d) => Some(d),
+            None => smp()
+                .schedule(cpu, now())
+                .expect("this processor's scheduler"),
+        };
+        let Some(pick) = pick else {
+            if smp().balance(cpu).unwrap_or(0) == 0 {
+                crate::trace::idle_wait();
+            }
+            continue;
+        };
+        let Some(d) = TABLE.lock().get(&pick.id.to_raw()).cloned() else {
+            // Killed while queued: forget it.
+            let _ = smp().exit(pick.id, now());
+            continue;
+        };
+        let raw = d.id.to_raw();
+        ktrace::events::sched::switch(t, last, raw, pick.class as u8);
+        let from = d.last_cpu.swap(cpu as u64, Ordering::Relaxed);
+        if from != cpu as u64 {
+            ktrace::events::sched::migrate(t, raw, from as u32, cpu as u32);
+        }
+        last = raw;
+        let Some(space) = d.space.lock().clone() else {
+            continue;
+        };
+        let status = {
+            let _on = Activation::new(&space);
+            let mut ctx = d.ctx.lock();
+            CURRENT[cpu].store(raw + 1, Ordering::Relaxed);
+            let s = usermode::run(&mut ctx);
+            CURRENT[cpu].store(0, Ordering::Relaxed);
+            s
+        };
+        match status {
+            PREEMPTED => {}
+            YIELDED => {
+                next = smp()
+                    .yield_now(cpu, now())
+                    .expect("this processor's scheduler")
+            }
+            exit => {
+                let _ = smp().exit(d.id, now());
+                finish(&d, exit);
+            }
+        }
+    }
+    // Leave nothing marked as running here.
+    let _ = smp().schedule(cpu, now());
+    cpu::spin_hint();
+}
+
+ktest::ktest! {
+    /// Proportional share: CPU-bound dispatchers of one class, preempted
+    /// only by the timer, get CPU time in proportion to their weights
+    /// (within 10%) over one second of guest time.
+    fn dispatch_proportional_share() {
+        for weights in [&[100u64, 300][..], &[100, 100, 200]] {
+            let ds: alloc::vec::Vec<_> = weights
+                .iter()
+                .map(|&w| {
+                    let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(w).unwrap()).pinned();
+                    spawn_test(&[b"native-tests", b"spin"], percpu::current_id(), p)
+                })
+                .collect();
+            let end = now() + sched::SECOND;
+            run_loop(&|| now() >= end);
+            let runtimes: alloc::vec::Vec<u64> = ds.iter().map(|d| d.runtime().unwrap()).collect();
+            for d in &ds {
+                kill(d, 0);
+            }
+            let total: u64 = runtimes.iter().sum();
+            let wsum: u64 = weights.iter().sum();
+            crate::println!("    weights {weights:?}: runtimes {runtimes:?} ns");
+            for (r, w) in runtimes.iter().zip(weights) {
+                let share = *r as f64 / total as f64;
+                let want = *w as f64 / wsum as f64;
+                assert!((share - want).abs() <= 0.1 * want, "share {share:.3} for weight {w}, want {want:.3}");
+            }
+            assert!(total >= sched::SECOND * 8 / 10, "the dispatchers had the processor: {total} ns");
+        }
+    }
+
+    /// A higher class always wins: a soft-real-time dispatcher runs to its
+    /// end before a runnable time-sharing one gets any time; then the
+    /// time-sharing one runs.
+    fn dispatch_higher_class_runs_first() {
+        let cpu = percpu::current_id();
+        let ts = spawn_test(&[b"native-tests", b"spin"], cpu, sched::Params::new(sched::Class::TimeSharing, sched::Weight::MAX).pinned());
+        let rt = spawn_test(&[b"native-tests", b"work", b"3"], cpu, sched::Params::new(sched::Class::SoftRealTime, sched::Weight::MIN).pinned());
+        run_loop(&|| rt.status().is_some());
+        assert_eq!(rt.status(), Some(0));
+        assert_eq!(ts.runtime(), Some(0), "time sharing waited for soft real time");
+        let end = now() + 50 * sched::MILLISECOND;
+        run_loop(&|| now() >= end);
+        assert!(ts.runtime().unwrap() > 0, "then time sharing ran");
+        kill(&ts, 0);
+    }
+
+    /// Yield switches dispatchers and resumes each with its registers.
+    fn dispatch_yield_resumes_with_registers() {
+        let cpu = percpu::current_id();
+        let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
+        let a = spawn_test(&[b"native-tests", b"yield", b"50"], cpu, p);
+        let b = spawn_test(&[b"native-tests", b"yield", b"50"], cpu, p);
+        run_loop(&|| a.status().is_some() && b.status().is_some());
+        assert_eq!((a.status(), b.status()), (Some(0), Some(0)));
+    }
+
+    /// Load balancing: dispatchers created on one processor spread to the
+    /// idle ones, and all finish.
+    fn dispatch_idle_processors_steal() {
+        let n = percpu::online();
+        let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap());
+        let ds: alloc::vec::Vec<_> = (0..2 * n).map(|_| spawn_test(&[b"native-tests", b"work", b"2"], 0, p)).collect();
+        let all_done = || ds.iter().all(|d| d.status().is_some());
+        let body = || {
+            let was = cpu::interrupts_enabled();
+            cpu::enable_interrupts();
+            run_loop(&all_done);
+            if !was {
+                cpu::disable_interrupts();
+            }
+        };
+        crate::ipi::run_concurrently(&body, body);
+        let mut ran_on = 0u64;
+        for d in &ds {
+            assert_eq!(d.status(), Some(0));
+            ran_on |= 1 << d.last_cpu.load(Ordering::Relaxed);
+        }
+        assert_eq!(ran_on.count_ones() as usize, n, "every processor ran some: {ran_on:#b}");
+    }
+}
+
+/// Loads `/bin/native-tests` with `argv` as a dispatcher on `cpu` (tests).
+fn spawn_test(argv: &[&[u8]], cpu: usize, params: Params) -> Arc<Dispatcher> {
+    let archive = crate::process::initramfs().expect("initramfs");
+    let image = cpio::find(archive, "/bin/native-tests")
+        .unwrap()
+        .unwrap()
+        .data;
+    let (space, ctx) = crate::process::load(image, argv).unwrap();
+    create(Arc::new(space), ctx, cpu, params).unwrap()
+}
