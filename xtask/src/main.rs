@@ -24,6 +24,7 @@
 //! it is checked by the same `cargo clippy` as the rest of the tree.
 
 mod bench;
+mod difftest;
 mod kernel_image;
 mod prereq;
 mod qemu;
@@ -84,6 +85,8 @@ enum Cmd {
     Tools(tools::ToolsArgs),
     /// Boot with tracing on, run a workload (boot, ktest), keep the trace.
     Trace(trace::TraceArgs),
+    /// Run the Linux-personality test programs on Linux and K42-rs and compare.
+    Difftest(difftest::DifftestArgs),
 }
 
 /// Prints a progress line.
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Tools(args) => tools::run(args),
         Cmd::Trace(args) => trace::run(args),
+        Cmd::Difftest(args) => difftest::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,1071 @@
+//! `cargo xtask difftest`: the differential tests of the Linux personality
+//! (issue 9): the same static programs run on Linux and on K42-rs, in the
+//! same QEMU machine, and their outputs are compared.
+//!
+//! 1. Every `tests/difftest/progs/*.c` is built with `musl-gcc -static -O2`
+//!    (into `target/k42/difftest/bin/`); `*.sh` files are busybox `sh`
+//!    scripts. `tests/difftest/harness/difftest-run.c` is the runner that
+//!    executes them inside the guest.
+//! 2. An initramfs is written with the `cpio` crate: Debian's
+//!    busybox-static with its applet links, `/init` (a busybox `sh` script
+//!    that mounts proc, sys, devtmpfs and tmpfs and starts the runner),
+//!    the runner, the programs and their list.
+//! 3. Debian's kernel (`/boot/vmlinuz-*`, package `linux-image-amd64`)
+//!    boots it in QEMU, on the machine the kernel tests use (`--machine`,
+//!    default `smp1`). The runner frames each program's output and exit
+//!    status between `@@difftest@@ begin NAME` and `@@difftest@@ end NAME
+//!    status=... bytes=N newline=yes|no` lines on the serial console;
+//!    [`parse_serial`] turns the log into a map name -> [`Outcome`].
+//! 4. K42-rs boots the same initramfs ([`run_k42`]; not yet possible: it
+//!    does not run Linux binaries yet) and [`compare`] prints a unified
+//!    diff per program that differs, then `N matched, N differed`.
+//!
+//! `--linux-only` prints Linux's outputs (the expected ones). `--self-check`
+//! runs Linux twice and compares the runs, which checks that every program
+//! prints deterministic output. `--bench` runs `tests/linux-bench/` instead
+//! and prints cycles per operation (issue 9, point 5).
+
+use crate::qemu::{self, Io, Status};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Prefix of every line the in-guest runner prints.
+pub const MARK: &str = "@@difftest@@";
+/// Whole-run limit for one boot.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(240);
+/// Silence that counts as a hung guest.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(40);
+/// Per-program limit inside the guest (milliseconds), difftest and bench.
+const PROGRAM_TIMEOUT_MS: u32 = 15_000;
+const BENCH_TIMEOUT_MS: u32 = 60_000;
+
+#[derive(clap::Args)]
+pub struct DifftestArgs {
+    /// Only programs whose name contains this string.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Run on Linux only and print every program's output and status.
+    #[arg(long)]
+    linux_only: bool,
+    /// Keep the initramfs and serial logs (under target/k42/difftest/).
+    #[arg(long)]
+    keep: bool,
+    /// Run Linux twice and compare the two runs (checks the suite is
+    /// deterministic; exercises the comparison end to end).
+    #[arg(long, conflicts_with = "linux_only")]
+    self_check: bool,
+    /// Run the microbenchmarks of tests/linux-bench instead.
+    #[arg(long)]
+    bench: bool,
+    /// Machine, as for the kernel tests: smp1, smp4 or numa2.
+    #[arg(long, default_value = "smp1")]
+    machine: String,
+}
+
+/// What one program did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// stdout and stderr together, bytes outside printable ASCII escaped
+    /// as `\xNN` by the runner.
+    pub output: String,
+    /// `exit:N`, `signal:N`, `timeout`, or `unfinished` when the guest
+    /// stopped in the middle of the program.
+    pub status: String,
+}
+
+/// Program name -> outcome, in name order.
+pub type Outcomes = BTreeMap<String, Outcome>;
+
+/// A parsed serial log.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Every program that began.
+    pub outcomes: Outcomes,
+    /// The guest reached its `/init` (`@@difftest@@ ready`).
+    pub ready: bool,
+    /// The runner finished its list (`@@difftest@@ all done`).
+    pub all_done: bool,
+}
+
+/// Reads the runner's framing out of a serial log. Lines outside a
+/// program's frame (kernel messages, the shell) are ignored. A frame
+/// whose end is missing gives status `unfinished`.
+pub fn parse_serial(log: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let mut current: Option<(String, Vec<&str>)> = None;
+    for line in log.lines() {
+        let Some(rest) = line.strip_prefix(MARK).and_then(|r| r.strip_prefix(' ')) else {
+            if let Some((_, lines)) = current.as_mut() {
+                lines.push(line);
+            }
+            continue;
+        };
+        if rest == "ready" {
+            p.ready = true;
+        } else if rest == "all done" {
+            p.all_done = true;
+        } else if let Some(name) = rest.strip_prefix("begin ") {
+            if let Some((old, lines)) = current.take() {
+                p.outcomes.insert(old, unfinished(&lines));
+            }
+            current = Some((name.trim().to_string(), Vec::new()));
+        } else if let Some(end) = rest.strip_prefix("end ") {
+            let mut words = end.split_whitespace();
+            let name = words.next().unwrap_or_default();
+            let mut status = "unfinished".to_string();
+            let mut newline = true;
+            for w in words {
+                if let Some(s) = w.strip_prefix("status=") {
+                    status = s.to_string();
+                } else if let Some(n) = w.strip_prefix("newline=") {
+                    newline = n != "no";
+                }
+            }
+            match current.take() {
+                Some((begun, lines)) if begun == name => {
+                    let mut output: String = lines.iter().map(|l| format!("{l}\n")).collect();
+                    if !newline {
+                        output.pop();
+                    }
+                    p.outcomes.insert(begun, Outcome { output, status });
+                }
+                // An end without its begin: keep what we had, note the end.
+                other => {
+                    if let Some((begun, lines)) = other {
+                        p.outcomes.insert(begun, unfinished(&lines));
+                    }
+                    p.outcomes.insert(
+                        name.to_string(),
+                        Outcome {
+                            output: String::new(),
+                            status: "end without begin".into(),
+                        },
+                    );
+                }
+            }
+        } else if let Some((_, lines)) = current.as_mut() {
+            lines.push(line);
+        }
+    }
+    if let Some((name, lines)) = current {
+        p.outcomes.insert(name, unfinished(&lines));
+    }
+    p
+}
+
+fn unfinished(lines: &[&str]) -> Outcome {
+    Outcome {
+        output: lines.iter().map(|l| format!("{l}\n")).collect(),
+        status: "unfinished".into(),
+    }
+}
+
+/// The result of comparing two runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Comparison {
+    /// Programs with equal output and status.
+    pub matched: Vec<String>,
+    /// Programs that differ, each with its diff (or a note that one side
+    /// lacks it).
+    pub differed: Vec<(String, String)>,
+}
+
+impl Comparison {
+    /// `N matched, N differed`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} matched, {} differed",
+            self.matched.len(),
+            self.differed.len()
+        )
+    }
+}
+
+/// Compares the expected outcomes (Linux) with the actual ones (K42-rs).
+/// The status takes part as a last pseudo-line `[status exit:0]`, so a
+/// wrong exit status shows in the same diff as wrong output.
+pub fn compare(expected: &Outcomes, actual: &Outcomes, labels: (&str, &str)) -> Comparison {
+    let mut c = Comparison::default();
+    let names: std::collections::BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
+    for name in names {
+        match (expected.get(name), actual.get(name)) {
+            (Some(e), Some(a)) if e == a => c.matched.push(name.clone()),
+            (Some(e), Some(a)) => {
+                let d = unified_diff(&with_status(e), &with_status(a), labels);
+                c.differed.push((name.clone(), d));
+            }
+            (Some(_), None) => c.differed.push((
+                name.clone(),
+                format!("only on {} (missing on {})\n", labels.0, labels.1),
+            )),
+            (None, Some(_)) => c.differed.push((
+                name.clone(),
+                format!("only on {} (missing on {})\n", labels.1, labels.0),
+            )),
+            (None, None) => unreachable!("name came from one of the maps"),
+        }
+    }
+    c
+}
+
+fn with_status(o: &Outcome) -> String {
+    let mut s = o.output.clone();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push_str("\n\\ no newline at end of output\n");
+    }
+    let _ = writeln!(s, "[status {}]", o.status);
+    s
+}
+
+/// A unified diff of two texts by lines (`---`/`+++` headers, `@@` hunks
+/// with three lines of context). The texts are short program outputs, so
+/// the longest common subsequence is computed directly, in O(n·m).
+pub fn unified_diff(a: &str, b: &str, labels: (&str, &str)) -> String {
+    const CONTEXT: usize = 3;
+    let a: Vec<&str> = a.lines().collect();
+    let b: Vec<&str> = b.lines().collect();
+    // lcs[i][j]: length of the LCS of a[i..] and b[j..].
+    let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    // The edit script: (tag, line index in a, line index in b).
+    #[derive(Clone, Copy, PartialEq)]
+    enum Op {
+        Same,
+        Del,
+        Add,
+    }
+    let mut ops = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            ops.push((Op::Same, i, j));
+            i += 1;
+            j += 1;
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            ops.push((Op::Del, i, j));
+            i += 1;
+        } else {
+            ops.push((Op::Add, i, j));
+            j += 1;
+        }
+    }
+    let mut out = format!("--- {}\n+++ {}\n", labels.0, labels.1);
+    let changed: Vec<usize> = (0..ops.len()).filter(|&k| ops[k].0 != Op::Same).collect();
+    let mut k = 0;
+    while k < changed.len() {
+        // Grow a hunk while the next change is within 2*CONTEXT lines.
+        let start = changed[k].saturating_sub(CONTEXT);
+        let mut last = changed[k];
+        while k + 1 < changed.len() && changed[k + 1] <= last + 2 * CONTEXT + 1 {
+            k += 1;
+            last = changed[k];
+        }
+        let end = (last + CONTEXT + 1).min(ops.len());
+        let hunk = &ops[start..end];
+        let a_start = hunk[0].1;
+        let b_start = hunk[0].2;
+        let a_len = hunk.iter().filter(|o| o.0 != Op::Add).count();
+        let b_len = hunk.iter().filter(|o| o.0 != Op::Del).count();
+        let _ = writeln!(
+            out,
+            "@@ -{},{} +{},{} @@",
+            a_start + usize::from(a_len > 0),
+            a_len,
+            b_start + usize::from(b_len > 0),
+            b_len
+        );
+        for &(op, i, j) in hunk {
+            let _ = match op {
+                Op::Same => writeln!(out, " {}", a[i]),
+                Op::Del => writeln!(out, "-{}", a[i]),
+                Op::Add => writeln!(out, "+{}", b[j]),
+            };
+        }
+        k += 1;
+    }
+    out
+}
+
+/// One program of the suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Its name (the source file's stem).
+    pub name: String,
+    /// Its source.
+    pub source: PathBuf,
+    /// A busybox `sh` script rather than C.
+    pub script: bool,
+}
+
+/// The programs in `dir` (`*.c` and `*.sh`) whose name contains `filter`,
+/// in name order.
+pub fn discover(dir: &Path, filter: Option<&str>) -> Result<Vec<Program>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut progs: Vec<Program> = rd
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let ext = path.extension()?.to_str()?;
+            if ext != "c" && ext != "sh" {
+                return None;
+            }
+            let name = path.file_stem()?.to_str()?.to_string();
+            Some(Program {
+                name,
+                script: ext == "sh",
+                source: path,
+            })
+        })
+        .filter(|p| filter.is_none_or(|f| p.name.contains(f)))
+        .collect();
+    progs.sort_by(|a, b| a.name.cmp(&b.name));
+    for w in progs.windows(2) {
+        if w[0].name == w[1].name {
+            return Err(format!(
+                "two programs named {} ({} and {})",
+                w[0].name,
+                w[0].source.display(),
+                w[1].source.display()
+            ));
+        }
+    }
+    Ok(progs)
+}
+
+fn newer(src: &[&Path], out: &Path) -> bool {
+    let Ok(out_time) = std::fs::metadata(out).and_then(|m| m.modified()) else {
+        return true;
+    };
+    src.iter().any(|s| {
+        std::fs::metadata(s)
+            .and_then(|m| m.modified())
+            .map_or(true, |t| t > out_time)
+    })
+}
+
+/// Builds one C program with musl-gcc, if its output is older than its
+/// sources.
+fn build_c(src: &Path, out: &Path, include: &Path) -> Result<(), String> {
+    let header = include.join("dt.h");
+    if !newer(&[src, &header], out) {
+        return Ok(());
+    }
+    let o = Command::new("musl-gcc")
+        .args([
+            "-static",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Wno-unused-parameter",
+        ])
+        .arg("-I")
+        .arg(include)
+        .arg("-o")
+        .arg(out)
+        .arg(src)
+        .arg("-lpthread")
+        .output()
+        .map_err(|e| format!("cannot run musl-gcc: {e}"))?;
+    if !o.status.success() {
+        return Err(format!(
+            "musl-gcc failed on {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the runner and the C programs (two at a time), returning where
+/// the binaries are.
+fn build_all(progs: &[Program], out_dir: &Path) -> Result<(), String> {
+    let harness = crate::root().join("tests/difftest/harness");
+    std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
+    build_c(
+        &harness.join("difftest-run.c"),
+        &out_dir.join("difftest-run"),
+        &harness,
+    )?;
+    let c_progs: Vec<&Program> = progs.iter().filter(|p| !p.script).collect();
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let chunk = c_progs.len().div_ceil(jobs).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = c_progs
+            .chunks(chunk)
+            .map(|part| {
+                let harness = &harness;
+                s.spawn(move || {
+                    part.iter()
+                        .try_for_each(|p| build_c(&p.source, &out_dir.join(&p.name), harness))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().map_err(|_| "build thread panicked".to_string())?)
+    })
+}
+
+/// The `/init` the guest runs: mount the file systems, run the list,
+/// power off.
+pub fn init_script(timeout_ms: u32) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # K42-rs difftest /init (written by cargo xtask difftest)\n\
+         export PATH=/bin:/sbin:/usr/bin:/usr/sbin\n\
+         mount -t proc proc /proc\n\
+         mount -t sysfs sysfs /sys\n\
+         mount -t devtmpfs devtmpfs /dev\n\
+         mount -t tmpfs tmpfs /tmp\n\
+         mount -t tmpfs tmpfs /scratch\n\
+         echo '{MARK} ready'\n\
+         /difftest/difftest-run /difftest/list {timeout_ms}\n\
+         poweroff -f\n"
+    )
+}
+
+/// The runner's list: `NAME PATH [ARG]` per program.
+pub fn program_list(progs: &[Program]) -> String {
+    progs
+        .iter()
+        .map(|p| {
+            if p.script {
+                format!("{} /bin/sh /difftest/{}.sh\n", p.name, p.name)
+            } else {
+                format!("{} /difftest/{}\n", p.name, p.name)
+            }
+        })
+        .collect()
+}
+
+/// Applet paths busybox installs (`bin/ls`, `sbin/ifconfig`, ...).
+fn busybox_applets(busybox: &Path) -> Result<Vec<String>, String> {
+    let o = Command::new(busybox)
+        .arg("--list-full")
+        .output()
+        .map_err(|e| format!("cannot run {} --list-full: {e}", busybox.display()))?;
+    if !o.status.success() {
+        return Err(format!("{} --list-full failed", busybox.display()));
+    }
+    Ok(String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.trim().trim_start_matches('/').to_string())
+        .filter(|l| !l.is_empty() && !l.contains(".."))
+        .collect())
+}
+
+/// Writes the initramfs: busybox and its applet links, `/init`, the
+/// runner, the programs (binaries from `bin_dir`, scripts from their
+/// sources) and the list.
+pub fn build_initramfs(
+    progs: &[Program],
+    bin_dir: &Path,
+    busybox: &Path,
+    timeout_ms: u32,
+) -> Result<Vec<u8>, String> {
+    let err = |e: cpio::Error| format!("initramfs: {e}");
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let mut w = cpio::Writer::new();
+    for d in [
+        "bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys",
+    ] {
+        w.dir(d, 0o755).map_err(err)?;
+    }
+    for d in ["tmp", "scratch"] {
+        w.dir(d, 0o1777).map_err(err)?;
+    }
+    for d in ["root", "etc", "difftest"] {
+        w.dir(d, 0o755).map_err(err)?;
+    }
+    // The console, for /init's first output before devtmpfs is mounted.
+    let console = cpio::Header {
+        mode: cpio::S_IFCHR | 0o600,
+        nlink: 1,
+        rdev: (5, 1),
+        ..Default::default()
+    };
+    w.entry("dev/console", console, &[]).map_err(err)?;
+    w.file("bin/busybox", 0o755, &read(busybox)?).map_err(err)?;
+    let mut dirs = std::collections::BTreeSet::new();
+    for applet in busybox_applets(busybox)? {
+        if applet == "bin/busybox" {
+            continue;
+        }
+        if let Some((dir, _)) = applet.rsplit_once('/') {
+            if !["bin", "sbin", "usr/bin", "usr/sbin"].contains(&dir)
+                && dirs.insert(dir.to_string())
+            {
+                w.dir(dir, 0o755).map_err(err)?;
+            }
+        }
+        w.symlink(&applet, "/bin/busybox").map_err(err)?;
+    }
+    w.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")
+        .map_err(err)?;
+    w.file("etc/group", 0o644, b"root:x:0:\n").map_err(err)?;
+    w.file("init", 0o755, init_script(timeout_ms).as_bytes())
+        .map_err(err)?;
+    w.file(
+        "difftest/difftest-run",
+        0o755,
+        &read(&bin_dir.join("difftest-run"))?,
+    )
+    .map_err(err)?;
+    for p in progs {
+        if p.script {
+            w.file(&format!("difftest/{}.sh", p.name), 0o755, &read(&p.source)?)
+                .map_err(err)?;
+        } else {
+            w.file(
+                &format!("difftest/{}", p.name),
+                0o755,
+                &read(&bin_dir.join(&p.name))?,
+            )
+            .map_err(err)?;
+        }
+    }
+    w.file("difftest/list", 0o644, program_list(progs).as_bytes())
+        .map_err(err)?;
+    Ok(w.finish())
+}
+
+/// A guest kernel the suite boots: Linux, or (later) K42-rs.
+pub struct Guest<'a> {
+    /// Label in progress lines and diffs.
+    pub label: &'a str,
+    /// The kernel image QEMU loads with `-kernel`.
+    pub kernel: &'a Path,
+    /// Its command line.
+    pub cmdline: &'a str,
+}
+
+/// The Linux command line: serial console, no kernel chatter between the
+/// runner's lines, and a panic ends QEMU (with `-no-reboot`).
+pub const LINUX_CMDLINE: &str = "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init";
+
+/// Boots `guest` on `initramfs` and parses its serial log. Progress lines
+/// name each program as it starts.
+pub fn boot(
+    guest: &Guest<'_>,
+    initramfs: &Path,
+    machine: &crate::tests::Machine,
+    mem: &str,
+    total: usize,
+    log_path: &Path,
+) -> Result<Parsed, String> {
+    let mut cfg = qemu::Config::new(guest.kernel, machine.smp, mem);
+    cfg.cmdline = guest.cmdline.to_string();
+    cfg.extra = machine.qemu.iter().map(|s| s.to_string()).collect();
+    cfg.extra.push("-initrd".into());
+    cfg.extra.push(initramfs.display().to_string());
+    cfg.timeout = Some(BOOT_TIMEOUT);
+    cfg.idle_timeout = Some(IDLE_TIMEOUT);
+    let started = Instant::now();
+    let mut n = 0;
+    let label = guest.label;
+    let out = cfg.run_with(Io::Captured, &mut |line| {
+        if let Some(name) = line
+            .strip_prefix(MARK)
+            .and_then(|r| r.strip_prefix(" begin "))
+        {
+            n += 1;
+            crate::step(format!("[{label}] program {n}/{total}: {name}"));
+        } else if line == format!("{MARK} ready") {
+            crate::step(format!(
+                "[{label}] reached /init after {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+    })?;
+    let _ = std::fs::write(log_path, &out.log);
+    let parsed = parse_serial(&out.log);
+    let how = match out.status {
+        Status::Exited(c) => format!("QEMU exited with status {c}"),
+        Status::TimedOut(d) => format!("stopped after {} s", d.as_secs()),
+    };
+    if !parsed.ready {
+        return Err(format!(
+            "{label} never reached /init ({how}); last line: {}; log: {}",
+            out.last_line(),
+            log_path.display()
+        ));
+    }
+    if !parsed.all_done {
+        return Err(format!(
+            "{label}: the runner did not finish its list ({how}, {} of {total} programs began); last line: {}; log: {}",
+            parsed.outcomes.len(),
+            out.last_line(),
+            log_path.display()
+        ));
+    }
+    crate::step(format!(
+        "[{label}] {} programs in {:.1} s",
+        parsed.outcomes.len(),
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(parsed)
+}
+
+/// Runs the suite on K42-rs. Not possible yet: K42-rs has no user mode
+/// for Linux binaries. When it has, this boots the K42-rs image on the
+/// same initramfs through [`boot`] (its `/init` and runner are Linux
+/// binaries too) and returns the parsed outcomes.
+pub fn run_k42(_initramfs: &Path, _machine: &crate::tests::Machine) -> Result<Outcomes, String> {
+    Err("not yet: K42-rs does not run Linux binaries yet (issue 9)".into())
+}
+
+fn machine(label: &str) -> Result<&'static crate::tests::Machine, String> {
+    crate::tests::MACHINES
+        .iter()
+        .find(|m| m.label == label)
+        .ok_or_else(|| {
+            let names: Vec<_> = crate::tests::MACHINES.iter().map(|m| m.label).collect();
+            format!("unknown machine '{label}'; one of: {}", names.join(", "))
+        })
+}
+
+fn print_outcomes(o: &Outcomes) {
+    for (name, out) in o {
+        println!("==== {name} ({})", out.status);
+        print!("{}", out.output);
+        if !out.output.is_empty() && !out.output.ends_with('\n') {
+            println!("\\ no newline at end of output");
+        }
+    }
+}
+
+/// `cargo xtask difftest`.
+pub fn run(args: DifftestArgs) -> Result<(), String> {
+    let machine = machine(&args.machine)?;
+    crate::prereq::ensure_qemu()?;
+    crate::prereq::ensure_musl_gcc()?;
+    let busybox = crate::prereq::static_busybox()?;
+    let linux = crate::prereq::linux_kernel()?;
+    let work = crate::target_dir().join("k42/difftest");
+    let (src_dir, timeout_ms, what) = if args.bench {
+        ("tests/linux-bench", BENCH_TIMEOUT_MS, "benchmarks")
+    } else {
+        ("tests/difftest/progs", PROGRAM_TIMEOUT_MS, "programs")
+    };
+    let progs = discover(&crate::root().join(src_dir), args.filter.as_deref())?;
+    if progs.is_empty() {
+        return Err(format!("no {what} match the filter"));
+    }
+    crate::step(format!("building {} {what} with musl-gcc", progs.len()));
+    let bin_dir = work.join("bin");
+    build_all(&progs, &bin_dir)?;
+    let image = build_initramfs(&progs, &bin_dir, &busybox, timeout_ms)?;
+    let initramfs = work.join(if args.bench {
+        "bench.cpio"
+    } else {
+        "initramfs.cpio"
+    });
+    std::fs::write(&initramfs, &image).map_err(|e| e.to_string())?;
+    crate::step(format!(
+        "initramfs: {} ({} KiB, busybox from {})",
+        initramfs.display(),
+        image.len() / 1024,
+        busybox.display()
+    ));
+    let guest = Guest {
+        label: "linux",
+        kernel: &linux,
+        cmdline: LINUX_CMDLINE,
+    };
+    crate::step(format!(
+        "booting Linux ({}) on {} (-smp {}), QEMU {}",
+        linux.display(),
+        machine.label,
+        machine.smp,
+        qemu::version()
+    ));
+    let log = work.join(if args.bench {
+        "bench-linux.log"
+    } else {
+        "linux.log"
+    });
+    let first = boot(&guest, &initramfs, machine, "256M", progs.len(), &log)?;
+
+    let result = if args.bench {
+        print!("{}", bench_table(&bench_rows(&first.outcomes)));
+        Ok(())
+    } else if args.linux_only {
+        print_outcomes(&first.outcomes);
+        let ok = first
+            .outcomes
+            .values()
+            .filter(|o| o.status == "exit:0")
+            .count();
+        println!(
+            "{} programs ran on Linux: {ok} exited 0, {} did not",
+            first.outcomes.len(),
+            first.outcomes.len() - ok
+        );
+        Ok(())
+    } else {
+        let (second, labels) = if args.self_check {
+            let log2 = work.join("linux-2.log");
+            (
+                boot(&guest, &initramfs, machine, "256M", progs.len(), &log2)?,
+                ("linux run 1", "linux run 2"),
+            )
+        } else {
+            let k42 = run_k42(&initramfs, machine);
+            match k42 {
+                Ok(outcomes) => (
+                    Parsed {
+                        outcomes,
+                        ready: true,
+                        all_done: true,
+                    },
+                    ("linux", "k42-rs"),
+                ),
+                Err(e) => {
+                    println!(
+                        "{} programs ran on Linux; K42-rs side: {e}",
+                        first.outcomes.len()
+                    );
+                    return Err(e);
+                }
+            }
+        };
+        let c = compare(&first.outcomes, &second.outcomes, labels);
+        for (name, diff) in &c.differed {
+            println!("==== {name} differs\n{diff}");
+        }
+        println!("{}", c.summary());
+        if c.differed.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{} programs differ", c.differed.len()))
+        }
+    };
+    if args.keep {
+        crate::step(format!(
+            "kept: {} and the serial logs in {}",
+            initramfs.display(),
+            work.display()
+        ));
+    } else if result.is_ok() {
+        let _ = std::fs::remove_file(&initramfs);
+    }
+    result
+}
+
+/// The rows of the Linux-vs-K42-rs table, in the issue's order: the key a
+/// benchmark prints (`bench: KEY cycles=N iters=N`) and the row's label.
+pub const BENCH_ROWS: [(&str, &str); 11] = [
+    ("null", "null syscall (getppid)"),
+    ("enosys", "invalid syscall (ENOSYS)"),
+    ("getpid", "getpid"),
+    ("fork", "fork+exit+wait"),
+    ("execve", "execve"),
+    ("pipe_rtt", "pipe round trip"),
+    ("page_fault", "page fault (fresh anon page)"),
+    ("mmap", "mmap+munmap"),
+    ("open_close", "open+close"),
+    ("read_4k", "read 4 KiB"),
+    ("ctx_switch", "context switch (pipe ping-pong)"),
+];
+
+/// One benchmark's figure: cycles per operation, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BenchFigure {
+    /// Cycles (`rdtsc`) per operation.
+    Cycles(f64),
+    /// The program failed or printed no figure: its status.
+    Failed(String),
+}
+
+/// Reads `bench: KEY cycles=N ...` lines out of the benchmark programs'
+/// outcomes. A program that did not exit 0 gives `Failed` for every key
+/// it owns (its name is `bench_KEY`).
+pub fn bench_rows(outcomes: &Outcomes) -> BTreeMap<String, BenchFigure> {
+    let mut rows = BTreeMap::new();
+    for (name, o) in outcomes {
+        let mut any = false;
+        for line in o.output.lines() {
+            let Some(rest) = line.strip_prefix("bench: ") else {
+                continue;
+            };
+            let mut words = rest.split_whitespace();
+            let Some(key) = words.next() else { continue };
+            let cycles = words
+                .filter_map(|w| w.strip_prefix("cycles="))
+                .find_map(|v| v.parse::<f64>().ok());
+            if let Some(c) = cycles {
+                rows.insert(key.to_string(), BenchFigure::Cycles(c));
+                any = true;
+            }
+        }
+        if o.status != "exit:0" || !any {
+            let key = name.strip_prefix("bench_").unwrap_or(name).to_string();
+            rows.insert(key, BenchFigure::Failed(o.status.clone()));
+        }
+    }
+    rows
+}
+
+/// The table `cargo xtask difftest --bench` prints: the Linux column, and
+/// the two K42-rs columns (trap reflection, direct branch) and the ratio,
+/// empty until K42-rs runs Linux binaries.
+pub fn bench_table(rows: &BTreeMap<String, BenchFigure>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<34} {:>14} {:>14} {:>14} {:>10}",
+        "benchmark (cycles/op)", "Linux", "K42-rs trap", "K42-rs direct", "K42/Linux"
+    );
+    let known: Vec<&str> = BENCH_ROWS.iter().map(|r| r.0).collect();
+    let extra = rows.keys().filter(|k| !known.contains(&k.as_str()));
+    let all = BENCH_ROWS
+        .iter()
+        .map(|&(k, l)| (k.to_string(), l.to_string()))
+        .chain(extra.map(|k| (k.clone(), k.clone())));
+    for (key, label) in all {
+        let linux = match rows.get(&key) {
+            Some(BenchFigure::Cycles(c)) => format!("{c:.0}"),
+            Some(BenchFigure::Failed(s)) => format!("failed ({s})"),
+            None => "not run".into(),
+        };
+        let _ = writeln!(
+            out,
+            "{label:<34} {linux:>14} {:>14} {:>14} {:>10}",
+            "-", "-", "-"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn o(output: &str, status: &str) -> Outcome {
+        Outcome {
+            output: output.into(),
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn parses_frames_statuses_and_newlines() {
+        let log = "\
+[    0.000] Linux version 6.1\n\
+@@difftest@@ ready\n\
+@@difftest@@ begin alpha\n\
+one\n\
+\n\
+two\n\
+@@difftest@@ end alpha status=exit:0 bytes=9 newline=yes\n\
+noise between programs\n\
+@@difftest@@ begin beta\n\
+no newline\n\
+@@difftest@@ end beta status=signal:11 bytes=10 newline=no\n\
+@@difftest@@ begin gamma\n\
+@@difftest@@ end gamma status=exit:3 bytes=0 newline=yes\n\
+@@difftest@@ begin delta\n\
+partial\n";
+        let p = parse_serial(log);
+        assert!(p.ready);
+        assert!(!p.all_done);
+        assert_eq!(p.outcomes["alpha"], o("one\n\ntwo\n", "exit:0"));
+        assert_eq!(p.outcomes["beta"], o("no newline", "signal:11"));
+        assert_eq!(p.outcomes["gamma"], o("", "exit:3"));
+        assert_eq!(p.outcomes["delta"], o("partial\n", "unfinished"));
+        assert_eq!(p.outcomes.len(), 4);
+        assert!(parse_serial(&format!("{log}@@difftest@@ all done\n")).all_done);
+    }
+
+    #[test]
+    fn mismatched_frames_are_reported_not_merged() {
+        let log = "@@difftest@@ begin a\nx\n@@difftest@@ begin b\ny\n@@difftest@@ end c status=exit:0 bytes=0 newline=yes\n";
+        let p = parse_serial(log);
+        assert_eq!(p.outcomes["a"], o("x\n", "unfinished"));
+        assert_eq!(p.outcomes["b"], o("y\n", "unfinished"));
+        assert_eq!(p.outcomes["c"].status, "end without begin");
+        // A marker needs its space: "@@difftest@@x" is program output.
+        let p = parse_serial("@@difftest@@ begin a\n@@difftest@@x\n@@difftest@@ end a status=exit:0 bytes=13 newline=yes\n");
+        assert_eq!(p.outcomes["a"].output, "@@difftest@@x\n");
+    }
+
+    fn map(items: &[(&str, Outcome)]) -> Outcomes {
+        items
+            .iter()
+            .map(|(n, o)| (n.to_string(), o.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn comparison_counts_and_diffs() {
+        let linux = map(&[
+            ("same", o("a\nb\n", "exit:0")),
+            ("text", o("1\n2\n3\n", "exit:0")),
+            ("status", o("x\n", "exit:0")),
+            ("gone", o("", "exit:0")),
+        ]);
+        let k42 = map(&[
+            ("same", o("a\nb\n", "exit:0")),
+            ("text", o("1\nTWO\n3\n", "exit:0")),
+            ("status", o("x\n", "signal:11")),
+            ("extra", o("", "exit:0")),
+        ]);
+        let c = compare(&linux, &k42, ("linux", "k42-rs"));
+        assert_eq!(c.matched, ["same"]);
+        let names: Vec<_> = c.differed.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["extra", "gone", "status", "text"]);
+        assert_eq!(c.summary(), "1 matched, 4 differed");
+        let text = &c.differed[3].1;
+        assert_eq!(
+            text,
+            "--- linux\n+++ k42-rs\n@@ -1,4 +1,4 @@\n 1\n-2\n+TWO\n 3\n [status exit:0]\n"
+        );
+        let status = &c.differed[2].1;
+        assert!(
+            status.contains("-[status exit:0]\n+[status signal:11]\n"),
+            "{status}"
+        );
+        assert!(c.differed[0].1.contains("only on k42-rs"));
+        assert!(c.differed[1].1.contains("only on linux"));
+    }
+
+    #[test]
+    fn identical_maps_all_match() {
+        let m = map(&[("a", o("x", "exit:0")), ("b", o("y\n", "exit:1"))]);
+        let c = compare(&m, &m.clone(), ("l", "k"));
+        assert_eq!(c.summary(), "2 matched, 0 differed");
+        assert!(c.differed.is_empty());
+    }
+
+    #[test]
+    fn missing_final_newline_is_a_difference() {
+        let a = map(&[("p", o("x\n", "exit:0"))]);
+        let b = map(&[("p", o("x", "exit:0"))]);
+        let c = compare(&a, &b, ("l", "k"));
+        assert_eq!(c.differed.len(), 1);
+        assert!(
+            c.differed[0].1.contains("+\\ no newline at end of output"),
+            "{}",
+            c.differed[0].1
+        );
+    }
+
+    #[test]
+    fn diff_hunks_keep_three_lines_of_context_and_split_far_changes() {
+        let a: String = (1..=30).map(|i| format!("{i}\n")).collect();
+        let b: String = (1..=30)
+            .map(|i| match i {
+                5 => "five\n".to_string(),
+                25 => "twenty-five\n".to_string(),
+                _ => format!("{i}\n"),
+            })
+            .collect();
+        let d = unified_diff(&a, &b, ("a", "b"));
+        let hunks: Vec<_> = d.lines().filter(|l| l.starts_with("@@")).collect();
+        assert_eq!(hunks, ["@@ -2,7 +2,7 @@", "@@ -22,7 +22,7 @@"]);
+        assert!(d.contains(" 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n"), "{d}");
+        // Insertions at the start and deletions at the end.
+        let d = unified_diff("x\ny\n", "new\nx\n", ("a", "b"));
+        assert_eq!(d, "--- a\n+++ b\n@@ -1,2 +1,2 @@\n+new\n x\n-y\n");
+        // Empty against something.
+        let d = unified_diff("", "only\n", ("a", "b"));
+        assert_eq!(d, "--- a\n+++ b\n@@ -0,0 +1,1 @@\n+only\n");
+    }
+
+    #[test]
+    fn list_and_init_name_every_program() {
+        let progs = vec![
+            Program {
+                name: "file_rw".into(),
+                source: "x/file_rw.c".into(),
+                script: false,
+            },
+            Program {
+                name: "sh_pipes".into(),
+                source: "x/sh_pipes.sh".into(),
+                script: true,
+            },
+        ];
+        assert_eq!(
+            program_list(&progs),
+            "file_rw /difftest/file_rw\nsh_pipes /bin/sh /difftest/sh_pipes.sh\n"
+        );
+        let init = init_script(1234);
+        assert!(init.starts_with("#!/bin/sh\n"));
+        assert!(init.contains("/difftest/difftest-run /difftest/list 1234\n"));
+        assert!(init.contains("mount -t devtmpfs"));
+        assert!(init.trim_end().ends_with("poweroff -f"));
+    }
+
+    #[test]
+    fn the_suite_has_fifty_uniquely_named_programs() {
+        let progs = discover(&crate::root().join("tests/difftest/progs"), None).unwrap();
+        assert!(progs.len() >= 50, "only {} programs", progs.len());
+        assert!(progs.iter().any(|p| p.script));
+        let f = discover(&crate::root().join("tests/difftest/progs"), Some("pipe_")).unwrap();
+        assert!(!f.is_empty() && f.iter().all(|p| p.name.contains("pipe_")));
+    }
+
+    #[test]
+    fn k42_side_says_not_yet() {
+        let e = run_k42(Path::new("x.cpio"), &crate::tests::MACHINES[0]).unwrap_err();
+        assert!(e.starts_with("not yet"), "{e}");
+    }
+
+    #[test]
+    fn bench_lines_become_rows_and_failures_are_named() {
+        let outcomes = map(&[
+            (
+                "bench_getpid",
+                o(
+                    "warm-up\nbench: getpid cycles=512.5 iters=10000\n",
+                    "exit:0",
+                ),
+            ),
+            (
+                "bench_fork",
+                o("bench: fork cycles=90000 iters=100\n", "exit:0"),
+            ),
+            ("bench_execve", o("partial\n", "signal:11")),
+            (
+                "bench_odd",
+                o(
+                    "bench: custom cycles=7 iters=1\nbench: broken cycles=x\n",
+                    "exit:0",
+                ),
+            ),
+        ]);
+        let rows = bench_rows(&outcomes);
+        assert_eq!(rows["getpid"], BenchFigure::Cycles(512.5));
+        assert_eq!(rows["fork"], BenchFigure::Cycles(90000.0));
+        assert_eq!(rows["execve"], BenchFigure::Failed("signal:11".into()));
+        assert_eq!(rows["custom"], BenchFigure::Cycles(7.0));
+        assert!(!rows.contains_key("broken"));
+        let t = bench_table(&rows);
+        let line = |label: &str| {
+            t.lines()
+                .find(|l| l.starts_with(label))
+                .unwrap()
+                .to_string()
+        };
+        assert!(
+            line("getpid").contains(" 512 ") || line("getpid").contains(" 513 "),
+            "{t}"
+        );
+        assert!(line("execve").contains("failed (signal:11)"), "{t}");
+        assert!(line("null syscall").contains("not run"), "{t}");
+        assert!(line("custom").contains(" 7 "), "{t}");
+        assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 1);
+    }
+}
