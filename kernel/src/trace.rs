@@ -444,18 +444,45 @@ ktest::ktest! {
     }
 }
 
+/// The kernel's platform with the locked atomics (`SINGLE_WRITER` false),
+/// for the benchmark's comparison only.
+struct LockedClock;
+
+impl Platform for LockedClock {
+    #[inline(always)]
+    fn cpu_id(&self) -> usize {
+        percpu::current_id()
+    }
+
+    #[inline(always)]
+    fn timestamp(&self) -> u64 {
+        cpu::rdtsc()
+    }
+
+    #[inline(always)]
+    fn timestamp_low(&self) -> u32 {
+        ktrace::arch::tsc_low()
+    }
+}
+
 ktest::kbench! {
     /// Cycles per event at 1..N processors logging at once: class off (the
-    /// mask test alone), class on (reserve, write three words, commit), and
-    /// an `IrqMutex` lock/unlock pair with the `lock` class off and on (one
-    /// lock per processor: the logging cost, not contention).
-    /// `empty` is the loop's own cost, to subtract.
+    /// mask test alone), class on (reserve, write three words, commit), the
+    /// same with the locked atomics instead of the CPU-local ones
+    /// (`on_locked`, a small tracer of its own), and an `IrqMutex`
+    /// lock/unlock pair with the `lock` class off and on (one lock per
+    /// processor: the logging cost, not contention). `empty` is the loop's
+    /// own cost, to subtract.
     fn trace_event_cost() {
         use core::hint::black_box;
         const ITERS: u64 = 50_000;
         let saved = TRACER.mask();
         let locks = [const { crate::sync::IrqMutex::new(0u64) }; percpu::MAX_CPUS];
         let lock_pair = || *black_box(&locks[percpu::current_id()]).lock() += 1;
+        let locked_buffers: alloc::vec::Vec<CpuBuffer<2, 64>> =
+            (0..percpu::MAX_CPUS).map(|_| CpuBuffer::new()).collect();
+        let locked = Tracer::new(&locked_buffers, Overflow::Wrap, LockedClock);
+        locked.enable(ktrace::Class::TEST);
         for n in crate::bench::sweep() {
             let empty = crate::bench::parallel(n, ITERS, &|| {
                 black_box(());
@@ -471,9 +498,12 @@ ktest::kbench! {
             });
             let lock_on = crate::bench::parallel(n, ITERS, &lock_pair);
             TRACER.set_mask(saved);
+            let on_locked = crate::bench::parallel(n, ITERS, &|| {
+                events::test::mark(&locked, black_box(1), black_box(2));
+            });
             crate::println!(
                 "kbench: trace.event cpus={n} cycles/op empty={empty} off={off} on={on} \
-                 lock_off={lock_off} lock_on={lock_on}"
+                 on_locked={on_locked} lock_off={lock_off} lock_on={lock_on}"
             );
         }
     }

@@ -33,31 +33,49 @@ use crate::sync::AtomicU64;
 
 #[cfg(all(target_arch = "x86_64", not(loom)))]
 mod imp {
+    use crate::log::CpuBuffer;
     use core::arch::asm;
     use core::sync::atomic::AtomicU64;
 
-    /// `cmpxchg` without `lock`: if `*a == old`, stores `new`. Returns the
-    /// value found.
+    /// `cmpxchg` without `lock` on a buffer's reservation index: if it
+    /// holds `old`, stores `new`. Returns the value found. The index is
+    /// addressed as the buffer's address plus a constant, so the caller
+    /// needs no register for the index's own address.
     #[inline(always)]
-    pub fn compare_exchange(a: &AtomicU64, old: u64, new: u64) -> u64 {
+    pub fn reserve<const B: usize, const W: usize>(
+        buf: &CpuBuffer<B, W>,
+        old: u64,
+        new: u64,
+    ) -> u64 {
         let found: u64;
-        // SAFETY: `a.as_ptr()` is valid, aligned and lives as long as the
-        // borrow `a`; `cmpxchg` reads and may write those 8 bytes and
-        // writes `rax` (declared) and the flags (not preserved, the
-        // default). An `AtomicU64` may be read and written through its
-        // pointer by any code: this single instruction is an aligned 8-byte
-        // load and store, each atomic on x86-64, so it is not a data race
-        // with concurrent atomic accesses (see the module docs for why the
-        // callers have no concurrent *writer* on another processor).
+        // SAFETY: `buf` is a valid reference, and `INDEX_OFFSET` is
+        // `offset_of!` the index field inside `CpuBuffer<B, W>`, so
+        // `[buf + INDEX_OFFSET]` is exactly `buf.index()`, an aligned
+        // `AtomicU64` borrowed for this call. `cmpxchg` reads and may write
+        // those 8 bytes and writes `rax` (declared) and the flags (not
+        // preserved, the default). An `AtomicU64` may be read and written
+        // through its pointer by any code: this single instruction is an
+        // aligned 8-byte load and store, each atomic on x86-64, so it is
+        // not a data race with concurrent atomic accesses (see the module
+        // docs for why the callers have no concurrent *writer* on another
+        // processor).
         unsafe {
             asm!(
-                "cmpxchg qword ptr [{a}], {new}",
-                a = in(reg) a.as_ptr(),
+                "cmpxchg qword ptr [{b} + {off}], {new}",
+                b = in(reg) core::ptr::from_ref(buf),
+                off = const CpuBuffer::<B, W>::INDEX_OFFSET,
                 new = in(reg) new,
                 inout("rax") old => found,
                 options(nostack),
             );
         }
+        debug_assert!(core::ptr::eq(
+            buf.index().as_ptr(),
+            core::ptr::from_ref(buf)
+                .cast::<u8>()
+                .wrapping_add(CpuBuffer::<B, W>::INDEX_OFFSET)
+                .cast()
+        ));
         found
     }
 
@@ -78,9 +96,8 @@ mod imp {
     /// `add` to memory without `lock`.
     #[inline(always)]
     pub fn add(a: &AtomicU64, v: u64) {
-        // SAFETY: as for `compare_exchange`: one aligned 8-byte
-        // read-modify-write of memory owned by `a`, clobbering only the
-        // flags.
+        // SAFETY: as for `reserve`: one aligned 8-byte read-modify-write
+        // of the `AtomicU64` borrowed as `a`, clobbering only the flags.
         unsafe {
             asm!(
                 "add qword ptr [{a}], {v}",
@@ -98,8 +115,13 @@ mod imp {
 
     /// The portable fallback: a locked compare-and-swap.
     #[inline(always)]
-    pub fn compare_exchange(a: &AtomicU64, old: u64, new: u64) -> u64 {
-        match a.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed) {
+    pub fn reserve<const B: usize, const W: usize>(
+        buf: &crate::log::CpuBuffer<B, W>,
+        old: u64,
+        new: u64,
+    ) -> u64 {
+        let index = buf.index();
+        match index.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed) {
             Ok(v) | Err(v) => v,
         }
     }
@@ -118,11 +140,16 @@ mod imp {
     }
 }
 
-/// Stores `new` in `a` if it holds `old`, atomically with respect to
-/// interrupts on this processor. `Err(found)` when it did not hold `old`.
+/// Stores `new` in `buf`'s reservation index if it holds `old`, atomically
+/// with respect to interrupts on this processor. `Err(found)` when it did
+/// not hold `old`.
 #[inline(always)]
-pub(crate) fn compare_exchange(a: &AtomicU64, old: u64, new: u64) -> Result<(), u64> {
-    let found = imp::compare_exchange(a, old, new);
+pub(crate) fn reserve<const B: usize, const W: usize>(
+    buf: &crate::log::CpuBuffer<B, W>,
+    old: u64,
+    new: u64,
+) -> Result<(), u64> {
+    let found = imp::reserve(buf, old, new);
     if found == old {
         Ok(())
     } else {
@@ -156,12 +183,15 @@ mod tests {
     use core::sync::atomic::Ordering;
 
     #[test]
-    fn compare_exchange_succeeds_only_on_the_expected_value() {
-        let a = AtomicU64::new(5);
-        assert_eq!(compare_exchange(&a, 4, 9), Err(5));
-        assert_eq!(a.load(Ordering::Relaxed), 5);
-        assert_eq!(compare_exchange(&a, 5, 9), Ok(()));
-        assert_eq!(a.load(Ordering::Relaxed), 9);
+    fn reserve_succeeds_only_on_the_expected_value() {
+        let buf = crate::log::CpuBuffer::<2, 16>::new();
+        let index = buf.index();
+        index.store(5, Ordering::Relaxed);
+        assert_eq!(reserve(&buf, 4, 9), Err(5));
+        assert_eq!(index.load(Ordering::Relaxed), 5);
+        assert_eq!(reserve(&buf, 5, 9), Ok(()));
+        assert_eq!(index.load(Ordering::Relaxed), 9);
+        let a = AtomicU64::new(9);
         add_release(&a, 3);
         assert_eq!(a.load(Ordering::Relaxed), 12);
         add_release(&a, u64::MAX); // wraps, as the atomic add does

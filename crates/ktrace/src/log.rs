@@ -102,7 +102,7 @@ pub struct Geometry {
 }
 
 /// The reservation state of one processor, on its own cache lines.
-#[repr(align(128))]
+#[repr(C, align(128))]
 struct CpuState {
     /// Words ever reserved in this processor's ring.
     index: AtomicU64,
@@ -212,6 +212,18 @@ impl<const BLOCKS: usize, const BLOCK_WORDS: usize> CpuBuffer<BLOCKS, BLOCK_WORD
                 words: core::array::from_fn(|_| AtomicU64::new(0)),
             }),
         }
+    }
+
+    /// Where the reservation index lies in the buffer, in bytes: the
+    /// CPU-local compare-and-swap addresses it from the buffer's address.
+    #[cfg_attr(any(loom, not(target_arch = "x86_64")), allow(dead_code))]
+    pub(crate) const INDEX_OFFSET: usize =
+        core::mem::offset_of!(Self, state) + core::mem::offset_of!(CpuState, index);
+
+    /// The reservation index.
+    #[inline(always)]
+    pub(crate) fn index(&self) -> &AtomicU64 {
+        &self.state.index
     }
 
     /// The commit count and words of the block slot holding word `at`.
@@ -358,11 +370,12 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     /// Compare-and-swap of a reservation index: CPU-local on a
     /// single-writer platform, locked otherwise.
     #[inline(always)]
-    fn reserve(index: &AtomicU64, old: u64, new: u64) -> Result<(), u64> {
+    fn reserve(buf: &CpuBuffer<BLOCKS, BLOCK_WORDS>, old: u64, new: u64) -> Result<(), u64> {
         if P::SINGLE_WRITER {
-            local::compare_exchange(index, old, new)
+            local::reserve(buf, old, new)
         } else {
-            index
+            buf.state
+                .index
                 .compare_exchange_weak(old, new, Ordering::Relaxed, Ordering::Relaxed)
                 .map(|_| ())
         }
@@ -414,7 +427,7 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
                 return self.log_slow(cpu, buf, old, layer, class, minor, len, fill);
             }
             let header = Header::encode(ts as u64, len as u8, layer, class, minor);
-            match Self::reserve(&buf.state.index, old, old + len as u64) {
+            match Self::reserve(buf, old, old + len as u64) {
                 Ok(()) => break (header, old, before),
                 Err(now) => old = now,
             }
@@ -451,7 +464,7 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
             let offset = old % Self::BW;
             if offset != 0 && offset + len as u64 <= Self::BW {
                 // Another writer opened the block meanwhile: the fast path.
-                match Self::reserve(&state.index, old, old + len as u64) {
+                match Self::reserve(buf, old, old + len as u64) {
                     Ok(()) => {
                         fence(Ordering::Release);
                         let header = Header::encode(ts, len as u8, layer, class, minor);
@@ -474,7 +487,7 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
                 return Err(Dropped::Full);
             }
             let new = boundary + (control::BLOCK_START_WORDS + len) as u64;
-            if let Err(now) = Self::reserve(&state.index, old, new) {
+            if let Err(now) = Self::reserve(buf, old, new) {
                 old = now;
                 continue;
             }
