@@ -354,23 +354,38 @@ fn newer(src: &[&Path], out: &Path) -> bool {
     })
 }
 
+/// The headers in `dirs`: a program is rebuilt when one is newer.
+fn headers(dirs: &[&Path]) -> Vec<PathBuf> {
+    dirs.iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "h"))
+        .collect()
+}
+
 /// Builds one C program with musl-gcc, if its output is older than its
-/// sources.
-fn build_c(src: &Path, out: &Path, include: &Path) -> Result<(), String> {
-    let header = include.join("dt.h");
-    if !newer(&[src, &header], out) {
+/// source or a header in `include`.
+fn build_c(src: &Path, out: &Path, include: &[&Path]) -> Result<(), String> {
+    let hdrs = headers(include);
+    let mut deps: Vec<&Path> = hdrs.iter().map(PathBuf::as_path).collect();
+    deps.push(src);
+    if !newer(&deps, out) {
         return Ok(());
     }
-    let o = Command::new("musl-gcc")
-        .args([
-            "-static",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Wno-unused-parameter",
-        ])
-        .arg("-I")
-        .arg(include)
+    let mut cmd = Command::new("musl-gcc");
+    cmd.args([
+        "-static",
+        "-O2",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+    ]);
+    for dir in include {
+        cmd.arg("-I").arg(dir);
+    }
+    let o = cmd
         .arg("-o")
         .arg(out)
         .arg(src)
@@ -387,15 +402,15 @@ fn build_c(src: &Path, out: &Path, include: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Builds the runner and the C programs (two at a time), returning where
-/// the binaries are.
+/// Builds the runner and the C programs (a few at a time) into `out_dir`.
+/// A program's own folder and the harness folder are its include path.
 fn build_all(progs: &[Program], out_dir: &Path) -> Result<(), String> {
     let harness = crate::root().join("tests/difftest/harness");
     std::fs::create_dir_all(out_dir).map_err(|e| e.to_string())?;
     build_c(
         &harness.join("difftest-run.c"),
         &out_dir.join("difftest-run"),
-        &harness,
+        &[&harness],
     )?;
     let c_progs: Vec<&Program> = progs.iter().filter(|p| !p.script).collect();
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
@@ -406,8 +421,10 @@ fn build_all(progs: &[Program], out_dir: &Path) -> Result<(), String> {
             .map(|part| {
                 let harness = &harness;
                 s.spawn(move || {
-                    part.iter()
-                        .try_for_each(|p| build_c(&p.source, &out_dir.join(&p.name), harness))
+                    part.iter().try_for_each(|p| {
+                        let own = p.source.parent().unwrap_or(Path::new("."));
+                        build_c(&p.source, &out_dir.join(&p.name), &[own, harness])
+                    })
                 })
             })
             .collect();
