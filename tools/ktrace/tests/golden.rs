@@ -114,35 +114,14 @@ fn perfetto_golden() {
         .collect();
     // One track per processor, and one for its dispatchers.
     assert_eq!(tracks, vec![0, 1000, 1, 1001]);
-    let mut slices: std::collections::BTreeMap<u64, Vec<(f64, f64)>> = Default::default();
     for e in events.iter().filter(|e| e["ph"] != "M") {
         assert!(e["ts"].is_f64() || e["ts"].is_u64(), "{e}");
         assert!(["X", "i"].contains(&e["ph"].as_str().unwrap()), "{e}");
         if e["ph"] == "X" {
-            let (ts, dur) = (e["ts"].as_f64().unwrap(), e["dur"].as_f64().unwrap());
-            assert!(dur >= 0.0, "{e}");
-            slices
-                .entry(e["tid"].as_u64().unwrap())
-                .or_default()
-                .push((ts, ts + dur));
+            assert!(e["dur"].as_f64().unwrap() >= 0.0, "{e}");
         }
     }
-    // Slices on one track nest (Perfetto draws partial overlaps wrongly):
-    // that is why dispatcher runs, which a switch inside an interrupt
-    // ends, have their own track.
-    for (tid, mut s) in slices {
-        s.sort_by(|a, b| a.0.total_cmp(&b.0).then(b.1.total_cmp(&a.1)));
-        let mut open: Vec<f64> = Vec::new();
-        for (start, end) in s {
-            while open.last().is_some_and(|&e| e <= start) {
-                open.pop();
-            }
-            if let Some(&outer) = open.last() {
-                assert!(end <= outer, "slices overlap on track {tid}");
-            }
-            open.push(end);
-        }
-    }
+    assert_slices_nest(events);
     // The syscall enter/exit pairs became slices named after the call,
     // and each dispatcher run a slice on the dispatcher track.
     assert!(events
@@ -153,6 +132,39 @@ fn perfetto_golden() {
         .filter(|e| e["ph"] == "X" && e["tid"] == 1001 && e["name"] == "worker d2.0")
         .count();
     assert_eq!(runs, 6);
+}
+
+/// Slices on one Perfetto track nest (Perfetto draws partial overlaps
+/// wrongly): that is why dispatcher runs, which a switch inside an
+/// interrupt ends, have their own track. Compared in whole nanoseconds, as
+/// Perfetto reads the microsecond values.
+fn assert_slices_nest(events: &[serde_json::Value]) {
+    let ns = |v: &serde_json::Value| (v.as_f64().unwrap() * 1000.0).round() as i64;
+    let mut slices: std::collections::BTreeMap<u64, Vec<(i64, i64)>> = Default::default();
+    for e in events.iter().filter(|e| e["ph"] == "X") {
+        let (ts, dur) = (ns(&e["ts"]), ns(&e["dur"]));
+        slices
+            .entry(e["tid"].as_u64().unwrap())
+            .or_default()
+            .push((ts, ts + dur));
+    }
+    assert!(!slices.is_empty());
+    for (tid, mut s) in slices {
+        s.sort_by_key(|&(start, end)| (start, std::cmp::Reverse(end)));
+        let mut open: Vec<i64> = Vec::new();
+        for (start, end) in s {
+            while open.last().is_some_and(|&e| e <= start) {
+                open.pop();
+            }
+            if let Some(&outer) = open.last() {
+                assert!(
+                    end <= outer,
+                    "slices overlap on track {tid}: {start}..{end} in ..{outer}"
+                );
+            }
+            open.push(end);
+        }
+    }
 }
 
 #[test]
