@@ -64,7 +64,7 @@ const TEMPLATE: &str = r##"<!DOCTYPE html>
   button { font: inherit; padding: 2px 10px; }
   #legend span { display: inline-block; margin-right: 10px; }
   #legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
-  #view { user-select: none; cursor: grab; }
+  #view { user-select: none; cursor: grab; display: block; width: 100%; }
   #tip { position: fixed; pointer-events: none; background: #fff; border: 1px solid #999;
          padding: 4px 8px; box-shadow: 2px 2px 6px #0003; display: none; white-space: pre; }
   .label { font-weight: 600; }
