@@ -228,6 +228,7 @@ if (location.hash === "#selftest") {
   }
   document.body.dataset.tip = tip.style.display === "block" ? tip.textContent.split("\n")[0] : "";
   document.body.dataset.drawn = String(svg.querySelectorAll("rect[data-i]").length);
+  document.body.dataset.width = svg.getAttribute("width");
 }
 if (document.body.dataset.status === "loading") document.body.dataset.status = "ok";
 </script>

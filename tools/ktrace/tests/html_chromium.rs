@@ -84,6 +84,12 @@ fn timeline_loads_in_headless_chromium() {
         assert!(tip.contains('.'), "no tooltip shown: {tip:?}");
         let drawn: usize = attr(&dom, "data-drawn").unwrap().parse().unwrap();
         assert!(drawn > 0);
+        // The timeline spans the 1200-pixel window.
+        let width: f64 = attr(&dom, "data-width").unwrap().parse().unwrap();
+        assert!(
+            width > 1000.0,
+            "timeline {width} px wide in a 1200 px window"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
