@@ -635,10 +635,23 @@ pub fn boot(
 }
 
 /// Runs the suite on K42-rs. Not possible yet: K42-rs has no user mode
-/// for Linux binaries. When it has, this boots the K42-rs image on the
-/// same initramfs through [`boot`] (its `/init` and runner are Linux
-/// binaries too) and returns the parsed outcomes.
-pub fn run_k42(_initramfs: &Path, _machine: &crate::tests::Machine) -> Result<Outcomes, String> {
+/// for Linux binaries. When it has, the body becomes
+///
+/// ```text
+/// let kernel = crate::kernel_image::build(false)?;
+/// let guest = Guest { label: "k42-rs", kernel: &kernel, cmdline: "" };
+/// boot(&guest, initramfs, machine, "256M", total, log).map(|p| p.outcomes)
+/// ```
+///
+/// The same initramfs serves: its `/init` and runner are Linux binaries
+/// too. (`qemu::Config` also passes K42-rs's own `initramfs.cpio` as
+/// `-initrd`; [`boot`] adds this one after it, and QEMU takes the last.)
+pub fn run_k42(
+    _initramfs: &Path,
+    _machine: &crate::tests::Machine,
+    _total: usize,
+    _log: &Path,
+) -> Result<Outcomes, String> {
     Err("not yet: K42-rs does not run Linux binaries yet (issue 9)".into())
 }
 
@@ -738,7 +751,7 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
                 ("linux run 1", "linux run 2"),
             )
         } else {
-            let k42 = run_k42(&initramfs, machine);
+            let k42 = run_k42(&initramfs, machine, progs.len(), &work.join("k42.log"));
             match k42 {
                 Ok(outcomes) => (
                     Parsed {
@@ -1036,7 +1049,13 @@ partial\n";
 
     #[test]
     fn k42_side_says_not_yet() {
-        let e = run_k42(Path::new("x.cpio"), &crate::tests::MACHINES[0]).unwrap_err();
+        let e = run_k42(
+            Path::new("x.cpio"),
+            &crate::tests::MACHINES[0],
+            1,
+            Path::new("k42.log"),
+        )
+        .unwrap_err();
         assert!(e.starts_with("not yet"), "{e}");
     }
 
@@ -1084,5 +1103,62 @@ partial\n";
         assert!(line("null syscall").contains("not run"), "{t}");
         assert!(line("custom").contains(" 7 "), "{t}");
         assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 1);
+    }
+
+    /// The in-guest runner, run on this (Linux) host on real processes:
+    /// its framing must parse back into the right outputs and statuses.
+    /// Skipped without musl-gcc.
+    #[test]
+    fn runner_frames_real_processes() {
+        if Command::new("musl-gcc").arg("--version").output().is_err() {
+            eprintln!("note: musl-gcc is not installed (apt-get install musl-tools); skipping");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-runner-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let harness = crate::root().join("tests/difftest/harness");
+        let runner = dir.join("difftest-run");
+        build_c(&harness.join("difftest-run.c"), &runner, &[&harness]).unwrap();
+        let scripts = [
+            ("mixed", "echo out; echo err >&2; exit 3"),
+            ("nonl", "printf 'no newline'"),
+            ("binary", "printf 'a\\001b\\r\\n'"),
+            ("killed", "kill -9 $$"),
+            ("slow", "sleep 5"),
+            ("cwd", "pwd; ls -a | wc -l"),
+            ("straggler", "sleep 30 & echo started"),
+        ];
+        let mut list = String::new();
+        for (name, body) in scripts {
+            let path = dir.join(format!("{name}.sh"));
+            std::fs::write(&path, body).unwrap();
+            let _ = writeln!(list, "{name} /bin/sh {}", path.display());
+        }
+        list.push_str("# a comment line\nmissing /nonexistent/program\n");
+        std::fs::write(dir.join("list"), list).unwrap();
+        let started = Instant::now();
+        let out = Command::new(&runner)
+            .arg(dir.join("list"))
+            .arg("700")
+            .env("DIFFTEST_SCRATCH", dir.join("scratch"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let p = parse_serial(&String::from_utf8_lossy(&out.stdout));
+        assert!(p.all_done);
+        let get = |n: &str| p.outcomes.get(n).cloned().unwrap();
+        assert_eq!(get("mixed"), o("out\nerr\n", "exit:3"));
+        assert_eq!(get("nonl"), o("no newline", "exit:0"));
+        assert_eq!(get("binary"), o("a\\x01b\\x0d\n", "exit:0"));
+        assert_eq!(get("killed"), o("", "signal:9"));
+        assert_eq!(get("slow").status, "timeout");
+        let cwd = format!("{}\n2\n", dir.join("scratch/cwd").display());
+        assert_eq!(get("cwd"), o(&cwd, "exit:0"), "a fresh, empty directory");
+        assert_eq!(get("straggler"), o("started\n", "exit:0"));
+        assert_eq!(get("missing").status, "exit:127");
+        assert_eq!(p.outcomes.len(), 8);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

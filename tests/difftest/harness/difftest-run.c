@@ -35,6 +35,7 @@
 #define MAX_OUT (256 * 1024)
 
 static char out[MAX_OUT];
+static const char *scratch = "/scratch";
 
 static long long now_ms(void)
 {
@@ -81,7 +82,7 @@ static void put_escaped(const char *s, size_t n)
 static void run_one(char *name, char **argv, long timeout_ms)
 {
 	char dir[512], line[1024];
-	snprintf(dir, sizeof dir, "/scratch/%s", name);
+	snprintf(dir, sizeof dir, "%s/%s", scratch, name);
 	mkdir(dir, 0755);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
@@ -182,7 +183,9 @@ int main(int argc, char **argv)
 		dprintf(2, "difftest-run: cannot open %s\n", argv[1]);
 		return 2;
 	}
-	mkdir("/scratch", 0755);
+	if (getenv("DIFFTEST_SCRATCH"))
+		scratch = getenv("DIFFTEST_SCRATCH");
+	mkdir(scratch, 0755);
 	char line[1024];
 	while (fgets(line, sizeof line, f)) {
 		char *words[32];
