@@ -46,21 +46,80 @@ const SWITCH: u64 = 1 << 40;
 const PREEMPTED: u64 = SWITCH;
 /// The dispatcher yielded.
 const YIELDED: u64 = SWITCH + 1;
+/// The dispatcher handed the processor to another (PPC).
+const HANDOFF: u64 = SWITCH + 2;
+/// The dispatcher blocked.
+const BLOCKED: u64 = SWITCH + 3;
 
 /// Still running (the exit status slot).
 const RUNNING: u64 = u64::MAX;
+
+/// A process: an address space, its dispatchers (at most one per
+/// processor), its PPC entry point and its exported objects.
+pub struct Process {
+    /// Its id (what PPC servers see as the caller).
+    pub pid: u32,
+    /// Its address space; taken and destroyed when its last dispatcher
+    /// ends.
+    space: spin::Mutex<Option<Arc<Space>>>,
+    /// Its dispatcher on each processor.
+    pub dispatchers: IrqMutex<BTreeMap<usize, DispatcherId>>,
+    /// Where a PPC to this process enters, and on which stack.
+    pub ipc_entry: AtomicU64,
+    /// Top of the stack PPCs run on.
+    pub ipc_stack: AtomicU64,
+    /// Exported objects (`crate::ppc`).
+    pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
+}
+
+impl Process {
+    /// Its address space, while it has one.
+    pub fn space(&self) -> Option<Arc<Space>> {
+        self.space.lock().clone()
+    }
+}
+
+static PROCESSES: IrqMutex<BTreeMap<u32, Arc<Process>>> = IrqMutex::new(BTreeMap::new());
+static NEXT_PID: AtomicU64 = AtomicU64::new(1);
+
+/// Reserves a process id (to tell a program about another before both
+/// exist).
+pub fn alloc_pid() -> u32 {
+    NEXT_PID.fetch_add(1, Ordering::Relaxed) as u32
+}
+
+/// A process around `space`, with id `pid` (from [`alloc_pid`]).
+pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
+    let p = Arc::new(Process {
+        pid,
+        space: spin::Mutex::new(Some(Arc::new(space))),
+        dispatchers: IrqMutex::new(BTreeMap::new()),
+        ipc_entry: AtomicU64::new(0),
+        ipc_stack: AtomicU64::new(0),
+        exports: IrqMutex::new(alloc::vec::Vec::new()),
+    });
+    PROCESSES.lock().insert(pid, p.clone());
+    p
+}
+
+/// The live process `pid`.
+pub fn process(pid: u32) -> Option<Arc<Process>> {
+    PROCESSES.lock().get(&pid).cloned()
+}
 
 /// One user context, scheduled by the kernel.
 pub struct Dispatcher {
     /// Its name in the scheduler.
     pub id: DispatcherId,
-    /// Its address space (shared with the process's other dispatchers);
-    /// taken when it ends, and destroyed with the last of them.
-    space: spin::Mutex<Option<Arc<Space>>>,
-    ctx: spin::Mutex<UserContext>,
+    /// Its process.
+    pub process: Arc<Process>,
+    /// The registers of a context not running now.
+    pub ctx: spin::Mutex<UserContext>,
     exit: AtomicU64,
     /// The processor it last ran on.
     pub last_cpu: AtomicU64,
+    /// While serving a PPC: the client dispatcher's raw id + 1.
+    pub serving: AtomicU64,
 }
 
 impl Dispatcher {
@@ -96,9 +155,9 @@ fn now() -> u64 {
     crate::time::now_ns()
 }
 
-/// Makes `ctx` (in `space`) a runnable dispatcher on processor `cpu`.
+/// Makes `ctx` a runnable dispatcher of `process` on processor `cpu`.
 pub fn create(
-    space: Arc<Space>,
+    process: &Arc<Process>,
     ctx: UserContext,
     cpu: usize,
     params: Params,
@@ -106,11 +165,13 @@ pub fn create(
     let id = smp().create(cpu, params)?;
     let d = Arc::new(Dispatcher {
         id,
-        space: spin::Mutex::new(Some(space)),
+        process: process.clone(),
         ctx: spin::Mutex::new(ctx),
         exit: AtomicU64::new(RUNNING),
         last_cpu: AtomicU64::new(cpu as u64),
+        serving: AtomicU64::new(0),
     });
+    process.dispatchers.lock().insert(cpu, id);
     TABLE.lock().insert(id.to_raw(), d.clone());
     let t = &crate::trace::TRACER;
     ktrace::events::sched::create(t, id.to_raw(), cpu as u32, params.class as u8);
@@ -128,10 +189,22 @@ pub fn kill(d: &Dispatcher, status: u64) {
 }
 
 fn finish(d: &Dispatcher, status: u64) {
-    if let Some(space) = d.space.lock().take() {
-        if let Some(space) = Arc::into_inner(space) {
-            if let Err(e) = space.destroy() {
-                log::warn!("dispatcher {}: its address space: {e}", d.id);
+    let p = &d.process;
+    let last = {
+        let mut ds = p.dispatchers.lock();
+        ds.retain(|_, id| *id != d.id);
+        ds.is_empty()
+    };
+    if last {
+        PROCESSES.lock().remove(&p.pid);
+        if let Some(space) = p.space.lock().take() {
+            match Arc::into_inner(space) {
+                Some(space) => {
+                    if let Err(e) = space.destroy() {
+                        log::warn!("process {}: its address space: {e}", p.pid);
+                    }
+                }
+                None => log::warn!("process {}: address space still in use at exit", p.pid),
             }
         }
     }
@@ -153,6 +226,44 @@ pub fn user_tick() {
         ktrace::events::sched::preempt(&crate::trace::TRACER, cur - 1, true);
         usermode::finish(PREEMPTED);
     }
+}
+
+/// The dispatcher running on this processor.
+pub fn current() -> Option<Arc<Dispatcher>> {
+    let cur = CURRENT[percpu::current_id()].load(Ordering::Relaxed);
+    if cur == 0 {
+        return None;
+    }
+    TABLE.lock().get(&(cur - 1)).cloned()
+}
+
+/// A dispatcher by id.
+pub fn get(id: DispatcherId) -> Option<Arc<Dispatcher>> {
+    TABLE.lock().get(&id.to_raw()).cloned()
+}
+
+/// Where the handoff of the current handler goes (per processor).
+static HANDOFF_TO: [AtomicU64; percpu::MAX_CPUS] = [const { AtomicU64::new(0) }; percpu::MAX_CPUS];
+
+/// The running dispatcher gives this processor to `target` (a PPC call or
+/// return) when the current system call returns; it blocks meanwhile.
+pub fn user_handoff(target: DispatcherId) {
+    let cpu = percpu::current_id();
+    HANDOFF_TO[cpu].store(target.to_raw(), Ordering::Relaxed);
+    usermode::finish(HANDOFF);
+}
+
+/// The running dispatcher blocks until a PPC (or later, a message or soft
+/// interrupt) wakes it: true if one runs here.
+pub fn user_block() -> bool {
+    let cpu = percpu::current_id();
+    let cur = CURRENT[cpu].load(Ordering::Relaxed);
+    if cur == 0 {
+        return false;
+    }
+    ktrace::events::sched::block(&crate::trace::TRACER, cur - 1);
+    usermode::finish(BLOCKED);
+    true
 }
 
 /// The running dispatcher asks to yield: true if one runs here (it then
@@ -200,7 +311,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
             ktrace::events::sched::migrate(t, raw, from as u32, cpu as u32);
         }
         last = raw;
-        let Some(space) = d.space.lock().clone() else {
+        let Some(space) = d.process.space() else {
             continue;
         };
         let status = {
@@ -211,12 +322,26 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
             CURRENT[cpu].store(0, Ordering::Relaxed);
             s
         };
+        // The last reference but the process's: `finish` below destroys the
+        // space only if it holds the only one.
+        drop(space);
         match status {
             PREEMPTED => {}
             YIELDED => {
                 next = smp()
                     .yield_now(cpu, now())
                     .expect("this processor's scheduler")
+            }
+            HANDOFF => {
+                let to = DispatcherId::from_raw(HANDOFF_TO[cpu].load(Ordering::Relaxed));
+                ktrace::events::sched::handoff(t, raw, to.to_raw(), true);
+                match smp().handoff(cpu, to, sched::HandoffMode::Block, now()) {
+                    Ok(dispatch) => next = Some(dispatch),
+                    Err(e) => log::warn!("handoff {} -> {to}: {e:?}", d.id),
+                }
+            }
+            BLOCKED => {
+                let _ = smp().block(d.id, now());
             }
             exit => {
                 let _ = smp().exit(d.id, now());
@@ -289,6 +414,7 @@ ktest::ktest! {
     /// Load balancing: dispatchers created on one processor spread to the
     /// idle ones, and all finish.
     fn dispatch_idle_processors_steal() {
+        let base = crate::mm::user::usage();
         let n = percpu::online();
         let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap());
         let ds: alloc::vec::Vec<_> = (0..2 * n).map(|_| spawn_test(&[b"native-tests", b"work", b"2"], 0, p)).collect();
@@ -308,6 +434,8 @@ ktest::ktest! {
             ran_on |= 1 << d.last_cpu.load(Ordering::Relaxed);
         }
         assert_eq!(ran_on.count_ones() as usize, n, "every processor ran some: {ran_on:#b}");
+        drop(ds);
+        assert_eq!(crate::mm::user::usage_back_to(base), base, "no frame or page table left behind");
     }
 }
 
@@ -319,5 +447,6 @@ fn spawn_test(argv: &[&[u8]], cpu: usize, params: Params) -> Arc<Dispatcher> {
         .unwrap()
         .data;
     let (space, ctx) = crate::process::load(image, argv).unwrap();
-    create(Arc::new(space), ctx, cpu, params).unwrap()
+    let p = new_process(space, alloc_pid());
+    create(&p, ctx, cpu, params).unwrap()
 }

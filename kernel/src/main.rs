@@ -31,6 +31,7 @@ mod ktests;
 mod mm;
 mod monitor;
 mod panic;
+mod ppc;
 mod process;
 mod sync;
 mod syscall;

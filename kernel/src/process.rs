@@ -144,6 +144,17 @@ fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, Spa
         Prot::RW,
         MapOptions::default(),
     )?;
+    // The PPC register block and page: one per processor (`crate::ppc`).
+    let per_cpu = MapOptions {
+        kind: ::mm::RegionKind::PerCpu,
+        ..MapOptions::default()
+    };
+    space.map_anon(
+        crate::ppc::PPC_VA,
+        crate::ppc::PPC_REGION,
+        Prot::RW,
+        per_cpu,
+    )?;
     let mut stack = alloc::vec![0u8; 4096];
     let params = StackParams {
         argv,
@@ -272,6 +283,16 @@ ktest::ktest! {
         for (case, status) in [("segv", 128 + 11), ("int80", 128 + 11), ("ud", 128 + 4)] {
             let got = spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
             assert_eq!(got, status, "{case}");
+        }
+    }
+
+    /// Running a program returns every frame and page table it used.
+    fn user_program_leaves_nothing_behind() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        for case in ["hello", "memory", "segv"] {
+            spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
+            assert_eq!(usage_back_to(base), base, "after {case}");
         }
     }
 

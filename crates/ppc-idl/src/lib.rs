@@ -253,6 +253,9 @@ pub struct Message {
     pub regs: [u64; PPC_REGS],
     /// The PPC page.
     pub page: [u8; PPC_PAGE_SIZE],
+    /// Bytes of `page` in use (set by the [`Writer`]): what a kernel
+    /// transport copies.
+    pub page_len: usize,
 }
 
 impl Default for Message {
@@ -267,6 +270,7 @@ impl Message {
         Message {
             regs: [0; PPC_REGS],
             page: [0; PPC_PAGE_SIZE],
+            page_len: 0,
         }
     }
 

@@ -58,6 +58,7 @@ impl<'m> Writer<'m> {
             .ok_or(PpcError::Overflow)?;
         dst.copy_from_slice(b);
         self.off = end;
+        self.msg.page_len = self.msg.page_len.max(end);
         Ok(())
     }
 

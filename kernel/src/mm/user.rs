@@ -301,3 +301,39 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
         Resolved::Pending(io) => Err(MmError::Pending(io)),
     }
 }
+
+/// Frames charged to user memory and user page tables in use, once
+/// deferred reclamation has settled (a test's baseline).
+pub fn usage() -> (usize, usize) {
+    let rt = crate::clustered::runtime();
+    let read = || {
+        rt.synchronize().expect("synchronize outside calls");
+        (
+            memory().frames_in_use().unwrap_or(usize::MAX),
+            TABLES.live(),
+        )
+    };
+    // Reclaiming one object may destroy others (a Region its FCMs, the
+    // last Region its HAT), each a quiescent period later.
+    let mut last = read();
+    for _ in 0..8 {
+        let now = read();
+        if now == last && rt.pending() == 0 {
+            break;
+        }
+        last = now;
+    }
+    last
+}
+
+/// Waits, up to a second of guest time, for [`usage`] to come back to
+/// `base`; returns the last reading.
+pub fn usage_back_to(base: (usize, usize)) -> (usize, usize) {
+    let deadline = crate::time::now_ns() + 1_000_000_000;
+    let mut now = usage();
+    while now != base && crate::time::now_ns() < deadline {
+        crate::time::delay_us(1000);
+        now = usage();
+    }
+    now
+}

@@ -20,27 +20,16 @@ fn write(va: u64, v: u64) {
     probe_write_u64(va, v).unwrap_or_else(|f| panic!("write of {va:#x} faulted: {f:?}"));
 }
 
-/// Frames charged to user memory and user page tables: the baseline a
-/// test must return to.
-fn usage() -> (usize, usize) {
-    crate::clustered::runtime()
-        .synchronize()
-        .expect("synchronize outside calls");
-    (user::memory().frames_in_use().unwrap(), TABLES.live())
-}
+use super::user::usage;
 
-/// Destroys `s` and checks that usage returns to `base`. Reclamation is
-/// deferred to quiescent points (a Region's FCMs go after the Region), so
-/// this waits, up to a second of guest time, for it to settle.
+/// Destroys `s` and checks that usage returns to `base`.
 fn destroy(s: Space, base: (usize, usize)) {
     s.destroy().unwrap();
-    let deadline = crate::time::now_ns() + 1_000_000_000;
-    let mut now = usage();
-    while now != base && crate::time::now_ns() < deadline {
-        crate::time::delay_us(1000);
-        now = usage();
-    }
-    assert_eq!(now, base, "frames and page tables back to the baseline");
+    assert_eq!(
+        user::usage_back_to(base),
+        base,
+        "frames and page tables back to the baseline"
+    );
 }
 
 /// Runs `f` on every online processor at once, interrupts enabled (a

@@ -15,8 +15,10 @@
 //! [`Errno`]; user pointers go through `arch::uaccess`, so a bad one is
 //! `-EFAULT`.
 
+mod block;
 mod console_write;
 mod exit;
+mod ipc;
 mod set_fs_base;
 mod yield_now;
 
@@ -26,6 +28,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Base of the native call numbers.
 pub const NATIVE: u64 = 0x4b42_0000;
+/// `export`: a native call beyond the `sched` crate's dozen (object
+/// handles live in the kernel, not the scheduler).
+pub const EXPORT: u64 = sched::native::nr::COUNT;
+/// `grant`: see [`EXPORT`].
+pub const GRANT: u64 = sched::native::nr::COUNT + 1;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 
@@ -33,8 +40,18 @@ pub const DEBUG: u64 = 0x4b42_1000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i64)]
 pub enum Errno {
+    /// No such process.
+    Esrch = 3,
+    /// Bad handle.
+    Ebadf = 9,
+    /// Try again.
+    Eagain = 11,
+    /// Out of memory.
+    Enomem = 12,
     /// Bad address.
     Efault = 14,
+    /// Busy.
+    Ebusy = 16,
     /// Invalid argument.
     Einval = 22,
     /// No such call.
@@ -70,7 +87,13 @@ macro_rules! syscall_table {
 }
 
 syscall_table! {
+    NATIVE | sched::native::nr::SET_ENTRY_POINT => "set_entry_point", ipc::sys_set_entry_point;
     NATIVE | sched::native::nr::YIELD           => "yield",           yield_now::sys_yield;
+    NATIVE | sched::native::nr::BLOCK           => "block",           block::sys_block;
+    NATIVE | sched::native::nr::IPC_CALL        => "ipc_call",        ipc::sys_ipc_call;
+    NATIVE | sched::native::nr::IPC_RETURN      => "ipc_return",      ipc::sys_ipc_return;
+    NATIVE | EXPORT                             => "export",          ipc::sys_export;
+    NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;
     DEBUG | 1                                   => "set_fs_base",     set_fs_base::sys_set_fs_base;

@@ -18,6 +18,9 @@
 //! | `spin` | loops forever (for the scheduler's fairness tests) | never ends |
 //! | `work N` | N million loop iterations, then exits | status 0 |
 //! | `yield N` | yields N times, checking its registers survive | status 0 |
+//! | `ppc-server C` | exports an `Echo` object, grants process C right 0b1, serves PPCs | blocks between calls |
+//! | `ppc-client S H` | calls `Echo` on handle H of process S: methods, rights, bad handles | status 0 |
+//! | `ppc-bench S H` | PPC round trips: null, 64 B, 4 KiB arguments | prints cycles per call |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -40,6 +43,26 @@ mod k42 {
     pub const YIELD: u64 = NATIVE | 1;
     pub const CONSOLE_WRITE: u64 = DEBUG;
     pub const SET_FS_BASE: u64 = DEBUG | 1;
+    pub const SET_ENTRY_POINT: u64 = NATIVE;
+    pub const BLOCK: u64 = NATIVE | 2;
+    pub const IPC_CALL: u64 = NATIVE | 4;
+    pub const IPC_RETURN: u64 = NATIVE | 5;
+    pub const EXPORT: u64 = NATIVE | 12;
+    pub const GRANT: u64 = NATIVE | 13;
+    /// The per-processor PPC register block and page.
+    pub const PPC_VA: u64 = 0x7e00_0000_0000;
+    pub const PPC_PAGE_VA: u64 = PPC_VA + 4096;
+
+    pub fn syscall3(nr: u64, a: u64, b: u64, c: u64) -> (i64, u64) {
+        let r: i64;
+        let d: u64;
+        // SAFETY: as in `syscall2`; rdx carries a second result.
+        unsafe {
+            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a, in("rsi") b,
+                 inlateout("rdx") c => d, lateout("rcx") _, lateout("r11") _, options(nostack))
+        };
+        (r, d)
+    }
 
     pub fn syscall2(nr: u64, a: u64, b: u64) -> i64 {
         let r: i64;
@@ -61,6 +84,174 @@ mod k42 {
         // The kernel never returns from exit.
         loop {
             core::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+mod ppc {
+    //! A PPC interface, its server and a `Transport` over the kernel.
+    use super::k42;
+    use ppc_idl::{
+        CallInfo, Dispatch, Message, MethodId, ObjectHandle, PpcError, ProcessId, Rights,
+        Transport, PPC_REGS,
+    };
+
+    /// What the tests call.
+    #[ppc_idl::interface]
+    pub trait Echo {
+        /// Needs right 0b1.
+        #[ppc(rights = 0b1)]
+        fn add(&self, x: u64) -> u64;
+        /// The round-trip floor.
+        fn null(&self);
+        /// Sums bytes passed in the PPC page.
+        fn sum(&self, data: &[u8]) -> u64;
+        /// The caller, as the kernel names it.
+        fn whoami(&self, #[ppc(caller)] caller: ProcessId) -> u32;
+        /// Needs right 0b10, which nobody is granted.
+        #[ppc(rights = 0b10)]
+        fn secret(&self) -> u64;
+    }
+
+    pub struct EchoImpl;
+
+    impl Echo for EchoImpl {
+        fn add(&self, x: u64) -> u64 {
+            x + 1
+        }
+        fn null(&self) {}
+        fn sum(&self, data: &[u8]) -> u64 {
+            data.iter().map(|b| u64::from(*b)).sum()
+        }
+        fn whoami(&self, caller: ProcessId) -> u32 {
+            caller.0
+        }
+        fn secret(&self) -> u64 {
+            42
+        }
+    }
+
+    fn code(e: PpcError) -> u64 {
+        match e {
+            PpcError::NoRights => 1,
+            PpcError::NoSuchMethod(_) => 2,
+            PpcError::Overflow => 3,
+            PpcError::Malformed => 4,
+            PpcError::BadHandle => 5,
+            PpcError::Transport => 6,
+        }
+    }
+
+    fn error(code: u64) -> PpcError {
+        match code {
+            1 => PpcError::NoRights,
+            2 => PpcError::NoSuchMethod(0),
+            3 => PpcError::Overflow,
+            4 => PpcError::Malformed,
+            5 => PpcError::BadHandle,
+            _ => PpcError::Transport,
+        }
+    }
+
+    fn regs() -> *mut [u64; PPC_REGS] {
+        k42::PPC_VA as *mut [u64; PPC_REGS]
+    }
+
+    fn page() -> *mut [u8; 4096] {
+        k42::PPC_PAGE_VA as *mut [u8; 4096]
+    }
+
+    /// A handle as the kernel spells it.
+    pub fn raw(h: ObjectHandle) -> u64 {
+        (u64::from(h.server.0) << 32) | (u64::from(h.index) << 16) | u64::from(h.seq)
+    }
+
+    /// The kernel's PPC path as a `ppc-idl` transport.
+    pub struct KernelTransport;
+
+    impl Transport for KernelTransport {
+        fn call(
+            &self,
+            handle: ObjectHandle,
+            method: MethodId,
+            req: &Message,
+            reply: &mut Message,
+        ) -> Result<(), PpcError> {
+            // SAFETY: the PPC region is mapped read-write in every process,
+            // one copy per processor; this program is single-threaded and
+            // pinned, so nothing else uses it meanwhile.
+            unsafe {
+                *regs() = req.regs;
+                (&mut *page())[..req.page_len].copy_from_slice(&req.page[..req.page_len]);
+            }
+            let (status, len) = k42::syscall3(
+                k42::IPC_CALL,
+                raw(handle),
+                u64::from(method),
+                req.page_len as u64,
+            );
+            match status {
+                0 => {}
+                -9 => return Err(PpcError::BadHandle),
+                s if s < 0 => return Err(PpcError::Transport),
+                s => return Err(error(s as u64)),
+            }
+            let len = (len as usize).min(4096);
+            // SAFETY: as above; the kernel copied the server's reply here.
+            unsafe {
+                reply.regs = *regs();
+                reply.page[..len].copy_from_slice(&(&mut *page())[..len]);
+            }
+            reply.page_len = len;
+            Ok(())
+        }
+
+        fn send(&self, _: ObjectHandle, _: MethodId, _: &Message) -> Result<(), PpcError> {
+            Err(PpcError::Transport) // async messages: not yet
+        }
+    }
+
+    static SERVER: EchoServer<EchoImpl> = EchoServer(EchoImpl);
+    static mut REQ: Message = Message::new();
+    static mut REPLY: Message = Message::new();
+
+    /// Where the kernel starts each call: a fresh activation on the PPC
+    /// stack.
+    pub extern "C" fn entry(caller: u64, method: u64, len: u64, rights: u64, _object: u64) -> ! {
+        // SAFETY: one call at a time per dispatcher (the kernel refuses a
+        // second while one is served), so the statics are ours.
+        let (req, reply) = unsafe {
+            (
+                &mut *core::ptr::addr_of_mut!(REQ),
+                &mut *core::ptr::addr_of_mut!(REPLY),
+            )
+        };
+        let len = (len as usize).min(4096);
+        // SAFETY: the kernel copied the request into the PPC region.
+        unsafe {
+            req.regs = *regs();
+            req.page[..len].copy_from_slice(&(&mut *page())[..len]);
+        }
+        req.page_len = len;
+        reply.page_len = 0;
+        let call = CallInfo {
+            method: method as MethodId,
+            caller: ProcessId(caller as u32),
+            rights: Rights(rights),
+        };
+        let status = match SERVER.dispatch(&call, req, reply) {
+            Ok(()) => 0,
+            Err(e) => code(e),
+        };
+        // SAFETY: as above: the reply goes back through the PPC region.
+        unsafe {
+            *regs() = reply.regs;
+            (&mut *page())[..reply.page_len].copy_from_slice(&reply.page[..reply.page_len]);
+        }
+        k42::syscall3(k42::IPC_RETURN, status, reply.page_len as u64, 0);
+        loop {
+            core::hint::spin_loop(); // ipc_return does not come back
         }
     }
 }
@@ -222,6 +413,20 @@ mod program {
                 }
                 u64::from(acc != n * n.saturating_sub(1) / 2)
             }
+            "ppc-server" => {
+                static mut STACK: [u8; 64 * 1024] = [0; 64 * 1024];
+                let client: u64 = arg2.parse().unwrap_or(0);
+                let top = (core::ptr::addr_of_mut!(STACK) as u64 + 64 * 1024) & !15;
+                let entry = crate::ppc::entry as *const () as u64;
+                let r = k42::syscall3(k42::SET_ENTRY_POINT, 4, entry, top).0;
+                let h = k42::syscall2(k42::EXPORT, 0, 0);
+                let g = k42::syscall3(k42::GRANT, h as u64, client, 0b1).0;
+                say!("ppc-server: entry={r} handle={h:#x} grant={g}\n");
+                loop {
+                    k42::syscall2(k42::BLOCK, 0, 0);
+                }
+            }
+            "ppc-client" | "ppc-bench" => ppc_client(case, argc, arg2),
             "segv" => {
                 // SAFETY: deliberately not: the kernel must stop us.
                 unsafe { core::ptr::write_volatile(core::ptr::dangling_mut::<u64>(), 1) };
@@ -242,6 +447,63 @@ mod program {
                 2
             }
         }
+    }
+
+    fn ppc_client(case: &str, _argc: usize, handle: &str) -> u64 {
+        use crate::ppc::{EchoClient, KernelTransport};
+        use ppc_idl::{ObjectHandle, PpcError, ProcessId};
+        let raw = u64::from_str_radix(handle.trim_start_matches("0x"), 16).unwrap_or(0);
+        let h = ObjectHandle::new(
+            ProcessId((raw >> 32) as u32),
+            ((raw >> 16) & 0xffff) as u32,
+            (raw & 0xffff) as u32,
+        );
+        let t = KernelTransport;
+        let echo = EchoClient::new(&t, h);
+        if case == "ppc-bench" {
+            let data = [1u8; 4096];
+            let rdtsc = || {
+                // SAFETY: RDTSC is allowed in user mode (CR4.TSD clear).
+                unsafe { core::arch::x86_64::_rdtsc() }
+            };
+            const N: u64 = 2000;
+            let mut cycles = [0u64; 3];
+            for (k, size) in [0usize, 64, 4064].iter().enumerate() {
+                let t0 = rdtsc();
+                for _ in 0..N {
+                    let r = if *size == 0 {
+                        echo.null().map(|_| 0)
+                    } else {
+                        echo.sum(&data[..*size])
+                    };
+                    if r.is_err() {
+                        return 1;
+                    }
+                }
+                cycles[k] = (rdtsc() - t0) / N;
+            }
+            say!(
+                "kbench: ppc round trip cycles null={} args64={} args4k={}\n",
+                cycles[0],
+                cycles[1],
+                cycles[2]
+            );
+            return 0;
+        }
+        let add = echo.add(41);
+        let me = echo.whoami();
+        let secret = echo.secret();
+        let sum = echo.sum(&[7u8; 4000]);
+        let stale = EchoClient::new(&t, ObjectHandle::new(h.server, h.index, h.seq + 1)).add(1);
+        let nobody = EchoClient::new(&t, ObjectHandle::new(ProcessId(0xfff0), 0, 1)).add(1);
+        say!("ppc-client: add={add:?} whoami={me:?} secret={secret:?} sum={sum:?} stale={stale:?} nobody={nobody:?}\n");
+        let ok = add == Ok(42)
+            && me.is_ok()
+            && secret == Err(PpcError::NoRights)
+            && sum == Ok(28000)
+            && stale == Err(PpcError::BadHandle)
+            && nobody == Err(PpcError::BadHandle);
+        u64::from(!ok)
     }
 
     #[panic_handler]
