@@ -482,11 +482,20 @@ mod program {
                 }
                 cycles[k] = (rdtsc() - t0) / N;
             }
+            // The floor: a system call that does nothing (an unknown
+            // number, answered -ENOSYS without leaving the processor).
+            let t0 = rdtsc();
+            for _ in 0..N {
+                k42::syscall2(0x4b42_0fff, 0, 0);
+            }
+            let syscall = (rdtsc() - t0) / N;
             say!(
-                "kbench: ppc round trip cycles null={} args64={} args4k={}\n",
+                "kbench: ppc round trip cycles null={} args64={} args4k={} null_syscall={} null/syscall={}x\n",
                 cycles[0],
                 cycles[1],
-                cycles[2]
+                cycles[2],
+                syscall,
+                cycles[0] / syscall.max(1)
             );
             return 0;
         }
