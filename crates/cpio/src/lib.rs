@@ -14,19 +14,22 @@
 //!
 //! # The format
 //!
-//! Every entry is a 110-byte ASCII header — the magic `070701` (or `070702`,
+//! Archives are read uncompressed (a compressed one is an error that names
+//! its format). Every entry is a 110-byte ASCII header — the magic `070701` (or `070702`,
 //! "with checksum") and thirteen 8-digit hexadecimal fields: inode, mode,
 //! uid, gid, nlink, mtime, file size, device major/minor, rdev major/minor,
 //! name size (with its NUL) and checksum — then the NUL-terminated name,
 //! padded so the data starts at a multiple of 4 bytes from the archive's
 //! start, then the data, padded to 4 again. A symbolic link's data is its
-//! target. The entry named `TRAILER!!!` ends the archive.
+//! target. The entry named `TRAILER!!!` ends the archive; Linux accepts
+//! several archives one after another, zero-padded ([`Archives`]).
 //!
 //! # Hostile input
 //!
 //! The reader never panics and never reads past its slice: a bad magic, a
 //! non-hexadecimal digit, a header, name or data cut short, a name without
-//! its NUL, a size that points past the end, a wrong `070702` checksum — each
+//! its NUL, a size that points past the end, a wrong `070702` checksum, a
+//! compressed archive — each
 //! is an [`Error`] naming its [`ErrorKind`] and the byte offset where it was
 //! found. Property tests throw random and corrupted archives at it.
 //!
@@ -57,10 +60,18 @@
 //!
 //! # Crates considered
 //!
-//! `cpio` (crates.io) writes newc but needs `std::io`; `cpio_reader` is
-//! `no_std` but read-only and reports errors without offsets. The format is
-//! small enough (about 300 lines with the writer) that owning it, with the
-//! error reporting the kernel wants, costs less than adapting either.
+//! - `cpio` (crates.io) reads and writes newc through `std::io`: not for the
+//!   kernel.
+//! - `cpio_reader` is `no_std` but read-only, and its iterator yields
+//!   entries, not errors: a damaged archive just ends early, with no word
+//!   on what or where.
+//! - `hadris-cpio` (`no_std`, reads and writes newc) was found late and not
+//!   evaluated in depth; its reader streams through a reader trait, while
+//!   the kernel wants entries borrowed from the archive in memory.
+//!
+//! The format is small (about 300 lines for reader and writer), so owning
+//! it, with the offset-naming errors the kernel wants, was the cheaper path;
+//! a switch later would stay inside this crate.
 #![no_std]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -72,7 +83,7 @@ extern crate std;
 mod read;
 mod write;
 
-pub use read::{find, Reader};
+pub use read::{find, Archives, Reader};
 pub use write::{Header, Writer};
 
 use core::fmt;
@@ -185,6 +196,11 @@ impl Entry<'_> {
 pub enum ErrorKind {
     /// The header does not start with `070701` or `070702`.
     BadMagic,
+    /// A compressed archive: this crate reads uncompressed newc only.
+    Compressed {
+        /// The compression format its magic names (gzip, zstd, xz ...).
+        format: &'static str,
+    },
     /// A header field holds something other than 8 hexadecimal digits.
     BadHex {
         /// The field's name in the newc header.
@@ -236,6 +252,10 @@ impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ErrorKind::BadMagic => write!(f, "bad magic (want 070701 or 070702)"),
+            ErrorKind::Compressed { format } => write!(
+                f,
+                "{format}-compressed archive (only uncompressed newc is read)"
+            ),
             ErrorKind::BadHex { field } => {
                 write!(f, "header field {field} is not 8 hexadecimal digits")
             }

@@ -57,6 +57,16 @@ impl<'a> Reader<'a> {
         (self.state == State::Done).then_some(self.pos)
     }
 
+    /// A reader of the archive that starts `start` bytes into `bytes`
+    /// (offsets stay relative to `bytes`).
+    fn starting_at(bytes: &'a [u8], start: usize) -> Self {
+        Self {
+            bytes,
+            pos: start,
+            state: State::Reading,
+        }
+    }
+
     fn fail(&mut self, kind: ErrorKind, offset: usize) -> Option<Result<Entry<'a>, Error>> {
         self.state = State::Failed;
         Some(Err(Error { kind, offset }))
@@ -74,6 +84,9 @@ impl<'a> Iterator for Reader<'a> {
         let bytes = self.bytes;
         if start >= bytes.len() {
             return self.fail(ErrorKind::MissingTrailer, start);
+        }
+        if let Some(format) = compression(&bytes[start..]) {
+            return self.fail(ErrorKind::Compressed { format }, start);
         }
         let Some(header) = bytes.get(start..start + HEADER_LEN) else {
             return self.fail(ErrorKind::TruncatedHeader, start);
@@ -167,6 +180,83 @@ impl<'a> Iterator for Reader<'a> {
     }
 }
 
+/// The compression format whose magic starts `bytes`, if any: what a
+/// compressed initramfs looks like where a header should be.
+fn compression(bytes: &[u8]) -> Option<&'static str> {
+    const MAGICS: [(&[u8], &str); 6] = [
+        (b"\x1f\x8b", "gzip"),
+        (b"\x28\xb5\x2f\xfd", "zstd"),
+        (b"\xfd7zXZ\x00", "xz"),
+        (b"BZh", "bzip2"),
+        (b"\x02\x21\x4c\x18", "lz4"),
+        (b"\x89LZO", "lzo"),
+    ];
+    MAGICS
+        .iter()
+        .find(|(m, _)| bytes.starts_with(m))
+        .map(|&(_, f)| f)
+}
+
+/// Every entry of every archive in `bytes`: Linux accepts several newc
+/// archives one after another (an early-microcode archive before the
+/// root file system, say), with zero bytes between them. Entries and
+/// errors carry offsets from the start of `bytes`.
+#[derive(Debug, Clone)]
+pub struct Archives<'a> {
+    bytes: &'a [u8],
+    reader: Reader<'a>,
+    done: bool,
+}
+
+impl<'a> Archives<'a> {
+    /// The archives in `bytes` (at least one).
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            reader: Reader::new(bytes),
+            done: false,
+        }
+    }
+}
+
+impl<'a> Iterator for Archives<'a> {
+    type Item = Result<Entry<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            match self.reader.next() {
+                Some(Ok(e)) => return Some(Ok(e)),
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                None => {
+                    // The reader stops for good only after an error (already
+                    // returned) or after a trailer: skip the padding.
+                    let Some(end) = self.reader.end() else {
+                        self.done = true;
+                        return None;
+                    };
+                    let next = self.bytes[end..]
+                        .iter()
+                        .position(|&b| b != 0)
+                        .map(|i| end + i);
+                    match next {
+                        Some(at) => self.reader = Reader::starting_at(self.bytes, at),
+                        None => {
+                            self.done = true;
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Eight hexadecimal digits (either case) as a number.
 fn parse_hex8(digits: &[u8]) -> Option<u32> {
     digits.iter().try_fold(0u32, |acc, &d| {
@@ -197,8 +287,8 @@ pub(crate) fn normalize(mut path: &str) -> &str {
     trimmed
 }
 
-/// Looks `path` up in the archive: `"/init"`, `"./init"` and `"init"` are
-/// the same path.
+/// Looks `path` up in the archive (or the archives, one after another, as
+/// in [`Archives`]): `"/init"`, `"./init"` and `"init"` are the same path.
 ///
 /// The whole archive is checked, so a malformed archive is an error even if
 /// the path comes before the damage. When a path occurs twice the later
@@ -208,8 +298,7 @@ pub(crate) fn normalize(mut path: &str) -> &str {
 pub fn find<'a>(archive: &'a [u8], path: &str) -> Result<Option<Entry<'a>>, Error> {
     let want = normalize(path);
     let mut found: Option<Entry<'a>> = None;
-    let mut reader = Reader::new(archive);
-    for entry in reader.by_ref() {
+    for entry in Archives::new(archive) {
         let entry = entry?;
         if normalize(entry.name) == want {
             found = Some(entry);

@@ -1,7 +1,7 @@
 //! Reader and writer: round trips, every malformation the reader must
 //! name, and property tests that random or damaged bytes never panic.
 
-use cpio::{find, Error, ErrorKind, Header, Kind, Reader, Writer};
+use cpio::{find, Archives, Error, ErrorKind, Header, Kind, Reader, Writer};
 use proptest::prelude::*;
 
 fn entries(archive: &[u8]) -> Result<Vec<cpio::Entry<'_>>, Error> {
@@ -233,6 +233,54 @@ fn reader_stops_after_first_error() {
     assert_eq!(r.end(), None);
 }
 
+#[test]
+fn concatenated_archives_with_zero_padding() {
+    let mut first = Writer::new();
+    first.dir("kernel", 0o755).unwrap();
+    first.file("kernel/microcode.bin", 0o644, b"ucode").unwrap();
+    first.file("init", 0o755, b"old").unwrap();
+    let mut a = first.finish();
+    a.extend_from_slice(&[0; 512]);
+    let second_at = a.len();
+    let mut second = Writer::new();
+    second.file("init", 0o755, b"new").unwrap();
+    a.extend_from_slice(&second.finish());
+    a.extend_from_slice(&[0; 12]);
+
+    let all: Vec<_> = Archives::new(&a).collect::<Result<_, _>>().unwrap();
+    let names: Vec<_> = all.iter().map(|e| e.name).collect();
+    assert_eq!(names, ["kernel", "kernel/microcode.bin", "init", "init"]);
+    assert_eq!(
+        all[3].offset, second_at,
+        "offsets count from the first byte"
+    );
+    assert_eq!(find(&a, "/init").unwrap().unwrap().data, b"new");
+    // A plain Reader stops at the first trailer.
+    assert_eq!(Reader::new(&a).count(), 3);
+
+    // Damage in the second archive is reported with its absolute offset.
+    let mut bad = a.clone();
+    bad[second_at..second_at + 6].copy_from_slice(b"123456");
+    let err = Archives::new(&bad).find_map(Result::err).unwrap();
+    assert_eq!((err.kind, err.offset), (ErrorKind::BadMagic, second_at));
+    assert!(find(&bad, "init").is_err());
+}
+
+#[test]
+fn compressed_archives_are_named() {
+    for (magic, format) in [
+        (&b"\x1f\x8b\x08\x00"[..], "gzip"),
+        (b"\x28\xb5\x2f\xfd\x00", "zstd"),
+        (b"\xfd7zXZ\x00\x00", "xz"),
+        (b"BZh91AY", "bzip2"),
+    ] {
+        let e = first_error(magic);
+        assert_eq!(e.kind, ErrorKind::Compressed { format });
+        assert_eq!(e.offset, 0);
+        assert!(e.to_string().contains(format));
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Spec {
     File(String, u32, Vec<u8>),
@@ -316,6 +364,9 @@ proptest! {
         for e in Reader::new(&bytes) {
             let _ = e;
         }
+        for e in Archives::new(&bytes) {
+            let _ = e;
+        }
         let _ = find(&bytes, "init");
     }
 
@@ -343,6 +394,11 @@ proptest! {
                     prop_assert!(d + e.data.len() <= a.len());
                 }
                 Err(err) => prop_assert!(err.offset <= a.len(), "{}", err),
+            }
+        }
+        for e in Archives::new(a) {
+            if let Err(err) = e {
+                prop_assert!(err.offset <= a.len(), "{}", err);
             }
         }
         let _ = find(a, "bin");
