@@ -57,6 +57,10 @@ pub struct DifftestArgs {
     /// deterministic; exercises the comparison end to end).
     #[arg(long, conflicts_with = "linux_only")]
     self_check: bool,
+    /// Boot Linux on the same initramfs into an interactive busybox shell
+    /// (the programs are in /difftest; `poweroff -f` leaves).
+    #[arg(long, conflicts_with_all = ["linux_only", "self_check", "bench"])]
+    shell: bool,
     /// Run the microbenchmarks of tests/linux-bench instead.
     #[arg(long)]
     bench: bool,
@@ -446,6 +450,10 @@ pub fn init_script(timeout_ms: u32) -> String {
          mount -t devtmpfs devtmpfs /dev\n\
          mount -t tmpfs tmpfs /tmp\n\
          mount -t tmpfs tmpfs /scratch\n\
+         if grep -q difftest.shell /proc/cmdline; then\n\
+         \x20   echo 'busybox shell; the programs are in /difftest; poweroff -f to leave'\n\
+         \x20   exec setsid cttyhack sh -l\n\
+         fi\n\
          echo '{MARK} ready'\n\
          /difftest/difftest-run /difftest/list {timeout_ms}\n\
          poweroff -f\n"
@@ -708,6 +716,18 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
         image.len() / 1024,
         busybox.display()
     ));
+    if args.shell {
+        let mut cfg = qemu::Config::new(&linux, machine.smp, "256M");
+        cfg.cmdline = format!("{LINUX_CMDLINE} difftest.shell");
+        cfg.extra = machine.qemu.iter().map(|s| s.to_string()).collect();
+        cfg.extra
+            .extend(["-initrd".to_string(), initramfs.display().to_string()]);
+        crate::step(format!(
+            "booting Linux ({}) into busybox sh",
+            linux.display()
+        ));
+        return cfg.run(Io::Interactive).map(|_| ());
+    }
     let guest = Guest {
         label: "linux",
         kernel: &linux,
@@ -1033,6 +1053,10 @@ partial\n";
         );
         let init = init_script(1234);
         assert!(init.starts_with("#!/bin/sh\n"));
+        assert!(
+            init.contains("\n    exec setsid cttyhack sh -l\n"),
+            "{init}"
+        );
         assert!(init.contains("/difftest/difftest-run /difftest/list 1234\n"));
         assert!(init.contains("mount -t devtmpfs"));
         assert!(init.trim_end().ends_with("poweroff -f"));
@@ -1159,6 +1183,63 @@ partial\n";
         assert_eq!(get("straggler"), o("started\n", "exit:0"));
         assert_eq!(get("missing").status, "exit:127");
         assert_eq!(p.outcomes.len(), 8);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The initramfs holds what /init needs; read back with the reader the
+    /// kernel will use. Skipped without a static busybox.
+    #[test]
+    fn initramfs_layout() {
+        let Ok(busybox) = crate::prereq::static_busybox_if_present() else {
+            eprintln!("note: no static /bin/busybox (apt-get install busybox-static); skipping");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("xtask-initramfs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("difftest-run"), b"runner").unwrap();
+        std::fs::write(dir.join("file_rw"), b"\x7fELF prog").unwrap();
+        std::fs::write(dir.join("sh_x.sh"), b"echo hi\n").unwrap();
+        let progs = [
+            Program {
+                name: "file_rw".into(),
+                source: dir.join("file_rw.c"),
+                script: false,
+            },
+            Program {
+                name: "sh_x".into(),
+                source: dir.join("sh_x.sh"),
+                script: true,
+            },
+        ];
+        let a = build_initramfs(&progs, &dir, &busybox, 500).unwrap();
+        let get = |p: &str| {
+            cpio::find(&a, p)
+                .unwrap()
+                .unwrap_or_else(|| panic!("no {p}"))
+        };
+        assert_eq!(get("/init").data, init_script(500).as_bytes());
+        assert_eq!(get("/init").permissions(), 0o755);
+        assert_eq!(get("/bin/sh").kind(), cpio::Kind::Symlink);
+        assert_eq!(get("/bin/sh").data, b"/bin/busybox");
+        assert_eq!(
+            get("/bin/busybox").data.len() as u64,
+            std::fs::metadata(&busybox).unwrap().len()
+        );
+        assert_eq!(get("/dev/console").rdev, (5, 1));
+        assert_eq!(get("/scratch").permissions(), 0o1777);
+        assert_eq!(get("/difftest/difftest-run").data, b"runner");
+        assert_eq!(get("/difftest/file_rw").data, b"\x7fELF prog");
+        assert_eq!(get("/difftest/sh_x.sh").data, b"echo hi\n");
+        assert_eq!(get("/difftest/list").data, program_list(&progs).as_bytes());
+        for applet in [
+            "bin/mount",
+            "sbin/poweroff",
+            "bin/cttyhack",
+            "usr/bin/setsid",
+        ] {
+            assert_eq!(get(applet).kind(), cpio::Kind::Symlink, "{applet}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

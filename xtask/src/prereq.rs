@@ -182,6 +182,17 @@ pub fn static_busybox() -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// The static busybox if one is there, without installing anything.
+#[cfg(test)]
+pub fn static_busybox_if_present() -> Result<std::path::PathBuf, ()> {
+    let p = std::path::PathBuf::from("/bin/busybox");
+    if is_static_elf(&p) {
+        Ok(p)
+    } else {
+        Err(())
+    }
+}
+
 /// Orders kernel file names by version: `vmlinuz-6.1.0-10-amd64` before
 /// `vmlinuz-6.1.0-9-amd64`'s successor `...-48-...`.
 fn version_key(name: &str) -> Vec<(u64, String)> {
