@@ -38,37 +38,16 @@ mod imp {
     use core::sync::atomic::AtomicU64;
 
     /// `cmpxchg` without `lock` on a buffer's reservation index: if it
-    /// holds `old`, stores `new`. Returns the value found. The index is
-    /// addressed as the buffer's address plus a constant, so the caller
-    /// needs no register for the index's own address.
+    /// holds `old`, stores `new` and returns true. The index is addressed
+    /// as the buffer's address plus a constant, so the caller needs no
+    /// register for the index's own address, and the asm branches on the
+    /// zero flag itself (`jne` to a label), so the caller needs no `cmp`.
     #[inline(always)]
     pub fn reserve<const B: usize, const W: usize>(
         buf: &CpuBuffer<B, W>,
         old: u64,
         new: u64,
-    ) -> u64 {
-        let found: u64;
-        // SAFETY: `buf` is a valid reference, and `INDEX_OFFSET` is
-        // `offset_of!` the index field inside `CpuBuffer<B, W>`, so
-        // `[buf + INDEX_OFFSET]` is exactly `buf.index()`, an aligned
-        // `AtomicU64` borrowed for this call. `cmpxchg` reads and may write
-        // those 8 bytes and writes `rax` (declared) and the flags (not
-        // preserved, the default). An `AtomicU64` may be read and written
-        // through its pointer by any code: this single instruction is an
-        // aligned 8-byte load and store, each atomic on x86-64, so it is
-        // not a data race with concurrent atomic accesses (see the module
-        // docs for why the callers have no concurrent *writer* on another
-        // processor).
-        unsafe {
-            asm!(
-                "cmpxchg qword ptr [{b} + {off}], {new}",
-                b = in(reg) core::ptr::from_ref(buf),
-                off = const CpuBuffer::<B, W>::INDEX_OFFSET,
-                new = in(reg) new,
-                inout("rax") old => found,
-                options(nostack),
-            );
-        }
+    ) -> bool {
         debug_assert!(core::ptr::eq(
             buf.index().as_ptr(),
             core::ptr::from_ref(buf)
@@ -76,7 +55,33 @@ mod imp {
                 .wrapping_add(CpuBuffer::<B, W>::INDEX_OFFSET)
                 .cast()
         ));
-        found
+        // SAFETY: `buf` is a valid reference, and `INDEX_OFFSET` is
+        // `offset_of!` the index field inside `CpuBuffer<B, W>`, so
+        // `[buf + INDEX_OFFSET]` is exactly `buf.index()`, an aligned
+        // `AtomicU64` borrowed for this call. `cmpxchg` reads and may write
+        // those 8 bytes and writes `rax` (declared clobbered) and the flags
+        // (not preserved, the default); `jne` leaves for the `failed`
+        // label, which the compiler places. An `AtomicU64` may be read and
+        // written through its pointer by any code: this single instruction
+        // is an aligned 8-byte load and store, each atomic on x86-64, so it
+        // is not a data race with concurrent atomic accesses (see the
+        // module docs for why the callers have no concurrent *writer* on
+        // another processor).
+        unsafe {
+            asm!(
+                "cmpxchg qword ptr [{b} + {off}], {new}",
+                "jne {failed}",
+                b = in(reg) core::ptr::from_ref(buf),
+                off = const CpuBuffer::<B, W>::INDEX_OFFSET,
+                new = in(reg) new,
+                inout("rax") old => _,
+                failed = label {
+                    return false;
+                },
+                options(nostack),
+            );
+        }
+        true
     }
 
     /// `rdtsc`, low half.
@@ -119,11 +124,10 @@ mod imp {
         buf: &crate::log::CpuBuffer<B, W>,
         old: u64,
         new: u64,
-    ) -> u64 {
-        let index = buf.index();
-        match index.compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(v) | Err(v) => v,
-        }
+    ) -> bool {
+        buf.index()
+            .compare_exchange(old, new, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// The portable fallback: a locked release add.
@@ -149,11 +153,11 @@ pub(crate) fn reserve<const B: usize, const W: usize>(
     old: u64,
     new: u64,
 ) -> Result<(), u64> {
-    let found = imp::reserve(buf, old, new);
-    if found == old {
+    if imp::reserve(buf, old, new) {
         Ok(())
     } else {
-        Err(found)
+        // It changed under us (an interrupt reserved): read it again.
+        Err(buf.index().load(crate::sync::Ordering::Relaxed))
     }
 }
 

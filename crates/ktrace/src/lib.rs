@@ -134,8 +134,8 @@
 //!
 //! # Dependencies and `unsafe`
 //!
-//! The library denies `unsafe` except in [`arch`] (three one-instruction
-//! `asm!` blocks: `cmpxchg` and `add` without `lock`, `rdtsc`) and in
+//! The library denies `unsafe` except in [`arch`] (three small `asm!`
+//! blocks: `cmpxchg` and `add` without `lock`, `rdtsc`) and in
 //! `host` (reading the TSC, and allocating zeroed buffers bigger than a
 //! stack). It has no
 //! dependencies (loom only under `cfg(loom)`): the log is a few
