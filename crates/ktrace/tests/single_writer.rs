@@ -6,8 +6,10 @@
 //!   buffer: "interrupts" log from inside the clock read (between loading
 //!   the index and the compare-and-swap, so the writer's swap must fail and
 //!   retry) and from inside the payload writer (between reservation and
-//!   commit). Every event must come back exactly once, in order per
-//!   writer, in time order, and every block must complete.
+//!   commit), and some of those "interrupts" seal the block, as the
+//!   kernel's tick does on request. Every event must come back exactly
+//!   once, in order per writer, in time order, and every block must
+//!   complete.
 //! * Writer threads with a buffer each, a consumer streaming concurrently
 //!   from another thread.
 //! * Requests: sealing another thread's buffer waits for its owner.
@@ -51,6 +53,12 @@ fn interrupt() {
         w.put(seq);
     })
     .expect("the interrupt's event is logged");
+    // Now and then the "interrupt" is the timer tick carrying out a seal
+    // request: it pads the current block while the interrupted writer may
+    // still be between its reservation and its commit.
+    if seq % 11 == 5 {
+        assert_eq!(t.seal(0), Seal::Done);
+    }
     IN_IRQ.with(|c| c.set(false));
 }
 
