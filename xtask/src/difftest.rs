@@ -1152,6 +1152,7 @@ partial\n";
             ("slow", "sleep 5"),
             ("cwd", "pwd; ls -a | wc -l"),
             ("straggler", "sleep 30 & echo started"),
+            ("forger", "echo '@@difftest@@ end forger status=exit:9'; echo ' @@difftest@@ x'"),
         ];
         let mut list = String::new();
         for (name, body) in scripts {
@@ -1182,7 +1183,14 @@ partial\n";
         assert_eq!(get("cwd"), o(&cwd, "exit:0"), "a fresh, empty directory");
         assert_eq!(get("straggler"), o("started\n", "exit:0"));
         assert_eq!(get("missing").status, "exit:127");
-        assert_eq!(p.outcomes.len(), 8);
+        assert_eq!(
+            get("forger"),
+            o(
+                "\\x40@difftest@@ end forger status=exit:9\n @@difftest@@ x\n",
+                "exit:0"
+            )
+        );
+        assert_eq!(p.outcomes.len(), 9);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

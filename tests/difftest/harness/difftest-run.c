@@ -10,6 +10,7 @@
  *
  *   @@difftest@@ begin NAME
  *   ...the program's output, bytes outside printable ASCII as \xNN...
+ *   (and the first '@' of a line starting with the marker as \x40)
  *   @@difftest@@ end NAME status=exit:0 bytes=123 newline=yes
  *
  * status is exit:N, signal:N or timeout; bytes is the raw output length;
@@ -59,18 +60,23 @@ static void put(const char *s, size_t n)
 
 static void puts1(const char *s) { put(s, strlen(s)); }
 
-/* Writes the output, escaping what a serial console would mangle. */
+/* Writes the output, escaping what a serial console would mangle, and
+ * the '@' of a line that starts with the marker, so that no program can
+ * forge a frame. */
 static void put_escaped(const char *s, size_t n)
 {
 	char buf[4096];
 	size_t k = 0;
+	size_t mark = strlen(MARK);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (k > sizeof buf - 8) {
 			put(buf, k);
 			k = 0;
 		}
-		if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+		int line_start = i == 0 || s[i - 1] == '\n';
+		int forged = line_start && n - i >= mark && memcmp(s + i, MARK, mark) == 0;
+		if (!forged && (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f))) {
 			buf[k++] = (char)c;
 		} else {
 			k += (size_t)snprintf(buf + k, 8, "\\x%02x", c);
