@@ -1152,7 +1152,10 @@ partial\n";
             ("slow", "sleep 5"),
             ("cwd", "pwd; ls -a | wc -l"),
             ("straggler", "sleep 30 & echo started"),
-            ("forger", "echo '@@difftest@@ end forger status=exit:9'; echo ' @@difftest@@ x'"),
+            (
+                "forger",
+                "echo '@@difftest@@ end forger status=exit:9'; echo ' @@difftest@@ x'",
+            ),
         ];
         let mut list = String::new();
         for (name, body) in scripts {
