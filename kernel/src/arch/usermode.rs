@@ -32,7 +32,9 @@ use super::gdt::{USER_CS, USER_DS};
 use super::percpu;
 use super::trap::TrapFrame;
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
-use x86_64::registers::model_specific::{Efer, EferFlags, FsBase, LStar, SFMask, Star};
+use x86_64::registers::model_specific::{
+    Efer, EferFlags, FsBase, KernelGsBase, LStar, SFMask, Star,
+};
 use x86_64::registers::rflags::RFlags;
 use x86_64::structures::gdt::SegmentSelector;
 use x86_64::VirtAddr;
@@ -219,6 +221,10 @@ pub struct UserContext {
     pub frame: TrapFrame,
     /// `IA32_FS_BASE` (thread pointer, `arch_prctl(ARCH_SET_FS)`).
     pub fs_base: u64,
+    /// The user's GS base (`arch_prctl(ARCH_SET_GS)`). While the kernel
+    /// runs it sits in `IA32_KERNEL_GS_BASE`; `swapgs` on the way out
+    /// makes it the GS base.
+    pub gs_base: u64,
     /// FPU/SSE registers.
     pub fpu: FpuState,
 }
@@ -233,6 +239,7 @@ impl UserContext {
                 ..TrapFrame::default()
             },
             fs_base: 0,
+            gs_base: 0,
             fpu: FpuState::new(),
         }
     }
@@ -264,6 +271,7 @@ pub fn run(ctx: &mut UserContext) -> u64 {
     // (whose reserved bits `FpuState::new` or an FXSAVE64 set validly).
     unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) ctx.fpu.0.as_ptr(), options(nostack)) };
     FsBase::write(VirtAddr::new(ctx.fs_base));
+    KernelGsBase::write(VirtAddr::new(ctx.gs_base));
     percpu::current().save_frame.store(
         &mut ctx.frame as *mut TrapFrame as u64,
         core::sync::atomic::Ordering::Relaxed,
@@ -275,7 +283,9 @@ pub fn run(ctx: &mut UserContext) -> u64 {
     // SAFETY: FXSAVE64 writes 512 bytes into the 16-aligned area.
     unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) ctx.fpu.0.as_mut_ptr(), options(nostack)) };
     ctx.fs_base = FsBase::read().as_u64();
+    ctx.gs_base = KernelGsBase::read().as_u64();
     FsBase::write(VirtAddr::new(0));
+    KernelGsBase::write(VirtAddr::new(0));
     if was_on {
         super::cpu::enable_interrupts();
     }
@@ -285,6 +295,12 @@ pub fn run(ctx: &mut UserContext) -> u64 {
 /// Sets the FS base of the running user context (`arch_prctl`).
 pub fn set_fs_base(base: u64) {
     FsBase::write(VirtAddr::new(base));
+}
+
+/// Sets the GS base of the running user context (`arch_prctl`); it takes
+/// effect when the context returns to user mode (`swapgs`).
+pub fn set_gs_base(base: u64) {
+    KernelGsBase::write(VirtAddr::new(base));
 }
 
 /// Ends the user context running on this processor: when the current trap

@@ -97,6 +97,7 @@ syscall_table! {
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;
     DEBUG | 1                                   => "set_fs_base",     set_fs_base::sys_set_fs_base;
+    DEBUG | 2                                   => "set_gs_base",     set_fs_base::sys_set_gs_base;
 }
 
 /// Unknown numbers seen (a bit each for the first 64 distinct ones, so

@@ -14,7 +14,7 @@
 //! | `enosys` | an unknown call number | `-ENOSYS`, status 0 |
 //! | `memory` | touches a 1 MiB `.bss` array and a deep stack (page faults) | sums match, status 0 |
 //! | `sse` | floating point and SSE registers across system calls | status 0 |
-//! | `fsbase` | sets the FS base with the native call, reads through `fs:` | status 0 |
+//! | `fsbase` | sets the FS and GS bases, reads through `fs:` and `gs:` | status 0 |
 //! | `spin` | loops forever (for the scheduler's fairness tests) | never ends |
 //! | `work N` | N million loop iterations, then exits | status 0 |
 //! | `yield N` | yields N times, checking its registers survive | status 0 |
@@ -43,6 +43,7 @@ mod k42 {
     pub const YIELD: u64 = NATIVE | 1;
     pub const CONSOLE_WRITE: u64 = DEBUG;
     pub const SET_FS_BASE: u64 = DEBUG | 1;
+    pub const SET_GS_BASE: u64 = DEBUG | 2;
     pub const SET_ENTRY_POINT: u64 = NATIVE;
     pub const BLOCK: u64 = NATIVE | 2;
     pub const IPC_CALL: u64 = NATIVE | 4;
@@ -390,8 +391,14 @@ mod program {
                 let v: u64;
                 // SAFETY: fs now points at SLOT.
                 unsafe { asm!("mov {v}, fs:[8]", v = out(reg) v) };
-                say!("fsbase: set={r} fs:[8]={v:#x}\n");
-                u64::from(r != 0 || v != 0x4b42_4b42)
+                static GSLOT: [u64; 2] = [0x1111, 0x6767_6767];
+                let g = k42::syscall2(k42::SET_GS_BASE, GSLOT.as_ptr() as u64, 0);
+                k42::syscall2(k42::YIELD, 0, 0);
+                let w: u64;
+                // SAFETY: gs now points at GSLOT.
+                unsafe { asm!("mov {w}, gs:[8]", w = out(reg) w) };
+                say!("fsbase: set={r} fs:[8]={v:#x} gs={g} gs:[8]={w:#x}\n");
+                u64::from(r != 0 || v != 0x4b42_4b42 || g != 0 || w != 0x6767_6767)
             }
             "spin" => loop {
                 core::hint::black_box(0u64);
