@@ -92,6 +92,9 @@ pub struct Parsed {
     pub ready: bool,
     /// The runner finished its list (`@@difftest@@ all done`).
     pub all_done: bool,
+    /// How long each program ran, in milliseconds (`ms=` of its end
+    /// line): reported, never compared.
+    pub millis: BTreeMap<String, u64>,
 }
 
 /// Reads the runner's framing out of a serial log. Lines outside a
@@ -126,6 +129,8 @@ pub fn parse_serial(log: &str) -> Parsed {
                     status = s.to_string();
                 } else if let Some(n) = w.strip_prefix("newline=") {
                     newline = n != "no";
+                } else if let Some(ms) = w.strip_prefix("ms=").and_then(|m| m.parse().ok()) {
+                    p.millis.insert(name.to_string(), ms);
                 }
             }
             match current.take() {
@@ -678,9 +683,12 @@ fn machine(label: &str) -> Result<&'static crate::tests::Machine, String> {
         })
 }
 
-fn print_outcomes(o: &Outcomes) {
+fn print_outcomes(o: &Outcomes, millis: &BTreeMap<String, u64>) {
     for (name, out) in o {
-        println!("==== {name} ({})", out.status);
+        match millis.get(name) {
+            Some(ms) => println!("==== {name} ({}, {ms} ms)", out.status),
+            None => println!("==== {name} ({})", out.status),
+        }
         print!("{}", out.output);
         if !out.output.is_empty() && !out.output.ends_with('\n') {
             println!("\\ no newline at end of output");
@@ -762,7 +770,15 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
         print!("{}", bench_table(&bench_rows(&first.outcomes)));
         Ok(())
     } else if args.linux_only {
-        print_outcomes(&first.outcomes);
+        print_outcomes(&first.outcomes, &first.millis);
+        let mut slow: Vec<(&String, &u64)> = first.millis.iter().collect();
+        slow.sort_by(|a, b| b.1.cmp(a.1));
+        let slowest: Vec<String> = slow
+            .iter()
+            .take(3)
+            .map(|(n, ms)| format!("{n} {ms} ms"))
+            .collect();
+        println!("slowest: {}", slowest.join(", "));
         let ok = first
             .outcomes
             .values()
@@ -789,6 +805,7 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
                         outcomes,
                         ready: true,
                         all_done: true,
+                        millis: BTreeMap::new(),
                     },
                     ("linux", "k42-rs"),
                 ),
@@ -929,7 +946,7 @@ mod unit {
 one\n\
 \n\
 two\n\
-@@difftest@@ end alpha status=exit:0 bytes=9 newline=yes\n\
+@@difftest@@ end alpha status=exit:0 bytes=9 newline=yes ms=12\n\
 noise between programs\n\
 @@difftest@@ begin beta\n\
 no newline\n\
@@ -946,6 +963,8 @@ partial\n";
         assert_eq!(p.outcomes["gamma"], o("", "exit:3"));
         assert_eq!(p.outcomes["delta"], o("partial\n", "unfinished"));
         assert_eq!(p.outcomes.len(), 4);
+        assert_eq!(p.millis["alpha"], 12);
+        assert!(!p.millis.contains_key("beta"));
         assert!(parse_serial(&format!("{log}@@difftest@@ all done\n")).all_done);
     }
 
@@ -1193,6 +1212,8 @@ partial\n";
         assert_eq!(get("binary"), o("a\\x01b\\x0d\n", "exit:0"));
         assert_eq!(get("killed"), o("", "signal:9"));
         assert_eq!(get("slow").status, "timeout");
+        assert!((650..5000).contains(&p.millis["slow"]), "{:?}", p.millis);
+        assert!(p.millis["nonl"] < 650);
         let cwd = format!("{}\n2\n", dir.join("scratch/cwd").display());
         assert_eq!(get("cwd"), o(&cwd, "exit:0"), "a fresh, empty directory");
         assert_eq!(get("straggler"), o("started\n", "exit:0"));

@@ -11,11 +11,12 @@
  *   @@difftest@@ begin NAME
  *   ...the program's output, bytes outside printable ASCII as \xNN...
  *   (and the first '@' of a line starting with the marker as \x40)
- *   @@difftest@@ end NAME status=exit:0 bytes=123 newline=yes
+ *   @@difftest@@ end NAME status=exit:0 bytes=123 newline=yes ms=45
  *
  * status is exit:N, signal:N or timeout; bytes is the raw output length;
  * newline=no means the output did not end with a newline (one was added
- * before the end marker). A program still running after TIMEOUT_MS
+ * before the end marker); ms is how long the program ran (until its exit,
+ * not counting processes it left behind). A program still running after TIMEOUT_MS
  * (default 10000) is killed with its process group; so are processes it
  * left behind holding the pipe, one second after it exits.
  */
@@ -123,7 +124,8 @@ static void run_one(char *name, char **argv, long timeout_ms)
 	close(p[1]);
 	size_t len = 0;
 	int status = 0, reaped = 0, eof = 0, timed_out = 0;
-	long long deadline = now_ms() + timeout_ms, exited_at = 0;
+	long long started = now_ms();
+	long long deadline = started + timeout_ms, exited_at = 0;
 	while (!(reaped && eof)) {
 		long long t = now_ms();
 		if (t > deadline || (reaped && t > exited_at + 1000)) {
@@ -172,8 +174,9 @@ static void run_one(char *name, char **argv, long timeout_ms)
 		snprintf(st, sizeof st, "signal:%d", WTERMSIG(status));
 	else
 		snprintf(st, sizeof st, "raw:%#x", status);
-	snprintf(line, sizeof line, MARK " end %s status=%s bytes=%zu newline=%s\n", name, st,
-		 len, nl ? "yes" : "no");
+	long long ms = (exited_at ? exited_at : now_ms()) - started;
+	snprintf(line, sizeof line, MARK " end %s status=%s bytes=%zu newline=%s ms=%lld\n", name,
+		 st, len, nl ? "yes" : "no", ms);
 	puts1(line);
 }
 
