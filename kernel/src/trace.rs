@@ -418,6 +418,42 @@ pub fn test_end(index: usize) {
 }
 
 ktest::ktest! {
+    /// A seal of another processor's block is a request (the buffers are
+    /// single-writer), and that processor's timer tick carries it out: its
+    /// index moves on to the next block boundary.
+    fn trace_seal_requests_are_served_by_the_tick() {
+        let me = percpu::current_id();
+        let Some(other) = percpu::all().map(|p| p.id()).find(|&c| c != me) else {
+            return; // one processor: nobody to ask
+        };
+        let saved = TRACER.mask();
+        // Every interrupt logs, so the other processor fills its block.
+        TRACER.set_mask(saved | ktrace::Class::INTERRUPT.bit());
+        let bw = BLOCK_WORDS as u64;
+        let start = crate::time::now_ns();
+        let at = loop {
+            let at = TRACER.reserved_words(other);
+            if !at.is_multiple_of(bw) {
+                break at;
+            }
+            assert!(crate::time::now_ns() - start < 2_000_000_000, "cpu {other} logs nothing");
+            cpu::spin_hint();
+        };
+        assert_eq!(TRACER.seal(other), ktrace::Seal::Requested);
+        assert!(TRACER.request_pending(other));
+        // Sealed: the index reaches the next block boundary (the owner
+        // clears the request as it takes it up, so that flag alone does not
+        // say the seal is done).
+        while TRACER.reserved_words(other) < at.next_multiple_of(bw) {
+            assert!(crate::time::now_ns() - start < 4_000_000_000, "cpu {other} never sealed");
+            cpu::spin_hint();
+        }
+        assert!(!TRACER.request_pending(other));
+        // Our own block is sealed at once.
+        assert_eq!(TRACER.seal(me), ktrace::Seal::Done);
+        TRACER.set_mask(saved);
+    }
+
     /// An enabled event lands in this processor's buffer and a disabled one
     /// does not; the mask round-trips through the command syntax.
     fn trace_logs_enabled_classes_only() {

@@ -748,7 +748,12 @@ impl<'a, P: Platform, const BLOCKS: usize, const BLOCK_WORDS: usize>
     }
 
     /// Is a request ([`Tracer::seal`], [`Tracer::heartbeat_on`]) for
-    /// `cpu`'s owner still waiting?
+    /// `cpu`'s owner still waiting to be taken up? (The owner clears it as
+    /// it starts the work; to know a seal is done, watch
+    /// [`Tracer::reserved_words`] reach the block boundary, as
+    /// [`StreamWriter::flush_with`] does.)
+    ///
+    /// [`StreamWriter::flush_with`]: crate::StreamWriter::flush_with
     pub fn request_pending(&self, cpu: usize) -> bool {
         self.cpus
             .get(cpu)
