@@ -23,7 +23,8 @@
 //! `--linux-only` prints Linux's outputs (the expected ones). `--self-check`
 //! runs Linux twice and compares the runs, which checks that every program
 //! prints deterministic output. `--bench` runs `tests/linux-bench/` instead
-//! and prints cycles per operation (issue 9, point 5).
+//! and prints cycles per operation (issue 9, point 5). `--shell` boots Linux
+//! on the suite's initramfs into an interactive busybox shell.
 
 use crate::qemu::{self, Io, Status};
 use std::collections::BTreeMap;
