@@ -12,7 +12,8 @@
 //! * the `:d` print format shows a dispatcher id as `d<index>.<generation>`
 //!   ([`IDLE`] as `idle`); `:x` shows hex;
 //! * `sched.switch` events bound per-processor *running* slices, one per
-//!   dispatcher (drawn on a track of their own under each processor).
+//!   dispatcher (drawn on a track of their own under each processor); a
+//!   `sched.idle_enter` ends the running slice too.
 use crate::header::{Class, Layer};
 use crate::meta::EventDesc;
 

@@ -95,7 +95,9 @@ pub fn dump(trace: &Trace, opts: &DumpOptions) -> String {
     out
 }
 
-/// Events per class and per processor, blocks, lost blocks and events.
+/// Events per class and per processor, blocks, lost blocks and events,
+/// and, if the trace has dispatcher switches, per processor: switches,
+/// dispatchers run, time running them and time idle.
 pub fn stats(trace: &Trace) -> String {
     let mut out = String::new();
     let t0 = first_ts(trace);
@@ -161,7 +163,59 @@ pub fn stats(trace: &Trace) -> String {
             lost.get(&cpu).copied().unwrap_or(0)
         );
     }
+    scheduling_stats(trace, &mut out);
     out
+}
+
+/// Per processor, from the `sched` events: dispatcher switches, distinct
+/// dispatchers run, time running one and time idle. Nothing if the trace
+/// has no switches.
+fn scheduling_stats(trace: &Trace, out: &mut String) {
+    #[derive(Default)]
+    struct Cpu {
+        switches: u64,
+        dispatchers: std::collections::BTreeSet<u64>,
+        running_ns: f64,
+        idle_ns: f64,
+    }
+    let mut cpus: BTreeMap<u32, Cpu> = BTreeMap::new();
+    for e in &trace.events {
+        if switch_target(trace, e).is_some() {
+            cpus.entry(e.cpu).or_default().switches += 1;
+        }
+    }
+    if cpus.is_empty() {
+        return;
+    }
+    for m in marks(trace) {
+        let (Some(d), Some(c)) = (m.dur_ns, cpus.get_mut(&m.cpu)) else {
+            continue;
+        };
+        match m.lane {
+            Lane::Dispatchers => {
+                c.running_ns += d;
+                c.dispatchers.extend(m.arg0);
+            }
+            Lane::Events if m.name == "sched.idle" => c.idle_ns += d,
+            Lane::Events => {}
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n{:<4} {:>10} {:>12} {:>14} {:>14}",
+        "cpu", "switches", "dispatchers", "running (us)", "idle (us)"
+    );
+    for (cpu, c) in cpus {
+        let _ = writeln!(
+            out,
+            "{:<4} {:>10} {:>12} {:>14.3} {:>14.3}",
+            cpu,
+            c.switches,
+            c.dispatchers.len(),
+            c.running_ns / 1000.0,
+            c.idle_ns / 1000.0
+        );
+    }
 }
 
 /// Contention of one lock, as computed by [`lock_stats`].
@@ -371,9 +425,9 @@ fn field_args(trace: &Trace, e: &Event) -> Vec<(String, Json)> {
 /// nested per class); everything else, including unmatched halves, is an
 /// instant. System call slices are named after the call. Besides, each
 /// `sched.switch` ends the running dispatcher's slice and starts the next
-/// one's, in the [`Lane::Dispatchers`] lane (a slice still running at the
-/// end of the trace ends with the processor's last event). Sorted by
-/// processor, lane, then start.
+/// one's, in the [`Lane::Dispatchers`] lane; `sched.idle_enter` ends it
+/// too (a slice still running at the end of the trace ends with the
+/// processor's last event). Sorted by processor, lane, then start.
 pub fn marks(trace: &Trace) -> Vec<Mark> {
     let t0 = first_ts(trace);
     let names = Names::collect(trace);
@@ -384,6 +438,13 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
     let mut last_ns: BTreeMap<u32, f64> = BTreeMap::new();
     for e in trace.merged() {
         last_ns.insert(e.cpu, rel_ns(trace, t0, e.ts));
+        if is_idle_enter(trace, e) {
+            // An idle processor runs no dispatcher; the next switch starts
+            // the next run.
+            if let Some(i) = running.remove(&e.cpu) {
+                out[i].dur_ns = Some(rel_ns(trace, t0, e.ts) - out[i].start_ns);
+            }
+        }
         if let Some(to) = switch_target(trace, e) {
             let at = rel_ns(trace, t0, e.ts);
             if let Some(i) = running.remove(&e.cpu) {
@@ -478,6 +539,13 @@ pub fn marks(trace: &Trace) -> Vec<Mark> {
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     out
+}
+
+/// Is `e` a `sched.idle_enter`?
+fn is_idle_enter(trace: &Trace, e: &Event) -> bool {
+    trace
+        .info(e)
+        .is_some_and(|i| i.class == Class::SCHEDULER && i.name == "idle_enter")
 }
 
 /// The dispatcher a `sched.switch` event switches to.

@@ -101,6 +101,14 @@ pub fn sample_trace(cpus: usize, rounds: u64) -> Vec<u8> {
                 }
                 sched::switch(tracer, me, IDLE, 5);
                 interrupt::exit(tracer, 32);
+            } else if r % 4 == 2 {
+                // The dispatcher blocks and the processor idles without a
+                // switch to `IDLE` being logged (the idle loop's own events
+                // end the run).
+                sched::block(tracer, me);
+                sched::idle_enter(tracer);
+                p.advance(70);
+                sched::idle_exit(tracer);
             } else {
                 sched::block(tracer, me);
                 sched::switch(tracer, me, IDLE, 5);

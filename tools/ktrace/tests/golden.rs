@@ -132,6 +132,24 @@ fn perfetto_golden() {
         .filter(|e| e["ph"] == "X" && e["tid"] == 1001 && e["name"] == "worker d2.0")
         .count();
     assert_eq!(runs, 6);
+    // No dispatcher runs while its processor idles.
+    let span = |e: &serde_json::Value| {
+        let ts = e["ts"].as_f64().unwrap();
+        (ts, ts + e["dur"].as_f64().unwrap())
+    };
+    let idle: Vec<_> = events
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["name"] == "sched.idle")
+        .collect();
+    assert!(!idle.is_empty());
+    for i in idle {
+        let (a, b) = span(i);
+        let tid = i["tid"].as_u64().unwrap() + 1000;
+        for d in events.iter().filter(|e| e["ph"] == "X" && e["tid"] == tid) {
+            let (c, d) = span(d);
+            assert!(d <= a || c >= b, "a dispatcher runs in idle time {a}..{b}");
+        }
+    }
 }
 
 /// Slices on one Perfetto track nest (Perfetto draws partial overlaps
