@@ -25,7 +25,7 @@
 //! | [`meta`]    | event metadata and its binary form                           |
 //! | [`stream`]  | the trace file format and the no_std [`StreamWriter`]        |
 //! | `decode`    | (feature `alloc`) reading trace files, tolerating damage     |
-//! | `host`      | (feature `std`) heap memory and a thread/TSC [`Platform`]    |
+//! | `host`      | (feature `std`) heap memory, [`Platform`]s for threads       |
 //!
 //! # Setup in the kernel
 //!
@@ -43,6 +43,8 @@
 //!     const SINGLE_WRITER: bool = true;
 //!     fn cpu_id(&self) -> usize { 0 /* from the per-processor area */ }
 //!     fn timestamp(&self) -> u64 { 42 /* rdtsc */ }
+//!     // The fast path needs only the low half: `ktrace::arch::tsc_low()`.
+//!     fn timestamp_low(&self) -> u32 { 42 }
 //! }
 //!
 //! // Per processor: 8 blocks of 1024 words (64 KiB), all zero, in .bss.
@@ -119,6 +121,13 @@
 //! let tracer = host::tracer::<4, 512>(2, Overflow::Wrap);
 //! tracer.enable(ktrace::Class::TEST);
 //! events::test::message(tracer, "hello");
+//!
+//! // A buffer per thread: the CPU-local fast path, as in the kernel.
+//! let mine = host::thread_tracer::<4, 512>(2, Overflow::Wrap);
+//! mine.enable(ktrace::Class::TEST);
+//! host::ThreadPlatform::set_buffer(1); // this thread writes buffer 1
+//! events::test::mark(mine, 7, 8);
+//! assert!(mine.reserved_words(1) > 0);
 //! ```
 //!
 //! # The trace file format
