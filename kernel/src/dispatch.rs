@@ -54,6 +54,28 @@ const BLOCKED: u64 = SWITCH + 3;
 /// Still running (the exit status slot).
 const RUNNING: u64 = u64::MAX;
 
+/// A process's address space, destroyed (its frames returned) when the
+/// last reference goes: at the process's end, or later by a kernel path
+/// that was still using it (a message being delivered).
+pub struct ProcessSpace(Option<Space>);
+
+impl core::ops::Deref for ProcessSpace {
+    type Target = Space;
+    fn deref(&self) -> &Space {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for ProcessSpace {
+    fn drop(&mut self) {
+        if let Some(space) = self.0.take() {
+            if let Err(e) = space.destroy() {
+                log::warn!("an address space could not be torn down: {e}");
+            }
+        }
+    }
+}
+
 /// A process: an address space, its dispatchers (at most one per
 /// processor), its PPC entry point and its exported objects.
 pub struct Process {
@@ -61,7 +83,7 @@ pub struct Process {
     pub pid: u32,
     /// Its address space; taken and destroyed when its last dispatcher
     /// ends.
-    space: spin::Mutex<Option<Arc<Space>>>,
+    space: spin::Mutex<Option<Arc<ProcessSpace>>>,
     /// Its dispatcher on each processor.
     pub dispatchers: IrqMutex<BTreeMap<usize, DispatcherId>>,
     /// Where a PPC to this process enters, and on which stack.
@@ -74,7 +96,7 @@ pub struct Process {
 
 impl Process {
     /// Its address space, while it has one.
-    pub fn space(&self) -> Option<Arc<Space>> {
+    pub fn space(&self) -> Option<Arc<ProcessSpace>> {
         self.space.lock().clone()
     }
 }
@@ -92,7 +114,7 @@ pub fn alloc_pid() -> u32 {
 pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
     let p = Arc::new(Process {
         pid,
-        space: spin::Mutex::new(Some(Arc::new(space))),
+        space: spin::Mutex::new(Some(Arc::new(ProcessSpace(Some(space))))),
         dispatchers: IrqMutex::new(BTreeMap::new()),
         ipc_entry: AtomicU64::new(0),
         ipc_stack: AtomicU64::new(0),
@@ -120,6 +142,9 @@ pub struct Dispatcher {
     pub last_cpu: AtomicU64,
     /// While serving a PPC: the client dispatcher's raw id + 1.
     pub serving: AtomicU64,
+    /// Soft-interrupt bits raised since it last blocked: the kernel's
+    /// wake-up token (the dispatcher page carries the bits to the user).
+    pending: AtomicU64,
 }
 
 impl Dispatcher {
@@ -170,6 +195,7 @@ pub fn create(
         exit: AtomicU64::new(RUNNING),
         last_cpu: AtomicU64::new(cpu as u64),
         serving: AtomicU64::new(0),
+        pending: AtomicU64::new(0),
     });
     process.dispatchers.lock().insert(cpu, id);
     TABLE.lock().insert(id.to_raw(), d.clone());
@@ -197,16 +223,9 @@ fn finish(d: &Dispatcher, status: u64) {
     };
     if last {
         PROCESSES.lock().remove(&p.pid);
-        if let Some(space) = p.space.lock().take() {
-            match Arc::into_inner(space) {
-                Some(space) => {
-                    if let Err(e) = space.destroy() {
-                        log::warn!("process {}: its address space: {e}", p.pid);
-                    }
-                }
-                None => log::warn!("process {}: address space still in use at exit", p.pid),
-            }
-        }
+        // Destroyed here, or by whoever still holds it when they let go.
+        let space = p.space.lock().take();
+        drop(space);
     }
     d.exit.store(status, Ordering::Release);
     TABLE.lock().remove(&d.id.to_raw());
@@ -253,13 +272,38 @@ pub fn user_handoff(target: DispatcherId) {
     usermode::finish(HANDOFF);
 }
 
-/// The running dispatcher blocks until a PPC (or later, a message or soft
-/// interrupt) wakes it: true if one runs here.
+/// Soft-interrupt `bits` for `d` (a message, another dispatcher of its
+/// process): records the wake-up and makes it runnable; an idle target
+/// processor is interrupted.
+pub fn signal(d: &Dispatcher, bits: u64) {
+    d.pending.fetch_or(bits, Ordering::SeqCst);
+    if let Ok(w) = smp().wake(d.id) {
+        ktrace::events::sched::wake(
+            &crate::trace::TRACER,
+            d.id.to_raw(),
+            w.cpu as u32,
+            w.wake.preempt,
+        );
+        if w.wake.woke && w.cpu != percpu::current_id() {
+            // Out of `hlt`, so its run loop picks the dispatcher.
+            crate::ipi::run_on(w.cpu, &|| {});
+        }
+    }
+}
+
+/// The running dispatcher blocks until a PPC, a message or a soft
+/// interrupt wakes it: true if one runs here. If a soft interrupt arrived
+/// since it last blocked, it does not block at all.
 pub fn user_block() -> bool {
     let cpu = percpu::current_id();
     let cur = CURRENT[cpu].load(Ordering::Relaxed);
     if cur == 0 {
         return false;
+    }
+    if let Some(d) = TABLE.lock().get(&(cur - 1)) {
+        if d.pending.swap(0, Ordering::SeqCst) != 0 {
+            return true;
+        }
     }
     ktrace::events::sched::block(&crate::trace::TRACER, cur - 1);
     usermode::finish(BLOCKED);
@@ -322,8 +366,6 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
             CURRENT[cpu].store(0, Ordering::Relaxed);
             s
         };
-        // The last reference but the process's: `finish` below destroys the
-        // space only if it holds the only one.
         drop(space);
         match status {
             PREEMPTED => {}
@@ -342,6 +384,11 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
             }
             BLOCKED => {
                 let _ = smp().block(d.id, now());
+                // A signal between the check in `user_block` and here
+                // found it running and did not wake it: do it now.
+                if d.pending.load(Ordering::SeqCst) != 0 {
+                    let _ = smp().wake(d.id);
+                }
             }
             exit => {
                 let _ = smp().exit(d.id, now());
@@ -352,6 +399,19 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
     // Leave nothing marked as running here.
     let _ = smp().schedule(cpu, now());
     cpu::spin_hint();
+}
+
+/// Runs [`run_loop`] on every processor at once until `done()`.
+pub fn run_loop_everywhere(done: &(dyn Fn() -> bool + Sync)) {
+    let body = || {
+        let was = cpu::interrupts_enabled();
+        cpu::enable_interrupts();
+        run_loop(done);
+        if !was {
+            cpu::disable_interrupts();
+        }
+    };
+    crate::ipi::run_concurrently(&body, body);
 }
 
 ktest::ktest! {
@@ -418,16 +478,7 @@ ktest::ktest! {
         let n = percpu::online();
         let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap());
         let ds: alloc::vec::Vec<_> = (0..2 * n).map(|_| spawn_test(&[b"native-tests", b"work", b"2"], 0, p)).collect();
-        let all_done = || ds.iter().all(|d| d.status().is_some());
-        let body = || {
-            let was = cpu::interrupts_enabled();
-            cpu::enable_interrupts();
-            run_loop(&all_done);
-            if !was {
-                cpu::disable_interrupts();
-            }
-        };
-        crate::ipi::run_concurrently(&body, body);
+        run_loop_everywhere(&|| ds.iter().all(|d| d.status().is_some()));
         let mut ran_on = 0u64;
         for d in &ds {
             assert_eq!(d.status(), Some(0));

@@ -244,25 +244,79 @@ fn start_echo_server(client: u32) -> (alloc::sync::Arc<dispatch::Dispatcher>, u6
 /// Runs `/bin/native-tests <case> <handle>` as process `pid` on this
 /// processor to its end; returns its status.
 fn run_client(pid: u32, case: &str, h: u64) -> u64 {
-    use alloc::format;
-    let cpu = crate::arch::percpu::current_id();
+    let d = start(
+        pid,
+        crate::arch::percpu::current_id(),
+        case,
+        &alloc::format!("{h:x}"),
+    );
+    dispatch::run_loop(&|| d.status().is_some());
+    d.status().unwrap()
+}
+
+/// Starts `/bin/native-tests <case> <arg>` as process `pid`, pinned to
+/// processor `cpu`.
+fn start(pid: u32, cpu: usize, case: &str, arg: &str) -> alloc::sync::Arc<dispatch::Dispatcher> {
     let archive = crate::process::initramfs().expect("initramfs");
     let image = cpio::find(archive, "/bin/native-tests")
         .unwrap()
         .unwrap()
         .data;
-    let arg = format!("{h:x}");
     let (space, ctx) =
         crate::process::load(image, &[b"native-tests", case.as_bytes(), arg.as_bytes()]).unwrap();
     let p = dispatch::new_process(space, pid);
     let params =
         sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
-    let d = dispatch::create(&p, ctx, cpu, params).unwrap();
-    dispatch::run_loop(&|| d.status().is_some());
-    d.status().unwrap()
+    dispatch::create(&p, ctx, cpu, params).unwrap()
+}
+
+/// Runs `d` on this processor until it blocks (or ends).
+fn run_until_blocked(d: &dispatch::Dispatcher) {
+    dispatch::run_loop(&|| {
+        matches!(dispatch::smp().info(d.id), Ok((_, i)) if i.state == sched::State::Blocked)
+            || d.status().is_some()
+    });
 }
 
 ktest::ktest! {
+    /// Async messages across processors: a sender on the last processor
+    /// queues 100 messages in the ring of a receiver on processor 0 (which
+    /// blocks between them); all arrive, in order of the ring; a stale
+    /// handle is refused.
+    fn ppc_async_messages_cross_processors() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let rpid = dispatch::alloc_pid();
+        crate::process::capture();
+        let recv = start(rpid, crate::arch::percpu::current_id(), "async-recv", "0,100");
+        run_until_blocked(&recv);
+        let last = crate::arch::percpu::online() - 1;
+        let send = start(dispatch::alloc_pid(), last, "async-send", &alloc::format!("{:x},0,100", handle(rpid, 0, 1)));
+        dispatch::run_loop_everywhere(&|| recv.status().is_some() && send.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!((recv.status(), send.status()), (Some(0), Some(0)), "{out}");
+        assert!(out.contains("got=100 sum=4954950"), "{out}");
+        drop((recv, send));
+        assert_eq!(usage_back_to(base), base);
+    }
+
+    /// Soft interrupts between two dispatchers of one process on two
+    /// processors; a second dispatcher on the same processor is refused.
+    fn ppc_soft_interrupts_between_dispatchers() {
+        let n = crate::arch::percpu::online();
+        if n < 2 {
+            crate::println!("    (needs two processors)");
+            return;
+        }
+        crate::process::capture();
+        let main = start(dispatch::alloc_pid(), 0, "softirq", &alloc::format!("{}", n - 1));
+        let pid = main.process.pid;
+        dispatch::run_loop_everywhere(&|| dispatch::process(pid).is_none());
+        let out = crate::process::take_captured();
+        assert_eq!(main.status(), Some(0), "{out}");
+        assert!(out.contains("answered"), "{out}");
+    }
+
     /// A PPC through generated stubs: a method with the right granted
     /// works, the caller id is the kernel's, a method needing a right not
     /// granted fails with NoRights, a stale or unknown handle with
@@ -300,4 +354,152 @@ ktest::kbench! {
         assert_eq!(run_client(client, "ppc-bench", h), 0);
         dispatch::kill(&server, 0);
     }
+}
+
+/// The dispatcher pages: one per processor, in one region of every
+/// process; the dispatcher on processor k uses page k.
+pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
+/// Bytes of the dispatcher-page region (one page per possible processor).
+pub const DISPATCHER_REGION: u64 = 4096 * crate::arch::percpu::MAX_CPUS as u64;
+/// Offsets in a dispatcher page (u64 words): pending soft-interrupt bits,
+/// the message ring's consumer (user) and producer (kernel) counters, then
+/// the ring of [`RING`] messages of [`MSG_WORDS`] words (sender pid, then
+/// the four words).
+pub mod page {
+    /// Pending soft-interrupt bits (the kernel ORs, the user clears).
+    pub const SOFT_BITS: u64 = 0;
+    /// Messages consumed (written by the user).
+    pub const HEAD: u64 = 8;
+    /// Messages produced (written by the kernel).
+    pub const TAIL: u64 = 16;
+    /// The ring.
+    pub const RING_AT: u64 = 64;
+}
+/// Messages the ring holds.
+pub const RING: u64 = 32;
+/// Words per message.
+pub const MSG_WORDS: u64 = 5;
+/// Soft-interrupt bit: a message is queued.
+pub const SOFT_MESSAGE: u64 = 1;
+
+fn page_of(cpu: usize) -> u64 {
+    DISPATCHER_VA + 4096 * cpu as u64
+}
+
+fn read_word(space: &crate::mm::user::Space, va: u64) -> Result<u64, Errno> {
+    let mut b = [0u8; 8];
+    space.read(va, &mut b).map_err(|_| Errno::Efault)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+fn write_word(space: &crate::mm::user::Space, va: u64, v: u64) -> Result<(), Errno> {
+    space.write(va, &v.to_le_bytes()).map_err(|_| Errno::Efault)
+}
+
+/// Raises `bits` in dispatcher `to` (its page and the kernel's wake-up
+/// token) and wakes it, on whatever processor it is.
+fn raise(to: &dispatch::Dispatcher, cpu: usize, bits: u64) -> Result<(), Errno> {
+    let space = to.process.space().ok_or(Errno::Esrch)?;
+    let at = page_of(cpu) + page::SOFT_BITS;
+    // The page word is the user's view; only this path sets it, under the
+    // process's export lock so two senders do not lose each other's bits.
+    let _g = to.process.exports.lock();
+    let old = read_word(&space, at)?;
+    write_word(&space, at, old | bits)?;
+    drop(_g);
+    dispatch::signal(to, bits);
+    Ok(())
+}
+
+/// `async_send(handle, cpu, w0, w1, w2, w3)`: queues a message of four
+/// words for the dispatcher on processor `cpu` of the process exporting
+/// `handle` (the sender needs some right on it), and signals it with
+/// [`SOFT_MESSAGE`]. `-EAGAIN` when its ring is full.
+pub fn async_send(h: u64, cpu: u64, words: [u64; 4]) -> SyscallResult {
+    let me = current()?;
+    let (pid, index, seq) = split(h);
+    let target = dispatch::process(pid).ok_or(Errno::Ebadf)?;
+    {
+        let ex = target.exports.lock();
+        let e = ex
+            .get(index)
+            .filter(|e| e.live && e.seq == seq)
+            .ok_or(Errno::Ebadf)?;
+        let rights = e
+            .grants
+            .iter()
+            .filter(|(p, _)| *p == me.process.pid || *p == ANYONE)
+            .fold(0, |r, (_, g)| r | g);
+        if rights == 0 {
+            return Err(Errno::Eperm);
+        }
+    }
+    let cpu = cpu as usize;
+    let tid = *target.dispatchers.lock().get(&cpu).ok_or(Errno::Esrch)?;
+    let td = dispatch::get(tid).ok_or(Errno::Esrch)?;
+    let space = target.space().ok_or(Errno::Esrch)?;
+    let base = page_of(cpu);
+    {
+        let _g = target.exports.lock(); // one producer at a time
+        let head = read_word(&space, base + page::HEAD)?;
+        let tail = read_word(&space, base + page::TAIL)?;
+        if tail.wrapping_sub(head) >= RING {
+            return Err(Errno::Eagain);
+        }
+        let at = base + page::RING_AT + (tail % RING) * MSG_WORDS * 8;
+        let mut msg = [0u8; (MSG_WORDS * 8) as usize];
+        msg[..8].copy_from_slice(&u64::from(me.process.pid).to_le_bytes());
+        for (i, w) in words.iter().enumerate() {
+            msg[8 + i * 8..16 + i * 8].copy_from_slice(&w.to_le_bytes());
+        }
+        space.write(at, &msg).map_err(|_| Errno::Efault)?;
+        write_word(&space, base + page::TAIL, tail + 1)?;
+    }
+    raise(&td, cpu, SOFT_MESSAGE)?;
+    Ok(0)
+}
+
+/// `soft_interrupt(cpu, bits)`: raises `bits` in the caller's own
+/// process's dispatcher on processor `cpu`.
+pub fn soft_interrupt(cpu: u64, bits: u64) -> SyscallResult {
+    let me = current()?;
+    if bits == 0 {
+        return Err(Errno::Einval);
+    }
+    let cpu = cpu as usize;
+    let tid = *me
+        .process
+        .dispatchers
+        .lock()
+        .get(&cpu)
+        .ok_or(Errno::Esrch)?;
+    let td = dispatch::get(tid).ok_or(Errno::Esrch)?;
+    raise(&td, cpu, bits)?;
+    Ok(0)
+}
+
+/// `create_dispatcher(cpu, entry, stack)`: a dispatcher of the caller's
+/// process on processor `cpu` (one per processor), starting at `entry`
+/// with `rdi = cpu` on `stack`, in the caller's scheduling class.
+pub fn create_dispatcher(cpu: u64, entry: u64, stack: u64) -> SyscallResult {
+    let me = current()?;
+    let cpu = cpu as usize;
+    if cpu >= crate::arch::percpu::online()
+        || entry >= ::mm::USER_END
+        || stack >= ::mm::USER_END
+        || !stack.is_multiple_of(16)
+    {
+        return Err(Errno::Einval);
+    }
+    if me.process.dispatchers.lock().contains_key(&cpu) {
+        return Err(Errno::Ebusy);
+    }
+    let mut ctx = crate::arch::usermode::UserContext::new(entry, stack - 8);
+    ctx.frame.rdi = cpu as u64;
+    let params = dispatch::smp()
+        .info(me.id)
+        .map(|(_, i)| i.params)
+        .map_err(|_| Errno::Esrch)?;
+    dispatch::create(&me.process, ctx, cpu, params.pinned()).map_err(|_| Errno::Enomem)?;
+    Ok(0)
 }

@@ -155,6 +155,13 @@ fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, Spa
         Prot::RW,
         per_cpu,
     )?;
+    // The dispatcher pages (`crate::ppc::page`), one per processor.
+    space.map_anon(
+        crate::ppc::DISPATCHER_VA,
+        crate::ppc::DISPATCHER_REGION,
+        Prot::RW,
+        MapOptions::default(),
+    )?;
     let mut stack = alloc::vec![0u8; 4096];
     let params = StackParams {
         argv,

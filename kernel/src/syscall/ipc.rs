@@ -1,5 +1,6 @@
-//! The PPC calls: `set_entry_point`, `ipc_call`, `ipc_return`, `export`,
-//! `grant` (the mechanism is in `crate::ppc`).
+//! The PPC and messaging calls: `set_entry_point`, `ipc_call`,
+//! `ipc_return`, `export`, `grant`, `async_send`, `soft_interrupt`,
+//! `create_dispatcher` (the mechanism is in `crate::ppc`).
 
 use super::SyscallResult;
 use crate::ppc;
@@ -27,4 +28,19 @@ pub fn sys_export(_a: &[u64; 6]) -> SyscallResult {
 /// `grant(handle, pid, rights)`.
 pub fn sys_grant(a: &[u64; 6]) -> SyscallResult {
     ppc::grant(a[0], a[1], a[2])
+}
+
+/// `async_send(handle, cpu, w0, w1, w2, w3)`.
+pub fn sys_async_send(a: &[u64; 6]) -> SyscallResult {
+    ppc::async_send(a[0], a[1], [a[2], a[3], a[4], a[5]])
+}
+
+/// `soft_interrupt(cpu, bits)`.
+pub fn sys_soft_interrupt(a: &[u64; 6]) -> SyscallResult {
+    ppc::soft_interrupt(a[0], a[1])
+}
+
+/// `create_dispatcher(cpu, entry, stack)`.
+pub fn sys_create_dispatcher(a: &[u64; 6]) -> SyscallResult {
+    ppc::create_dispatcher(a[0], a[1], a[2])
 }

@@ -40,6 +40,8 @@ pub const DEBUG: u64 = 0x4b42_1000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(i64)]
 pub enum Errno {
+    /// Not permitted.
+    Eperm = 1,
     /// No such process.
     Esrch = 3,
     /// Bad handle.
@@ -92,6 +94,9 @@ syscall_table! {
     NATIVE | sched::native::nr::BLOCK           => "block",           block::sys_block;
     NATIVE | sched::native::nr::IPC_CALL        => "ipc_call",        ipc::sys_ipc_call;
     NATIVE | sched::native::nr::IPC_RETURN      => "ipc_return",      ipc::sys_ipc_return;
+    NATIVE | sched::native::nr::ASYNC_SEND      => "async_send",      ipc::sys_async_send;
+    NATIVE | sched::native::nr::SOFT_INTERRUPT  => "soft_interrupt",  ipc::sys_soft_interrupt;
+    NATIVE | sched::native::nr::CREATE_DISPATCHER => "create_dispatcher", ipc::sys_create_dispatcher;
     NATIVE | EXPORT                             => "export",          ipc::sys_export;
     NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;

@@ -50,6 +50,39 @@ mod k42 {
     pub const IPC_RETURN: u64 = NATIVE | 5;
     pub const EXPORT: u64 = NATIVE | 12;
     pub const GRANT: u64 = NATIVE | 13;
+    pub const ASYNC_SEND: u64 = NATIVE | 6;
+    pub const SOFT_INTERRUPT: u64 = NATIVE | 8;
+    pub const CREATE_DISPATCHER: u64 = NATIVE | 9;
+    /// Dispatcher pages: page k for the dispatcher on processor k.
+    pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
+    pub const RING: u64 = 32;
+    pub const MSG_WORDS: u64 = 5;
+
+    pub fn syscall6(nr: u64, a: [u64; 6]) -> i64 {
+        let r: i64;
+        // SAFETY: as in `syscall2`.
+        unsafe {
+            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a[0], in("rsi") a[1],
+                 in("rdx") a[2], in("r10") a[3], in("r8") a[4], in("r9") a[5],
+                 lateout("rcx") _, lateout("r11") _, options(nostack))
+        };
+        r
+    }
+
+    /// The dispatcher page of processor `cpu`, as words.
+    pub fn dispatcher_page(cpu: u64) -> *mut u64 {
+        (DISPATCHER_VA + cpu * 4096) as *mut u64
+    }
+
+    /// Takes the pending soft-interrupt bits of processor `cpu`'s
+    /// dispatcher.
+    pub fn take_soft_bits(cpu: u64) -> u64 {
+        // SAFETY: the dispatcher page is mapped read-write in every
+        // process; word 0 holds the bits (the kernel only ORs into it).
+        let p = unsafe { &*(dispatcher_page(cpu) as *const core::sync::atomic::AtomicU64) };
+        p.swap(0, core::sync::atomic::Ordering::AcqRel)
+    }
+
     /// The per-processor PPC register block and page.
     pub const PPC_VA: u64 = 0x7e00_0000_0000;
     pub const PPC_PAGE_VA: u64 = PPC_VA + 4096;
@@ -434,6 +467,9 @@ mod program {
                 }
             }
             "ppc-client" | "ppc-bench" => ppc_client(case, argc, arg2),
+            "async-recv" => async_recv(arg2),
+            "async-send" => async_send(arg2),
+            "softirq" => softirq(arg2),
             "segv" => {
                 // SAFETY: deliberately not: the kernel must stop us.
                 unsafe { core::ptr::write_volatile(core::ptr::dangling_mut::<u64>(), 1) };
@@ -454,6 +490,105 @@ mod program {
                 2
             }
         }
+    }
+
+    /// `async-recv C,N`: exports an object anyone may message, then takes
+    /// N messages from the ring of its dispatcher on processor C.
+    fn async_recv(args: &str) -> u64 {
+        let mut it = args.split(',');
+        let cpu: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        let n: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(1);
+        let h = k42::syscall2(k42::EXPORT, 0, 0);
+        k42::syscall3(k42::GRANT, h as u64, u64::from(u32::MAX), 1);
+        say!("async-recv: handle={h:x}\n");
+        let page = k42::dispatcher_page(cpu);
+        let (mut got, mut sum, mut wakeups) = (0u64, 0u64, 0u64);
+        while got < n {
+            k42::syscall2(k42::BLOCK, 0, 0);
+            wakeups += 1;
+            k42::take_soft_bits(cpu);
+            // SAFETY: words 1 and 2 are the ring's head (ours) and tail
+            // (the kernel's); the ring starts at word 8.
+            unsafe {
+                let tail = core::ptr::read_volatile(page.add(2));
+                let mut head = core::ptr::read_volatile(page.add(1));
+                while head < tail {
+                    let m = page.add(8 + ((head % k42::RING) * k42::MSG_WORDS) as usize);
+                    sum += core::ptr::read_volatile(m.add(1)) + core::ptr::read_volatile(m.add(4));
+                    head += 1;
+                    got += 1;
+                }
+                core::ptr::write_volatile(page.add(1), head);
+            }
+        }
+        say!("async-recv: got={got} sum={sum} wakeups={wakeups}\n");
+        0
+    }
+
+    /// `async-send H,C,N`: sends N messages (i, 0, 0, 1000 i) to the
+    /// dispatcher on processor C of the process exporting H.
+    fn async_send(args: &str) -> u64 {
+        let mut it = args.split(',');
+        let h = it
+            .next()
+            .and_then(|x| u64::from_str_radix(x, 16).ok())
+            .unwrap_or(0);
+        let cpu: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        let n: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(1);
+        let mut full = 0;
+        for i in 0..n {
+            loop {
+                match k42::syscall6(k42::ASYNC_SEND, [h, cpu, i, 0, 0, 1000 * i]) {
+                    0 => break,
+                    -11 => {
+                        full += 1;
+                        k42::syscall2(k42::YIELD, 0, 0);
+                    }
+                    e => {
+                        say!("async-send: error {e}\n");
+                        return 1;
+                    }
+                }
+            }
+        }
+        let bad = k42::syscall6(k42::ASYNC_SEND, [h ^ 1, cpu, 0, 0, 0, 0]);
+        say!("async-send: sent={n} ring_full={full} stale_handle={bad}\n");
+        u64::from(bad != -9)
+    }
+
+    static mut SECOND_STACK: [u8; 16 * 1024] = [0; 16 * 1024];
+
+    /// The second dispatcher of `softirq`: waits for bit 0b100 from the
+    /// first, answers with bit 0b1, ends.
+    extern "C" fn second(cpu: u64) -> ! {
+        let mut seen = 0;
+        while seen & 0b100 == 0 {
+            k42::syscall2(k42::BLOCK, 0, 0);
+            seen |= k42::take_soft_bits(cpu);
+        }
+        k42::syscall2(k42::SOFT_INTERRUPT, 0, 0b1);
+        k42::exit(0)
+    }
+
+    /// `softirq K`: the dispatcher on processor 0 starts a second one on
+    /// processor K, and they exchange soft interrupts.
+    fn softirq(arg: &str) -> u64 {
+        let k: u64 = arg.parse().unwrap_or(1);
+        let top = (core::ptr::addr_of_mut!(SECOND_STACK) as u64 + 16 * 1024) & !15;
+        let again = k42::syscall3(k42::CREATE_DISPATCHER, 0, second as *const () as u64, top).0;
+        let r = k42::syscall3(k42::CREATE_DISPATCHER, k, second as *const () as u64, top).0;
+        if r != 0 {
+            say!("softirq: create on {k}: {r}\n");
+            return 1;
+        }
+        let s = k42::syscall2(k42::SOFT_INTERRUPT, k, 0b100);
+        let mut seen = 0;
+        while seen & 0b1 == 0 {
+            k42::syscall2(k42::BLOCK, 0, 0);
+            seen |= k42::take_soft_bits(0);
+        }
+        say!("softirq: second on {k} answered; send={s} create-again={again}\n");
+        u64::from(s != 0 || again != -16)
     }
 
     fn ppc_client(case: &str, _argc: usize, handle: &str) -> u64 {
