@@ -58,7 +58,7 @@ pub struct Export {
 /// Everyone, in a grant.
 pub const ANYONE: u32 = u32::MAX;
 
-fn handle(pid: u32, index: usize, seq: u16) -> u64 {
+pub(crate) fn handle(pid: u32, index: usize, seq: u16) -> u64 {
     (u64::from(pid) << 32) | ((index as u64) << 16) | u64::from(seq)
 }
 
@@ -243,7 +243,7 @@ fn start_echo_server(client: u32) -> (alloc::sync::Arc<dispatch::Dispatcher>, u6
 
 /// Runs `/bin/native-tests <case> <handle>` as process `pid` on this
 /// processor to its end; returns its status.
-fn run_client(pid: u32, case: &str, h: u64) -> u64 {
+pub(crate) fn run_client(pid: u32, case: &str, h: u64) -> u64 {
     let d = start(
         pid,
         crate::arch::percpu::current_id(),
@@ -256,7 +256,12 @@ fn run_client(pid: u32, case: &str, h: u64) -> u64 {
 
 /// Starts `/bin/native-tests <case> <arg>` as process `pid`, pinned to
 /// processor `cpu`.
-fn start(pid: u32, cpu: usize, case: &str, arg: &str) -> alloc::sync::Arc<dispatch::Dispatcher> {
+pub(crate) fn start(
+    pid: u32,
+    cpu: usize,
+    case: &str,
+    arg: &str,
+) -> alloc::sync::Arc<dispatch::Dispatcher> {
     let archive = crate::process::initramfs().expect("initramfs");
     let image = cpio::find(archive, "/bin/native-tests")
         .unwrap()
@@ -271,7 +276,7 @@ fn start(pid: u32, cpu: usize, case: &str, arg: &str) -> alloc::sync::Arc<dispat
 }
 
 /// Runs `d` on this processor until it blocks (or ends).
-fn run_until_blocked(d: &dispatch::Dispatcher) {
+pub(crate) fn run_until_blocked(d: &dispatch::Dispatcher) {
     dispatch::run_loop(&|| {
         matches!(dispatch::smp().info(d.id), Ok((_, i)) if i.state == sched::State::Blocked)
             || d.status().is_some()
