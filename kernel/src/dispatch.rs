@@ -90,6 +90,9 @@ pub struct Process {
     pub ipc_entry: AtomicU64,
     /// Top of the stack PPCs run on.
     pub ipc_stack: AtomicU64,
+    /// Where reflected Linux system calls enter its system library (0:
+    /// none, a native process).
+    pub syscall_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
 }
@@ -118,6 +121,7 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         dispatchers: IrqMutex::new(BTreeMap::new()),
         ipc_entry: AtomicU64::new(0),
         ipc_stack: AtomicU64::new(0),
+        syscall_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
     });
     PROCESSES.lock().insert(pid, p.clone());
@@ -459,6 +463,31 @@ ktest::ktest! {
         run_loop(&|| now() >= end);
         assert!(ts.runtime().unwrap() > 0, "then time sharing ran");
         kill(&ts, 0);
+    }
+
+    /// Trap reflection: a process that registered a system-call entry gets
+    /// its Linux-numbered calls there, and `resume` continues it with the
+    /// result and its registers intact; native calls are not reflected.
+    fn dispatch_linux_calls_are_reflected() {
+        let cpu = percpu::current_id();
+        crate::process::capture();
+        let d = spawn_test(&[b"native-tests", b"reflect"], cpu, sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned());
+        run_loop(&|| d.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+    }
+
+    /// The memory calls of a system library: map, protect, unmap its own
+    /// anonymous memory; bad arguments are errors.
+    fn dispatch_memory_calls() {
+        let base = crate::mm::user::usage();
+        crate::process::capture();
+        let d = spawn_test(&[b"native-tests", b"memcalls"], percpu::current_id(), sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned());
+        run_loop(&|| d.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+        drop(d);
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
     }
 
     /// Yield switches dispatchers and resumes each with its registers.

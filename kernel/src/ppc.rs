@@ -103,10 +103,18 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
     Ok(0)
 }
 
-/// `set_entry_point(kind, entry, stack)`: only the IPC-call entry (kind
-/// 4) exists so far.
+/// `set_entry_point(kind, entry, stack)`: the IPC-call entry (kind 4,
+/// with its stack) and the system-call entry of a system library (kind 6,
+/// `syscall::reflect`) exist so far.
 pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
     let me = current()?;
+    if kind == 6 {
+        if entry >= ::mm::USER_END {
+            return Err(Errno::Einval);
+        }
+        me.process.syscall_entry.store(entry, Ordering::Release);
+        return Ok(0);
+    }
     if kind != 4 || entry >= ::mm::USER_END || stack >= ::mm::USER_END || !stack.is_multiple_of(16)
     {
         return Err(Errno::Einval);

@@ -138,6 +138,16 @@ pub fn load(image: &[u8], argv: &[&[u8]]) -> Result<(Space, UserContext), SpawnE
 fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, SpawnError> {
     let plan = elf_loader::load(image, &LoadOptions::default(), &mut SpaceMemory(space))
         .map_err(SpawnError::Elf)?;
+    setup_rest(space, &plan, argv)
+}
+
+/// The stack, the PPC region and the dispatcher pages of a space whose
+/// program `plan` is loaded; the context at its entry.
+fn setup_rest(
+    space: &Space,
+    plan: &elf_loader::LoadPlan,
+    argv: &[&[u8]],
+) -> Result<UserContext, SpawnError> {
     space.map_anon(
         STACK_TOP - STACK_SIZE,
         STACK_SIZE,
@@ -174,6 +184,69 @@ fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, Spa
         .map_err(SpawnError::Stack)?;
     space.write(STACK_TOP - stack.len() as u64, &stack)?;
     Ok(UserContext::new(plan.entry, initial.rsp))
+}
+
+/// Where the system library of Linux processes lives in the initramfs.
+pub const SYSLIB: &str = "/lib/k42-syslib";
+
+/// Loads the Linux executable `image` and the system library into a new
+/// address space. The context starts in the library (its ELF entry) with
+/// the program's initial stack, `rdi` = the program's entry, `rsi` = its
+/// `brk` start, `rdx` = `cpu`; the library registers its system-call entry
+/// (reflection, `syscall::reflect`) and jumps to the program.
+pub fn load_linux(
+    image: &[u8],
+    argv: &[&[u8]],
+    cpu: usize,
+) -> Result<(Space, UserContext), SpawnError> {
+    let archive = initramfs().ok_or_else(|| SpawnError::NotFound(SYSLIB.into()))?;
+    let lib = cpio::find(archive, SYSLIB)
+        .map_err(SpawnError::Archive)?
+        .ok_or_else(|| SpawnError::NotFound(SYSLIB.into()))?
+        .data;
+    let space = new_space()?;
+    let setup = || -> Result<UserContext, SpawnError> {
+        let plan = elf_loader::load(image, &LoadOptions::default(), &mut SpaceMemory(&space))
+            .map_err(SpawnError::Elf)?;
+        let mut ctx = setup_rest(&space, &plan, argv)?;
+        let lib_plan = elf_loader::load(lib, &LoadOptions::default(), &mut SpaceMemory(&space))
+            .map_err(SpawnError::Elf)?;
+        ctx.frame.rip = lib_plan.entry;
+        ctx.frame.rdi = plan.entry;
+        ctx.frame.rsi = plan.brk_start;
+        ctx.frame.rdx = cpu as u64;
+        Ok(ctx)
+    };
+    match setup() {
+        Ok(ctx) => Ok((space, ctx)),
+        Err(e) => {
+            space.destroy()?;
+            Err(e)
+        }
+    }
+}
+
+/// Runs the Linux program `path` from the initramfs, with the system
+/// library, as a process of its own on this processor (a pinned
+/// dispatcher) until it ends; returns its exit status.
+pub fn spawn_linux_and_wait(path: &str, argv: &[&[u8]]) -> Result<u64, SpawnError> {
+    let archive = initramfs().ok_or_else(|| SpawnError::NotFound(path.into()))?;
+    let image = cpio::find(archive, path)
+        .map_err(SpawnError::Archive)?
+        .ok_or_else(|| SpawnError::NotFound(path.into()))?
+        .data;
+    let cpu = crate::arch::percpu::current_id();
+    let (space, ctx) = load_linux(image, argv, cpu)?;
+    let p = crate::dispatch::new_process(space, crate::dispatch::alloc_pid());
+    let params = sched::Params::new(
+        sched::Class::TimeSharing,
+        sched::Weight::new(100).expect("a weight"),
+    )
+    .pinned();
+    let d = crate::dispatch::create(&p, ctx, cpu, params)
+        .map_err(|_| SpawnError::Memory(MmError::OutOfMemory))?;
+    crate::dispatch::run_loop(&|| d.status().is_some());
+    Ok(d.status().expect("ended"))
 }
 
 /// `AT_RANDOM` bytes: TSC-derived (not cryptographic; there is no entropy
@@ -301,6 +374,21 @@ ktest::ktest! {
             spawn_and_wait("/bin/native-tests", &[b"native-tests", case.as_bytes()]).unwrap();
             assert_eq!(usage_back_to(base), base, "after {case}");
         }
+    }
+
+    /// Without the system library in the initramfs, a Linux program is
+    /// refused with an error naming it (with it, `linux_tests` run them).
+    fn user_linux_program_needs_the_system_library() {
+        let archive = initramfs().unwrap();
+        if cpio::find(archive, SYSLIB).unwrap().is_some() {
+            crate::println!("    (the system library is present)");
+            return;
+        }
+        match spawn_linux_and_wait("/bin/native-tests", &[b"x"]) {
+            Err(SpawnError::NotFound(p)) => assert_eq!(p, SYSLIB),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(load_linux(b"junk", &[b"x"], 0), Err(SpawnError::NotFound(_))));
     }
 
     /// Malformed executables are refused with an error.

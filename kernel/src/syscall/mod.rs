@@ -19,6 +19,8 @@ mod block;
 mod console_write;
 mod exit;
 mod ipc;
+mod memory;
+pub mod reflect;
 mod set_fs_base;
 mod yield_now;
 
@@ -33,6 +35,16 @@ pub const NATIVE: u64 = 0x4b42_0000;
 pub const EXPORT: u64 = sched::native::nr::COUNT;
 /// `grant`: see [`EXPORT`].
 pub const GRANT: u64 = sched::native::nr::COUNT + 1;
+/// `resume(save_area)`: return from a reflected system call
+/// ([`reflect`]); served in [`dispatch`] itself, since it replaces the
+/// frame.
+pub const RESUME: u64 = sched::native::nr::COUNT + 2;
+/// `map_anon(addr, len, prot)`.
+pub const MAP_ANON: u64 = sched::native::nr::COUNT + 3;
+/// `unmap(addr, len)`.
+pub const UNMAP: u64 = sched::native::nr::COUNT + 4;
+/// `protect(addr, len, prot)`.
+pub const PROTECT: u64 = sched::native::nr::COUNT + 5;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 
@@ -98,6 +110,9 @@ syscall_table! {
     NATIVE | sched::native::nr::SOFT_INTERRUPT  => "soft_interrupt",  ipc::sys_soft_interrupt;
     NATIVE | sched::native::nr::CREATE_DISPATCHER => "create_dispatcher", ipc::sys_create_dispatcher;
     NATIVE | EXPORT                             => "export",          ipc::sys_export;
+    NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
+    NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
+    NATIVE | PROTECT                            => "protect",         memory::sys_protect;
     NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;
@@ -141,6 +156,25 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) {
     ];
     let t = &crate::trace::TRACER;
     ktrace::events::syscall::enter(t, nr, args[0], args[1], args[2]);
+    // A Linux call in a process with a system library: reflected to it.
+    if nr < NATIVE {
+        if let Some(entry) = reflect::entry() {
+            reflect::reflect(frame, entry);
+            return leave(frame);
+        }
+    }
+    if nr == NATIVE | RESUME {
+        match reflect::resume(frame, args[0]) {
+            Ok(()) => {
+                ktrace::events::syscall::exit(t, nr, frame.rax as i64);
+                return leave(frame);
+            }
+            Err(e) => {
+                frame.rax = (-(e as i64)) as u64;
+                return leave(frame);
+            }
+        }
+    }
     let result = match TABLE.iter().find(|s| s.nr == nr) {
         Some(call) => (call.handler)(&args),
         None => unknown(nr),
@@ -151,6 +185,11 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) {
     };
     ktrace::events::syscall::exit(t, nr, value as i64);
     frame.rax = value;
+    leave(frame);
+}
+
+/// Back to user mode with `frame`, checked.
+fn leave(frame: &mut TrapFrame) {
     cpu::disable_interrupts();
     if !usermode::sanitize(frame) {
         // `sysret` to a non-canonical address would fault in the kernel.

@@ -21,6 +21,8 @@
 //! | `ppc-server C` | exports an `Echo` object, grants process C right 0b1, serves PPCs | blocks between calls |
 //! | `ppc-client S H` | calls `Echo` on handle H of process S: methods, rights, bad handles | status 0 |
 //! | `ppc-bench S H` | PPC round trips: null, 64 B, 4 KiB arguments | prints cycles per call |
+//! | `reflect` | plays a system library: registers a system-call entry, makes Linux calls, checks they come back changed and with registers intact | status 0 |
+//! | `memcalls` | map_anon / protect / unmap on its own memory, and their errors | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -53,6 +55,10 @@ mod k42 {
     pub const ASYNC_SEND: u64 = NATIVE | 6;
     pub const SOFT_INTERRUPT: u64 = NATIVE | 8;
     pub const CREATE_DISPATCHER: u64 = NATIVE | 9;
+    pub const RESUME: u64 = NATIVE | 14;
+    pub const MAP_ANON: u64 = NATIVE | 15;
+    pub const UNMAP: u64 = NATIVE | 16;
+    pub const PROTECT: u64 = NATIVE | 17;
     /// Dispatcher pages: page k for the dispatcher on processor k.
     pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
     pub const RING: u64 = 32;
@@ -468,6 +474,8 @@ mod program {
             }
             "ppc-client" | "ppc-bench" => ppc_client(case, argc, arg2),
             "async-recv" => async_recv(arg2),
+            "reflect" => reflect(),
+            "memcalls" => memcalls(),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
@@ -554,6 +562,80 @@ mod program {
         let bad = k42::syscall6(k42::ASYNC_SEND, [h ^ 1, cpu, 0, 0, 0, 0]);
         say!("async-send: sent={n} ring_full={full} stale_handle={bad}\n");
         u64::from(bad != -9)
+    }
+
+    /// The "system library" of `reflect`: answers every reflected call
+    /// with 1000 + its number, counting them.
+    extern "C" fn on_syscall(save: *mut u64) -> ! {
+        // SAFETY: the kernel passes the save area of our dispatcher page:
+        // 22 words, rax at index 14.
+        unsafe {
+            let nr = *save.add(14);
+            *save.add(14) = 1000 + nr;
+        }
+        REFLECTED.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        k42::syscall2(k42::RESUME, save as u64, 0);
+        loop {
+            core::hint::spin_loop(); // resume does not come back
+        }
+    }
+
+    fn memcalls() -> u64 {
+        const VA: u64 = 0x5000_0000;
+        let map = k42::syscall3(k42::MAP_ANON, VA, 4 * 4096, 3).0;
+        let p = VA as *mut u64;
+        // SAFETY: just mapped read-write.
+        let first = unsafe {
+            let z = core::ptr::read_volatile(p.add(512));
+            core::ptr::write_volatile(p, 77);
+            z
+        };
+        let overlap = k42::syscall3(k42::MAP_ANON, VA + 4096, 4096, 3).0;
+        let bad_prot = k42::syscall3(k42::MAP_ANON, 0x6000_0000, 4096, 8).0;
+        let unaligned = k42::syscall3(k42::MAP_ANON, 0x6000_0001, 4096, 3).0;
+        let kernel = k42::syscall3(k42::MAP_ANON, 0xffff_8000_0000_0000, 4096, 3).0;
+        let protect = k42::syscall3(k42::PROTECT, VA, 4 * 4096, 1).0;
+        // SAFETY: still mapped, now read-only: reads are fine.
+        let kept = unsafe { core::ptr::read_volatile(p) };
+        let unmap = k42::syscall3(k42::UNMAP, VA, 4 * 4096, 0).0;
+        let again = k42::syscall3(k42::MAP_ANON, VA, 4096, 3).0;
+        // SAFETY: mapped again: fresh zero page.
+        let fresh = unsafe { core::ptr::read_volatile(p) };
+        say!("memcalls: map={map} first={first} overlap={overlap} bad_prot={bad_prot} unaligned={unaligned} kernel={kernel} protect={protect} kept={kept} unmap={unmap} again={again} fresh={fresh}\n");
+        u64::from(
+            map != 0 || first != 0 || overlap != -22 || bad_prot != -22 || unaligned != -22
+                || kernel != -14 || protect != 0 || kept != 77 || unmap != 0 || again != 0 || fresh != 0,
+        )
+    }
+
+    static REFLECTED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    fn reflect() -> u64 {
+        let r = k42::syscall3(k42::SET_ENTRY_POINT, 6, on_syscall as *const () as u64, 0).0;
+        let mut results = [0i64; 3];
+        let (mut rbx, mut r12) = (0x1111_2222u64, 0x3333_4444u64);
+        for (i, nr) in [39u64, 1, 60].iter().enumerate() {
+            let out: i64;
+            // SAFETY: a Linux-numbered `syscall`: reflected to `on_syscall`.
+            // rbx and r12 are callee-saved: they must come back unchanged.
+            unsafe {
+                asm!("xchg rbx, {b}", "syscall", "xchg rbx, {b}", b = inout(reg) rbx,
+                     inlateout("rax") *nr as i64 => out, inout("r12") r12,
+                     lateout("rcx") _, lateout("r11") _, options(nostack));
+            }
+            results[i] = out;
+        }
+        let native = k42::syscall2(0x4b42_0fff, 0, 0);
+        let n = REFLECTED.load(core::sync::atomic::Ordering::Relaxed);
+        say!("reflect: entry={r} results={results:?} reflected={n} native={native} rbx={rbx:#x} r12={r12:#x}\n");
+        u64::from(
+            r != 0
+                || results != [1039, 1001, 1060]
+                || n != 3
+                || native != -38
+                || rbx != 0x1111_2222
+                || r12 != 0x3333_4444,
+        )
     }
 
     static mut SECOND_STACK: [u8; 16 * 1024] = [0; 16 * 1024];

@@ -1,0 +1,96 @@
+//! Trap reflection: Linux system calls go to the process's system library
+//! (K42's Linux personality, paper §10).
+//!
+//! A process whose system library registered a system-call entry point
+//! (`set_entry_point(6, entry, 0)`) has every `syscall` with a number
+//! below [`NATIVE`](super::NATIVE) (a Linux number) reflected: the kernel
+//! writes the whole user frame (a `TrapFrame`, 22 words) into the save
+//! area of this processor's dispatcher page ([`SAVE_OFFSET`]) and returns
+//! to user mode at the entry point, with `rdi` = the save area and the
+//! stack pointer below the program's red zone. The library performs the
+//! call with native calls and PPCs, stores the result in the saved `rax`,
+//! and calls `resume(save_area)`: the kernel reloads that frame (checked
+//! like any return to user mode) and the program continues after its
+//! `syscall` instruction. Native calls are never reflected.
+
+use crate::arch::trap::TrapFrame;
+use crate::arch::uaccess::{copy_from_user, copy_to_user};
+use crate::arch::{percpu, usermode};
+use core::sync::atomic::Ordering;
+
+/// Where the save area is in a dispatcher page.
+pub const SAVE_OFFSET: u64 = 0x800;
+
+const FRAME_BYTES: usize = core::mem::size_of::<TrapFrame>();
+
+fn frame_bytes(f: &TrapFrame) -> [u8; FRAME_BYTES] {
+    let words = [
+        f.r15, f.r14, f.r13, f.r12, f.r11, f.r10, f.r9, f.r8, f.rbp, f.rdi, f.rsi, f.rdx, f.rcx,
+        f.rbx, f.rax, f.vector, f.error, f.rip, f.cs, f.rflags, f.rsp, f.ss,
+    ];
+    let mut b = [0u8; FRAME_BYTES];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+fn frame_from(b: &[u8; FRAME_BYTES]) -> TrapFrame {
+    let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    TrapFrame {
+        r15: w(0),
+        r14: w(1),
+        r13: w(2),
+        r12: w(3),
+        r11: w(4),
+        r10: w(5),
+        r9: w(6),
+        r8: w(7),
+        rbp: w(8),
+        rdi: w(9),
+        rsi: w(10),
+        rdx: w(11),
+        rcx: w(12),
+        rbx: w(13),
+        rax: w(14),
+        vector: w(15),
+        error: w(16),
+        rip: w(17),
+        cs: w(18),
+        rflags: w(19),
+        rsp: w(20),
+        ss: w(21),
+    }
+}
+
+/// The system-call entry of the running process, if it has one.
+pub fn entry() -> Option<u64> {
+    let d = crate::dispatch::current()?;
+    match d.process.syscall_entry.load(Ordering::Acquire) {
+        0 => None,
+        e => Some(e),
+    }
+}
+
+/// Reflects the system call in `frame` to `entry`. On a bad save area (the
+/// library unmapped its dispatcher page) the program is stopped.
+pub fn reflect(frame: &mut TrapFrame, entry: u64) {
+    let save = crate::ppc::DISPATCHER_VA + 4096 * percpu::current_id() as u64 + SAVE_OFFSET;
+    if copy_to_user(save, &frame_bytes(frame)).is_err() {
+        log::warn!("system call reflection: the dispatcher page is gone: stopped");
+        usermode::finish(128 + 11);
+        return;
+    }
+    frame.rip = entry;
+    frame.rdi = save;
+    frame.rsp = ((frame.rsp.wrapping_sub(128)) & !15).wrapping_sub(8);
+}
+
+/// `resume(save_area)`: continues the program from a saved frame.
+/// `-EFAULT` (to the library) if the save area cannot be read.
+pub fn resume(frame: &mut TrapFrame, save: u64) -> Result<(), super::Errno> {
+    let mut b = [0u8; FRAME_BYTES];
+    copy_from_user(&mut b, save)?;
+    *frame = frame_from(&b);
+    Ok(())
+}
