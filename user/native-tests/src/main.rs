@@ -603,8 +603,17 @@ mod program {
         let fresh = unsafe { core::ptr::read_volatile(p) };
         say!("memcalls: map={map} first={first} overlap={overlap} bad_prot={bad_prot} unaligned={unaligned} kernel={kernel} protect={protect} kept={kept} unmap={unmap} again={again} fresh={fresh}\n");
         u64::from(
-            map != 0 || first != 0 || overlap != -22 || bad_prot != -22 || unaligned != -22
-                || kernel != -14 || protect != 0 || kept != 77 || unmap != 0 || again != 0 || fresh != 0,
+            map != 0
+                || first != 0
+                || overlap != -22
+                || bad_prot != -22
+                || unaligned != -22
+                || kernel != -14
+                || protect != 0
+                || kept != 77
+                || unmap != 0
+                || again != 0
+                || fresh != 0,
         )
     }
 
