@@ -248,6 +248,10 @@ pub fn user_tick() {
     if let Ok(Tick::Preempt) = smp().tick(cpu, now()) {
         ktrace::events::sched::preempt(&crate::trace::TRACER, cur - 1, true);
         usermode::finish(PREEMPTED);
+    } else if crate::syscall::timer::due() {
+        // Back to the run loop, which fires the timer (and the running
+        // dispatcher continues if it is still the best choice).
+        usermode::finish(PREEMPTED);
     }
 }
 
@@ -335,6 +339,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
     let mut next: Option<Dispatch> = None;
     let mut last: u64 = 0;
     while !done() {
+        crate::syscall::timer::expire();
         let pick = match next.take() {
             Some(d) => Some(d),
             None => smp()
@@ -488,6 +493,22 @@ ktest::ktest! {
         assert_eq!(d.status(), Some(0), "{out}");
         drop(d);
         assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+
+    /// The dispatcher timer: a sleeper blocks until its deadline, while
+    /// another dispatcher spins on the same processor (so the timer must
+    /// preempt it to fire).
+    fn dispatch_timer_wakes_a_blocked_dispatcher() {
+        let cpu = percpu::current_id();
+        let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
+        let spinner = spawn_test(&[b"native-tests", b"spin"], cpu, p);
+        crate::process::capture();
+        let arg = alloc::format!("{cpu}");
+        let sleeper = spawn_test(&[b"native-tests", b"sleep", arg.as_bytes()], cpu, p);
+        run_loop(&|| sleeper.status().is_some());
+        let out = crate::process::take_captured();
+        kill(&spinner, 0);
+        assert_eq!(sleeper.status(), Some(0), "{out}");
     }
 
     /// Yield switches dispatchers and resumes each with its registers.

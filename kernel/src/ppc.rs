@@ -424,6 +424,21 @@ fn raise(to: &dispatch::Dispatcher, cpu: usize, bits: u64) -> Result<(), Errno> 
     Ok(())
 }
 
+/// Raises `bits` in `d` on the processor it belongs to (the timer tick
+/// uses it; errors, e.g. a process going away, are ignored).
+pub fn raise_on_home(d: &dispatch::Dispatcher, bits: u64) {
+    let home = d
+        .process
+        .dispatchers
+        .lock()
+        .iter()
+        .find(|(_, id)| **id == d.id)
+        .map(|(cpu, _)| *cpu);
+    if let Some(cpu) = home {
+        let _ = raise(d, cpu, bits);
+    }
+}
+
 /// `async_send(handle, cpu, w0, w1, w2, w3)`: queues a message of four
 /// words for the dispatcher on processor `cpu` of the process exporting
 /// `handle` (the sender needs some right on it), and signals it with

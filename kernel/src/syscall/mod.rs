@@ -22,6 +22,7 @@ mod ipc;
 mod memory;
 pub mod reflect;
 mod set_fs_base;
+pub mod timer;
 mod yield_now;
 
 use crate::arch::trap::TrapFrame;
@@ -45,6 +46,8 @@ pub const MAP_ANON: u64 = sched::native::nr::COUNT + 3;
 pub const UNMAP: u64 = sched::native::nr::COUNT + 4;
 /// `protect(addr, len, prot)`.
 pub const PROTECT: u64 = sched::native::nr::COUNT + 5;
+/// `clock()`: the kernel clock in nanoseconds.
+pub const CLOCK: u64 = sched::native::nr::COUNT + 6;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 
@@ -110,6 +113,8 @@ syscall_table! {
     NATIVE | sched::native::nr::SOFT_INTERRUPT  => "soft_interrupt",  ipc::sys_soft_interrupt;
     NATIVE | sched::native::nr::CREATE_DISPATCHER => "create_dispatcher", ipc::sys_create_dispatcher;
     NATIVE | EXPORT                             => "export",          ipc::sys_export;
+    NATIVE | sched::native::nr::TIMER           => "timer",           timer::sys_timer;
+    NATIVE | CLOCK                              => "clock",           timer::sys_clock;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;

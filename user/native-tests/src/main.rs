@@ -23,6 +23,7 @@
 //! | `ppc-bench S H` | PPC round trips: null, 64 B, 4 KiB arguments | prints cycles per call |
 //! | `reflect` | plays a system library: registers a system-call entry, makes Linux calls, checks they come back changed and with registers intact | status 0 |
 //! | `memcalls` | map_anon / protect / unmap on its own memory, and their errors | status 0 |
+//! | `sleep C` | on processor C: sets its timer 30 ms ahead, blocks until the timer bit | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -56,6 +57,8 @@ mod k42 {
     pub const SOFT_INTERRUPT: u64 = NATIVE | 8;
     pub const CREATE_DISPATCHER: u64 = NATIVE | 9;
     pub const RESUME: u64 = NATIVE | 14;
+    pub const TIMER: u64 = NATIVE | 7;
+    pub const CLOCK: u64 = NATIVE | 18;
     pub const MAP_ANON: u64 = NATIVE | 15;
     pub const UNMAP: u64 = NATIVE | 16;
     pub const PROTECT: u64 = NATIVE | 17;
@@ -476,6 +479,7 @@ mod program {
             "async-recv" => async_recv(arg2),
             "reflect" => reflect(),
             "memcalls" => memcalls(),
+            "sleep" => sleep(arg2.parse().unwrap_or(0)),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
@@ -578,6 +582,28 @@ mod program {
         loop {
             core::hint::spin_loop(); // resume does not come back
         }
+    }
+
+    fn sleep(cpu: u64) -> u64 {
+        let t0 = k42::syscall2(k42::CLOCK, 0, 0) as u64;
+        let set = k42::syscall2(k42::TIMER, 1, 30_000_000);
+        let mut bits = 0;
+        let mut blocks = 0;
+        while bits & 2 == 0 {
+            k42::syscall2(k42::BLOCK, 0, 0);
+            blocks += 1;
+            bits |= k42::take_soft_bits(cpu);
+        }
+        let slept = k42::syscall2(k42::CLOCK, 0, 0) as u64 - t0;
+        let cancel = k42::syscall2(k42::TIMER, 2, 0);
+        let bad = k42::syscall2(k42::TIMER, 9, 0);
+        say!(
+            "sleep: set={set} slept_ms={} blocks={blocks} cancel={cancel} bad={bad}\n",
+            slept / 1_000_000
+        );
+        u64::from(
+            set != 0 || slept < 30_000_000 || slept > 500_000_000 || cancel != 0 || bad != -22,
+        )
     }
 
     fn memcalls() -> u64 {
