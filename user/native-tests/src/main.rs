@@ -602,7 +602,7 @@ mod program {
             slept / 1_000_000
         );
         u64::from(
-            set != 0 || slept < 30_000_000 || slept > 500_000_000 || cancel != 0 || bad != -22,
+            set != 0 || !(30_000_000..=500_000_000).contains(&slept) || cancel != 0 || bad != -22,
         )
     }
 
