@@ -165,6 +165,15 @@ pub fn ipc_call(h: u64, method: u64, len: u64) -> SyscallResult {
     if entry == 0 {
         return Err(Errno::Eagain); // not serving yet
     }
+    if sid == me.id {
+        return Err(Errno::Edeadlk); // a dispatcher cannot call itself
+    }
+    // The server must be waiting for calls (blocked, its context saved).
+    let waiting =
+        matches!(dispatch::smp().info(sid), Ok((_, i)) if i.state == sched::State::Blocked);
+    if !waiting {
+        return Err(Errno::Eagain);
+    }
     if sd
         .serving
         .compare_exchange(0, me.id.to_raw() + 1, Ordering::AcqRel, Ordering::Acquire)
@@ -177,7 +186,10 @@ pub fn ipc_call(h: u64, method: u64, len: u64) -> SyscallResult {
         return Err(e);
     }
     {
-        let mut ctx = sd.ctx.lock();
+        let Some(mut ctx) = sd.ctx.try_lock() else {
+            sd.serving.store(0, Ordering::Release);
+            return Err(Errno::Eagain); // it is being switched to right now
+        };
         ctx.frame = TrapFrame {
             rip: entry,
             rsp: stack - 8,
@@ -213,7 +225,12 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
     };
     copy_ppc(&cd.process, len as usize)?;
     {
-        let mut ctx = cd.ctx.lock();
+        // The client is blocked in its call, its context saved; a client
+        // that is somehow running cannot take the reply.
+        let Some(mut ctx) = cd.ctx.try_lock() else {
+            me.serving.store(client, Ordering::Release);
+            return Err(Errno::Eagain);
+        };
         ctx.frame.rax = status;
         ctx.frame.rdx = len;
     }
@@ -415,8 +432,8 @@ fn raise(to: &dispatch::Dispatcher, cpu: usize, bits: u64) -> Result<(), Errno> 
     let space = to.process.space().ok_or(Errno::Esrch)?;
     let at = page_of(cpu) + page::SOFT_BITS;
     // The page word is the user's view; only this path sets it, under the
-    // process's export lock so two senders do not lose each other's bits.
-    let _g = to.process.exports.lock();
+    // process's page lock so two senders do not lose each other's bits.
+    let _g = to.process.page_lock.lock();
     let old = read_word(&space, at)?;
     write_word(&space, at, old | bits)?;
     drop(_g);
@@ -468,7 +485,7 @@ pub fn async_send(h: u64, cpu: u64, words: [u64; 4]) -> SyscallResult {
     let space = target.space().ok_or(Errno::Esrch)?;
     let base = page_of(cpu);
     {
-        let _g = target.exports.lock(); // one producer at a time
+        let _g = target.page_lock.lock(); // one producer at a time
         let head = read_word(&space, base + page::HEAD)?;
         let tail = read_word(&space, base + page::TAIL)?;
         if tail.wrapping_sub(head) >= RING {

@@ -69,6 +69,8 @@ pub enum Errno {
     Efault = 14,
     /// Busy.
     Ebusy = 16,
+    /// The call would deadlock.
+    Edeadlk = 35,
     /// Invalid argument.
     Einval = 22,
     /// No such call.

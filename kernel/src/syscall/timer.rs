@@ -5,10 +5,9 @@
 //! `kind` 0 sets an absolute deadline (`clock()` time), 1 a relative one,
 //! 2 cancels. When the deadline passes, the timer tick raises
 //! [`SOFT_TIMER`] in the dispatcher (its page and its wake-up token) and
-//! wakes it: the timer interrupt sees the deadline pass ([`due`]) and
-//! sends the running dispatcher back to its run loop, which fires it
-//! ([`expire`]). The tick is 10 ms, so deadlines are met to within a
-//! tick.
+//! wakes it: every timer interrupt sends the running dispatcher back to
+//! its run loop, which fires due timers ([`expire`]). The tick is 10 ms,
+//! so deadlines are met to within a tick.
 
 use super::{Errno, SyscallResult};
 use crate::sync::IrqMutex;
@@ -48,15 +47,6 @@ pub fn sys_timer(a: &[u64; 6]) -> SyscallResult {
 /// `clock()`: nanoseconds since boot.
 pub fn sys_clock(_a: &[u64; 6]) -> SyscallResult {
     Ok(crate::time::now_ns())
-}
-
-/// Whether a deadline has passed (from the timer interrupt: only a
-/// `try_lock`).
-pub fn due() -> bool {
-    let now = crate::time::now_ns();
-    TIMERS
-        .try_lock()
-        .is_some_and(|t| t.keys().next().is_some_and(|&(d, _)| d <= now))
 }
 
 /// Fires the timers whose deadline passed. Called by the dispatcher run

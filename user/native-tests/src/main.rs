@@ -24,6 +24,7 @@
 //! | `reflect` | plays a system library: registers a system-call entry, makes Linux calls, checks they come back changed and with registers intact | status 0 |
 //! | `memcalls` | map_anon / protect / unmap on its own memory, and their errors | status 0 |
 //! | `sleep C` | on processor C: sets its timer 30 ms ahead, blocks until the timer bit | status 0 |
+//! | `fuzz SEED` | random system-call numbers (native, debug, Linux, anything) with random arguments, forever | killed or ends; the kernel survives |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -480,6 +481,7 @@ mod program {
             "reflect" => reflect(),
             "memcalls" => memcalls(),
             "sleep" => sleep(arg2.parse().unwrap_or(0)),
+            "fuzz" => fuzz(arg2.parse().unwrap_or(1)),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
@@ -581,6 +583,52 @@ mod program {
         k42::syscall2(k42::RESUME, save as u64, 0);
         loop {
             core::hint::spin_loop(); // resume does not come back
+        }
+    }
+
+    /// Throws random calls at the kernel. Numbers: near the native and
+    /// debug bases, small (Linux-like) and anything; arguments: small
+    /// integers, user addresses (mapped or not), kernel and non-canonical
+    /// addresses, all-ones. `exit` and `block` are skipped so the run
+    /// lasts; anything else goes, including calls that stop the program.
+    fn fuzz(seed: u64) -> u64 {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut calls = 0u64;
+        loop {
+            let r = next();
+            let nr = match r % 4 {
+                0 => k42::NATIVE | (next() % 24),
+                1 => k42::DEBUG | (next() % 8),
+                2 => next() % 512,
+                _ => next(),
+            };
+            if nr == k42::EXIT || nr == k42::BLOCK {
+                continue; // these would only end the run early
+            }
+            let mut args = [0u64; 6];
+            for a in &mut args {
+                *a = match next() % 8 {
+                    0 => next() % 16,
+                    1 => 0x20_0000 + (next() % 0x10_0000),
+                    2 => 0x7fff_f000_0000 - (next() % 0x10_0000),
+                    3 => 0xffff_8000_0000_0000 + (next() % 0x1000_0000),
+                    4 => 0x0000_8000_0000_0000 + next() % 0x1000,
+                    5 => u64::MAX - next() % 16,
+                    6 => k42::PPC_VA + next() % 8192,
+                    _ => next(),
+                };
+            }
+            k42::syscall6(nr, args);
+            calls += 1;
+            if calls.is_multiple_of(4096) {
+                say!("fuzz: {calls} calls\n");
+            }
         }
     }
 
