@@ -1,0 +1,51 @@
+//! The native call numbers (`kernel::syscall`) and the fixed addresses
+//! the kernel maps into every process (`kernel::ppc`).
+
+/// Base of the native calls: `NATIVE | n`, n from the `sched` crate's
+/// native call set.
+pub const NATIVE: u64 = 0x4b42_0000;
+/// Base of the kernel's debugging calls.
+pub const DEBUG: u64 = 0x4b42_1000;
+
+/// `set_entry_point(kind, entry, stack)`.
+pub const SET_ENTRY_POINT: u64 = NATIVE;
+/// `yield()`.
+pub const YIELD: u64 = NATIVE | 1;
+/// `block()`: until a PPC, a message or a soft interrupt.
+pub const BLOCK: u64 = NATIVE | 2;
+/// `ipc_call(handle, method, len)` → status, reply length in `rdx`.
+pub const IPC_CALL: u64 = NATIVE | 4;
+/// `ipc_return(status, len)`.
+pub const IPC_RETURN: u64 = NATIVE | 5;
+/// `async_send(handle, cpu, w0, w1, w2, w3)`.
+pub const ASYNC_SEND: u64 = NATIVE | 6;
+/// `soft_interrupt(cpu, bits)`.
+pub const SOFT_INTERRUPT: u64 = NATIVE | 8;
+/// `create_dispatcher(cpu, entry, stack)`.
+pub const CREATE_DISPATCHER: u64 = NATIVE | 9;
+/// `exit(status)`: ends the calling dispatcher.
+pub const EXIT: u64 = NATIVE | 10;
+/// `export()` → a new object handle of the caller.
+pub const EXPORT: u64 = NATIVE | 12;
+/// `grant(handle, pid, rights)`.
+pub const GRANT: u64 = NATIVE | 13;
+/// `console_write(ptr, len)` (debugging call; the console server's).
+pub const CONSOLE_WRITE: u64 = DEBUG;
+/// `set_fs_base(base)`.
+pub const SET_FS_BASE: u64 = DEBUG | 1;
+/// `set_gs_base(base)`.
+pub const SET_GS_BASE: u64 = DEBUG | 2;
+
+/// The entry-point kind of the IPC-call entry (`set_entry_point`).
+pub const ENTRY_IPC_CALL: u64 = 4;
+/// Grant to every process (`grant`'s pid).
+pub const ANYONE: u64 = u32::MAX as u64;
+
+/// The per-processor PPC region: the register block ...
+pub const PPC_VA: u64 = 0x7e00_0000_0000;
+/// ... and the PPC page after it.
+pub const PPC_PAGE_VA: u64 = PPC_VA + 4096;
+/// The dispatcher pages: page k for the dispatcher on processor k.
+pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
+/// Most bytes the console call takes at once.
+pub const CONSOLE_MAX: usize = 4096;

@@ -1,0 +1,168 @@
+//! Typed wrappers of the native calls (`kernel::syscall`), one per call.
+//!
+//! Each returns `Result<_, Errno>`; the kernel checks every argument (a
+//! bad pointer is `EFAULT`, an unknown call `ENOSYS`), so none of these
+//! is `unsafe` to call.
+
+use core::arch::asm;
+
+use ppc_idl::{ObjectHandle, ProcessId, Rights};
+
+use crate::errno::Errno;
+use crate::nr;
+
+/// A raw system call with six arguments; returns `rax` and `rdx`.
+#[inline]
+pub fn syscall6(nr: u64, a: [u64; 6]) -> (i64, u64) {
+    let r: i64;
+    let d: u64;
+    // SAFETY: `syscall` clobbers rcx and r11 only (and rdx carries a
+    // second result); the kernel validates every argument and never
+    // touches this program's memory except through checked user copies.
+    unsafe {
+        asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a[0], in("rsi") a[1],
+             inlateout("rdx") a[2] => d, in("r10") a[3], in("r8") a[4], in("r9") a[5],
+             lateout("rcx") _, lateout("r11") _, options(nostack))
+    };
+    (r, d)
+}
+
+/// A raw system call with up to three arguments.
+#[inline]
+pub fn syscall3(nr: u64, a: u64, b: u64, c: u64) -> (i64, u64) {
+    syscall6(nr, [a, b, c, 0, 0, 0])
+}
+
+fn check(nr: u64, a: u64, b: u64, c: u64) -> Result<u64, Errno> {
+    Errno::from_ret(syscall3(nr, a, b, c).0)
+}
+
+/// Ends the calling dispatcher with `status` (the low 8 bits are kept).
+pub fn exit(status: u64) -> ! {
+    syscall3(nr::EXIT, status, 0, 0);
+    // The kernel never returns from exit; the loop satisfies `!`.
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Gives up the rest of this slice.
+pub fn yield_now() -> Result<(), Errno> {
+    check(nr::YIELD, 0, 0, 0).map(drop)
+}
+
+/// Waits for a PPC, an async message or a soft interrupt (returns at
+/// once if a soft interrupt came since the last block).
+pub fn block() -> Result<(), Errno> {
+    check(nr::BLOCK, 0, 0, 0).map(drop)
+}
+
+/// The IPC-call entry: the kernel starts each call at `entry(caller pid,
+/// method, request length, caller rights, object index)` on `stack_top`.
+pub type IpcEntry = extern "C" fn(u64, u64, u64, u64, u64) -> !;
+
+/// Sets where PPCs to this process enter, and the stack they run on
+/// (16-byte aligned top).
+pub fn set_ipc_entry(entry: IpcEntry, stack_top: u64) -> Result<(), Errno> {
+    check(
+        nr::SET_ENTRY_POINT,
+        nr::ENTRY_IPC_CALL,
+        entry as *const () as u64,
+        stack_top,
+    )
+    .map(drop)
+}
+
+/// `ipc_call(handle, method, len)`: the register block and `len` bytes of
+/// the PPC page (this processor's) go to the server. Returns the raw
+/// status (see [`crate::status`]) and the reply length.
+pub fn ipc_call(handle: u64, method: u32, len: usize) -> (i64, usize) {
+    let (s, d) = syscall3(nr::IPC_CALL, handle, u64::from(method), len as u64);
+    (s, d as usize)
+}
+
+/// Ends the PPC being served with `status` and `len` reply bytes in the
+/// PPC page. Does not come back unless there was no call to end (then
+/// `EINVAL`), or the caller was gone (`Ok`, after waiting for the next
+/// wake-up).
+pub fn ipc_return(status: u64, len: usize) -> Result<(), Errno> {
+    check(nr::IPC_RETURN, status, len as u64, 0).map(drop)
+}
+
+/// Queues four words for the dispatcher on processor `cpu` of the process
+/// exporting `handle` (`EAGAIN` when its ring is full, `EPERM` without any
+/// right on the object).
+pub fn async_send(handle: ObjectHandle, cpu: u64, words: [u64; 4]) -> Result<(), Errno> {
+    let h = crate::to_raw(handle).ok_or(Errno::EBADF)?;
+    Errno::from_ret(
+        syscall6(
+            nr::ASYNC_SEND,
+            [h, cpu, words[0], words[1], words[2], words[3]],
+        )
+        .0,
+    )
+    .map(drop)
+}
+
+/// Raises soft-interrupt `bits` in this process's dispatcher on `cpu`.
+pub fn soft_interrupt(cpu: u64, bits: u64) -> Result<(), Errno> {
+    check(nr::SOFT_INTERRUPT, cpu, bits, 0).map(drop)
+}
+
+/// Starts a dispatcher of this process on processor `cpu` at `entry(cpu)`
+/// on `stack_top` (`EBUSY` if there is one there already).
+pub fn create_dispatcher(
+    cpu: u64,
+    entry: extern "C" fn(u64) -> !,
+    stack_top: u64,
+) -> Result<(), Errno> {
+    check(
+        nr::CREATE_DISPATCHER,
+        cpu,
+        entry as *const () as u64,
+        stack_top,
+    )
+    .map(drop)
+}
+
+/// Exports a new object of this process: its handle. Nobody may call it
+/// until [`grant`]ed.
+pub fn export() -> Result<ObjectHandle, Errno> {
+    check(nr::EXPORT, 0, 0, 0).map(crate::from_raw)
+}
+
+/// Lets process `pid` (or everyone, for `None`) call the methods of one
+/// of this process's objects that need `rights`.
+pub fn grant(handle: ObjectHandle, pid: Option<ProcessId>, rights: Rights) -> Result<(), Errno> {
+    let h = crate::to_raw(handle).ok_or(Errno::EBADF)?;
+    let who = pid.map_or(nr::ANYONE, |p| u64::from(p.0));
+    check(nr::GRANT, h, who, rights.0).map(drop)
+}
+
+/// Writes to the kernel console (the console server's back end; at most
+/// [`nr::CONSOLE_MAX`] bytes at once).
+pub fn console_write(bytes: &[u8]) -> Result<usize, Errno> {
+    check(
+        nr::CONSOLE_WRITE,
+        bytes.as_ptr() as u64,
+        bytes.len() as u64,
+        0,
+    )
+    .map(|n| n as usize)
+}
+
+/// Sets the FS base (thread-local storage).
+pub fn set_fs_base(base: u64) -> Result<(), Errno> {
+    check(nr::SET_FS_BASE, base, 0, 0).map(drop)
+}
+
+/// Sets the GS base.
+pub fn set_gs_base(base: u64) -> Result<(), Errno> {
+    check(nr::SET_GS_BASE, base, 0, 0).map(drop)
+}
+
+/// The time-stamp counter (allowed in user mode).
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC has no memory effects; CR4.TSD is clear.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}

@@ -1,0 +1,337 @@
+//! # server-tests: a client of the first K42-rs servers
+//!
+//! Run by the kernel's `server_tests` after it has started `name-server`,
+//! `console-server` and `ramfs` on the same processor:
+//! `server-tests CASE NAMES`, `NAMES` the name server's handle (hex).
+//!
+//! | case | is | checks |
+//! |------|----|--------|
+//! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, files: create, write, read back, list, rename, remove; bad handles and fds |
+//! | `stranger` | granted nothing beyond the defaults | lookups and reads work; register, create, write, chmod fail with `EACCES` |
+//! | `bench` | as `client` | cycles per PPC through each server (`kbench:` line) |
+//!
+//! Each prints one line per check that fails and a summary line, and exits
+//! with the number of failed checks.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+k42_rt::entry!(program::main);
+
+#[cfg(target_os = "none")]
+mod program {
+    use k42_interfaces::flags::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR};
+    use k42_interfaces::{dirent, kind, ConsoleClient, FileSystemClient, NameServiceClient};
+    use k42_rt::errno::flatten;
+    use k42_rt::transport::KernelTransport;
+    use k42_rt::{println, Args, Errno};
+    use ppc_idl::{ObjectHandle, PpcError, ProcessId};
+
+    struct Checks {
+        failed: u64,
+        passed: u64,
+    }
+
+    impl Checks {
+        fn check(&mut self, ok: bool, what: core::fmt::Arguments<'_>) {
+            if ok {
+                self.passed += 1;
+            } else {
+                self.failed += 1;
+                println!("server-tests: FAILED: {what}");
+            }
+        }
+    }
+
+    macro_rules! check {
+        ($c:expr, $ok:expr, $($t:tt)*) => { $c.check($ok, format_args!($($t)*)) };
+    }
+
+    const T: KernelTransport = KernelTransport;
+
+    pub fn main(args: Args) -> u64 {
+        let case = args.get_str(1).unwrap_or("");
+        let Some(names) = args.get_u64(2).map(k42_rt::from_raw) else {
+            println!("server-tests: usage: server-tests CASE NAMES-HANDLE");
+            return 255;
+        };
+        let names = NameServiceClient::new(&T, names);
+        let mut c = Checks {
+            failed: 0,
+            passed: 0,
+        };
+        let lookup = |n: &str| flatten(names.lookup(n));
+        let (Ok(con), Ok(log), Ok(fs)) = (lookup("console"), lookup("log"), lookup("ramfs")) else {
+            println!("server-tests: the servers are not all registered");
+            return 254;
+        };
+        let console = ConsoleClient::new(&T, con);
+        let log = ConsoleClient::new(&T, log);
+        let fs = FileSystemClient::new(&T, fs);
+        match case {
+            "client" => client(&mut c, &names, &console, &log, &fs),
+            "stranger" => stranger(&mut c, &names, &console, &fs),
+            "bench" => bench(&names, &console, &fs),
+            _ => {
+                println!("server-tests: unknown case '{case}'");
+                return 253;
+            }
+        }
+        println!(
+            "server-tests: {case}: {} passed, {} failed",
+            c.passed, c.failed
+        );
+        c.failed
+    }
+
+    fn client(
+        c: &mut Checks,
+        names: &NameServiceClient<'_>,
+        console: &ConsoleClient<'_>,
+        log: &ConsoleClient<'_>,
+        fs: &FileSystemClient<'_>,
+    ) {
+        // Names: register, look up, unregister one's own; not another's.
+        let con = console.handle();
+        check!(
+            c,
+            flatten(names.register("alias", con)).is_ok(),
+            "register alias"
+        );
+        check!(c, flatten(names.lookup("alias")) == Ok(con), "lookup alias");
+        let mut buf = [0u8; 256];
+        let listed = flatten(names.list(0, &mut buf));
+        check!(c, matches!(listed, Ok((4, _))), "list: {listed:?}");
+        check!(
+            c,
+            flatten(names.unregister("alias")).is_ok(),
+            "unregister alias"
+        );
+        check!(
+            c,
+            flatten(names.lookup("alias")) == Err(Errno::ENOENT),
+            "alias gone"
+        );
+        let theirs = flatten(names.unregister("console"));
+        check!(
+            c,
+            theirs == Err(Errno::EPERM),
+            "unregister another's name: {theirs:?}"
+        );
+        let bad = flatten(names.register("a/b", con));
+        check!(c, bad == Err(Errno::EINVAL), "bad name: {bad:?}");
+
+        // The console server, both objects of one process.
+        let msg = b"server-tests: hello through the console server\n";
+        check!(
+            c,
+            flatten(console.write(msg)) == Ok(msg.len() as u32),
+            "console write"
+        );
+        check!(
+            c,
+            flatten(log.write(b"a line in the log\n")) == Ok(18),
+            "log write"
+        );
+        check!(
+            c,
+            console.stats() == Ok((1, msg.len() as u64)),
+            "console stats: {:?}",
+            console.stats()
+        );
+        check!(c, log.stats() == Ok((1, 18)), "log stats");
+        check!(
+            c,
+            flatten(console.read(&mut buf)) == Err(Errno::EAGAIN),
+            "no input yet"
+        );
+
+        // Files: create, write across a page, read back, list, rename,
+        // remove.
+        check!(c, flatten(fs.mkdir("/dir", 0o755)).is_ok(), "mkdir");
+        let fd = flatten(fs.create("/dir/file", O_CREAT | O_EXCL | O_RDWR, 0o644));
+        check!(c, fd.is_ok(), "create: {fd:?}");
+        let fd = fd.unwrap_or(u32::MAX);
+        let mut data = [0u8; 4096];
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = (i * 7 % 251) as u8;
+        }
+        let w1 = flatten(fs.write(fd, 0, &data));
+        let w2 = flatten(fs.write(fd, 4096, &data[..904]));
+        check!(c, (w1, w2) == (Ok(4096), Ok(904)), "writes: {w1:?} {w2:?}");
+        let st = flatten(fs.fstat(fd));
+        check!(
+            c,
+            st.map(|s| (s.size, s.kind)) == Ok((5000, kind::FILE)),
+            "fstat: {st:?}"
+        );
+        let mut back = [0u8; 4096];
+        let r1 = flatten(fs.read(fd, 0, &mut back));
+        check!(
+            c,
+            r1 == Ok(4096) && back == data,
+            "read back page 1: {r1:?}"
+        );
+        let r2 = flatten(fs.read(fd, 4096, &mut back));
+        check!(
+            c,
+            r2 == Ok(904) && back[..904] == data[..904],
+            "read back the rest: {r2:?}"
+        );
+        check!(
+            c,
+            flatten(fs.read(fd, 5000, &mut back)) == Ok(0),
+            "read at the end"
+        );
+        check!(c, flatten(fs.close(fd)).is_ok(), "close");
+        check!(c, flatten(fs.close(fd)) == Err(Errno::EBADF), "close twice");
+        let again = flatten(fs.create("/dir/file", O_CREAT | O_EXCL | O_RDWR, 0));
+        check!(c, again == Err(Errno::EEXIST), "O_EXCL: {again:?}");
+        let mut list = [0u8; 512];
+        let rd = flatten(fs.readdir("/dir", 0, &mut list));
+        let listed =
+            rd.map(|(_, len)| dirent::iter(&list[..len as usize]).eq([(kind::FILE, "file")]));
+        check!(c, listed == Ok(true), "readdir: {rd:?}");
+        check!(
+            c,
+            flatten(fs.rename("/dir/file", "/dir/renamed")).is_ok(),
+            "rename"
+        );
+        check!(
+            c,
+            flatten(fs.stat("/dir/file")) == Err(Errno::ENOENT),
+            "old name gone"
+        );
+        check!(
+            c,
+            flatten(fs.stat("/dir/renamed")).map(|s| s.size) == Ok(5000),
+            "new name"
+        );
+        check!(
+            c,
+            flatten(fs.chmod("/dir/renamed", 0o600)).is_ok(),
+            "chmod (admin)"
+        );
+        check!(
+            c,
+            flatten(fs.rmdir("/dir")) == Err(Errno::ENOTEMPTY),
+            "rmdir non-empty"
+        );
+        check!(c, flatten(fs.unlink("/dir/renamed")).is_ok(), "unlink");
+        check!(c, flatten(fs.rmdir("/dir")).is_ok(), "rmdir");
+        check!(
+            c,
+            flatten(fs.stat("/dir")) == Err(Errno::ENOENT),
+            "all gone"
+        );
+        let d = flatten(fs.open("/", O_RDONLY | O_DIRECTORY));
+        check!(c, d.is_ok(), "open / as a directory");
+        check!(
+            c,
+            flatten(fs.read(d.unwrap_or(0), 0, &mut back)) == Err(Errno::EISDIR),
+            "read a dir"
+        );
+
+        // Bad handles and file handles fail cleanly.
+        check!(
+            c,
+            flatten(fs.read(42, 0, &mut back)) == Err(Errno::EBADF),
+            "made-up fd"
+        );
+        let h = console.handle();
+        let stale = ConsoleClient::new(&T, ObjectHandle::new(h.server, h.index, h.seq + 1));
+        check!(
+            c,
+            stale.stats() == Err(PpcError::BadHandle),
+            "stale handle: {:?}",
+            stale.stats()
+        );
+        let unexported = ConsoleClient::new(&T, ObjectHandle::new(h.server, 9, 1));
+        check!(
+            c,
+            unexported.stats() == Err(PpcError::BadHandle),
+            "unexported index"
+        );
+        let nobody = ConsoleClient::new(&T, ObjectHandle::new(ProcessId(0xfff0), 0, 1));
+        check!(
+            c,
+            nobody.stats() == Err(PpcError::BadHandle),
+            "no such process"
+        );
+        let wide = ConsoleClient::new(&T, ObjectHandle::new(h.server, 0x1_0000, 1));
+        check!(
+            c,
+            wide.stats() == Err(PpcError::BadHandle),
+            "index beyond 16 bits"
+        );
+    }
+
+    fn stranger(
+        c: &mut Checks,
+        names: &NameServiceClient<'_>,
+        console: &ConsoleClient<'_>,
+        fs: &FileSystemClient<'_>,
+    ) {
+        let reg = names.register("mine", console.handle());
+        check!(
+            c,
+            reg == Err(PpcError::NoRights),
+            "register without the right: {reg:?}"
+        );
+        check!(c, flatten(reg) == Err(Errno::EACCES), "... is EACCES");
+        let cr = flatten(fs.create("/x", O_CREAT | O_RDWR, 0o644));
+        check!(c, cr == Err(Errno::EACCES), "create without write: {cr:?}");
+        check!(
+            c,
+            flatten(fs.mkdir("/y", 0o755)) == Err(Errno::EACCES),
+            "mkdir without write"
+        );
+        check!(
+            c,
+            flatten(fs.chmod("/", 0o700)) == Err(Errno::EACCES),
+            "chmod without admin"
+        );
+        let d = flatten(fs.open("/", O_RDONLY));
+        check!(c, d.is_ok(), "reading is for everyone: {d:?}");
+        let w = flatten(fs.write(d.unwrap_or(0), 0, b"x"));
+        check!(c, w == Err(Errno::EACCES), "write without the right: {w:?}");
+        check!(
+            c,
+            flatten(console.write(b"server-tests: a stranger may write\n")).is_ok(),
+            "console"
+        );
+    }
+
+    fn bench(
+        names: &NameServiceClient<'_>,
+        console: &ConsoleClient<'_>,
+        fs: &FileSystemClient<'_>,
+    ) {
+        const N: u64 = 500;
+        let time = |f: &mut dyn FnMut() -> bool| -> u64 {
+            let t0 = k42_rt::sys::rdtsc();
+            for _ in 0..N {
+                if !f() {
+                    return u64::MAX;
+                }
+            }
+            (k42_rt::sys::rdtsc() - t0) / N
+        };
+        let fd = flatten(fs.create("/bench", O_CREAT | O_RDWR, 0o644)).unwrap_or(u32::MAX);
+        let page = [5u8; 4096];
+        let mut back = [0u8; 4096];
+        let stats = time(&mut || console.stats().is_ok());
+        let lookup = time(&mut || names.lookup("ramfs").is_ok());
+        let write = time(&mut || flatten(fs.write(fd, 0, &page)) == Ok(4096));
+        let read = time(&mut || flatten(fs.read(fd, 0, &mut back)) == Ok(4096));
+        let stat = time(&mut || flatten(fs.stat("/bench")).is_ok());
+        let t0 = k42_rt::sys::rdtsc();
+        for _ in 0..N {
+            k42_rt::sys::syscall3(0x4b42_0fff, 0, 0, 0);
+        }
+        let null = ((k42_rt::sys::rdtsc() - t0) / N).max(1);
+        println!(
+            "kbench: server PPC cycles console.stats={stats} names.lookup={lookup} ramfs.write4k={write} ramfs.read4k={read} ramfs.stat={stat} null_syscall={null} stats/syscall={}x read4k/syscall={}x",
+            stats / null,
+            read / null
+        );
+    }
+}
