@@ -375,6 +375,32 @@ ktest::ktest! {
 }
 
 ktest::kbench! {
+    /// Async message throughput, in cycles per message: 2000 messages from
+    /// a sender to a receiver that blocks between batches, on one
+    /// processor and (if there are two) across processors.
+    fn ppc_async_throughput() {
+        let n = crate::arch::percpu::online();
+        for cross in [false, true] {
+            if cross && n < 2 {
+                continue;
+            }
+            let rpid = dispatch::alloc_pid();
+            let recv = start(rpid, 0, "async-recv", "0,2000");
+            dispatch::run_loop(&|| {
+                matches!(dispatch::smp().info(recv.id), Ok((_, i)) if i.state == sched::State::Blocked)
+            });
+            let cpu = if cross { n - 1 } else { 0 };
+            let t0 = crate::arch::cpu::rdtsc();
+            let send = start(dispatch::alloc_pid(), cpu, "async-send", &alloc::format!("{:x},0,2000", handle(rpid, 0, 1)));
+            dispatch::run_loop_everywhere(&|| recv.status().is_some() && send.status().is_some());
+            let cycles = (crate::arch::cpu::rdtsc() - t0) / 2000;
+            crate::println!(
+                "kbench: ppc.async {} cycles/message={cycles} (sender start to last message taken)",
+                if cross { "cross-processor" } else { "same-processor" }
+            );
+        }
+    }
+
     /// PPC round trips through the generated stubs, in cycles: a null
     /// call, 64 B and 4 KiB of arguments (the user program prints the
     /// `kbench:` line).
