@@ -33,6 +33,7 @@ mod monitor;
 mod panic;
 mod ppc;
 mod process;
+mod server_tests;
 mod sync;
 mod syscall;
 mod time;

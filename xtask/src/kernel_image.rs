@@ -56,7 +56,13 @@ pub fn build(release: bool) -> Result<PathBuf, String> {
 
 /// The user programs put into the initramfs: (cargo package, path in the
 /// archive).
-const USER_PROGRAMS: &[(&str, &str)] = &[("native-tests", "bin/native-tests")];
+const USER_PROGRAMS: &[(&str, &str)] = &[
+    ("native-tests", "bin/native-tests"),
+    ("name-server", "bin/name-server"),
+    ("console-server", "bin/console-server"),
+    ("ramfs", "bin/ramfs"),
+    ("server-tests", "bin/server-tests"),
+];
 
 /// Builds the user programs (static executables for `x86_64-unknown-none`,
 /// in their own target directory because their code generation differs

@@ -3,7 +3,11 @@
 
 use ppc_idl::{Message, MethodId, ObjectHandle, PpcError, Transport, PPC_PAGE_SIZE, PPC_REGS};
 
-use crate::{nr, status, sys};
+use crate::{nr, status, sys, Errno};
+
+/// How often a call to a server that is not waiting for calls is retried
+/// (yielding in between) before it fails.
+pub const BUSY_TRIES: u32 = 1000;
 
 fn regs() -> *mut [u64; PPC_REGS] {
     nr::PPC_VA as *mut [u64; PPC_REGS]
@@ -56,8 +60,21 @@ impl Transport for KernelTransport {
         reply: &mut Message,
     ) -> Result<(), PpcError> {
         let h = crate::to_raw(handle).ok_or(PpcError::BadHandle)?;
-        put(req);
-        let (s, len) = sys::ipc_call(h, method, req.page_len);
+        let mut tries = 0;
+        let (s, len) = loop {
+            // (Again after a yield: an incoming call may have used the
+            // region meanwhile.)
+            put(req);
+            match sys::ipc_call(h, method, req.page_len) {
+                // The server is not waiting for calls right now (still
+                // starting, or runnable after a wake-up): let it run.
+                (s, _) if s == -(Errno::EAGAIN.0 as i64) && tries < BUSY_TRIES => {
+                    tries += 1;
+                    let _ = sys::yield_now();
+                }
+                r => break r,
+            }
+        };
         status::decode(s)?;
         get(reply, len);
         Ok(())
@@ -73,7 +90,7 @@ impl Transport for KernelTransport {
         // Messages go to the server's dispatcher on processor 0 (servers
         // serve there for now).
         sys::async_send(handle, 0, [w0, msg.regs[0], msg.regs[1], msg.regs[2]]).map_err(|e| {
-            if e == crate::Errno::EBADF {
+            if e == Errno::EBADF {
                 PpcError::BadHandle
             } else {
                 PpcError::Transport

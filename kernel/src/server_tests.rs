@@ -1,0 +1,175 @@
+//! In-QEMU tests of the first user-level servers (issue 8, point 6):
+//! `name-server`, `console-server` and `ramfs` from the initramfs, each a
+//! process of its own built on `k42-rt`'s server framework, and the client
+//! `server-tests` calling them through the stubs `ppc-idl` generates from
+//! `k42-interfaces`.
+//!
+//! Everything runs on the test's processor (a PPC is same-processor, and a
+//! server serves on one processor for now). The servers start in order:
+//! the name server first (it is told which processes may register names),
+//! then the console server and ramfs, which register themselves with it by
+//! PPC while starting; then a granted client and a stranger run their
+//! checks, and the servers are stopped.
+
+use alloc::format;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+use crate::dispatch::{self, Dispatcher};
+
+/// Starts `/bin/<name>` from the initramfs as process `pid`, pinned to
+/// processor `cpu`, with `argv` (`argv[0]` is `name`).
+fn start_program(name: &str, pid: u32, cpu: usize, args: &[&str]) -> Arc<Dispatcher> {
+    let archive = crate::process::initramfs().expect("initramfs");
+    let path = format!("/bin/{name}");
+    let image = cpio::find(archive, &path)
+        .expect("a readable initramfs")
+        .unwrap_or_else(|| panic!("{path} is in the initramfs"))
+        .data;
+    let mut argv: Vec<&[u8]> = Vec::from([name.as_bytes()]);
+    argv.extend(args.iter().map(|a| a.as_bytes()));
+    let (space, ctx) = crate::process::load(image, &argv).expect("a loadable program");
+    let p = dispatch::new_process(space, pid);
+    let params =
+        sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
+    dispatch::create(&p, ctx, cpu, params).expect("a dispatcher")
+}
+
+fn blocked(d: &Dispatcher) -> bool {
+    matches!(dispatch::smp().info(d.id), Ok((_, i)) if i.state == sched::State::Blocked)
+}
+
+/// The three servers, started and waiting for calls.
+struct Servers {
+    names: Arc<Dispatcher>,
+    console: Arc<Dispatcher>,
+    ramfs: Arc<Dispatcher>,
+    /// The name server's object, as `server-tests` takes it (hex).
+    names_handle: alloc::string::String,
+}
+
+impl Servers {
+    /// Starts them on this processor; `client` may register names, write
+    /// and administer ramfs. Returns them and their start-up output.
+    fn start(client: u32) -> (Servers, alloc::string::String) {
+        let cpu = crate::arch::percpu::current_id();
+        let c = format!("{cpu}");
+        let (npid, cpid, rpid) = (
+            dispatch::alloc_pid(),
+            dispatch::alloc_pid(),
+            dispatch::alloc_pid(),
+        );
+        crate::process::capture();
+        let names = start_program(
+            "name-server",
+            npid,
+            cpu,
+            &[&c, &format!("{cpid},{rpid},{client}")],
+        );
+        crate::ppc::run_until_blocked(&names);
+        assert_eq!(
+            names.status(),
+            None,
+            "the name server is up: {}",
+            crate::process::take_captured()
+        );
+        let names_handle = format!("{:#x}", crate::ppc::handle(npid, 0, 1));
+        // A server is up when it waits for calls and the name server is
+        // not in the middle of its registration PPC.
+        let settled = |d: &Dispatcher| {
+            d.status().is_some()
+                || (blocked(d) && blocked(&names) && names.serving.load(Ordering::Acquire) == 0)
+        };
+        let console = start_program("console-server", cpid, cpu, &[&c, &names_handle]);
+        dispatch::run_loop(&|| settled(&console));
+        let writer = format!("{client}");
+        let ramfs = start_program("ramfs", rpid, cpu, &[&c, &names_handle, &writer, &writer]);
+        dispatch::run_loop(&|| settled(&ramfs));
+        let out = crate::process::take_captured();
+        assert_eq!((console.status(), ramfs.status()), (None, None), "{out}");
+        (
+            Servers {
+                names,
+                console,
+                ramfs,
+                names_handle,
+            },
+            out,
+        )
+    }
+
+    /// Runs `server-tests <case>` as process `pid` to its end: its status
+    /// and output.
+    fn run_client(&self, pid: u32, case: &str) -> (u64, alloc::string::String) {
+        let cpu = crate::arch::percpu::current_id();
+        crate::process::capture();
+        let d = start_program("server-tests", pid, cpu, &[case, &self.names_handle]);
+        dispatch::run_loop(&|| d.status().is_some());
+        (d.status().unwrap(), crate::process::take_captured())
+    }
+
+    fn stop(self) {
+        for d in [&self.ramfs, &self.console, &self.names] {
+            assert_eq!(d.status(), None, "still serving at the end");
+            dispatch::kill(d, 0);
+            assert_eq!(d.status(), Some(0));
+        }
+    }
+}
+
+ktest::ktest! {
+    /// The name server, the console server (two objects in one process)
+    /// and ramfs start from the initramfs and register; a granted client
+    /// looks names up and registers its own, writes through both console
+    /// objects, creates, writes, reads back, lists, renames and removes
+    /// files; bad object handles and bad file handles fail cleanly.
+    /// Nothing is left behind.
+    fn servers_serve_a_granted_client() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let client = dispatch::alloc_pid();
+        let (servers, up) = Servers::start(client);
+        assert!(up.contains("name-server: serving"), "{up}");
+        assert!(up.contains("console-server: serving console and log"), "{up}");
+        assert!(up.contains("ramfs: serving"), "{up}");
+        let (status, out) = servers.run_client(client, "client");
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("server-tests: client: 38 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: hello through the console server\n"), "{out}");
+        assert!(out.contains("[log] a line in the log\n"), "{out}");
+        servers.stop();
+        assert_eq!(usage_back_to(base), base, "the four processes left nothing behind");
+    }
+
+    /// A process granted only the defaults may look names up, read files
+    /// and write to the console; registering a name, creating, writing and
+    /// chmod fail with EACCES (the generated dispatch's NoRights), and the
+    /// servers keep serving the granted client afterwards.
+    fn servers_refuse_a_client_without_rights() {
+        let client = dispatch::alloc_pid();
+        let (servers, _) = Servers::start(client);
+        let (status, out) = servers.run_client(dispatch::alloc_pid(), "stranger");
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("server-tests: stranger: 8 passed, 0 failed"), "{out}");
+        assert!(out.contains("a stranger may write"), "{out}");
+        let (status, out) = servers.run_client(client, "client");
+        assert_eq!(status, 0, "still serving: {out}");
+        servers.stop();
+    }
+}
+
+ktest::kbench! {
+    /// PPC round trips through the servers, in cycles (the client prints
+    /// the `kbench:` line): console stats (a near-null call), a name
+    /// lookup, 4 KiB written to and read from ramfs, a stat, and a null
+    /// system call for the ratio.
+    fn server_round_trips() {
+        let client = dispatch::alloc_pid();
+        let (servers, _) = Servers::start(client);
+        let (status, out) = servers.run_client(client, "bench");
+        crate::print!("{out}");
+        assert_eq!(status, 0, "{out}");
+        servers.stop();
+    }
+}
