@@ -104,7 +104,12 @@ impl Servers {
     fn run_client(&self, pid: u32, case: &str) -> (u64, alloc::string::String) {
         let cpu = crate::arch::percpu::current_id();
         crate::process::capture();
-        let d = start_program("server-tests", pid, cpu, &[case, &self.names_handle]);
+        let d = start_program(
+            "server-tests",
+            pid,
+            cpu,
+            &[case, &self.names_handle, &format!("{cpu}")],
+        );
         dispatch::run_loop(&|| d.status().is_some());
         (d.status().unwrap(), crate::process::take_captured())
     }
@@ -135,7 +140,7 @@ ktest::ktest! {
         assert!(up.contains("ramfs: serving"), "{up}");
         let (status, out) = servers.run_client(client, "client");
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("server-tests: client: 38 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: client: 41 passed, 0 failed"), "{out}");
         assert!(out.contains("server-tests: hello through the console server\n"), "{out}");
         assert!(out.contains("[log] a line in the log\n"), "{out}");
         servers.stop();

@@ -36,6 +36,8 @@ pub struct ConsoleObject {
     prefix: &'static str,
     writes: AtomicU64,
     bytes: AtomicU64,
+    notes: AtomicU64,
+    sum: AtomicU64,
 }
 
 impl ConsoleObject {
@@ -46,6 +48,8 @@ impl ConsoleObject {
             prefix,
             writes: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
+            notes: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
         }
     }
 }
@@ -72,6 +76,18 @@ impl Console for ConsoleObject {
         (
             self.writes.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    fn note(&self, _caller: ProcessId, value: u64) {
+        self.notes.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(value, Ordering::Relaxed);
+    }
+
+    fn notes(&self) -> (u64, u64) {
+        (
+            self.notes.load(Ordering::Relaxed),
+            self.sum.load(Ordering::Relaxed),
         )
     }
 }
@@ -102,6 +118,9 @@ mod tests {
         assert_eq!(c.stats(), Ok((1, 6)));
         assert_eq!(c.read(&mut [0; 4]), Err(PpcError::NoRights));
         assert_eq!(OUT.lock().unwrap().as_slice(), b"[log] hello\n");
+        assert_eq!(c.note(5), Ok(()), "async: no rights needed");
+        assert_eq!(c.note(6), Ok(()));
+        assert_eq!(c.notes(), Ok((2, 11)));
         let other = t.as_caller(ProcessId(6));
         assert_eq!(
             ConsoleClient::new(&other, h).write(b"x"),

@@ -29,7 +29,8 @@ mod program {
     fn setup(args: &Args) -> Result<Server, Errno> {
         let server = Server::start(args.get_u64(1).unwrap_or(0))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
-        let names = NameServiceClient::new(&KernelTransport, names_handle);
+        let transport = KernelTransport::new();
+        let names = NameServiceClient::new(&transport, names_handle);
         for (name, obj) in [("console", &CONSOLE), ("log", &LOG)] {
             let h = server.export(obj)?;
             server.grant(h, Grantee::Anyone, Rights(rights::READ | rights::WRITE))?;

@@ -124,6 +124,15 @@ pub trait Console {
 
     /// (writes, bytes) served so far.
     fn stats(&self) -> (u64, u64);
+
+    /// Records `value` without waiting: an async message (registers only,
+    /// queued in the server's dispatcher page, delivered with no rights,
+    /// so this method needs none).
+    #[ppc(async)]
+    fn note(&self, #[ppc(caller)] caller: ProcessId, value: u64);
+
+    /// (notes received, their sum).
+    fn notes(&self) -> (u64, u64);
 }
 
 /// What a node is.

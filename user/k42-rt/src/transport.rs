@@ -48,8 +48,26 @@ pub(crate) fn get(msg: &mut Message, len: usize) {
 ///
 /// A stub and its transport are used by one thread at a time per
 /// processor (the PPC region is per processor, not per thread).
+///
+/// Async messages go to the server's dispatcher on one processor, chosen
+/// when the transport is made (a handle does not say where its server
+/// runs).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct KernelTransport;
+pub struct KernelTransport {
+    async_cpu: u64,
+}
+
+impl KernelTransport {
+    /// A transport whose async messages go to processor 0.
+    pub const fn new() -> Self {
+        KernelTransport { async_cpu: 0 }
+    }
+
+    /// A transport whose async messages go to processor `cpu`.
+    pub const fn on(cpu: u64) -> Self {
+        KernelTransport { async_cpu: cpu }
+    }
+}
 
 impl Transport for KernelTransport {
     fn call(
@@ -87,14 +105,19 @@ impl Transport for KernelTransport {
             return Err(PpcError::Overflow);
         }
         let w0 = u64::from(method) | (u64::from(handle.index) << 32);
-        // Messages go to the server's dispatcher on processor 0 (servers
-        // serve there for now).
-        sys::async_send(handle, 0, [w0, msg.regs[0], msg.regs[1], msg.regs[2]]).map_err(|e| {
-            if e == Errno::EBADF {
-                PpcError::BadHandle
-            } else {
-                PpcError::Transport
+        let words = [w0, msg.regs[0], msg.regs[1], msg.regs[2]];
+        let mut tries = 0;
+        loop {
+            match sys::async_send(handle, self.async_cpu, words) {
+                Ok(()) => return Ok(()),
+                // The ring is full: let the server drain it.
+                Err(Errno::EAGAIN) if tries < BUSY_TRIES => {
+                    tries += 1;
+                    let _ = sys::yield_now();
+                }
+                Err(Errno::EBADF) => return Err(PpcError::BadHandle),
+                Err(_) => return Err(PpcError::Transport),
             }
-        })
+        }
     }
 }

@@ -53,7 +53,8 @@ mod program {
                 Rights(rights::READ | rights::WRITE | rights::ADMIN),
             )?;
         }
-        let names = NameServiceClient::new(&KernelTransport, names_handle);
+        let transport = KernelTransport::new();
+        let names = NameServiceClient::new(&transport, names_handle);
         errno::flatten(names.register("ramfs", h))?;
         Ok(server)
     }

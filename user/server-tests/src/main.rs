@@ -2,11 +2,12 @@
 //!
 //! Run by the kernel's `server_tests` after it has started `name-server`,
 //! `console-server` and `ramfs` on the same processor:
-//! `server-tests CASE NAMES`, `NAMES` the name server's handle (hex).
+//! `server-tests CASE NAMES CPU`, `NAMES` the name server's handle (hex),
+//! `CPU` the processor the servers run on.
 //!
 //! | case | is | checks |
 //! |------|----|--------|
-//! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, files: create, write, read back, list, rename, remove; bad handles and fds |
+//! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, async messages, files: create, write, read back, list, rename, remove; bad handles and fds |
 //! | `stranger` | granted nothing beyond the defaults | lookups and reads work; register, create, write, chmod fail with `EACCES` |
 //! | `bench` | as `client` | cycles per PPC through each server (`kbench:` line) |
 //!
@@ -45,15 +46,15 @@ mod program {
         ($c:expr, $ok:expr, $($t:tt)*) => { $c.check($ok, format_args!($($t)*)) };
     }
 
-    const T: KernelTransport = KernelTransport;
-
     pub fn main(args: Args) -> u64 {
         let case = args.get_str(1).unwrap_or("");
         let Some(names) = args.get_u64(2).map(k42_rt::from_raw) else {
             println!("server-tests: usage: server-tests CASE NAMES-HANDLE");
             return 255;
         };
-        let names = NameServiceClient::new(&T, names);
+        // Async messages go to the servers' processor, ours.
+        let t = KernelTransport::on(args.get_u64(3).unwrap_or(0));
+        let names = NameServiceClient::new(&t, names);
         let mut c = Checks {
             failed: 0,
             passed: 0,
@@ -63,11 +64,11 @@ mod program {
             println!("server-tests: the servers are not all registered");
             return 254;
         };
-        let console = ConsoleClient::new(&T, con);
-        let log = ConsoleClient::new(&T, log);
-        let fs = FileSystemClient::new(&T, fs);
+        let console = ConsoleClient::new(&t, con);
+        let log = ConsoleClient::new(&t, log);
+        let fs = FileSystemClient::new(&t, fs);
         match case {
-            "client" => client(&mut c, &names, &console, &log, &fs),
+            "client" => client(&mut c, &t, &names, &console, &log, &fs),
             "stranger" => stranger(&mut c, &names, &console, &fs),
             "bench" => bench(&names, &console, &fs),
             _ => {
@@ -84,6 +85,7 @@ mod program {
 
     fn client(
         c: &mut Checks,
+        t: &KernelTransport,
         names: &NameServiceClient<'_>,
         console: &ConsoleClient<'_>,
         log: &ConsoleClient<'_>,
@@ -145,6 +147,22 @@ mod program {
             c,
             flatten(console.read(&mut buf)) == Err(Errno::EAGAIN),
             "no input yet"
+        );
+        // Async messages: queued in the server's dispatcher page, taken
+        // when it next runs (before it serves the next call).
+        let (n0, s0) = log.notes().unwrap_or_default();
+        let sent = (1..=40u64).all(|i| log.note(i).is_ok());
+        check!(c, sent, "40 async notes (more than the ring holds)");
+        let notes = log.notes();
+        check!(
+            c,
+            notes == Ok((n0 + 40, s0 + 820)),
+            "notes arrived: {notes:?}"
+        );
+        check!(
+            c,
+            console.notes() == Ok((0, 0)),
+            "notes went to the log object only"
         );
 
         // Files: create, write across a page, read back, list, rename,
@@ -240,26 +258,26 @@ mod program {
             "made-up fd"
         );
         let h = console.handle();
-        let stale = ConsoleClient::new(&T, ObjectHandle::new(h.server, h.index, h.seq + 1));
+        let stale = ConsoleClient::new(t, ObjectHandle::new(h.server, h.index, h.seq + 1));
         check!(
             c,
             stale.stats() == Err(PpcError::BadHandle),
             "stale handle: {:?}",
             stale.stats()
         );
-        let unexported = ConsoleClient::new(&T, ObjectHandle::new(h.server, 9, 1));
+        let unexported = ConsoleClient::new(t, ObjectHandle::new(h.server, 9, 1));
         check!(
             c,
             unexported.stats() == Err(PpcError::BadHandle),
             "unexported index"
         );
-        let nobody = ConsoleClient::new(&T, ObjectHandle::new(ProcessId(0xfff0), 0, 1));
+        let nobody = ConsoleClient::new(t, ObjectHandle::new(ProcessId(0xfff0), 0, 1));
         check!(
             c,
             nobody.stats() == Err(PpcError::BadHandle),
             "no such process"
         );
-        let wide = ConsoleClient::new(&T, ObjectHandle::new(h.server, 0x1_0000, 1));
+        let wide = ConsoleClient::new(t, ObjectHandle::new(h.server, 0x1_0000, 1));
         check!(
             c,
             wide.stats() == Err(PpcError::BadHandle),
