@@ -99,11 +99,24 @@ pub fn switch<I: ?Sized + 'static>(
     r
 }
 
-/// The quiescent-state hook: from the tick and the idle loop.
+/// The quiescent-state hook, with reclamation (deferred destructors run
+/// here): from the idle loop and the dispatcher run loops, never from an
+/// interrupt handler.
 #[inline]
 pub fn quiescent() {
     if let Some(rt) = RUNTIME.get() {
         rt.quiescent();
+    }
+}
+
+/// The timer tick's part: generations and the token only. Destructors of
+/// reclaimed objects must not run in an interrupt handler (they take
+/// locks the interrupted code may hold: a fuzz test deadlocked on the
+/// object-id allocator that way).
+#[inline]
+pub fn quiescent_from_interrupt() {
+    if let Some(rt) = RUNTIME.get() {
+        rt.quiescent_announce();
     }
 }
 

@@ -93,6 +93,9 @@ pub struct Process {
     /// Where reflected Linux system calls enter its system library (0:
     /// none, a native process).
     pub syscall_entry: AtomicU64,
+    /// Where soft interrupts are delivered as upcalls (0: none; the
+    /// dispatcher then sees them when `block` returns).
+    pub interrupt_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
     /// Serializes the kernel's writes to the dispatcher pages (message
@@ -126,6 +129,7 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         ipc_entry: AtomicU64::new(0),
         ipc_stack: AtomicU64::new(0),
         syscall_entry: AtomicU64::new(0),
+        interrupt_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
         page_lock: spin::Mutex::new(()),
     });
@@ -355,6 +359,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
     let mut last: u64 = 0;
     while !done() {
         crate::syscall::timer::expire();
+        crate::clustered::quiescent();
         let pick = match next.take() {
             Some(d) => Some(d),
             None => smp()
@@ -385,6 +390,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
         let status = {
             let _on = Activation::new(&space);
             let mut ctx = d.ctx.lock();
+            upcall(&d, &space, &mut ctx, cpu);
             CURRENT[cpu].store(raw + 1, Ordering::Relaxed);
             let s = usermode::run(&mut ctx);
             CURRENT[cpu].store(0, Ordering::Relaxed);
@@ -423,6 +429,40 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
     // Leave nothing marked as running here.
     let _ = smp().schedule(cpu, now());
     cpu::spin_hint();
+}
+
+/// Delivers pending soft interrupts to `d` as an upcall to its process's
+/// interrupt entry point, unless its dispatcher page says it is disabled:
+/// the context is saved into the page's save area (as for a reflected
+/// system call), the dispatcher is marked disabled, and it starts at the
+/// entry with `rdi` = the save area and `rsi` = the bits. The handler
+/// clears the disabled flag and calls `resume(save_area)`.
+fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
+    let entry = d.process.interrupt_entry.load(Ordering::Acquire);
+    if entry == 0 || d.pending.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let page = crate::ppc::page_of(cpu);
+    let _g = d.process.page_lock.lock();
+    let disabled = crate::ppc::page::DISABLED;
+    if crate::ppc::read_word(space, page + disabled) != Ok(0) {
+        return;
+    }
+    let save = page + crate::syscall::reflect::SAVE_OFFSET;
+    if space
+        .write(save, &crate::syscall::reflect::frame_bytes(&ctx.frame))
+        .is_err()
+        || crate::ppc::write_word(space, page + disabled, 1).is_err()
+    {
+        return;
+    }
+    let bits = d.pending.swap(0, Ordering::SeqCst);
+    let f = &mut ctx.frame;
+    f.rip = entry;
+    f.rdi = save;
+    f.rsi = bits;
+    f.rsp = (f.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
+    ktrace::events::sched::wake(&crate::trace::TRACER, d.id.to_raw(), cpu as u32, false);
 }
 
 /// Runs [`run_loop`] on every processor at once until `done()`.

@@ -88,6 +88,8 @@ pub fn run(start: usize) -> ! {
         }
         CURRENT.store(i, Ordering::SeqCst);
         println!("{PREFIX}run {i} {}", t.name);
+        // Reclaimed objects of earlier tests go now (not in interrupts).
+        crate::clustered::quiescent();
         crate::trace::test_begin(i, t.name);
         let t0 = crate::time::now_ns();
         (t.func)();

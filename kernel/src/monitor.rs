@@ -182,6 +182,7 @@ pub fn run() -> ! {
             last_cr = b == b'\r';
         }
         crate::trace::poll();
+        crate::clustered::quiescent();
         crate::trace::idle_wait();
     }
 }

@@ -103,16 +103,23 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
     Ok(0)
 }
 
-/// `set_entry_point(kind, entry, stack)`: the IPC-call entry (kind 4,
-/// with its stack) and the system-call entry of a system library (kind 6,
-/// `syscall::reflect`) exist so far.
+/// `set_entry_point(kind, entry, stack)`, kinds numbered as
+/// `sched::native::EntryPoint`: the interrupt entry (1: soft interrupts,
+/// delivered by `dispatch` as an upcall), the IPC-call entry (4, with its
+/// stack) and the system-call entry of a system library (7,
+/// `syscall::reflect`) exist so far; 0 clears one.
 pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
     let me = current()?;
-    if kind == 6 {
+    let slot = match kind {
+        1 => Some(&me.process.interrupt_entry),
+        7 => Some(&me.process.syscall_entry),
+        _ => None,
+    };
+    if let Some(slot) = slot {
         if entry >= ::mm::USER_END {
             return Err(Errno::Einval);
         }
-        me.process.syscall_entry.store(entry, Ordering::Release);
+        slot.store(entry, Ordering::Release);
         return Ok(0);
     }
     if kind != 4 || entry >= ::mm::USER_END || stack >= ::mm::USER_END || !stack.is_multiple_of(16)
@@ -330,6 +337,23 @@ ktest::ktest! {
         assert_eq!(usage_back_to(base), base);
     }
 
+    /// The interrupt entry point: a message to a dispatcher that never
+    /// blocks arrives as an upcall (context saved, handler run, resumed).
+    fn ppc_soft_interrupt_upcall() {
+        let cpu = crate::arch::percpu::current_id();
+        let rpid = dispatch::alloc_pid();
+        crate::process::capture();
+        let recv = start(rpid, cpu, "upcall", &alloc::format!("{cpu}"));
+        // Let it set up (it then spins, preempted at each tick).
+        let t0 = crate::time::now_ns();
+        dispatch::run_loop(&|| crate::time::now_ns() > t0 + 30_000_000 || recv.status().is_some());
+        let send = start(dispatch::alloc_pid(), cpu, "async-send", &alloc::format!("{:x},{cpu},1", handle(rpid, 0, 1)));
+        dispatch::run_loop(&|| recv.status().is_some() && send.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!((recv.status(), send.status()), (Some(0), Some(0)), "{out}");
+        assert!(out.contains("upcalls=1"), "{out}");
+    }
+
     /// Soft interrupts between two dispatchers of one process on two
     /// processors; a second dispatcher on the same processor is refused.
     fn ppc_soft_interrupts_between_dispatchers() {
@@ -428,6 +452,10 @@ pub mod page {
     pub const HEAD: u64 = 8;
     /// Messages produced (written by the kernel).
     pub const TAIL: u64 = 16;
+    /// The disabled flag: while non-zero the kernel delivers no
+    /// interrupt upcall (it sets the flag itself when it delivers one;
+    /// the handler clears it before resuming).
+    pub const DISABLED: u64 = 24;
     /// The ring.
     pub const RING_AT: u64 = 64;
 }
@@ -438,17 +466,18 @@ pub const MSG_WORDS: u64 = 5;
 /// Soft-interrupt bit: a message is queued.
 pub const SOFT_MESSAGE: u64 = 1;
 
-fn page_of(cpu: usize) -> u64 {
+/// Address of the dispatcher page of processor `cpu`.
+pub fn page_of(cpu: usize) -> u64 {
     DISPATCHER_VA + 4096 * cpu as u64
 }
 
-fn read_word(space: &crate::mm::user::Space, va: u64) -> Result<u64, Errno> {
+pub(crate) fn read_word(space: &crate::mm::user::Space, va: u64) -> Result<u64, Errno> {
     let mut b = [0u8; 8];
     space.read(va, &mut b).map_err(|_| Errno::Efault)?;
     Ok(u64::from_le_bytes(b))
 }
 
-fn write_word(space: &crate::mm::user::Space, va: u64, v: u64) -> Result<(), Errno> {
+pub(crate) fn write_word(space: &crate::mm::user::Space, va: u64, v: u64) -> Result<(), Errno> {
     space.write(va, &v.to_le_bytes()).map_err(|_| Errno::Efault)
 }
 

@@ -52,7 +52,7 @@ pub fn delay_us(us: u64) {
 pub fn tick() {
     let ticks = percpu::current().ticks.fetch_add(1, Ordering::Relaxed);
     crate::trace::tick(ticks);
-    crate::clustered::quiescent();
+    crate::clustered::quiescent_from_interrupt();
 }
 
 ktest::ktest! {

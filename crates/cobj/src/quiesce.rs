@@ -145,6 +145,13 @@ impl<P: Platform> Runtime<P> {
 
     /// The quiescent-state hook for processor `cpu`, run by its owner.
     pub(crate) fn hook(&self, cpu: CpuId) {
+        self.announce(cpu);
+        self.reclaim(Some(cpu));
+    }
+
+    /// The hook's first half: the generation and the token, no reclaimed
+    /// work (no destructor runs).
+    pub(crate) fn announce(&self, cpu: CpuId) {
         let g = &self.cpus[cpu].gen;
         let word = self.token.load(Ordering::Acquire);
         let holding = token_holder(word) == cpu;
@@ -166,7 +173,6 @@ impl<P: Platform> Runtime<P> {
             self.pass(word);
         }
         self.help_offline();
-        self.reclaim(Some(cpu));
     }
 
     /// Hands the token on from its current holder.

@@ -316,6 +316,31 @@ impl<P: Platform> Runtime<P> {
         }
     }
 
+    /// The quiescent-state hook for an interrupt handler: advances this
+    /// processor's generation and passes the token like [`quiescent`],
+    /// but runs no reclaimed work, since that runs destructors of
+    /// arbitrary objects (which may take locks the interrupted code
+    /// holds). Call [`reclaim_elapsed`] (or [`quiescent`]) from a context
+    /// where destructors may run, such as the idle loop.
+    ///
+    /// [`quiescent`]: Runtime::quiescent
+    /// [`reclaim_elapsed`]: Runtime::reclaim_elapsed
+    pub fn quiescent_announce(&self) {
+        match self.platform.current_cpu() {
+            Some(k) if k < self.ncpus => self.announce(k),
+            _ => self.help_offline(),
+        }
+    }
+
+    /// Runs the deferred work whose grace period has elapsed (this
+    /// processor's list and the global one).
+    pub fn reclaim_elapsed(&self) {
+        match self.platform.current_cpu() {
+            Some(k) if k < self.ncpus => self.reclaim(Some(k)),
+            _ => self.reclaim(None),
+        }
+    }
+
     /// Marks processor `cpu` online: it makes calls and runs the quiescent
     /// hook, and the quiescence token waits for it.
     pub fn cpu_online(&self, cpu: CpuId) -> Result<(), Error> {

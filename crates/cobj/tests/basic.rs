@@ -501,3 +501,26 @@ fn a_panicking_transfer_leaves_the_old_object_in_place() {
     c.switch(StdRoot::<DistCount>::per_cpu(Drops::default()))
         .unwrap();
 }
+
+/// The interrupt-safe hook passes the token but runs no destructor; the
+/// reclamation call afterwards does.
+#[test]
+fn announce_defers_destructors_to_reclaim_elapsed() {
+    let rt = runtime(1);
+    let drops = Drops::default();
+    let c = rt
+        .create(StdRoot::<SharedCount>::shared(drops.clone()))
+        .unwrap();
+    on_each(&rt, [0], |_| c.call(|c| c.inc()).unwrap());
+    c.destroy().unwrap();
+    drop(c);
+    let cpu = rt.enter(0).unwrap();
+    for _ in 0..16 {
+        rt.quiescent_announce();
+    }
+    assert_eq!(drops.get(), 0, "no destructor from the interrupt-safe hook");
+    rt.reclaim_elapsed();
+    assert_eq!(drops.get(), 1, "the grace period passed: reclaimed");
+    drop(cpu);
+    assert_eq!(rt.live_objects(), 0);
+}

@@ -2,7 +2,7 @@
 //! (K42's Linux personality, paper §10).
 //!
 //! A process whose system library registered a system-call entry point
-//! (`set_entry_point(6, entry, 0)`) has every `syscall` with a number
+//! (`set_entry_point(7, entry, 0)`) has every `syscall` with a number
 //! below [`NATIVE`](super::NATIVE) (a Linux number) reflected: the kernel
 //! writes the whole user frame (a `TrapFrame`, 22 words) into the save
 //! area of this processor's dispatcher page ([`SAVE_OFFSET`]) and returns
@@ -23,7 +23,8 @@ pub const SAVE_OFFSET: u64 = 0x800;
 
 const FRAME_BYTES: usize = core::mem::size_of::<TrapFrame>();
 
-fn frame_bytes(f: &TrapFrame) -> [u8; FRAME_BYTES] {
+/// The frame as the save area holds it.
+pub fn frame_bytes(f: &TrapFrame) -> [u8; FRAME_BYTES] {
     let words = [
         f.r15, f.r14, f.r13, f.r12, f.r11, f.r10, f.r9, f.r8, f.rbp, f.rdi, f.rsi, f.rdx, f.rcx,
         f.rbx, f.rax, f.vector, f.error, f.rip, f.cs, f.rflags, f.rsp, f.ss,

@@ -25,6 +25,7 @@
 //! | `memcalls` | map_anon / protect / unmap on its own memory, and their errors | status 0 |
 //! | `sleep C` | on processor C: sets its timer 30 ms ahead, blocks until the timer bit | status 0 |
 //! | `fuzz SEED` | random system-call numbers (native, debug, Linux, anything) with random arguments, forever | killed or ends; the kernel survives |
+//! | `upcall C` | on processor C: an interrupt entry point; spins until a message arrives as an upcall | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -482,6 +483,7 @@ mod program {
             "memcalls" => memcalls(),
             "sleep" => sleep(arg2.parse().unwrap_or(0)),
             "fuzz" => fuzz(arg2.parse().unwrap_or(1)),
+            "upcall" => upcall(arg2.parse().unwrap_or(0)),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
@@ -632,6 +634,46 @@ mod program {
         }
     }
 
+    static UPCALLS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    static UPCALL_BITS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    static UPCALL_CPU: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// The interrupt entry: records the bits, re-enables, resumes.
+    extern "C" fn on_interrupt(save: u64, bits: u64) -> ! {
+        use core::sync::atomic::Ordering::SeqCst;
+        UPCALLS.fetch_add(1, SeqCst);
+        UPCALL_BITS.fetch_or(bits, SeqCst);
+        // SAFETY: word 3 of our dispatcher page is the disabled flag.
+        unsafe {
+            core::ptr::write_volatile(k42::dispatcher_page(UPCALL_CPU.load(SeqCst)).add(3), 0)
+        };
+        k42::syscall2(k42::RESUME, save, 0);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// `upcall C`: exports an object anyone may message, sets the interrupt
+    /// entry, and spins (never blocking) until a message arrives by upcall.
+    fn upcall(cpu: u64) -> u64 {
+        use core::sync::atomic::Ordering::SeqCst;
+        UPCALL_CPU.store(cpu, SeqCst);
+        let h = k42::syscall2(k42::EXPORT, 0, 0);
+        k42::syscall3(k42::GRANT, h as u64, u64::from(u32::MAX), 1);
+        let r = k42::syscall3(k42::SET_ENTRY_POINT, 1, on_interrupt as *const () as u64, 0).0;
+        let mut spins = 0u64;
+        while UPCALLS.load(SeqCst) == 0 {
+            spins = core::hint::black_box(spins + 1);
+        }
+        let bits = UPCALL_BITS.load(SeqCst);
+        say!(
+            "upcall: entry={r} upcalls={} bits={bits:#x} spun={}\n",
+            UPCALLS.load(SeqCst),
+            spins > 0
+        );
+        u64::from(r != 0 || bits & 1 == 0)
+    }
+
     fn sleep(cpu: u64) -> u64 {
         let t0 = k42::syscall2(k42::CLOCK, 0, 0) as u64;
         let set = k42::syscall2(k42::TIMER, 1, 30_000_000);
@@ -694,7 +736,7 @@ mod program {
     static REFLECTED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
     fn reflect() -> u64 {
-        let r = k42::syscall3(k42::SET_ENTRY_POINT, 6, on_syscall as *const () as u64, 0).0;
+        let r = k42::syscall3(k42::SET_ENTRY_POINT, 7, on_syscall as *const () as u64, 0).0;
         let mut results = [0i64; 3];
         let (mut rbx, mut r12) = (0x1111_2222u64, 0x3333_4444u64);
         for (i, nr) in [39u64, 1, 60].iter().enumerate() {
