@@ -64,6 +64,34 @@ const USER_PROGRAMS: &[(&str, &str)] = &[
     ("server-tests", "bin/server-tests"),
 ];
 
+/// The code generation of user programs: the small code model at
+/// ordinary addresses, not the kernel's flags from .cargo/config.toml
+/// (RUSTFLAGS replaces them).
+const USER_RUSTFLAGS: &str = "-C relocation-model=static -C force-frame-pointers=yes";
+
+/// `cargo clippy -D warnings` on the user programs as they are built for
+/// K42-rs (the host build of `cargo clippy --all-targets` sees only their
+/// host stubs).
+pub fn clippy_user() -> Result<(), String> {
+    crate::prereq::ensure_kernel_target()?;
+    crate::step("cargo clippy (user programs, x86_64-unknown-none)");
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::root())
+        .args(["clippy", "--target", "x86_64-unknown-none"])
+        .env("RUSTFLAGS", USER_RUSTFLAGS)
+        .env("CARGO_TARGET_DIR", crate::target_dir().join("user"));
+    for (package, _) in USER_PROGRAMS {
+        cmd.args(["--package", package]);
+    }
+    cmd.args(["--", "-D", "warnings"]);
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("clippy found problems in the user programs (see above)".into())
+    }
+}
+
 /// Builds the user programs (static executables for `x86_64-unknown-none`,
 /// in their own target directory because their code generation differs
 /// from the kernel's) and packs them into `initramfs.cpio` next to the
@@ -75,12 +103,7 @@ fn build_initramfs(out_dir: &Path, release: bool) -> Result<PathBuf, String> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(crate::root())
         .args(["build", "--target", "x86_64-unknown-none"])
-        // User code: the small code model at ordinary addresses, not the
-        // kernel's flags from .cargo/config.toml (RUSTFLAGS replaces them).
-        .env(
-            "RUSTFLAGS",
-            "-C relocation-model=static -C force-frame-pointers=yes",
-        )
+        .env("RUSTFLAGS", USER_RUSTFLAGS)
         .env("CARGO_TARGET_DIR", &target_dir);
     for (package, _) in USER_PROGRAMS {
         cmd.args(["--package", package]);

@@ -10,6 +10,7 @@
 //! cargo xtask tools [--prefix DIR]      host tools into DIR/bin (mkfs.kfs, fsck.kfs, kfs-fuse, ktrace)
 //! cargo xtask bench [--kernel-only|--host-only] [--smp N] [-- ARGS]
 //!                                          hosted criterion benches, in-kernel cycle counts
+//! cargo xtask clippy-user                  clippy (warnings denied) on the user programs, as built for K42-rs
 //! cargo xtask trace [--smp N] [--classes C] [-- boot|ktest]
 //!                                          traced boot; trace file under target/k42/trace/
 //! ```
@@ -83,6 +84,8 @@ enum Cmd {
     Bench(bench::BenchArgs),
     /// Build the host tools and install them (mkfs.kfs, fsck.kfs, ktrace ...).
     Tools(tools::ToolsArgs),
+    /// Lint the user programs as built for K42-rs (warnings denied).
+    ClippyUser,
     /// Boot with tracing on, run a workload (boot, ktest), keep the trace.
     Trace(trace::TraceArgs),
     /// Run the Linux-personality test programs on Linux and K42-rs and compare.
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
         Cmd::Bench(args) => bench::run(args),
         Cmd::Tools(args) => tools::run(args),
         Cmd::Trace(args) => trace::run(args),
+        Cmd::ClippyUser => kernel_image::clippy_user(),
         Cmd::Difftest(args) => difftest::run(args),
     };
     match result {
