@@ -140,7 +140,7 @@ ktest::ktest! {
         assert!(up.contains("ramfs: serving"), "{up}");
         let (status, out) = servers.run_client(client, "client");
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("server-tests: client: 41 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: client: 47 passed, 0 failed"), "{out}");
         assert!(out.contains("server-tests: hello through the console server\n"), "{out}");
         assert!(out.contains("[log] a line in the log\n"), "{out}");
         servers.stop();

@@ -8,6 +8,8 @@ use crate::nr;
 
 /// Soft-interrupt bit: an async message is queued.
 pub const SOFT_MESSAGE: u64 = 1;
+/// Soft-interrupt bit: this dispatcher's timer expired.
+pub const SOFT_TIMER: u64 = 2;
 /// Messages the ring holds.
 pub const RING: u64 = 32;
 /// Words per message: the sender's pid, then four words.

@@ -50,7 +50,7 @@
 //! ```ignore
 //! static CONSOLE: ConsoleServer<Impl> = ConsoleServer(Impl);
 //! fn main(_: k42_rt::Args) -> u64 {
-//!     let server = k42_rt::server::Server::start().expect("entry point");
+//!     let server = k42_rt::server::Server::start(0).expect("entry point");
 //!     let h = server.export(&CONSOLE).expect("export");
 //!     server.grant(h, k42_rt::server::Grantee::Anyone, RIGHT_WRITE).expect("grant");
 //!     server.serve()

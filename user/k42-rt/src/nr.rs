@@ -17,6 +17,9 @@ pub const BLOCK: u64 = NATIVE | 2;
 pub const IPC_CALL: u64 = NATIVE | 4;
 /// `ipc_return(status, len)`.
 pub const IPC_RETURN: u64 = NATIVE | 5;
+/// `timer(kind, time)`: kind 0 an absolute deadline ([`CLOCK`] time), 1
+/// a relative one, 2 cancels.
+pub const TIMER: u64 = NATIVE | 7;
 /// `async_send(handle, cpu, w0, w1, w2, w3)`.
 pub const ASYNC_SEND: u64 = NATIVE | 6;
 /// `soft_interrupt(cpu, bits)`.
@@ -29,6 +32,14 @@ pub const EXIT: u64 = NATIVE | 10;
 pub const EXPORT: u64 = NATIVE | 12;
 /// `grant(handle, pid, rights)`.
 pub const GRANT: u64 = NATIVE | 13;
+/// `map_anon(addr, len, prot)`: Linux `PROT_*` bits.
+pub const MAP_ANON: u64 = NATIVE | 15;
+/// `unmap(addr, len)`.
+pub const UNMAP: u64 = NATIVE | 16;
+/// `protect(addr, len, prot)`.
+pub const PROTECT: u64 = NATIVE | 17;
+/// `clock()`: the kernel clock in nanoseconds.
+pub const CLOCK: u64 = NATIVE | 18;
 /// `console_write(ptr, len)` (debugging call; the console server's).
 pub const CONSOLE_WRITE: u64 = DEBUG;
 /// `set_fs_base(base)`.

@@ -139,6 +139,63 @@ pub fn grant(handle: ObjectHandle, pid: Option<ProcessId>, rights: Rights) -> Re
     check(nr::GRANT, h, who, rights.0).map(drop)
 }
 
+/// When [`set_timer`] fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// At this [`clock`] time (nanoseconds).
+    At(u64),
+    /// This many nanoseconds from now.
+    After(u64),
+    /// Never: cancels the timer.
+    Cancel,
+}
+
+/// Sets this dispatcher's one timer (the thread library registers only
+/// its nearest deadline); when it passes, the kernel raises
+/// [`SOFT_TIMER`](crate::dispatcher::SOFT_TIMER) and wakes the dispatcher.
+pub fn set_timer(d: Deadline) -> Result<(), Errno> {
+    let (kind, time) = match d {
+        Deadline::At(t) => (0, t),
+        Deadline::After(t) => (1, t),
+        Deadline::Cancel => (2, 0),
+    };
+    check(nr::TIMER, kind, time, 0).map(drop)
+}
+
+/// The kernel clock, in nanoseconds.
+pub fn clock() -> Result<u64, Errno> {
+    check(nr::CLOCK, 0, 0, 0)
+}
+
+/// Memory protection for [`map_anon`] and [`protect`] (Linux's bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prot(pub u64);
+
+impl Prot {
+    /// `PROT_READ`.
+    pub const READ: Prot = Prot(1);
+    /// `PROT_READ | PROT_WRITE`.
+    pub const READ_WRITE: Prot = Prot(3);
+    /// `PROT_READ | PROT_EXEC`.
+    pub const READ_EXEC: Prot = Prot(5);
+}
+
+/// Maps `len` bytes of zeroed anonymous memory at `addr` (page aligned;
+/// the caller chooses the address).
+pub fn map_anon(addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+    check(nr::MAP_ANON, addr, len, prot.0).map(drop)
+}
+
+/// Unmaps `len` bytes at `addr`.
+pub fn unmap(addr: u64, len: u64) -> Result<(), Errno> {
+    check(nr::UNMAP, addr, len, 0).map(drop)
+}
+
+/// Changes the protection of `len` bytes at `addr`.
+pub fn protect(addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+    check(nr::PROTECT, addr, len, prot.0).map(drop)
+}
+
 /// Writes to the kernel console (the console server's back end; at most
 /// [`nr::CONSOLE_MAX`] bytes at once).
 pub fn console_write(bytes: &[u8]) -> Result<usize, Errno> {

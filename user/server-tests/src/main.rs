@@ -22,8 +22,9 @@ mod program {
     use k42_interfaces::flags::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR};
     use k42_interfaces::{dirent, kind, ConsoleClient, FileSystemClient, NameServiceClient};
     use k42_rt::errno::flatten;
+    use k42_rt::sys::{self, Deadline, Prot};
     use k42_rt::transport::KernelTransport;
-    use k42_rt::{println, Args, Errno};
+    use k42_rt::{dispatcher, println, Args, Errno};
     use ppc_idl::{ObjectHandle, PpcError, ProcessId};
 
     struct Checks {
@@ -53,7 +54,8 @@ mod program {
             return 255;
         };
         // Async messages go to the servers' processor, ours.
-        let t = KernelTransport::on(args.get_u64(3).unwrap_or(0));
+        let cpu = args.get_u64(3).unwrap_or(0);
+        let t = KernelTransport::on(cpu);
         let names = NameServiceClient::new(&t, names);
         let mut c = Checks {
             failed: 0,
@@ -68,7 +70,7 @@ mod program {
         let log = ConsoleClient::new(&t, log);
         let fs = FileSystemClient::new(&t, fs);
         match case {
-            "client" => client(&mut c, &t, &names, &console, &log, &fs),
+            "client" => client(&mut c, &t, cpu, &names, &console, &log, &fs),
             "stranger" => stranger(&mut c, &names, &console, &fs),
             "bench" => bench(&names, &console, &fs),
             _ => {
@@ -86,6 +88,7 @@ mod program {
     fn client(
         c: &mut Checks,
         t: &KernelTransport,
+        cpu: u64,
         names: &NameServiceClient<'_>,
         console: &ConsoleClient<'_>,
         log: &ConsoleClient<'_>,
@@ -164,6 +167,45 @@ mod program {
             console.notes() == Ok((0, 0)),
             "notes went to the log object only"
         );
+
+        // Native calls through k42-rt's typed wrappers: the clock, a
+        // timer (its soft interrupt wakes us), anonymous memory.
+        let t0 = sys::clock().unwrap_or(0);
+        check!(
+            c,
+            sys::set_timer(Deadline::After(2_000_000)).is_ok(),
+            "set a timer"
+        );
+        let mut fired = false;
+        for _ in 0..10_000 {
+            let _ = sys::block();
+            if dispatcher::take_soft_bits(cpu) & dispatcher::SOFT_TIMER != 0 {
+                fired = true;
+                break;
+            }
+        }
+        let waited = sys::clock().unwrap_or(0).saturating_sub(t0);
+        check!(
+            c,
+            fired && waited >= 2_000_000,
+            "timer fired after {waited} ns"
+        );
+        const AT: u64 = 0x5000_0000_0000;
+        check!(
+            c,
+            sys::map_anon(AT, 16384, Prot::READ_WRITE).is_ok(),
+            "map_anon"
+        );
+        let p = (AT + 8192) as *mut u64;
+        // SAFETY: just mapped read-write, page aligned, and ours alone.
+        let v = unsafe {
+            p.write_volatile(0x4b42);
+            p.read_volatile()
+        };
+        check!(c, v == 0x4b42, "anonymous memory holds a value");
+        check!(c, sys::unmap(AT, 16384).is_ok(), "unmap");
+        let odd = sys::map_anon(AT + 1, 4096, Prot::READ_WRITE);
+        check!(c, odd == Err(Errno::EINVAL), "unaligned map_anon: {odd:?}");
 
         // Files: create, write across a page, read back, list, rename,
         // remove.
@@ -346,7 +388,7 @@ mod program {
         let stat = time(&mut || flatten(fs.stat("/bench")).is_ok());
         let t0 = k42_rt::sys::rdtsc();
         for _ in 0..N {
-            k42_rt::sys::syscall3(0x4b42_0fff, 0, 0, 0);
+            sys::syscall3(0x4b42_0fff, 0, 0, 0);
         }
         let null = ((k42_rt::sys::rdtsc() - t0) / N).max(1);
         println!(
