@@ -58,6 +58,16 @@ const COMMANDS: &[Command] = &[
         run: || crate::trace::command(""),
     },
     Command {
+        name: "ls",
+        help: "the files of the initramfs",
+        run: ls,
+    },
+    Command {
+        name: "run",
+        help: "run <program> [args]: run a program from the initramfs to its end",
+        run: || println!("  usage: run <program> [args], e.g. run /bin/native-tests hello"),
+    },
+    Command {
         name: "poweroff",
         help: "power off (QEMU exits with status 0)",
         run: poweroff,
@@ -133,6 +143,55 @@ fn tests() {
     }
 }
 
+fn ls() {
+    let Some(archive) = crate::process::initramfs() else {
+        println!("  no initramfs");
+        return;
+    };
+    for entry in cpio::Reader::new(archive) {
+        match entry {
+            Ok(e) => println!("  {:>8}  /{}", e.data.len(), e.name),
+            Err(e) => {
+                println!("  initramfs: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// `run <program> [args]`: the program runs as a process on this
+/// processor (a dispatcher of the kernel scheduler) until it ends.
+fn run_program(args: &str) {
+    let argv: alloc::vec::Vec<&[u8]> = args.split_whitespace().map(str::as_bytes).collect();
+    let Some(path) = args.split_whitespace().next() else {
+        return;
+    };
+    let archive = crate::process::initramfs().unwrap_or(&[]);
+    let image = match cpio::find(archive, path) {
+        Ok(Some(e)) => e.data,
+        Ok(None) => return println!("  {path}: no such file in the initramfs (try 'ls')"),
+        Err(e) => return println!("  initramfs: {e}"),
+    };
+    let (space, ctx) = match crate::process::load(image, &argv) {
+        Ok(x) => x,
+        Err(e) => return println!("  {path}: {e}"),
+    };
+    let cpu = crate::arch::percpu::current_id();
+    let p = crate::dispatch::new_process(space, crate::dispatch::alloc_pid());
+    let params = sched::Params::new(
+        sched::Class::TimeSharing,
+        sched::Weight::new(100).expect("weight"),
+    )
+    .pinned();
+    match crate::dispatch::create(&p, ctx, cpu, params) {
+        Ok(d) => {
+            crate::dispatch::run_loop(&|| d.status().is_some());
+            println!("  {path}: exit status {}", d.status().unwrap_or(0));
+        }
+        Err(e) => println!("  {path}: cannot start: {e:?}"),
+    }
+}
+
 fn poweroff() {
     println!("  powering off");
     power::power_off();
@@ -145,6 +204,9 @@ fn execute(line: &str) {
     }
     if let Some(("trace", args)) = word.split_once(' ') {
         return crate::trace::command(args.trim());
+    }
+    if let Some(("run", args)) = word.split_once(' ') {
+        return run_program(args.trim());
     }
     match COMMANDS.iter().find(|c| c.name == word) {
         Some(c) => (c.run)(),
