@@ -116,9 +116,8 @@ impl Servers {
 
     fn stop(self) {
         for d in [&self.ramfs, &self.console, &self.names] {
-            assert_eq!(d.status(), None, "still serving at the end");
             dispatch::kill(d, 0);
-            assert_eq!(d.status(), Some(0));
+            assert_eq!(d.status(), Some(0), "served to the end");
         }
     }
 }
@@ -150,7 +149,8 @@ ktest::ktest! {
     /// A process granted only the defaults may look names up, read files
     /// and write to the console; registering a name, creating, writing and
     /// chmod fail with EACCES (the generated dispatch's NoRights), and the
-    /// servers keep serving the granted client afterwards.
+    /// servers keep serving the granted client afterwards. Once ramfs has
+    /// ended, a call to it is EBADF and the other servers still serve.
     fn servers_refuse_a_client_without_rights() {
         let client = dispatch::alloc_pid();
         let (servers, _) = Servers::start(client);
@@ -160,6 +160,11 @@ ktest::ktest! {
         assert!(out.contains("a stranger may write"), "{out}");
         let (status, out) = servers.run_client(client, "client");
         assert_eq!(status, 0, "still serving: {out}");
+        // A server that ended: calls to it fail cleanly.
+        dispatch::kill(&servers.ramfs, 0);
+        let (status, out) = servers.run_client(client, "gone");
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("server-tests: gone: 4 passed, 0 failed"), "{out}");
         servers.stop();
     }
 }

@@ -9,6 +9,7 @@
 //! |------|----|--------|
 //! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, async messages, files: create, write, read back, list, rename, remove; bad handles and fds |
 //! | `stranger` | granted nothing beyond the defaults | lookups and reads work; register, create, write, chmod fail with `EACCES` |
+//! | `gone` | run after ramfs ended | a call to it is `EBADF`; the others still serve |
 //! | `bench` | as `client` | cycles per PPC through each server (`kbench:` line) |
 //!
 //! Each prints one line per check that fails and a summary line, and exits
@@ -73,6 +74,7 @@ mod program {
             "client" => client(&mut c, &t, cpu, &names, &console, &log, &fs),
             "stranger" => stranger(&mut c, &names, &console, &fs),
             "bench" => bench(&names, &console, &fs),
+            "gone" => gone(&mut c, &names, &console, &fs),
             _ => {
                 println!("server-tests: unknown case '{case}'");
                 return 253;
@@ -361,6 +363,29 @@ mod program {
             flatten(console.write(b"server-tests: a stranger may write\n")).is_ok(),
             "console"
         );
+    }
+
+    /// After ramfs has ended: its name still resolves, but its handle
+    /// names a dead object (`EBADF`); the other servers still serve.
+    fn gone(
+        c: &mut Checks,
+        names: &NameServiceClient<'_>,
+        console: &ConsoleClient<'_>,
+        fs: &FileSystemClient<'_>,
+    ) {
+        let st = fs.stat("/");
+        check!(
+            c,
+            st == Err(PpcError::BadHandle),
+            "a call to a dead server: {st:?}"
+        );
+        check!(c, flatten(st) == Err(Errno::EBADF), "... is EBADF");
+        check!(
+            c,
+            flatten(names.lookup("console")) == Ok(console.handle()),
+            "names still serve"
+        );
+        check!(c, console.stats().is_ok(), "the console still serves");
     }
 
     fn bench(
