@@ -1,0 +1,87 @@
+//! The K42-rs kernel interface the library uses: native call numbers and
+//! the entry-point kind of reflected system calls (`kernel::syscall`,
+//! `sched::native`; a host test checks them against `sched`).
+
+/// Native calls are `NATIVE | n`; they are never reflected.
+pub const NATIVE: u64 = 0x4b42_0000;
+/// `set_entry_point(kind, entry, stack)`.
+pub const SET_ENTRY_POINT: u64 = NATIVE;
+/// `exit_dispatcher(status)`.
+pub const EXIT: u64 = NATIVE | 10;
+/// The first kernel call beyond the `sched` crate's twelve.
+const KERNEL: u64 = 12;
+/// `resume(save_area)`: back to the program after a reflected call.
+pub const RESUME: u64 = NATIVE | (KERNEL + 2);
+/// `map_anon(addr, len, prot)`.
+pub const MAP_ANON: u64 = NATIVE | (KERNEL + 3);
+/// `unmap(addr, len)`.
+pub const UNMAP: u64 = NATIVE | (KERNEL + 4);
+/// `protect(addr, len, prot)`.
+pub const PROTECT: u64 = NATIVE | (KERNEL + 5);
+/// `clock()`: nanoseconds since boot.
+pub const CLOCK: u64 = NATIVE | (KERNEL + 6);
+/// The kernel's debugging calls: the console.
+pub const CONSOLE_WRITE: u64 = 0x4b42_1000;
+/// `set_fs_base(base)`.
+pub const SET_FS_BASE: u64 = CONSOLE_WRITE | 1;
+/// `set_gs_base(base)`.
+pub const SET_GS_BASE: u64 = CONSOLE_WRITE | 2;
+/// The entry-point kind of reflected system calls
+/// (`sched::native::EntryPoint::SystemCall`).
+pub const SYSCALL_ENTRY: u64 = 7;
+/// Where the kernel saves the program's registers: in the dispatcher
+/// page of processor `cpu`, at `DISPATCHER_VA + cpu * 4096 + SAVE_OFFSET`.
+pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
+/// See [`DISPATCHER_VA`].
+pub const SAVE_OFFSET: u64 = 0x800;
+
+/// Words of the save area (the kernel's `TrapFrame`, in this order:
+/// r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax,
+/// vector, error, rip, cs, rflags, rsp, ss).
+pub mod frame {
+    /// `r10`: the fourth argument.
+    pub const R10: usize = 5;
+    /// `r9`: the sixth.
+    pub const R9: usize = 6;
+    /// `r8`: the fifth.
+    pub const R8: usize = 7;
+    /// `rdi`: the first.
+    pub const RDI: usize = 9;
+    /// `rsi`: the second.
+    pub const RSI: usize = 10;
+    /// `rdx`: the third.
+    pub const RDX: usize = 11;
+    /// `rax`: the number, then the result.
+    pub const RAX: usize = 14;
+    /// All of them.
+    pub const WORDS: usize = 22;
+
+    /// The number and the six arguments of the call in a save area.
+    pub fn call(f: &[u64; WORDS]) -> (u64, [u64; 6]) {
+        (f[RAX], [f[RDI], f[RSI], f[RDX], f[R10], f[R8], f[R9]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sched::native::{nr, EntryPoint};
+
+    #[test]
+    fn numbers_agree_with_the_sched_crate() {
+        assert_eq!(SET_ENTRY_POINT, NATIVE | nr::SET_ENTRY_POINT);
+        assert_eq!(EXIT, NATIVE | nr::EXIT_DISPATCHER);
+        assert_eq!(KERNEL, nr::COUNT);
+        assert_eq!(SYSCALL_ENTRY, EntryPoint::SystemCall as u64);
+    }
+
+    #[test]
+    fn arguments_come_from_the_argument_registers() {
+        let mut f = [0u64; frame::WORDS];
+        for (i, w) in f.iter_mut().enumerate() {
+            *w = 100 + i as u64;
+        }
+        // rax = 114; rdi, rsi, rdx, r10, r8, r9.
+        assert_eq!(frame::call(&f), (114, [109, 110, 111, 105, 107, 106]));
+    }
+}

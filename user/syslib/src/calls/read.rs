@@ -1,0 +1,46 @@
+//! `read(fd, buf, count)`: the console has no input yet (there is no
+//! console server to read the keyboard), so descriptors 0-2 read end of
+//! file. As in Linux, end of file touches no memory, so only a buffer
+//! outside user space is `EFAULT` (`access_ok`); other descriptors are
+//! `EBADF`.
+
+use super::{console_fd, MAX_RW_COUNT};
+use crate::calls::arch_prctl::USER_END;
+use crate::{Ctx, Errno, SysResult};
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    console_fd(a[0])?;
+    let end = a[1].checked_add(a[2].min(MAX_RW_COUNT));
+    if end.is_none_or(|e| e > USER_END) {
+        return Err(Errno::EFAULT);
+    }
+    let _ = ctx;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mock::t::*;
+    use crate::Errno;
+    use linux_raw_sys::general::__NR_read;
+
+    #[test]
+    fn console_reads_end_of_file() {
+        let mut l = lib();
+        let buf = scratch(&mut l, 1);
+        assert_eq!(call(&mut l, __NR_read, &[0, buf, 100]), 0);
+        assert_eq!(l.native.peek(buf, 4), [0; 4]);
+        // End of file copies nothing, so only access_ok applies.
+        assert_eq!(call(&mut l, __NR_read, &[0, 0x10, 100]), 0);
+        assert_eq!(
+            call(&mut l, __NR_read, &[0, 0xffff_8000_0000_0000, 1]),
+            err(Errno::EFAULT)
+        );
+        assert_eq!(
+            call(&mut l, __NR_read, &[0, u64::MAX, 2]),
+            err(Errno::EFAULT)
+        );
+        assert_eq!(call(&mut l, __NR_read, &[7, buf, 1]), err(Errno::EBADF));
+    }
+}

@@ -1,0 +1,56 @@
+//! `write(fd, buf, count)`: descriptors 0-2 are the console (the kernel's
+//! debug console call, until a console server takes over); the whole
+//! buffer is checked first (`EFAULT`, nothing written), other descriptors
+//! are `EBADF`.
+
+use super::{console_fd, console_out, MAX_RW_COUNT};
+use crate::{Access, Ctx, SysResult};
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    console_fd(a[0])?;
+    let len = a[2].min(MAX_RW_COUNT);
+    ctx.st.mem.check(a[1], len, Access::Read)?;
+    console_out(ctx, a[1], len);
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mock::t::*;
+    use crate::Errno;
+    use linux_raw_sys::general::__NR_write;
+
+    #[test]
+    fn writes_to_the_console() {
+        let mut l = lib();
+        let buf = scratch(&mut l, 2);
+        let text: std::vec::Vec<u8> = (0..1500).map(|i| b'a' + (i % 26) as u8).collect();
+        l.native.poke(buf + 100, &text);
+        assert_eq!(call(&mut l, __NR_write, &[1, buf + 100, 1500]), 1500);
+        assert_eq!(l.native.console, text);
+        assert_eq!(call(&mut l, __NR_write, &[2, buf, 0]), 0);
+    }
+
+    #[test]
+    fn bad_buffers_and_descriptors() {
+        let mut l = lib();
+        let buf = scratch(&mut l, 1);
+        // Runs off the end of the mapping: nothing is written.
+        assert_eq!(
+            call(&mut l, __NR_write, &[1, buf + 4000, 200]),
+            err(Errno::EFAULT)
+        );
+        assert_eq!(
+            call(&mut l, __NR_write, &[1, u64::MAX - 4, 10]),
+            err(Errno::EFAULT)
+        );
+        // The library's own memory is not the program's.
+        assert_eq!(
+            call(&mut l, __NR_write, &[1, crate::mem::LIBRARY_BASE, 10]),
+            err(Errno::EFAULT)
+        );
+        assert_eq!(call(&mut l, __NR_write, &[3, buf, 1]), err(Errno::EBADF));
+        assert!(l.native.console.is_empty());
+    }
+}

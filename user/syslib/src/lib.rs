@@ -1,0 +1,504 @@
+//! # syslib: the Linux system library of K42-rs
+//!
+//! K42 ran unmodified Linux binaries by **trap reflection** (paper §10,
+//! notes §10): a Linux program's `syscall` instruction traps into the
+//! kernel, which does not implement Linux at all; it saves the program's
+//! registers and re-enters the process at the entry point of its *system
+//! library*, a user-level library that implements the Linux call with K42
+//! services (native kernel calls, PPCs to servers, state kept in the
+//! process). This crate is that library's logic; `src/main.rs` is the
+//! static executable `/lib/k42-syslib` the kernel loads beside every Linux
+//! program (its start-up, the reflection entry and the real native calls).
+//!
+//! What this crate owns:
+//!
+//! - the **declarative table** of Linux calls ([`table::TABLE`]: number,
+//!   name, handler), one file per call under `calls/` (Asterinas style),
+//!   numbers and flags from `linux-raw-sys`;
+//! - the **address-space layout** of the Linux process ([`mem::Layout`]):
+//!   the program's segments, its stack, `brk`, where `mmap` puts things.
+//!   In K42 the layout belongs to user level (regions and FCMs); the
+//!   kernel here only maps what the library asks for, at fixed addresses;
+//! - the rest of the per-process Linux state: signal actions and mask
+//!   (recorded; no delivery yet), resource limits, the FS/GS bases, the
+//!   terminal settings of the console, the random generator.
+//!
+//! The calls are plain functions over the [`Native`] trait (the native
+//! K42-rs calls), so the host unit tests run every call against a mock
+//! kernel that checks the library never touches memory it has not
+//! validated.
+//!
+//! ## User pointers
+//!
+//! The library runs in the program's address space, so a bad pointer in a
+//! call would fault in the library. Every pointer is checked against the
+//! library's own map of the address space ([`mem::Layout::check`]) before
+//! it is read or written, and is `-EFAULT` otherwise: the library made
+//! every mapping a Linux program can have, so its map is the truth (a
+//! probing copy through the kernel would cost a native call per pointer).
+//!
+//! ## Setup and usage
+//!
+//! ```
+//! use syslib::{Native, Outcome, Startup, Syslib};
+//! # use syslib::mock::MockNative;
+//! let mut native = MockNative::new();
+//! // The kernel's initial stack and the program's segments (the mock
+//! // builds them as the kernel would).
+//! let start: Startup = native.linux_process(&[b"hello"], &[b"HOME=/"]);
+//! let mut lib = Syslib::start(native, start);
+//! // A reflected `getpid()` (39):
+//! assert_eq!(lib.handle(39, [0; 6]), Outcome::Return(1));
+//! // `exit_group(3)` (231) ends the process:
+//! assert_eq!(lib.handle(231, [3, 0, 0, 0, 0, 0]), Outcome::Exit(3));
+//! ```
+//!
+//! ## Crates
+//!
+//! `linux-raw-sys` (no_std, generated from the Linux UAPI headers, the
+//! numbers `rustix` uses): call numbers, errno values, flags and the
+//! structure layouts, which the calls serialise field by field (checked
+//! against `size_of` of the `linux-raw-sys` structures), so the crate
+//! needs no `unsafe`. `libc` was refused: it describes a C library's view,
+//! not the kernel ABI, and is not no_std-clean for this target.
+#![no_std]
+#![deny(unsafe_code)]
+
+#[cfg(any(test, feature = "mock"))]
+extern crate std;
+
+pub mod abi;
+pub mod calls;
+pub mod mem;
+#[cfg(any(test, feature = "mock"))]
+pub mod mock;
+pub mod table;
+
+use core::fmt::Write as _;
+use linux_raw_sys::general as g;
+
+pub use mem::{Access, Layout};
+
+/// A Linux error number (returned to the program negated in `rax`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Errno(pub u32);
+
+macro_rules! errnos {
+    ($($name:ident),*) => {
+        impl Errno {
+            $(
+                #[doc = concat!("`", stringify!($name), "`")]
+                pub const $name: Errno = Errno(linux_raw_sys::errno::$name);
+            )*
+        }
+    };
+}
+errnos!(
+    EPERM, ENOENT, ESRCH, EBADF, EAGAIN, ENOMEM, EFAULT, EEXIST, ENODEV, EINVAL, ENOTTY, ENOSYS
+);
+
+impl Errno {
+    /// As `rax` holds it.
+    pub fn to_return(self) -> u64 {
+        (-(i64::from(self.0))) as u64
+    }
+}
+
+/// What a call returns: a value, or an errno.
+pub type SysResult = Result<u64, Errno>;
+
+/// The native K42-rs calls the library is built on (the real ones wrap the
+/// `syscall` instruction with numbers `0x4b42_0000 | n`; the tests use
+/// [`mock::MockNative`]).
+pub trait Native {
+    /// The kernel's debugging console (until there is a console server).
+    fn console_write(&mut self, bytes: &[u8]);
+    /// `map_anon(addr, len, prot)`: zero-filled memory at a fixed,
+    /// page-aligned address; `prot` in Linux `PROT_*` bits.
+    fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// `unmap(addr, len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno>;
+    /// `protect(addr, len, prot)`.
+    fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
+    /// The FS base of the calling context (the debug call `set_fs_base`).
+    fn set_fs_base(&mut self, base: u64) -> Result<(), Errno>;
+    /// The GS base.
+    fn set_gs_base(&mut self, base: u64) -> Result<(), Errno>;
+    /// Reads process memory the caller has validated with
+    /// [`Layout::check`] (or that the kernel set up: the initial stack).
+    fn read(&self, addr: u64, buf: &mut [u8]);
+    /// Writes process memory the caller has validated.
+    fn write(&mut self, addr: u64, bytes: &[u8]);
+    /// The kernel's clock (`clock()`): nanoseconds since boot, if the
+    /// kernel has the call.
+    fn clock_ns(&self) -> Option<u64>;
+    /// The time-stamp counter.
+    fn cycles(&self) -> u64;
+    /// Its frequency, if the kernel or the processor says.
+    fn cycles_hz(&self) -> Option<u64>;
+    /// 64 bits from the processor's random number generator, if it has one.
+    fn hardware_random(&mut self) -> Option<u64>;
+}
+
+/// What the kernel hands the library when it starts it.
+#[derive(Clone, Copy, Debug)]
+pub struct Startup {
+    /// The program's initial stack pointer (argc, argv, envp, auxv).
+    pub rsp: u64,
+    /// The program's entry point.
+    pub entry: u64,
+    /// The first page after the program's highest segment.
+    pub brk_start: u64,
+    /// The processor of this dispatcher.
+    pub cpu: u64,
+}
+
+/// What the library does after a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Resume the program with this `rax`.
+    Return(u64),
+    /// End the process with this status.
+    Exit(u8),
+}
+
+/// A Linux signal action, as `rt_sigaction` passes it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    /// `sa_handler` (`SIG_DFL` = 0, `SIG_IGN` = 1, or a function).
+    pub handler: u64,
+    /// `sa_flags`.
+    pub flags: u64,
+    /// `sa_restorer`.
+    pub restorer: u64,
+    /// `sa_mask`.
+    pub mask: u64,
+}
+
+/// A resource limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    /// Soft.
+    pub cur: u64,
+    /// Hard.
+    pub max: u64,
+}
+
+/// `RLIM_INFINITY`.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// Everything the library keeps about the Linux process.
+pub struct State {
+    /// The address-space layout.
+    pub mem: Layout,
+    /// The process id the program sees (the kernel does not name it to the
+    /// library yet: the first Linux process of a space is 1).
+    pub pid: u32,
+    /// The processor this dispatcher runs on.
+    pub cpu: u64,
+    /// `set_tid_address`'s pointer (cleared and woken at thread exit, once
+    /// there are threads).
+    pub clear_child_tid: u64,
+    /// The FS and GS bases (`arch_prctl`).
+    pub fs_base: u64,
+    /// See `fs_base`.
+    pub gs_base: u64,
+    /// Signal actions, index = signal - 1.
+    pub actions: [SigAction; 64],
+    /// Blocked signals (bit = signal - 1).
+    pub blocked: u64,
+    /// Resource limits, by `RLIMIT_*`.
+    pub rlimits: [Rlimit; g::RLIM_NLIMITS as usize],
+    /// The console's terminal settings (`TCGETS`/`TCSETS`).
+    pub termios: calls::ioctl::Termios,
+    /// The console's window size (`TIOCGWINSZ`).
+    pub winsize: [u16; 4],
+    /// State of the fallback random generator (seeded from `AT_RANDOM`).
+    pub random: u64,
+    /// TSC at start-up, and its frequency.
+    pub clock: calls::clock_gettime::Clock,
+    /// Numbers already reported as unimplemented (a bit per number; those
+    /// from 1023 up share the last).
+    pub logged: [u64; 16],
+    /// Set by `exit`/`exit_group`.
+    pub exit: Option<u8>,
+}
+
+/// The library: the Linux state of the process and the native calls.
+pub struct Syslib<N: Native> {
+    /// The native calls.
+    pub native: N,
+    /// The Linux state.
+    pub state: State,
+}
+
+/// What a call's handler gets besides its arguments.
+pub struct Ctx<'a> {
+    /// The process's Linux state.
+    pub st: &'a mut State,
+    /// The native calls.
+    pub native: &'a mut dyn Native,
+}
+
+impl Ctx<'_> {
+    /// Checks `[addr, addr + len)` and reads it into `buf`.
+    pub fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        self.st.mem.check(addr, buf.len() as u64, Access::Read)?;
+        self.native.read(addr, buf);
+        Ok(())
+    }
+
+    /// Checks `[addr, addr + bytes.len())` and writes `bytes` there.
+    pub fn write_user(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
+        self.st.mem.check(addr, bytes.len() as u64, Access::Write)?;
+        self.native.write(addr, bytes);
+        Ok(())
+    }
+
+    /// Reads a little-endian u64 from the program.
+    pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.read_user(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Writes a u64 to the program.
+    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
+        self.write_user(addr, &v.to_le_bytes())
+    }
+
+    /// A line on the console, prefixed with the library's name.
+    pub fn log(&mut self, args: core::fmt::Arguments<'_>) {
+        log(self.native, args);
+    }
+}
+
+/// A line on the console from the library.
+pub fn log(native: &mut dyn Native, args: core::fmt::Arguments<'_>) {
+    let mut line = Line::new();
+    let _ = line.write_str("[k42-syslib] ");
+    let _ = line.write_fmt(args);
+    let _ = line.write_str("\n");
+    native.console_write(line.as_bytes());
+}
+
+/// A fixed buffer to format into (the library has no heap); text beyond
+/// its size is cut.
+pub struct Line {
+    buf: [u8; 160],
+    len: usize,
+}
+
+impl Line {
+    /// Empty.
+    pub const fn new() -> Self {
+        Line {
+            buf: [0; 160],
+            len: 0,
+        }
+    }
+    /// What was written.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Reads a u64 the kernel put on the initial stack.
+fn peek(native: &dyn Native, addr: u64) -> u64 {
+    let mut b = [0u8; 8];
+    native.read(addr, &mut b);
+    u64::from_le_bytes(b)
+}
+
+impl<N: Native> Syslib<N> {
+    /// Sets the library up for the program the kernel loaded: reads the
+    /// auxiliary vector on the initial stack, records the program's
+    /// segments (from its program headers), its stack and its `brk`.
+    pub fn start(native: N, start: Startup) -> Self {
+        let mut mem = Layout::new(start.brk_start);
+        // argc, argv..., 0, envp..., 0, auxv pairs.
+        let argc = peek(&native, start.rsp);
+        let mut p = start.rsp + 8 * (argc + 2);
+        while peek(&native, p) != 0 {
+            p += 8;
+        }
+        p += 8;
+        let (mut phdr, mut phnum, mut random) = (0, 0, 0);
+        for _ in 0..64 {
+            let (key, value) = (peek(&native, p), peek(&native, p + 8));
+            match key as u32 {
+                linux_raw_sys::auxvec::AT_NULL => break,
+                linux_raw_sys::auxvec::AT_PHDR => phdr = value,
+                linux_raw_sys::auxvec::AT_PHNUM => phnum = value,
+                linux_raw_sys::auxvec::AT_RANDOM => random = value,
+                _ => {}
+            }
+            p += 16;
+        }
+        let mut native = native;
+        if let Err(e) = mem.add_program(&native, phdr, phnum) {
+            log(
+                &mut native,
+                format_args!(
+                    "program headers unreadable ({e:?}): pointers into the program are EFAULT"
+                ),
+            );
+        }
+        mem.add_stack(start.rsp);
+        let seed = if random != 0 {
+            peek(&native, random) ^ peek(&native, random + 8).rotate_left(32)
+        } else {
+            native.cycles()
+        };
+        let clock = calls::clock_gettime::Clock::new(&mut native);
+        let state = State {
+            mem,
+            pid: 1,
+            cpu: start.cpu,
+            clear_child_tid: 0,
+            fs_base: 0,
+            gs_base: 0,
+            actions: [SigAction::default(); 64],
+            blocked: 0,
+            rlimits: calls::prlimit64::defaults(),
+            termios: calls::ioctl::Termios::console(),
+            winsize: [24, 80, 0, 0],
+            random: seed,
+            clock,
+            logged: [0; 16],
+            exit: None,
+        };
+        Syslib { native, state }
+    }
+
+    /// Performs Linux call `nr` with the argument registers
+    /// `rdi, rsi, rdx, r10, r8, r9`.
+    pub fn handle(&mut self, nr: u64, args: [u64; 6]) -> Outcome {
+        let mut ctx = Ctx {
+            st: &mut self.state,
+            native: &mut self.native,
+        };
+        let result = match table::lookup(nr) {
+            Some(call) => (call.handler)(&mut ctx, args),
+            None => unimplemented(&mut ctx, nr),
+        };
+        if let Some(status) = self.state.exit {
+            return Outcome::Exit(status);
+        }
+        Outcome::Return(match result {
+            Ok(v) => v,
+            Err(e) => e.to_return(),
+        })
+    }
+}
+
+/// `-ENOSYS`, logged the first time for each number.
+fn unimplemented(ctx: &mut Ctx<'_>, nr: u64) -> SysResult {
+    let slot = nr.min(1023) as usize;
+    let bit = 1u64 << (slot % 64);
+    if ctx.st.logged[slot / 64] & bit == 0 {
+        ctx.st.logged[slot / 64] |= bit;
+        ctx.log(format_args!("unimplemented Linux system call {nr}: ENOSYS"));
+    }
+    Err(Errno::ENOSYS)
+}
+
+/// Rounds down to a page.
+pub const fn page_down(a: u64) -> u64 {
+    a & !(mem::PAGE - 1)
+}
+
+/// Rounds up to a page (`None` on overflow).
+pub const fn page_up(a: u64) -> Option<u64> {
+    match a.checked_add(mem::PAGE - 1) {
+        Some(v) => Some(v & !(mem::PAGE - 1)),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::mem::{Kind, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_TOP};
+    use crate::mock::{t::*, DATA, TEXT};
+    use crate::{table, Errno};
+    use linux_raw_sys::general as g;
+
+    #[test]
+    fn start_up_records_the_program_and_its_stack() {
+        let l = lib();
+        let areas = l.state.mem.areas();
+        assert_eq!(areas.len(), 3, "{areas:?}");
+        assert_eq!(
+            (areas[0].start, areas[0].end, areas[0].prot),
+            (TEXT, TEXT + 0x2000, PROT_READ | PROT_EXEC)
+        );
+        assert_eq!(
+            (areas[1].start, areas[1].end, areas[1].prot),
+            (DATA, DATA + 0x3000, PROT_READ | PROT_WRITE)
+        );
+        assert_eq!((areas[2].end, areas[2].kind), (STACK_TOP, Kind::Stack));
+        assert_eq!(l.state.mem.brk, crate::mock::BRK_START);
+        assert_ne!(l.state.random, 0, "seeded from AT_RANDOM");
+    }
+
+    #[test]
+    fn the_program_may_pass_its_own_memory() {
+        let mut l = lib();
+        // Text is readable (write it out), not writable (uname into it).
+        assert_eq!(call(&mut l, g::__NR_write, &[1, TEXT + 64, 4]), 4);
+        assert_eq!(call(&mut l, g::__NR_uname, &[TEXT]), err(Errno::EFAULT));
+        assert_eq!(call(&mut l, g::__NR_uname, &[DATA + 0x100]), 0);
+        assert_eq!(call(&mut l, g::__NR_uname, &[STACK_TOP - 4096]), 0);
+        assert_eq!(
+            call(&mut l, g::__NR_uname, &[STACK_TOP - 100]),
+            err(Errno::EFAULT)
+        );
+    }
+
+    #[test]
+    fn unknown_calls_are_enosys_and_logged_once() {
+        let mut l = lib();
+        assert_eq!(call(&mut l, 1000, &[]), err(Errno::ENOSYS));
+        assert_eq!(call(&mut l, 1000, &[]), err(Errno::ENOSYS));
+        assert_eq!(call(&mut l, g::__NR_fork, &[]), err(Errno::ENOSYS));
+        let v = l.handle(u64::MAX, [0; 6]);
+        assert_eq!(v, crate::Outcome::Return(Errno::ENOSYS.to_return()));
+        let log = l.native.console_text();
+        assert_eq!(log.matches("system call 1000:").count(), 1, "{log}");
+        assert_eq!(
+            log.matches(&std::format!("system call {}:", g::__NR_fork))
+                .count(),
+            1,
+            "{log}"
+        );
+        assert_eq!(log.lines().count(), 3, "{log}");
+    }
+
+    #[test]
+    fn the_table_finds_every_call_by_number() {
+        assert!(table::TABLE.len() >= 22);
+        for c in table::TABLE {
+            assert_eq!(table::lookup(c.nr.into()).map(|x| x.name), Some(c.name));
+        }
+        assert_eq!(table::name(g::__NR_write.into()), Some("write"));
+        assert_eq!(table::name(g::__NR_exit_group.into()), Some("exit_group"));
+        assert!(table::lookup(g::__NR_fork.into()).is_none());
+        assert!(table::lookup(u64::MAX).is_none());
+        assert!(table::lookup(table::MAX_NR as u64).is_none());
+    }
+}

@@ -1,0 +1,308 @@
+//! # k42-syslib: `/lib/k42-syslib`, the system library executable
+//!
+//! The kernel loads this static executable (linked at `0x6f00_0000_0000`,
+//! see `build.rs`) into every Linux process beside the program and starts
+//! it at `_start` with the program's initial stack in `rsp`, the program's
+//! entry in `rdi`, its `brk` start in `rsi` and the processor in `rdx`.
+//! `_start` sets the library up ([`syslib::Syslib::start`]), registers
+//! [`k42_syslib_syscall_entry`] as the process's system-call entry
+//! (`set_entry_point(7, entry, 0)`) and jumps to the program with the
+//! original stack, as if the kernel had started it.
+//!
+//! From then on every Linux `syscall` of the program is reflected: the
+//! kernel saves its registers (a `TrapFrame`, 22 words) in this
+//! processor's dispatcher page and enters `k42_syslib_syscall_entry` with
+//! `rdi` = that save area, on the program's stack below its red zone. The
+//! entry calls the library with the number and arguments from the save
+//! area, stores the result in the saved `rax` and calls `resume(save)`:
+//! the kernel reloads the frame and the program continues after its
+//! `syscall`.
+//!
+//! The library is built for `x86_64-unknown-none`, which uses no SSE or
+//! x87 registers (soft float), so the program's vector and floating-point
+//! registers survive a reflected call without being saved here.
+//!
+//! Built for the host, it is only a `main` that says what it is.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod k42 {
+    //! The native calls the library makes, and the `Native` trait over
+    //! them.
+    use core::arch::asm;
+    use core::sync::atomic::{AtomicU8, Ordering};
+    use syslib::{Errno, Native};
+
+    pub use syslib::abi::*;
+
+    /// A native call with up to three arguments.
+    pub fn call3(nr: u64, a: u64, b: u64, c: u64) -> i64 {
+        let r: i64;
+        // SAFETY: `syscall` clobbers rcx and r11 only; the kernel checks
+        // every argument. Native numbers are never reflected.
+        unsafe {
+            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a, in("rsi") b,
+                 in("rdx") c, lateout("rcx") _, lateout("r11") _, options(nostack))
+        };
+        r
+    }
+
+    fn result(r: i64) -> Result<(), Errno> {
+        if r < 0 {
+            Err(Errno((-r) as u32))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Ends the process.
+    pub fn exit(status: u64) -> ! {
+        call3(EXIT, status, 0, 0);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// CPUID `leaf` (eax, ebx, ecx, edx).
+    fn cpuid(leaf: u32) -> [u32; 4] {
+        let (a, b, c, d): (u32, u32, u32, u32);
+        // SAFETY: CPUID has no side effects; rbx is reserved by LLVM, so
+        // it is saved in another register around the instruction.
+        unsafe {
+            asm!("mov {t:r}, rbx", "cpuid", "xchg {t:r}, rbx", t = out(reg) b,
+                 inlateout("eax") leaf => a, inlateout("ecx") 0 => c, out("edx") d,
+                 options(nostack, preserves_flags))
+        };
+        [a, b, c, d]
+    }
+
+    /// 0: not asked yet, 1: no RDRAND, 2: RDRAND.
+    static RDRAND: AtomicU8 = AtomicU8::new(0);
+
+    /// The kernel, as the library's `Native`.
+    pub struct Kernel;
+
+    impl Native for Kernel {
+        fn console_write(&mut self, bytes: &[u8]) {
+            call3(CONSOLE_WRITE, bytes.as_ptr() as u64, bytes.len() as u64, 0);
+        }
+
+        fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+            result(call3(MAP_ANON, addr, len, u64::from(prot)))
+        }
+
+        fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+            result(call3(UNMAP, addr, len, 0))
+        }
+
+        fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+            result(call3(PROTECT, addr, len, u64::from(prot)))
+        }
+
+        fn set_fs_base(&mut self, base: u64) -> Result<(), Errno> {
+            result(call3(SET_FS_BASE, base, 0, 0))
+        }
+
+        fn set_gs_base(&mut self, base: u64) -> Result<(), Errno> {
+            result(call3(SET_GS_BASE, base, 0, 0))
+        }
+
+        fn read(&self, addr: u64, buf: &mut [u8]) {
+            // SAFETY: the library checked the range against its map of
+            // the process (`Layout::check`) or the kernel set it up (the
+            // initial stack); `buf` is the library's own.
+            unsafe {
+                core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len())
+            };
+        }
+
+        fn write(&mut self, addr: u64, bytes: &[u8]) {
+            // SAFETY: as in `read`; the range was checked writable.
+            unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
+        }
+
+        fn clock_ns(&self) -> Option<u64> {
+            let r = call3(CLOCK, 0, 0, 0);
+            (r >= 0).then_some(r as u64)
+        }
+
+        fn cycles(&self) -> u64 {
+            let (lo, hi): (u32, u32);
+            // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).
+            unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+            (u64::from(hi) << 32) | u64::from(lo)
+        }
+
+        fn cycles_hz(&self) -> Option<u64> {
+            let max = cpuid(0)[0];
+            if max >= 0x15 {
+                let [den, num, crystal, _] = cpuid(0x15);
+                if den != 0 && num != 0 && crystal != 0 {
+                    return Some(u64::from(crystal) * u64::from(num) / u64::from(den));
+                }
+            }
+            if max >= 0x16 {
+                let mhz = cpuid(0x16)[0] & 0xffff;
+                if mhz != 0 {
+                    return Some(u64::from(mhz) * 1_000_000);
+                }
+            }
+            None
+        }
+
+        fn hardware_random(&mut self) -> Option<u64> {
+            if RDRAND.load(Ordering::Relaxed) == 0 {
+                let has = cpuid(1)[2] & (1 << 30) != 0;
+                RDRAND.store(if has { 2 } else { 1 }, Ordering::Relaxed);
+            }
+            if RDRAND.load(Ordering::Relaxed) != 2 {
+                return None;
+            }
+            for _ in 0..10 {
+                let (v, ok): (u64, u8);
+                // SAFETY: the processor has RDRAND (CPUID.1:ECX[30]).
+                unsafe {
+                    asm!("rdrand {v}", "setc {ok}", v = out(reg) v, ok = out(reg_byte) ok, options(nomem, nostack))
+                };
+                if ok != 0 {
+                    return Some(v);
+                }
+            }
+            None
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
+mod entry {
+    //! `_start`, the reflection entry and the library's one instance.
+    use super::k42::{self, Kernel};
+    use core::arch::{asm, global_asm};
+    use core::cell::UnsafeCell;
+    use core::mem::MaybeUninit;
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use syslib::abi::frame;
+    use syslib::{Outcome, Startup, Syslib};
+
+    /// The library's state: written once by `_start`, then used by one
+    /// reflected call at a time (`BUSY`).
+    struct Instance(UnsafeCell<MaybeUninit<Syslib<Kernel>>>);
+    // SAFETY: access is serialised by `BUSY` (and the process has a single
+    // dispatcher and thread so far).
+    unsafe impl Sync for Instance {}
+    static LIB: Instance = Instance(UnsafeCell::new(MaybeUninit::uninit()));
+    static BUSY: AtomicBool = AtomicBool::new(true);
+
+    // The kernel starts the library here: rsp = the program's initial
+    // stack, rdi = its entry, rsi = its brk start, rdx = the processor.
+    global_asm!(
+        ".global _start",
+        "_start:",
+        "mov rcx, rsp",
+        "and rsp, -16",
+        "call {start}",
+        "ud2",
+        start = sym start,
+    );
+
+    // A reflected system call: rdi = the save area (the program's frame),
+    // rsp = below the program's red zone. The kernel saved everything.
+    global_asm!(
+        ".global k42_syslib_syscall_entry",
+        "k42_syslib_syscall_entry:",
+        "cld",
+        "and rsp, -16",
+        "call {reflect}",
+        "mov rdi, rax",
+        "mov eax, {resume}",
+        "syscall",
+        "ud2",
+        reflect = sym reflect,
+        resume = const k42::RESUME,
+    );
+
+    extern "C" {
+        fn k42_syslib_syscall_entry();
+    }
+
+    extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64) -> ! {
+        let lib = Syslib::start(
+            Kernel,
+            Startup {
+                rsp,
+                entry,
+                brk_start,
+                cpu,
+            },
+        );
+        // SAFETY: nothing else runs yet (`BUSY` is set from the start).
+        unsafe { (*LIB.0.get()).write(lib) };
+        BUSY.store(false, Ordering::Release);
+        let r = k42::call3(
+            k42::SET_ENTRY_POINT,
+            k42::SYSCALL_ENTRY,
+            k42_syslib_syscall_entry as *const () as u64,
+            0,
+        );
+        if r != 0 {
+            let msg = b"[k42-syslib] the kernel refused the system-call entry point\n";
+            k42::call3(k42::CONSOLE_WRITE, msg.as_ptr() as u64, msg.len() as u64, 0);
+            k42::exit(127);
+        }
+        // SAFETY: to the program's entry with its initial stack, as the
+        // kernel would start it: rdx = 0 (no exit handler), the other
+        // registers cleared.
+        unsafe {
+            asm!(
+                "mov rsp, {sp}",
+                "xor eax, eax", "xor ebx, ebx", "xor ecx, ecx", "xor edx, edx",
+                "xor esi, esi", "xor edi, edi", "xor ebp, ebp",
+                "xor r8d, r8d", "xor r9d, r9d", "xor r10d, r10d", "xor r11d, r11d",
+                "xor r12d, r12d", "xor r13d, r13d", "xor r14d, r14d",
+                "jmp r15",
+                sp = in(reg) rsp,
+                in("r15") entry,
+                options(noreturn),
+            )
+        }
+    }
+
+    extern "C" fn reflect(save: *mut [u64; frame::WORDS]) -> *mut [u64; frame::WORDS] {
+        // SAFETY: the kernel passes this processor's save area, in the
+        // dispatcher page mapped in every process.
+        let f = unsafe { &mut *save };
+        if BUSY.swap(true, Ordering::Acquire) {
+            // A Linux call from inside the library (a bug): refuse it.
+            f[frame::RAX] = syslib::Errno::EAGAIN.to_return();
+            return save;
+        }
+        let (nr, args) = frame::call(f);
+        // SAFETY: initialised by `start` before the entry was registered;
+        // `BUSY` makes this the only reference.
+        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
+        let outcome = lib.handle(nr, args);
+        BUSY.store(false, Ordering::Release);
+        match outcome {
+            Outcome::Return(v) => f[frame::RAX] = v,
+            Outcome::Exit(status) => k42::exit(u64::from(status)),
+        }
+        save
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        let mut line = syslib::Line::new();
+        let _ =
+            core::fmt::Write::write_fmt(&mut line, format_args!("[k42-syslib] panic: {info}\n"));
+        let b = line.as_bytes();
+        k42::call3(k42::CONSOLE_WRITE, b.as_ptr() as u64, b.len() as u64, 0);
+        k42::exit(128 + 6)
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    println!(
+        "k42-syslib: the Linux system library of K42-rs; it runs in K42-rs Linux processes only"
+    );
+}

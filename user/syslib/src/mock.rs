@@ -1,0 +1,343 @@
+//! A mock of the native layer for the host tests: a sparse memory with
+//! per-page protection that **panics** when the library reads, writes,
+//! maps over or unmaps memory it should not have (so a missing pointer
+//! check fails a test instead of passing silently), a console that keeps
+//! what was written, and a counter for the time-stamp counter.
+
+use crate::mem::{PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP};
+use crate::{Errno, Native, Startup};
+use std::boxed::Box;
+use std::cell::Cell;
+use std::collections::BTreeMap;
+use std::vec::Vec;
+
+/// One native call the library made (for tests to look at).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// `map_anon(addr, len, prot)`.
+    Map(u64, u64, u32),
+    /// `unmap(addr, len)`.
+    Unmap(u64, u64),
+    /// `protect(addr, len, prot)`.
+    Protect(u64, u64, u32),
+}
+
+/// The mock kernel.
+pub struct MockNative {
+    pages: BTreeMap<u64, (Box<[u8; PAGE as usize]>, u32)>,
+    /// Everything written to the console.
+    pub console: Vec<u8>,
+    /// The memory calls, in order.
+    pub ops: Vec<Op>,
+    /// The FS base set last.
+    pub fs_base: u64,
+    /// The GS base set last.
+    pub gs_base: u64,
+    /// Returned by `cycles`, then advanced by `tick`.
+    pub tsc: Cell<u64>,
+    /// Added to `tsc` at every `cycles` call.
+    pub tick: u64,
+    /// What `clock_ns` says.
+    pub kernel_clock: Option<u64>,
+    /// What `cycles_hz` says.
+    pub hz: Option<u64>,
+    /// What `hardware_random` returns (then incremented), if any.
+    pub rdrand: Option<u64>,
+    /// Make the next `map_anon` fail with `ENOMEM`.
+    pub fail_map: bool,
+}
+
+/// Program layout the mock builds (a small non-PIE static executable).
+pub const TEXT: u64 = 0x40_0000;
+/// Its data segment.
+pub const DATA: u64 = 0x40_2000;
+/// Its entry point.
+pub const ENTRY: u64 = 0x40_1000;
+/// The page after its data and bss.
+pub const BRK_START: u64 = 0x40_5000;
+
+impl Default for MockNative {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MockNative {
+    /// An empty address space.
+    pub fn new() -> Self {
+        MockNative {
+            pages: BTreeMap::new(),
+            console: Vec::new(),
+            ops: Vec::new(),
+            fs_base: 0,
+            gs_base: 0,
+            tsc: Cell::new(1_000_000),
+            tick: 0,
+            kernel_clock: None,
+            hz: Some(2_000_000_000),
+            rdrand: None,
+            fail_map: false,
+        }
+    }
+
+    /// Maps pages as the kernel's loader would (not recorded in `ops`).
+    pub fn premap(&mut self, addr: u64, len: u64, prot: u32) {
+        for p in (addr..addr + len).step_by(PAGE as usize) {
+            self.pages.insert(p, (Box::new([0; PAGE as usize]), prot));
+        }
+    }
+
+    /// Writes bytes regardless of protection (a test setting memory up).
+    pub fn poke(&mut self, addr: u64, bytes: &[u8]) {
+        for (i, b) in bytes.iter().enumerate() {
+            let a = addr + i as u64;
+            let page = self
+                .pages
+                .get_mut(&(a & !(PAGE - 1)))
+                .expect("poke: unmapped");
+            page.0[(a % PAGE) as usize] = *b;
+        }
+    }
+
+    /// Reads bytes regardless of protection (a test looking).
+    pub fn peek(&self, addr: u64, len: usize) -> Vec<u8> {
+        (0..len as u64)
+            .map(|i| {
+                let a = addr + i;
+                self.pages
+                    .get(&(a & !(PAGE - 1)))
+                    .expect("peek: unmapped")
+                    .0[(a % PAGE) as usize]
+            })
+            .collect()
+    }
+
+    /// The protection of the page holding `addr`, if mapped.
+    pub fn prot(&self, addr: u64) -> Option<u32> {
+        self.pages.get(&(addr & !(PAGE - 1))).map(|p| p.1)
+    }
+
+    /// What the console got, as text.
+    pub fn console_text(&self) -> std::string::String {
+        std::string::String::from_utf8_lossy(&self.console).into_owned()
+    }
+
+    /// Builds a Linux process as the kernel does: a text and a data
+    /// segment with their program headers, the stack with `argv`, `envp`
+    /// and the auxiliary vector. Returns what the kernel passes the
+    /// library.
+    pub fn linux_process(&mut self, argv: &[&[u8]], envp: &[&[u8]]) -> Startup {
+        self.premap(TEXT, 2 * PAGE, PROT_READ | PROT_EXEC);
+        self.premap(DATA, 3 * PAGE, PROT_READ | PROT_WRITE);
+        let ph = |kind: u32, flags: u32, vaddr: u64, memsz: u64| {
+            let mut h = [0u8; 56];
+            h[0..4].copy_from_slice(&kind.to_le_bytes());
+            h[4..8].copy_from_slice(&flags.to_le_bytes());
+            h[16..24].copy_from_slice(&vaddr.to_le_bytes());
+            h[24..32].copy_from_slice(&vaddr.to_le_bytes());
+            h[40..48].copy_from_slice(&memsz.to_le_bytes());
+            h
+        };
+        let phdr = TEXT + 64;
+        self.poke(phdr, &ph(1, 5, TEXT, 0x1800));
+        self.poke(phdr + 56, &ph(1, 6, DATA, 0x2100));
+        self.poke(phdr + 112, &ph(0x6474_e551, 6, 0, 0));
+        self.premap(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE);
+        let mut sp = STACK_TOP;
+        let mut push_str = |m: &mut Self, s: &[u8]| {
+            sp -= s.len() as u64 + 1;
+            m.poke(sp, s);
+            m.poke(sp + s.len() as u64, &[0]);
+            sp
+        };
+        let argp: Vec<u64> = argv.iter().map(|s| push_str(self, s)).collect();
+        let envpp: Vec<u64> = envp.iter().map(|s| push_str(self, s)).collect();
+        let random = push_str(self, b"0123456789abcdef");
+        let aux = [
+            (3u64, phdr),
+            (5, 3),
+            (6, PAGE),
+            (9, ENTRY),
+            (25, random),
+            (0, 0),
+        ];
+        let mut words: Vec<u64> = std::vec![argv.len() as u64];
+        words.extend(&argp);
+        words.push(0);
+        words.extend(&envpp);
+        words.push(0);
+        for (k, v) in aux {
+            words.extend([k, v]);
+        }
+        let rsp = (random - 8 * words.len() as u64) & !15;
+        for (i, w) in words.iter().enumerate() {
+            self.poke(rsp + 8 * i as u64, &w.to_le_bytes());
+        }
+        Startup {
+            rsp,
+            entry: ENTRY,
+            brk_start: BRK_START,
+            cpu: 0,
+        }
+    }
+}
+
+impl Native for MockNative {
+    fn console_write(&mut self, bytes: &[u8]) {
+        self.console.extend_from_slice(bytes);
+    }
+
+    fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        assert!(
+            addr.is_multiple_of(PAGE) && len.is_multiple_of(PAGE) && len > 0,
+            "map_anon({addr:#x}, {len:#x}): not page aligned"
+        );
+        assert!(prot & !7 == 0, "map_anon: bad prot {prot:#x}");
+        if std::mem::take(&mut self.fail_map) {
+            return Err(Errno::ENOMEM);
+        }
+        for p in (addr..addr + len).step_by(PAGE as usize) {
+            assert!(
+                !self.pages.contains_key(&p),
+                "map_anon over the mapped page {p:#x}"
+            );
+        }
+        self.premap(addr, len, prot);
+        self.ops.push(Op::Map(addr, len, prot));
+        Ok(())
+    }
+
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        assert!(
+            addr.is_multiple_of(PAGE) && len.is_multiple_of(PAGE),
+            "unmap: not page aligned"
+        );
+        for p in (addr..addr + len).step_by(PAGE as usize) {
+            assert!(
+                self.pages.remove(&p).is_some(),
+                "unmap of the unmapped page {p:#x}"
+            );
+        }
+        self.ops.push(Op::Unmap(addr, len));
+        Ok(())
+    }
+
+    fn protect(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        assert!(
+            addr.is_multiple_of(PAGE) && len.is_multiple_of(PAGE),
+            "protect: not page aligned"
+        );
+        for p in (addr..addr + len).step_by(PAGE as usize) {
+            self.pages
+                .get_mut(&p)
+                .expect("protect of an unmapped page")
+                .1 = prot;
+        }
+        self.ops.push(Op::Protect(addr, len, prot));
+        Ok(())
+    }
+
+    fn set_fs_base(&mut self, base: u64) -> Result<(), Errno> {
+        self.fs_base = base;
+        Ok(())
+    }
+
+    fn set_gs_base(&mut self, base: u64) -> Result<(), Errno> {
+        self.gs_base = base;
+        Ok(())
+    }
+
+    fn read(&self, addr: u64, buf: &mut [u8]) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let a = addr + i as u64;
+            let page = self.pages.get(&(a & !(PAGE - 1)));
+            let page = page.unwrap_or_else(|| panic!("the library read the unmapped {a:#x}"));
+            assert!(
+                page.1 & PROT_READ != 0,
+                "the library read the unreadable {a:#x}"
+            );
+            *b = page.0[(a % PAGE) as usize];
+        }
+    }
+
+    fn write(&mut self, addr: u64, bytes: &[u8]) {
+        for (i, b) in bytes.iter().enumerate() {
+            let a = addr + i as u64;
+            let page = self.pages.get_mut(&(a & !(PAGE - 1)));
+            let page = page.unwrap_or_else(|| panic!("the library wrote the unmapped {a:#x}"));
+            assert!(
+                page.1 & PROT_WRITE != 0,
+                "the library wrote the read-only {a:#x}"
+            );
+            page.0[(a % PAGE) as usize] = *b;
+        }
+    }
+
+    fn clock_ns(&self) -> Option<u64> {
+        self.kernel_clock
+    }
+
+    fn cycles(&self) -> u64 {
+        let t = self.tsc.get();
+        self.tsc.set(t + self.tick);
+        t
+    }
+
+    fn cycles_hz(&self) -> Option<u64> {
+        self.hz
+    }
+
+    fn hardware_random(&mut self) -> Option<u64> {
+        let r = self.rdrand?;
+        self.rdrand = Some(r + 1);
+        Some(r)
+    }
+}
+
+/// Test helpers.
+#[cfg(test)]
+pub mod t {
+    use super::*;
+    use crate::{Outcome, Syslib};
+
+    /// A started library over a fresh mock process.
+    pub fn lib() -> Syslib<MockNative> {
+        let mut n = MockNative::new();
+        let s = n.linux_process(&[b"prog", b"arg"], &[b"HOME=/"]);
+        Syslib::start(n, s)
+    }
+
+    /// Calls `nr` and returns `rax` as a signed value.
+    pub fn call(l: &mut Syslib<MockNative>, nr: u32, args: &[u64]) -> i64 {
+        let mut a = [0u64; 6];
+        a[..args.len()].copy_from_slice(args);
+        match l.handle(u64::from(nr), a) {
+            Outcome::Return(v) => v as i64,
+            Outcome::Exit(s) => panic!("unexpected exit {s}"),
+        }
+    }
+
+    /// `-errno`.
+    pub fn err(e: Errno) -> i64 {
+        -i64::from(e.0)
+    }
+
+    /// A fresh read-write anonymous mapping of `pages` pages.
+    pub fn scratch(l: &mut Syslib<MockNative>, pages: u64) -> u64 {
+        use linux_raw_sys::general as g;
+        let r = call(
+            l,
+            g::__NR_mmap,
+            &[
+                0,
+                pages * PAGE,
+                3,
+                u64::from(g::MAP_PRIVATE | g::MAP_ANONYMOUS),
+                u64::MAX,
+                0,
+            ],
+        );
+        assert!(r > 0, "mmap: {r}");
+        r as u64
+    }
+}

@@ -1,0 +1,83 @@
+//! The declarative table of Linux system calls: number, name, handler
+//! (one file per call under `calls/`), checked when the crate compiles
+//! (no number twice, every number below [`MAX_NR`]).
+
+use crate::{calls, Ctx, SysResult};
+use linux_raw_sys::general as nr;
+
+/// A handler: the six argument registers (`rdi, rsi, rdx, r10, r8, r9`).
+pub type Handler = fn(&mut Ctx<'_>, [u64; 6]) -> SysResult;
+
+/// One Linux system call the library implements.
+pub struct Syscall {
+    /// Its x86-64 number.
+    pub nr: u32,
+    /// Its name (the file under `calls/`), for logs and traces.
+    pub name: &'static str,
+    /// What does it.
+    pub handler: Handler,
+}
+
+/// Numbers the index covers (x86-64 Linux has about 460).
+pub const MAX_NR: usize = 512;
+
+macro_rules! syscall_table {
+    ($($nr:ident => $call:ident;)*) => {
+        /// Every Linux call the library implements.
+        pub static TABLE: &[Syscall] = &[
+            $(Syscall { nr: nr::$nr, name: stringify!($call), handler: calls::$call::call },)*
+        ];
+    };
+}
+
+syscall_table! {
+    __NR_read            => read;
+    __NR_write           => write;
+    __NR_writev          => writev;
+    __NR_ioctl           => ioctl;
+    __NR_mmap            => mmap;
+    __NR_mprotect        => mprotect;
+    __NR_munmap          => munmap;
+    __NR_madvise         => madvise;
+    __NR_brk             => brk;
+    __NR_rt_sigaction    => rt_sigaction;
+    __NR_rt_sigprocmask  => rt_sigprocmask;
+    __NR_getpid          => getpid;
+    __NR_getppid         => getppid;
+    __NR_gettid          => gettid;
+    __NR_exit            => exit;
+    __NR_exit_group      => exit_group;
+    __NR_uname           => uname;
+    __NR_arch_prctl      => arch_prctl;
+    __NR_set_tid_address => set_tid_address;
+    __NR_clock_gettime   => clock_gettime;
+    __NR_prlimit64       => prlimit64;
+    __NR_getrandom       => getrandom;
+}
+
+/// Table index by number (`u16::MAX`: none), built at compile time.
+static INDEX: [u16; MAX_NR] = index(TABLE);
+
+const fn index(table: &[Syscall]) -> [u16; MAX_NR] {
+    let mut ix = [u16::MAX; MAX_NR];
+    let mut i = 0;
+    while i < table.len() {
+        let n = table[i].nr as usize;
+        assert!(n < MAX_NR, "a system call number beyond MAX_NR");
+        assert!(ix[n] == u16::MAX, "a system call number twice in TABLE");
+        ix[n] = i as u16;
+        i += 1;
+    }
+    ix
+}
+
+/// The call with number `nr`, if the library has it.
+pub fn lookup(nr: u64) -> Option<&'static Syscall> {
+    let i = *INDEX.get(usize::try_from(nr).ok()?)?;
+    TABLE.get(usize::from(i))
+}
+
+/// The name of call `nr`, if the library has it.
+pub fn name(nr: u64) -> Option<&'static str> {
+    lookup(nr).map(|c| c.name)
+}
