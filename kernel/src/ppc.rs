@@ -337,6 +337,24 @@ ktest::ktest! {
         assert_eq!(usage_back_to(base), base);
     }
 
+    /// User-level threads (`uthread` on the native calls): a thread waiting
+    /// for the answer to its request (sent by message to a server, which
+    /// answers by message) does not stop its dispatcher's other thread,
+    /// which keeps running and sleeps on the kernel timer meanwhile.
+    fn ppc_user_threads_keep_running_while_one_waits() {
+        let cpu = crate::arch::percpu::current_id();
+        let spid = dispatch::alloc_pid();
+        let server = start(spid, cpu, "async-echo", &alloc::format!("{cpu}"));
+        run_until_blocked(&server);
+        crate::process::capture();
+        let client = start(dispatch::alloc_pid(), cpu, "threads", &alloc::format!("{:x},{cpu}", handle(spid, 0, 1)));
+        dispatch::run_loop(&|| client.status().is_some());
+        let out = crate::process::take_captured();
+        dispatch::kill(&server, 0);
+        assert_eq!(client.status(), Some(0), "{out}");
+        assert!(out.contains("reply=true"), "{out}");
+    }
+
     /// The interrupt entry point: a message to a dispatcher that never
     /// blocks arrives as an upcall (context saved, handler run, resumed).
     fn ppc_soft_interrupt_upcall() {

@@ -26,6 +26,8 @@
 //! | `sleep C` | on processor C: sets its timer 30 ms ahead, blocks until the timer bit | status 0 |
 //! | `fuzz SEED` | random system-call numbers (native, debug, Linux, anything) with random arguments, forever | killed or ends; the kernel survives |
 //! | `upcall C` | on processor C: an interrupt entry point; spins until a message arrives as an upcall | status 0 |
+//! | `async-echo C` | on processor C: answers each message (reply handle, processor, token) with a message carrying the token | blocks between messages |
+//! | `threads H,C` | user-level threads (`uthread` over the native calls): one waits for an async request to the echo server H while another keeps running and sleeping | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -302,6 +304,188 @@ mod ppc {
 }
 
 #[cfg(target_os = "none")]
+mod heap {
+    //! A bump allocator over a static arena: enough for the thread
+    //! library's tables and stacks in a test program (nothing is reused).
+    use core::alloc::{GlobalAlloc, Layout};
+    use core::sync::atomic::{AtomicUsize, Ordering};
+
+    const ARENA: usize = 4 << 20;
+    struct Bump;
+    #[repr(align(4096))]
+    struct Arena([u8; ARENA]);
+    static mut MEM: Arena = Arena([0; ARENA]);
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    // SAFETY: every allocation is a distinct, aligned range of the arena.
+    unsafe impl GlobalAlloc for Bump {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            // SAFETY: only the address is taken; the arena's bytes are
+            // handed out once each below.
+            let base = unsafe { core::ptr::addr_of_mut!(MEM.0) } as usize;
+            let mut cur = NEXT.load(Ordering::Relaxed);
+            loop {
+                let start = (base + cur).next_multiple_of(l.align()) - base;
+                let end = start + l.size();
+                if end > ARENA {
+                    return core::ptr::null_mut();
+                }
+                match NEXT.compare_exchange(cur, end, Ordering::AcqRel, Ordering::Relaxed) {
+                    Ok(_) => return (base + start) as *mut u8,
+                    Err(now) => cur = now,
+                }
+            }
+        }
+        unsafe fn dealloc(&self, _: *mut u8, _: Layout) {}
+    }
+
+    #[global_allocator]
+    static ALLOC: Bump = Bump;
+}
+
+#[cfg(target_os = "none")]
+mod threads {
+    //! `threads H,C`: K42's user-level thread library on the native calls.
+    extern crate alloc;
+    use super::k42;
+    use alloc::rc::Rc;
+    use core::cell::Cell;
+    use uthread::{Dispatcher, Platform, Remote, SoftInterrupts, Token, SOFT_TIMER};
+
+    /// `uthread`'s platform: the kernel clock, the dispatcher's one kernel
+    /// timer, `block` when idle, the dispatcher page's soft bits and
+    /// message ring (a message's first word completes a thread's token).
+    pub struct K42Platform {
+        cpu: u64,
+        remote: Cell<Option<*const Remote>>,
+    }
+
+    impl Platform for K42Platform {
+        fn now(&self) -> u64 {
+            k42::syscall2(k42::CLOCK, 0, 0) as u64
+        }
+
+        fn set_timer(&self, deadline: Option<u64>) {
+            match deadline {
+                Some(t) => k42::syscall2(k42::TIMER, 0, t),
+                None => k42::syscall2(k42::TIMER, 2, 0),
+            };
+        }
+
+        fn idle(&self, soft: &SoftInterrupts) {
+            loop {
+                let bits = k42::take_soft_bits(self.cpu);
+                if bits & 2 != 0 {
+                    soft.raise(SOFT_TIMER);
+                }
+                if bits & 1 != 0 {
+                    if let Some(r) = self.remote.get() {
+                        super::program::drain_ring(self.cpu, |m| {
+                            if let Some(t) = Token::from_u64(m[1]) {
+                                // SAFETY: the Remote outlives the run (set
+                                // below, dropped after `run` returns).
+                                let _ = unsafe { &*r }.complete(t);
+                            }
+                        });
+                    }
+                }
+                if soft.is_pending() {
+                    return;
+                }
+                k42::syscall2(k42::BLOCK, 0, 0);
+            }
+        }
+    }
+
+    pub fn run(args: &str) -> u64 {
+        let mut it = args.split(',');
+        let server = it
+            .next()
+            .and_then(|x| u64::from_str_radix(x, 16).ok())
+            .unwrap_or(0);
+        let cpu: u64 = it.next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        // Replies come to an object of ours.
+        let me = k42::syscall2(k42::EXPORT, 0, 0) as u64;
+        k42::syscall3(k42::GRANT, me, u64::from(u32::MAX), 1);
+        let d = Dispatcher::new(K42Platform {
+            cpu,
+            remote: Cell::new(None),
+        });
+        let remote = d.remote();
+        let (ticks, waited, woke_at) = (
+            Rc::new(Cell::new(0u64)),
+            Rc::new(Cell::new(false)),
+            Rc::new(Cell::new(0u64)),
+        );
+        let (t, w, at) = (ticks.clone(), waited.clone(), woke_at.clone());
+        d.spawn(move |d| {
+            // The "call": a request to the server, answered by message.
+            let token = d.new_token();
+            let r = k42::syscall6(k42::ASYNC_SEND, [server, cpu, me, cpu, token.as_u64(), 0]);
+            if r == 0 && d.block_on_ppc(token).is_ok() {
+                w.set(true);
+                at.set(t.get());
+            }
+        })
+        .unwrap();
+        let (t2, slept) = (ticks.clone(), Rc::new(Cell::new(0u64)));
+        let s2 = slept.clone();
+        d.spawn(move |d| {
+            // Keeps running while the other thread waits.
+            for i in 0..20 {
+                t2.set(t2.get() + 1);
+                if i % 5 == 4 {
+                    let t0 = d.platform().now();
+                    d.sleep(2_000_000).unwrap(); // 2 ms, through the kernel timer
+                    s2.set(s2.get() + (d.platform().now() - t0));
+                } else {
+                    d.yield_now().unwrap();
+                }
+            }
+        })
+        .unwrap();
+        // Hand the platform the remote before running.
+        d.platform().remote.set(Some(&remote as *const Remote));
+        d.run().unwrap();
+        say_line(ticks.get(), waited.get(), woke_at.get(), slept.get());
+        u64::from(
+            !(waited.get() && ticks.get() == 20 && woke_at.get() >= 1 && slept.get() >= 8_000_000),
+        )
+    }
+
+    fn say_line(ticks: u64, waited: bool, at: u64, slept: u64) {
+        let mut buf = [0u8; 160];
+        let mut o = Out {
+            buf: &mut buf,
+            len: 0,
+        };
+        let _ = core::fmt::Write::write_fmt(
+            &mut o,
+            format_args!("threads: other thread ran {ticks} steps, reply={waited} (arrived after {at} steps), slept {} ms\n", slept / 1_000_000),
+        );
+        let n = o.len;
+        k42::write(&buf[..n]);
+    }
+
+    struct Out<'a> {
+        buf: &'a mut [u8],
+        len: usize,
+    }
+
+    impl core::fmt::Write for Out<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for b in s.bytes() {
+                if self.len < self.buf.len() {
+                    self.buf[self.len] = b;
+                    self.len += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(target_os = "none")]
 mod program {
     use super::k42::{self, exit, write};
     use core::arch::{asm, global_asm};
@@ -484,6 +668,8 @@ mod program {
             "sleep" => sleep(arg2.parse().unwrap_or(0)),
             "fuzz" => fuzz(arg2.parse().unwrap_or(1)),
             "upcall" => upcall(arg2.parse().unwrap_or(0)),
+            "async-echo" => async_echo(arg2.parse().unwrap_or(0)),
+            "threads" => crate::threads::run(arg2),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
@@ -505,6 +691,43 @@ mod program {
                 say!("native-tests: unknown case '{case}'\n");
                 2
             }
+        }
+    }
+
+    /// Takes the messages queued in processor `cpu`'s dispatcher page:
+    /// (sender pid, four words) each.
+    pub(crate) fn drain_ring(cpu: u64, mut f: impl FnMut([u64; 5])) {
+        let page = k42::dispatcher_page(cpu);
+        // SAFETY: words 1 and 2 are the ring's head (ours) and tail (the
+        // kernel's); the ring starts at word 8.
+        unsafe {
+            let tail = core::ptr::read_volatile(page.add(2));
+            let mut head = core::ptr::read_volatile(page.add(1));
+            while head < tail {
+                let m = page.add(8 + ((head % k42::RING) * k42::MSG_WORDS) as usize);
+                let mut w = [0u64; 5];
+                for (i, x) in w.iter_mut().enumerate() {
+                    *x = core::ptr::read_volatile(m.add(i));
+                }
+                f(w);
+                head += 1;
+            }
+            core::ptr::write_volatile(page.add(1), head);
+        }
+    }
+
+    /// `async-echo C`: a server of one-word requests by message.
+    fn async_echo(cpu: u64) -> u64 {
+        let h = k42::syscall2(k42::EXPORT, 0, 0);
+        k42::syscall3(k42::GRANT, h as u64, u64::from(u32::MAX), 1);
+        say!("async-echo: handle={h:x}\n");
+        loop {
+            k42::syscall2(k42::BLOCK, 0, 0);
+            k42::take_soft_bits(cpu);
+            drain_ring(cpu, |m| {
+                // (sender, reply handle, reply processor, token, _)
+                k42::syscall6(k42::ASYNC_SEND, [m[1], m[2], m[3], 0, 0, 0]);
+            });
         }
     }
 
