@@ -52,7 +52,7 @@ impl Args {
         }
     }
 
-    /// Number of arguments kept (argv[0] included).
+    /// Number of arguments kept (`argv[0]` included).
     pub fn len(&self) -> usize {
         self.argc
     }

@@ -5,12 +5,12 @@
 //! (each a generated `<Trait>Server` behind `&dyn Dispatch`; the kernel's
 //! object index selects one, so a process serves several), grants rights
 //! on them, and [`serve`](Server::serve)s: it blocks. For each PPC the
-//! kernel starts a fresh activation at [`entry`] with the caller's pid,
-//! the method, the request length, the rights *the kernel* found for the
-//! caller in the object's export record, and the object index; `entry`
-//! copies the request out of the PPC region, runs the object's generated
-//! dispatch (which checks the rights per method), copies the reply back
-//! and ends the call with `ipc_return`.
+//! kernel starts a fresh activation at the framework's `entry` with the
+//! caller's pid, the method, the request length, the rights *the kernel*
+//! found for the caller in the object's export record, and the object
+//! index; `entry` copies the request out of the PPC region, runs the
+//! object's generated dispatch (which checks the rights per method),
+//! copies the reply back and ends the call with `ipc_return`.
 //!
 //! Async messages (four words: `method | object << 32`, three argument
 //! words) are taken from the dispatcher page's ring whenever the server
