@@ -96,6 +96,8 @@ pub struct Process {
     /// Where soft interrupts are delivered as upcalls (0: none; the
     /// dispatcher then sees them when `block` returns).
     pub interrupt_entry: AtomicU64,
+    /// Where its exceptions go (0: none, an exception stops the program).
+    pub trap_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
     /// Serializes the kernel's writes to the dispatcher pages (message
@@ -130,6 +132,7 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         ipc_stack: AtomicU64::new(0),
         syscall_entry: AtomicU64::new(0),
         interrupt_entry: AtomicU64::new(0),
+        trap_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
         page_lock: spin::Mutex::new(()),
     });
@@ -465,6 +468,44 @@ fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
     ktrace::events::sched::wake(&crate::trace::TRACER, d.id.to_raw(), cpu as u32, false);
 }
 
+/// An exception in user mode, for the process's trap entry point: if it
+/// has one and its dispatcher page is not disabled, the frame goes to the
+/// page's save area, the dispatcher is marked disabled, and `frame` now
+/// enters the handler with `rdi` = the save area, `rsi` = the vector,
+/// `rdx` = the error code, `rcx` = CR2. The handler calls
+/// `resume(save_area)` (after clearing the disabled flag). False: no
+/// handler (or a fault while disabled): the caller stops the program.
+pub fn user_trap(frame: &mut crate::arch::trap::TrapFrame, cr2: u64) -> bool {
+    use crate::arch::uaccess::{copy_from_user, copy_to_user};
+    let Some(d) = current() else {
+        return false;
+    };
+    let entry = d.process.trap_entry.load(Ordering::Acquire);
+    if entry == 0 {
+        return false;
+    }
+    let page = crate::ppc::page_of(percpu::current_id());
+    let disabled = page + crate::ppc::page::DISABLED;
+    let mut w = [0u8; 8];
+    if copy_from_user(&mut w, disabled).is_err() || u64::from_le_bytes(w) != 0 {
+        return false;
+    }
+    let save = page + crate::syscall::reflect::SAVE_OFFSET;
+    if copy_to_user(save, &crate::syscall::reflect::frame_bytes(frame)).is_err()
+        || copy_to_user(disabled, &1u64.to_le_bytes()).is_err()
+    {
+        return false;
+    }
+    let (vector, error) = (frame.vector, frame.error);
+    frame.rip = entry;
+    frame.rdi = save;
+    frame.rsi = vector;
+    frame.rdx = error;
+    frame.rcx = cr2;
+    frame.rsp = (frame.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
+    crate::arch::usermode::sanitize(frame)
+}
+
 /// Runs [`run_loop`] on every processor at once until `done()`.
 pub fn run_loop_everywhere(done: &(dyn Fn() -> bool + Sync)) {
     let body = || {
@@ -533,6 +574,18 @@ ktest::ktest! {
         crate::process::capture();
         let d = spawn_test(&[b"native-tests", b"reflect"], cpu, sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned());
         run_loop(&|| d.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+    }
+
+    /// A trap entry point: exceptions in user mode go to the program's
+    /// handler, which can resume it; a process without one is stopped.
+    fn dispatch_traps_reach_the_trap_entry() {
+        crate::process::capture();
+        let d = spawn_test(&[b"native-tests", b"trap"], 0, sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned());
+        if percpu::current_id() == 0 {
+            run_loop(&|| d.status().is_some());
+        }
         let out = crate::process::take_captured();
         assert_eq!(d.status(), Some(0), "{out}");
     }

@@ -105,13 +105,15 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
 
 /// `set_entry_point(kind, entry, stack)`, kinds numbered as
 /// `sched::native::EntryPoint`: the interrupt entry (1: soft interrupts,
-/// delivered by `dispatch` as an upcall), the IPC-call entry (4, with its
+/// delivered by `dispatch` as an upcall), the trap entry (2: exceptions in
+/// user mode, `dispatch::user_trap`), the IPC-call entry (4, with its
 /// stack) and the system-call entry of a system library (7,
 /// `syscall::reflect`) exist so far; 0 clears one.
 pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
     let me = current()?;
     let slot = match kind {
         1 => Some(&me.process.interrupt_entry),
+        2 => Some(&me.process.trap_entry),
         7 => Some(&me.process.syscall_entry),
         _ => None,
     };

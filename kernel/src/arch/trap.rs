@@ -201,8 +201,17 @@ fn exception(frame: &mut TrapFrame) {
 /// An exception in user mode the kernel cannot resolve: the program is
 /// stopped with a one-line report, and `usermode::run` returns 128 + the
 /// signal Linux would send.
-fn user_exception(frame: &TrapFrame, cr2: u64) {
+fn user_exception(frame: &mut TrapFrame, cr2: u64) {
     let (mnemonic, name) = exception_name(frame.vector);
+    let int80 = frame.vector == 13 && (frame.error == 0x80 * 8 + 2 || frame.error == 0x80 * 16 + 2);
+    // A process with a trap entry point handles its own exceptions (the
+    // system library turns them into signals).
+    if !int80 && crate::dispatch::user_trap(frame, cr2) {
+        if frame.vector == 14 {
+            ktrace::events::pagefault::exit(&crate::trace::TRACER, cr2, false);
+        }
+        return;
+    }
     let signal = match frame.vector {
         0 | 16 | 19 => 8, // SIGFPE
         1 | 3 => 5,       // SIGTRAP
@@ -213,7 +222,7 @@ fn user_exception(frame: &TrapFrame, cr2: u64) {
     // `int n` through a kernel-only gate: #GP with the IDT bit and the
     // vector in the error code: n * 8 + 2 on hardware, n * 16 + 2 from
     // QEMU's TCG (it counts 16-byte gates).
-    if frame.vector == 13 && (frame.error == 0x80 * 8 + 2 || frame.error == 0x80 * 16 + 2) {
+    if int80 {
         log::warn!(
             "user program at {:#x} used `int 0x80`, which K42-rs does not support (use `syscall`): stopped",
             frame.rip

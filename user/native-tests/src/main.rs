@@ -28,6 +28,7 @@
 //! | `upcall C` | on processor C: an interrupt entry point; spins until a message arrives as an upcall | status 0 |
 //! | `async-echo C` | on processor C: answers each message (reply handle, processor, token) with a message carrying the token | blocks between messages |
 //! | `threads H,C` | user-level threads (`uthread` over the native calls): one waits for an async request to the echo server H while another keeps running and sleeping | status 0 |
+//! | `trap` | a trap entry point: a bad load and a `ud2` are handled and skipped, the program goes on | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -669,6 +670,7 @@ mod program {
             "fuzz" => fuzz(arg2.parse().unwrap_or(1)),
             "upcall" => upcall(arg2.parse().unwrap_or(0)),
             "async-echo" => async_echo(arg2.parse().unwrap_or(0)),
+            "trap" => trap(),
             "threads" => crate::threads::run(arg2),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
@@ -714,6 +716,57 @@ mod program {
             }
             core::ptr::write_volatile(page.add(1), head);
         }
+    }
+
+    static TRAPS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+    static TRAP_INFO: [core::sync::atomic::AtomicU64; 3] =
+        [const { core::sync::atomic::AtomicU64::new(0) }; 3];
+    static RESUME_AT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// The trap entry: records (vector, error, cr2), skips the faulting
+    /// instruction by resuming at `RESUME_AT`, re-enables, resumes.
+    extern "C" fn on_trap(save: *mut u64, vector: u64, error: u64, cr2: u64) -> ! {
+        use core::sync::atomic::Ordering::SeqCst;
+        TRAPS.fetch_add(1, SeqCst);
+        TRAP_INFO[0].store(vector, SeqCst);
+        TRAP_INFO[1].store(error, SeqCst);
+        TRAP_INFO[2].store(cr2, SeqCst);
+        // SAFETY: the save area (22 words, rip at index 17) and our
+        // dispatcher page's disabled flag (word 3 of page 0: we run on
+        // processor 0 in the test).
+        unsafe {
+            *save.add(17) = RESUME_AT.load(SeqCst);
+            core::ptr::write_volatile(k42::dispatcher_page(0).add(3), 0);
+        }
+        k42::syscall2(k42::RESUME, save as u64, 0);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    fn trap() -> u64 {
+        use core::sync::atomic::Ordering::SeqCst;
+        let r = k42::syscall3(k42::SET_ENTRY_POINT, 2, on_trap as *const () as u64, 0).0;
+        let after_load: u64;
+        // SAFETY: the load from address 8 faults; the handler resumes at
+        // label 2, whose address is taken first.
+        unsafe {
+            asm!("lea {a}, [rip + 2f]", "mov [rip + {slot}], {a}", "mov {t}, qword ptr [8]", "2:",
+                 a = out(reg) after_load, t = out(reg) _, slot = sym RESUME_AT, options(nostack));
+        }
+        let first = (
+            TRAPS.load(SeqCst),
+            TRAP_INFO[0].load(SeqCst),
+            TRAP_INFO[2].load(SeqCst),
+        );
+        // SAFETY: as above, with an invalid opcode.
+        unsafe {
+            asm!("lea {a}, [rip + 2f]", "mov [rip + {slot}], {a}", "ud2", "2:",
+                 a = out(reg) _, slot = sym RESUME_AT, options(nostack));
+        }
+        let second = (TRAPS.load(SeqCst), TRAP_INFO[0].load(SeqCst));
+        say!("trap: entry={r} first={first:?} second={second:?} resumed_at={after_load:#x}\n");
+        u64::from(r != 0 || first != (1, 14, 8) || second != (2, 6))
     }
 
     /// `async-echo C`: a server of one-word requests by message.
