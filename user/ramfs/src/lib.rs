@@ -361,6 +361,9 @@ impl FileSystem for Ramfs {
             Body::File(d) => d.len(),
             Body::Dir(_) => return Err(Errno::EISDIR),
         };
+        if data.is_empty() {
+            return Ok(0); // as in Linux: a file does not grow by nothing
+        }
         let start = if append { len as u64 } else { offset };
         let end = start.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
         if end > MAX_FILE {

@@ -29,6 +29,12 @@ fn create_write_read_back_and_append() {
     assert_eq!(fs.read(ME, fd, 0, &mut buf), Ok(7));
     assert_eq!(&buf[..7], b"\0\0\0\0xyz", "a hole reads as zeros");
     assert_eq!(fs.read(ME, fd, 100, &mut buf), Ok(0));
+    assert_eq!(fs.write(ME, fd, 100, b""), Ok(0));
+    assert_eq!(
+        fs.fstat(ME, fd).unwrap().size,
+        7,
+        "an empty write does not grow the file"
+    );
     let ap = fs.create(ME, "/a", O_WRONLY | O_APPEND, 0).unwrap();
     assert_eq!(fs.write(ME, ap, 0, b"!"), Ok(1));
     assert_eq!(
