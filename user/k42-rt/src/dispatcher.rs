@@ -1,5 +1,6 @@
-//! The dispatcher page (`kernel::ppc::page`): soft-interrupt bits and the
-//! async-message ring the kernel fills. Page k belongs to this process's
+//! The dispatcher page (`kernel::ppc::page`): soft-interrupt bits, the
+//! disabled flag and the async-message ring the kernel fills (words 0, 3
+//! and 1, 2, 8.. of the page). Page k belongs to this process's
 //! dispatcher on processor k.
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,13 @@ fn word(cpu: u64, i: u64) -> &'static AtomicU64 {
 /// dispatcher on `cpu`.
 pub fn take_soft_bits(cpu: u64) -> u64 {
     word(cpu, 0).swap(0, Ordering::AcqRel)
+}
+
+/// Sets the disabled flag of this process's dispatcher on `cpu` (while
+/// set, the kernel delivers no interrupt upcall; it sets the flag itself
+/// when it delivers one); returns the old value.
+pub fn set_disabled(cpu: u64, disabled: bool) -> bool {
+    word(cpu, 3).swap(u64::from(disabled), Ordering::AcqRel) != 0
 }
 
 /// Takes the oldest queued message of the dispatcher on `cpu`, if any.
