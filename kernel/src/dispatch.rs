@@ -360,9 +360,17 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
     let t = &crate::trace::TRACER;
     let mut next: Option<Dispatch> = None;
     let mut last: u64 = 0;
+    let mut last_tick = u64::MAX;
     while !done() {
-        crate::syscall::timer::expire();
-        crate::clustered::quiescent();
+        // Once per timer tick: fire due timers, pass a quiescent point
+        // (reclamation runs here, not in the interrupt). Not on every
+        // pass: a PPC goes through this loop twice per round trip.
+        let tick = percpu::current().ticks.load(Ordering::Relaxed);
+        if tick != last_tick {
+            last_tick = tick;
+            crate::syscall::timer::expire();
+            crate::clustered::quiescent();
+        }
         let pick = match next.take() {
             Some(d) => Some(d),
             None => smp()

@@ -419,6 +419,14 @@ ktest::ktest! {
 }
 
 ktest::kbench! {
+    /// User-level threads in a K42-rs process: create + run + exit, and a
+    /// yield between two threads, in cycles (the program prints them).
+    fn uthread_in_qemu() {
+        let d = start(dispatch::alloc_pid(), crate::arch::percpu::current_id(), "thread-bench", "");
+        dispatch::run_loop(&|| d.status().is_some());
+        assert_eq!(d.status(), Some(0));
+    }
+
     /// Async message throughput, in cycles per message: 2000 messages from
     /// a sender to a receiver that blocks between batches, on one
     /// processor and (if there are two) across processors.

@@ -29,6 +29,7 @@
 //! | `async-echo C` | on processor C: answers each message (reply handle, processor, token) with a message carrying the token | blocks between messages |
 //! | `threads H,C` | user-level threads (`uthread` over the native calls): one waits for an async request to the echo server H while another keeps running and sleeping | status 0 |
 //! | `trap` | a trap entry point: a bad load and a `ud2` are handled and skipped, the program goes on | status 0 |
+//! | `thread-bench` | user-level thread create + run + exit, and yield between two threads | prints cycles |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -454,6 +455,52 @@ mod threads {
         )
     }
 
+    /// Thread create + run + exit, and yields between two threads, in
+    /// cycles (RDTSC), on the kernel platform.
+    pub fn bench() -> u64 {
+        let rdtsc = || {
+            // SAFETY: RDTSC is allowed in user mode.
+            unsafe { core::arch::x86_64::_rdtsc() }
+        };
+        let d = Dispatcher::new(K42Platform {
+            cpu: 0,
+            remote: Cell::new(None),
+        });
+        const N: u64 = 200;
+        let t0 = rdtsc();
+        for _ in 0..N {
+            d.spawn(|_| {}).unwrap();
+            d.run().unwrap();
+        }
+        let create = (rdtsc() - t0) / N;
+        const Y: u64 = 2000;
+        for _ in 0..2 {
+            d.spawn(|d| {
+                for _ in 0..Y {
+                    d.yield_now().unwrap();
+                }
+            })
+            .unwrap();
+        }
+        let t0 = rdtsc();
+        d.run().unwrap();
+        let switch = (rdtsc() - t0) / (2 * Y);
+        let mut buf = [0u8; 128];
+        let mut o = Out {
+            buf: &mut buf,
+            len: 0,
+        };
+        let _ = core::fmt::Write::write_fmt(
+            &mut o,
+            format_args!(
+                "kbench: uthread in QEMU cycles create+run+exit={create} yield={switch}\n"
+            ),
+        );
+        let n = o.len;
+        k42::write(&buf[..n]);
+        0
+    }
+
     fn say_line(ticks: u64, waited: bool, at: u64, slept: u64) {
         let mut buf = [0u8; 160];
         let mut o = Out {
@@ -672,6 +719,7 @@ mod program {
             "async-echo" => async_echo(arg2.parse().unwrap_or(0)),
             "trap" => trap(),
             "threads" => crate::threads::run(arg2),
+            "thread-bench" => crate::threads::bench(),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "segv" => {
