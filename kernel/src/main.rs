@@ -28,6 +28,7 @@ mod console;
 mod dispatch;
 mod ipi;
 mod ktests;
+mod linux_tests;
 mod mm;
 mod monitor;
 mod panic;

@@ -62,7 +62,52 @@ const USER_PROGRAMS: &[(&str, &str)] = &[
     ("console-server", "bin/console-server"),
     ("ramfs", "bin/ramfs"),
     ("server-tests", "bin/server-tests"),
+    ("k42-syslib", "lib/k42-syslib"),
 ];
+
+/// Linux programs (C, built with `musl-gcc -static`) for the kernel's
+/// `linux_tests`: (source, path in the archive).
+const LINUX_PROGRAMS: &[(&str, &str)] = &[
+    ("tests/linux-hello/hello.c", "bin/linux-hello"),
+    ("tests/linux-hello/args.c", "bin/linux-args"),
+    ("tests/linux-hello/malloc.c", "bin/linux-malloc"),
+    ("tests/linux-hello/writev.c", "bin/linux-writev"),
+    ("tests/linux-hello/calls.c", "bin/linux-calls"),
+];
+
+/// Builds [`LINUX_PROGRAMS`] into `out_dir/linux` and adds them to the
+/// archive; without `musl-gcc` they are left out (the kernel tests that
+/// run them then say so and pass).
+fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), String> {
+    if Command::new("musl-gcc").arg("--version").output().is_err() {
+        eprintln!(
+            "note: musl-gcc is not installed (apt-get install musl-tools): no Linux test programs"
+        );
+        return Ok(());
+    }
+    let dir = out_dir.join("linux");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for (source, path) in LINUX_PROGRAMS {
+        let out = dir.join(Path::new(path).file_name().unwrap_or_default());
+        let output = Command::new("musl-gcc")
+            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
+            .arg(&out)
+            .arg(crate::root().join(source))
+            .output()
+            .map_err(|e| format!("cannot run musl-gcc: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "musl-gcc failed on {source}:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        let bytes = std::fs::read(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+        archive
+            .file(path, 0o755, &bytes)
+            .map_err(|e| format!("initramfs: {path}: {e}"))?;
+    }
+    Ok(())
+}
 
 /// The code generation of user programs: the small code model at
 /// ordinary addresses, not the kernel's flags from .cargo/config.toml
@@ -119,6 +164,9 @@ fn build_initramfs(out_dir: &Path, release: bool) -> Result<PathBuf, String> {
     archive
         .dir("bin", 0o755)
         .map_err(|e| format!("initramfs: {e}"))?;
+    archive
+        .dir("lib", 0o755)
+        .map_err(|e| format!("initramfs: {e}"))?;
     for (package, path) in USER_PROGRAMS {
         let built = target_dir
             .join("x86_64-unknown-none")
@@ -129,6 +177,7 @@ fn build_initramfs(out_dir: &Path, release: bool) -> Result<PathBuf, String> {
             .file(path, 0o755, &bytes)
             .map_err(|e| format!("initramfs: {path}: {e}"))?;
     }
+    add_linux_programs(&mut archive, out_dir)?;
     let out = out_dir.join(INITRAMFS);
     std::fs::write(&out, archive.finish()).map_err(|e| format!("{}: {e}", out.display()))?;
     crate::step(format!("initramfs: {}", out.display()));

@@ -38,6 +38,7 @@ syscall_table! {
     __NR_mmap            => mmap;
     __NR_mprotect        => mprotect;
     __NR_munmap          => munmap;
+    __NR_mremap          => mremap;
     __NR_madvise         => madvise;
     __NR_brk             => brk;
     __NR_rt_sigaction    => rt_sigaction;

@@ -15,6 +15,7 @@ pub mod ioctl;
 pub mod madvise;
 pub mod mmap;
 pub mod mprotect;
+pub mod mremap;
 pub mod munmap;
 pub mod prlimit64;
 pub mod read;

@@ -1,0 +1,105 @@
+//! In-QEMU tests of the Linux personality (issue 9): unmodified static
+//! Linux programs (C, `musl-gcc -static`, from `tests/linux-hello`) run
+//! with the system library `/lib/k42-syslib` (`user/syslib`), which the
+//! kernel loads beside them; their Linux system calls are reflected to it.
+//! Each test checks what the program printed (through the library's
+//! `write`/`writev` on the console) and its exit status.
+//!
+//! Without `musl-gcc` on the build machine xtask leaves the programs out;
+//! the tests then say so and pass.
+
+use alloc::string::String;
+
+use crate::process::{capture, initramfs, spawn_linux_and_wait, take_captured};
+
+/// Runs `/bin/<name>` with `args`; its status and output, or `None` (with
+/// a note) when the initramfs does not have it.
+fn run(name: &str, args: &[&str]) -> Option<(u64, String)> {
+    let path = alloc::format!("/bin/{name}");
+    let archive = initramfs().expect("an initramfs");
+    if cpio::find(archive, &path).ok().flatten().is_none() {
+        crate::println!("    ({path} is not in the initramfs: built without musl-gcc; skipped)");
+        return None;
+    }
+    let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![name.as_bytes()];
+    argv.extend(args.iter().map(|a| a.as_bytes()));
+    capture();
+    let status = spawn_linux_and_wait(&path, &argv);
+    let out = take_captured();
+    let status = status.unwrap_or_else(|e| panic!("{path}: {e}\n{out}"));
+    Some((status, out))
+}
+
+ktest::ktest! {
+    /// Hello world: musl's start-up, printf, exit status; no call the
+    /// library does not know (it would log it).
+    fn linux_hello_world() {
+        let Some((status, out)) = run("linux-hello", &[]) else { return };
+        assert_eq!(out, "hello from Linux on K42-rs\n");
+        assert_eq!(status, 7);
+    }
+
+    /// argv, the environment and the auxiliary vector reach `main`.
+    fn linux_arguments_and_environment() {
+        let Some((status, out)) = run("linux-args", &["one", "two words"]) else { return };
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(
+            out,
+            "argc=3\nargv[0]=linux-args\nargv[1]=one\nargv[2]=two words\nenv HOME=/\n\
+             HOME=/\nAT_PAGESZ=4096\nAT_RANDOM present\n"
+        );
+    }
+
+    /// malloc: many small blocks (brk), megabytes (mmap), realloc.
+    fn linux_malloc_of_megabytes() {
+        let Some((status, out)) = run("linux-malloc", &[]) else { return };
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(
+            out,
+            "small blocks: 0 bad\nround 0: 4 x 1 MiB ok\nround 1: 4 x 2 MiB ok\n\
+             realloc: kept across realloc\nmalloc done\n"
+        );
+    }
+
+    /// writev to the console: gathering, an empty vector, a bad buffer
+    /// (a partial write, as Linux does), a bad descriptor.
+    fn linux_writev() {
+        let Some((status, out)) = run("linux-writev", &[]) else { return };
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(
+            out,
+            "one two\nwritev: 8\nempty: 0\none bad buffer: 4 No error information\nbad fd: -1 EBADF\n"
+        );
+    }
+
+    /// The other start-up calls, EFAULT for bad pointers, ENOSYS (logged
+    /// once by the library) for a call that does not exist.
+    fn linux_start_up_calls() {
+        let Some((status, out)) = run("linux-calls", &[]) else { return };
+        assert_eq!(status, 0, "{out}");
+        let mut checks = 0;
+        for line in out.lines() {
+            if line.starts_with("[k42-syslib]") {
+                assert_eq!(line, "[k42-syslib] unimplemented Linux system call 1000: ENOSYS");
+                continue;
+            }
+            assert!(line.ends_with(": yes"), "{line}\n{out}");
+            checks += 1;
+        }
+        assert_eq!(checks, 15, "{out}");
+        assert_eq!(out.matches("[k42-syslib]").count(), 1, "{out}");
+    }
+
+    /// A Linux process returns every frame and page table it used, the
+    /// library's included.
+    fn linux_program_leaves_nothing_behind() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        for name in ["linux-hello", "linux-malloc"] {
+            if run(name, &[]).is_none() {
+                return;
+            }
+            assert_eq!(usage_back_to(base), base, "after {name}");
+        }
+    }
+}
