@@ -21,6 +21,18 @@
 //! grants read to everyone and read + write to the processes named on its
 //! command line, and registers itself with the name server as `ramfs`.
 //!
+//! ## Cost
+//!
+//! `cargo bench -p ramfs --bench ops -- --measurement-time 2
+//! --warm-up-time 1` (one run, shared 2-core host; read the ratios):
+//! through the generated stubs over the loopback transport, a 4 KiB read
+//! costs 5.7x the direct call, a 4 KiB write 2.3x, a `stat` 4.6x (the
+//! stubs zero and copy page-sized messages). In QEMU, through the kernel
+//! (`server_round_trips`), a ramfs `stat` costs 1.1x a null PPC and a
+//! 4 KiB read or write 1.5x.
+//!
+//! ## Usage
+//!
 //! ```
 //! use k42_interfaces::{flags, FileSystem};
 //! use ppc_idl::ProcessId;
