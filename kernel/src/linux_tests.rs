@@ -90,6 +90,18 @@ ktest::ktest! {
         assert_eq!(out.matches("[k42-syslib]").count(), 1, "{out}");
     }
 
+    /// The reflection benchmark runs and finds a reflected call dearer
+    /// than a native one (`cargo xtask bench` runs it at full length).
+    fn linux_reflection_benchmark_runs() {
+        let Some((status, out)) = run("linux-reflect-bench", &["200"]) else { return };
+        assert_eq!(status, 0, "{out}");
+        let cycles = |what: &str| -> u64 {
+            let line = out.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {out}"));
+            line.rsplit('=').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+        };
+        assert!(cycles("reflected getpid") > cycles("native clock"), "{out}");
+    }
+
     /// A Linux process returns every frame and page table it used, the
     /// library's included.
     fn linux_program_leaves_nothing_behind() {
@@ -100,6 +112,16 @@ ktest::ktest! {
                 return;
             }
             assert_eq!(usage_back_to(base), base, "after {name}");
+        }
+    }
+}
+
+ktest::kbench! {
+    /// Trap reflection against a native call, in cycles per call (the
+    /// program prints the `kbench:` lines).
+    fn linux_reflection_cost() {
+        if let Some((status, out)) = run("linux-reflect-bench", &[]) {
+            assert_eq!(status, 0, "{out}");
         }
     }
 }

@@ -27,6 +27,8 @@ pub struct MockNative {
     pages: BTreeMap<u64, (Box<[u8; PAGE as usize]>, u32)>,
     /// Everything written to the console.
     pub console: Vec<u8>,
+    /// Each console write.
+    pub writes: Vec<Vec<u8>>,
     /// The memory calls, in order.
     pub ops: Vec<Op>,
     /// The FS base set last.
@@ -68,6 +70,7 @@ impl MockNative {
         MockNative {
             pages: BTreeMap::new(),
             console: Vec::new(),
+            writes: Vec::new(),
             ops: Vec::new(),
             fs_base: 0,
             gs_base: 0,
@@ -185,6 +188,7 @@ impl MockNative {
 impl Native for MockNative {
     fn console_write(&mut self, bytes: &[u8]) {
         self.console.extend_from_slice(bytes);
+        self.writes.push(bytes.to_vec());
     }
 
     fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {

@@ -43,15 +43,23 @@ pub fn console_fd(fd: u64) -> Result<(), Errno> {
 }
 
 /// Writes `[addr, addr + len)` of the program (already checked) to the
-/// console, a buffer at a time.
+/// console, a buffer at a time. The kernel's console takes text: a UTF-8
+/// sequence cut by the end of a buffer is carried over to the next one.
 pub fn console_out(ctx: &mut Ctx<'_>, addr: u64, len: u64) {
     let mut buf = [0u8; 512];
-    let mut done = 0;
+    let (mut done, mut carried) = (0, 0);
     while done < len {
-        let n = (len - done).min(buf.len() as u64) as usize;
-        ctx.native.read(addr + done, &mut buf[..n]);
-        ctx.native.console_write(&buf[..n]);
+        let n = (len - done).min((buf.len() - carried) as u64) as usize;
+        ctx.native.read(addr + done, &mut buf[carried..carried + n]);
         done += n as u64;
+        let filled = carried + n;
+        let cut = match core::str::from_utf8(&buf[..filled]) {
+            Err(e) if e.error_len().is_none() && done < len => e.valid_up_to(),
+            _ => filled,
+        };
+        ctx.native.console_write(&buf[..cut]);
+        buf.copy_within(cut..filled, 0);
+        carried = filled - cut;
     }
 }
 

@@ -33,6 +33,24 @@ mod tests {
     }
 
     #[test]
+    fn utf8_is_not_cut_between_console_writes() {
+        let mut l = lib();
+        let buf = scratch(&mut l, 1);
+        // 511 ASCII bytes, then a 3-byte character across the 512 boundary.
+        let mut text = std::vec![b'x'; 511];
+        text.extend_from_slice("€ end".as_bytes());
+        l.native.poke(buf, &text);
+        assert_eq!(
+            call(&mut l, __NR_write, &[1, buf, text.len() as u64]),
+            text.len() as i64
+        );
+        assert_eq!(l.native.console, text);
+        assert_eq!(l.native.writes.len(), 2);
+        assert!(std::str::from_utf8(&l.native.writes[0]).is_ok());
+        assert!(std::str::from_utf8(&l.native.writes[1]).is_ok());
+    }
+
+    #[test]
     fn bad_buffers_and_descriptors() {
         let mut l = lib();
         let buf = scratch(&mut l, 1);
