@@ -98,6 +98,9 @@ pub struct Process {
     pub interrupt_entry: AtomicU64,
     /// Where its exceptions go (0: none, an exception stops the program).
     pub trap_entry: AtomicU64,
+    /// Where a preempted dispatcher restarts (0: none, its registers are
+    /// restored as they were).
+    pub run_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
     /// Serializes the kernel's writes to the dispatcher pages (message
@@ -133,6 +136,7 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         syscall_entry: AtomicU64::new(0),
         interrupt_entry: AtomicU64::new(0),
         trap_entry: AtomicU64::new(0),
+        run_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
         page_lock: spin::Mutex::new(()),
     });
@@ -161,6 +165,8 @@ pub struct Dispatcher {
     /// Soft-interrupt bits raised since it last blocked: the kernel's
     /// wake-up token (the dispatcher page carries the bits to the user).
     pending: AtomicU64,
+    /// Preempted since it last ran (for the run entry point).
+    preempted: core::sync::atomic::AtomicBool,
 }
 
 impl Dispatcher {
@@ -212,6 +218,7 @@ pub fn create(
         last_cpu: AtomicU64::new(cpu as u64),
         serving: AtomicU64::new(0),
         pending: AtomicU64::new(0),
+        preempted: core::sync::atomic::AtomicBool::new(false),
     });
     process.dispatchers.lock().insert(cpu, id);
     TABLE.lock().insert(id.to_raw(), d.clone());
@@ -409,7 +416,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
         };
         drop(space);
         match status {
-            PREEMPTED => {}
+            PREEMPTED => d.preempted.store(true, Ordering::Relaxed),
             YIELDED => {
                 next = smp()
                     .yield_now(cpu, now())
@@ -443,16 +450,25 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
 }
 
 /// Delivers pending soft interrupts to `d` as an upcall to its process's
-/// interrupt entry point, unless its dispatcher page says it is disabled:
+/// interrupt entry point, or, after a preemption, enters its run entry
+/// point (K42's "you have the processor again": the user-level scheduler
+/// picks the thread to resume), unless its dispatcher page says it is
+/// disabled:
 /// the context is saved into the page's save area (as for a reflected
 /// system call), the dispatcher is marked disabled, and it starts at the
 /// entry with `rdi` = the save area and `rsi` = the bits. The handler
-/// clears the disabled flag and calls `resume(save_area)`.
+/// clears the disabled flag and calls `resume(save_area)` (a run upcall
+/// gets `rsi` = 0).
 fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
-    let entry = d.process.interrupt_entry.load(Ordering::Acquire);
-    if entry == 0 || d.pending.load(Ordering::SeqCst) == 0 {
+    let interrupt = d.process.interrupt_entry.load(Ordering::Acquire);
+    let run = d.process.run_entry.load(Ordering::Acquire);
+    let (entry, preempted) = if interrupt != 0 && d.pending.load(Ordering::SeqCst) != 0 {
+        (interrupt, false)
+    } else if run != 0 && d.preempted.load(Ordering::Relaxed) {
+        (run, true)
+    } else {
         return;
-    }
+    };
     let page = crate::ppc::page_of(cpu);
     let _g = d.process.page_lock.lock();
     let disabled = crate::ppc::page::DISABLED;
@@ -467,7 +483,12 @@ fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
     {
         return;
     }
-    let bits = d.pending.swap(0, Ordering::SeqCst);
+    let bits = if preempted {
+        d.preempted.store(false, Ordering::Relaxed);
+        0
+    } else {
+        d.pending.swap(0, Ordering::SeqCst)
+    };
     let f = &mut ctx.frame;
     f.rip = entry;
     f.rdi = save;
@@ -533,22 +554,36 @@ ktest::ktest! {
     /// (within 10%) over one second of guest time.
     fn dispatch_proportional_share() {
         for weights in [&[100u64, 300][..], &[100, 100, 200]] {
-            let ds: alloc::vec::Vec<_> = weights
-                .iter()
-                .map(|&w| {
-                    let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(w).unwrap()).pinned();
-                    spawn_test(&[b"native-tests", b"spin"], percpu::current_id(), p)
-                })
-                .collect();
-            let end = now() + sched::SECOND;
-            run_loop(&|| now() >= end);
-            let runtimes: alloc::vec::Vec<u64> = ds.iter().map(|d| d.runtime().unwrap()).collect();
-            for d in &ds {
-                kill(d, 0);
-            }
-            let total: u64 = runtimes.iter().sum();
+            // Under emulation the host may deschedule this virtual
+            // processor for a while; the TSC keeps running and the
+            // dispatcher that was on it is charged for the gap. A window
+            // where the charged total overshoots the second by more than
+            // 15% was disturbed that way and is measured again (up to 3
+            // times); the shares are checked on the first clean one.
+            let mut attempt = 0;
+            let (runtimes, total) = loop {
+                attempt += 1;
+                let ds: alloc::vec::Vec<_> = weights
+                    .iter()
+                    .map(|&w| {
+                        let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(w).unwrap()).pinned();
+                        spawn_test(&[b"native-tests", b"spin"], percpu::current_id(), p)
+                    })
+                    .collect();
+                let end = now() + sched::SECOND;
+                run_loop(&|| now() >= end);
+                let runtimes: alloc::vec::Vec<u64> = ds.iter().map(|d| d.runtime().unwrap()).collect();
+                for d in &ds {
+                    kill(d, 0);
+                }
+                let total: u64 = runtimes.iter().sum();
+                crate::println!("    weights {weights:?}: runtimes {runtimes:?} ns");
+                if total <= sched::SECOND * 115 / 100 || attempt == 3 {
+                    break (runtimes, total);
+                }
+                crate::println!("    (the host stole time from this window: measuring again)");
+            };
             let wsum: u64 = weights.iter().sum();
-            crate::println!("    weights {weights:?}: runtimes {runtimes:?} ns");
             for (r, w) in runtimes.iter().zip(weights) {
                 let share = *r as f64 / total as f64;
                 let want = *w as f64 / wsum as f64;
@@ -594,6 +629,16 @@ ktest::ktest! {
         if percpu::current_id() == 0 {
             run_loop(&|| d.status().is_some());
         }
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+    }
+
+    /// The run entry point: a dispatcher that was preempted restarts there
+    /// with its registers in the save area, and resumes itself.
+    fn dispatch_run_entry_after_preemption() {
+        crate::process::capture();
+        let d = spawn_test(&[b"native-tests", b"run-entry"], 0, sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned());
+        run_loop(&|| d.status().is_some());
         let out = crate::process::take_captured();
         assert_eq!(d.status(), Some(0), "{out}");
     }

@@ -104,7 +104,8 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
 }
 
 /// `set_entry_point(kind, entry, stack)`, kinds numbered as
-/// `sched::native::EntryPoint`: the interrupt entry (1: soft interrupts,
+/// `sched::native::EntryPoint`: the run entry (0: where a preempted
+/// dispatcher restarts, `dispatch`), the interrupt entry (1: soft interrupts,
 /// delivered by `dispatch` as an upcall), the trap entry (2: exceptions in
 /// user mode, `dispatch::user_trap`), the IPC-call entry (4, with its
 /// stack) and the system-call entry of a system library (7,
@@ -112,6 +113,7 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
 pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
     let me = current()?;
     let slot = match kind {
+        0 => Some(&me.process.run_entry),
         1 => Some(&me.process.interrupt_entry),
         2 => Some(&me.process.trap_entry),
         7 => Some(&me.process.syscall_entry),

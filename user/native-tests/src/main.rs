@@ -30,6 +30,7 @@
 //! | `threads H,C` | user-level threads (`uthread` over the native calls): one waits for an async request to the echo server H while another keeps running and sleeping | status 0 |
 //! | `trap` | a trap entry point: a bad load and a `ud2` are handled and skipped, the program goes on | status 0 |
 //! | `thread-bench` | user-level thread create + run + exit, and yield between two threads | prints cycles |
+//! | `run-entry` | a run entry point: spins until it has been preempted and restarted there three times | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -718,6 +719,7 @@ mod program {
             "upcall" => upcall(arg2.parse().unwrap_or(0)),
             "async-echo" => async_echo(arg2.parse().unwrap_or(0)),
             "trap" => trap(),
+            "run-entry" => run_entry(),
             "threads" => crate::threads::run(arg2),
             "thread-bench" => crate::threads::bench(),
             "async-send" => async_send(arg2),
@@ -790,6 +792,34 @@ mod program {
         loop {
             core::hint::spin_loop();
         }
+    }
+
+    static RUNS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// The run entry: counts, re-enables, resumes where the preemption hit.
+    extern "C" fn on_run(save: u64, bits: u64) -> ! {
+        RUNS.fetch_add(1 + bits, core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: word 3 of our dispatcher page (processor 0) is the
+        // disabled flag.
+        unsafe { core::ptr::write_volatile(k42::dispatcher_page(0).add(3), 0) };
+        k42::syscall2(k42::RESUME, save, 0);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    fn run_entry() -> u64 {
+        let r = k42::syscall3(k42::SET_ENTRY_POINT, 0, on_run as *const () as u64, 0).0;
+        let mut spins = 0u64;
+        while RUNS.load(core::sync::atomic::Ordering::SeqCst) < 3 {
+            spins = core::hint::black_box(spins + 1);
+        }
+        say!(
+            "run-entry: entry={r} restarts={} spins>0={}\n",
+            RUNS.load(core::sync::atomic::Ordering::SeqCst),
+            spins > 0
+        );
+        u64::from(r != 0)
     }
 
     fn trap() -> u64 {
