@@ -1,29 +1,42 @@
-//! Dispatchers: user contexts scheduled by the kernel (K42's two-level
-//! scheduling, paper §7.1, notes §6). The policy is the `sched` crate's;
-//! this module runs it on the machine.
+//! Processes and dispatchers: user contexts scheduled by the kernel (K42's
+//! two-level scheduling, paper §7.1, notes §6). The policy is the `sched`
+//! crate's; this module runs it on the machine.
 //!
-//! A [`Dispatcher`] is one user context (registers, FPU state, FS base) of
-//! one address space. The processors share one [`sched::Smp`]: a run
-//! queue per processor, priority classes, proportional share by weight,
-//! stealing by idle processors. A processor serves dispatchers in
-//! [`run_loop`]: it asks its scheduler for the next one, switches to its
-//! address space and enters user mode; the dispatcher runs until
+//! A [`Process`] is an address space, at most one [`Dispatcher`] per
+//! processor, its entry points and its exported objects (`crate::ppc`). A
+//! dispatcher is one user context (registers, FPU state, FS and GS bases).
+//! The processors share one [`sched::Smp`]: a run queue per processor,
+//! priority classes, proportional share by weight, stealing by idle
+//! processors. A processor serves dispatchers in [`run_loop`]: it asks its
+//! scheduler for the next one, switches to its address space and enters
+//! user mode; the dispatcher runs until
 //!
-//! - the timer interrupt finds its slice over, or a higher class
-//!   runnable ([`user_tick`], from the timer handler when it interrupts
-//!   user mode): the registers are saved, the loop picks again;
-//! - it yields (the native `yield` call);
-//! - it exits, or a fault stops it: the scheduler forgets it and its
-//!   exit status is kept for [`Dispatcher::wait`].
+//! - the next timer tick ([`user_tick`]): the registers are saved and the
+//!   loop asks the scheduler again (which preempts when the slice is over
+//!   or a higher class waits), fires due timers and passes a quiescent
+//!   point;
+//! - it yields, blocks, or hands the processor to another dispatcher (PPC
+//!   call and return);
+//! - it exits, or a fault stops it: the scheduler forgets it and its exit
+//!   status is kept ([`Dispatcher::status`]); the address space goes with
+//!   the process's last dispatcher.
+//!
+//! **The dispatcher page** (one per processor, `crate::ppc::page`): soft-
+//! interrupt bits, the async-message ring, a disabled flag and a save area.
+//! **Entry points** (`set_entry_point`, numbered as
+//! `sched::native::EntryPoint`): *run* (a preempted dispatcher restarts
+//! there), *interrupt* (soft interrupts as upcalls), *trap* (its own
+//! exceptions), *IPC call* (`crate::ppc`), *system call* (reflection,
+//! `crate::syscall::reflect`). Each upcall saves the interrupted registers
+//! in the save area, sets the disabled flag, and the handler resumes with
+//! the native `resume`. Not yet: the *page fault* entry (out-of-core faults
+//! of user processes are refused until file mappings reach user space) and
+//! the *IPC return* entry (PPC returns in registers).
 //!
 //! An idle processor steals from the busiest ([`sched::Smp::balance`])
 //! before it waits for an interrupt. Scheduling events (`switch`,
-//! `preempt`, `yield_slice`, `create`, `destroy`, `migrate`) go to the
-//! trace.
-//!
-//! Not yet here (the rest of the user-space issue): blocking and wake-up
-//! by IPC, async messages and soft interrupts, the dispatcher page and
-//! entry points, several dispatchers of one process sharing threads.
+//! `preempt`, `yield_slice`, `handoff`, `block`, `wake`, `create`,
+//! `destroy`, `migrate`) go to the trace.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
