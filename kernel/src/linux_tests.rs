@@ -86,7 +86,7 @@ ktest::ktest! {
             assert!(line.ends_with(": yes"), "{line}\n{out}");
             checks += 1;
         }
-        assert_eq!(checks, 15, "{out}");
+        assert_eq!(checks, 17, "{out}");
         assert_eq!(out.matches("[k42-syslib]").count(), 1, "{out}");
     }
 

@@ -1,5 +1,5 @@
 /* calls.c: the other calls of a start-up, by number where musl would
- * hide the answer: uname, ids, getrandom, clocks, limits, signal
+ * hide the answer: uname, ids (root), getrandom, clocks, limits, signal
  * bookkeeping, mmap/mprotect/munmap, and a call that does not exist (ENOSYS, logged once by the library). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +35,9 @@ int main(void)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	yesno("monotonic advances", b.tv_sec > a.tv_sec || (b.tv_sec == a.tv_sec && b.tv_nsec > a.tv_nsec));
 	yesno("bad clock EINVAL", syscall(SYS_clock_gettime, 99, &a) == -1 && errno == EINVAL);
+	struct timeval tv;
+	yesno("gettimeofday", syscall(SYS_gettimeofday, &tv, NULL) == 0 && tv.tv_usec < 1000000);
+	yesno("root", getuid() == 0 && geteuid() == 0 && getgid() == 0 && getegid() == 0);
 	struct rlimit l;
 	yesno("stack limit 8 MiB", getrlimit(RLIMIT_STACK, &l) == 0 && l.rlim_cur == 8 << 20);
 	struct sigaction sa = { .sa_handler = SIG_IGN }, old;

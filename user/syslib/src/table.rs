@@ -46,12 +46,17 @@ syscall_table! {
     __NR_getpid          => getpid;
     __NR_getppid         => getppid;
     __NR_gettid          => gettid;
+    __NR_getuid          => getuid;
+    __NR_geteuid         => geteuid;
+    __NR_getgid          => getgid;
+    __NR_getegid         => getegid;
     __NR_exit            => exit;
     __NR_exit_group      => exit_group;
     __NR_uname           => uname;
     __NR_arch_prctl      => arch_prctl;
     __NR_set_tid_address => set_tid_address;
     __NR_clock_gettime   => clock_gettime;
+    __NR_gettimeofday    => gettimeofday;
     __NR_prlimit64       => prlimit64;
     __NR_getrandom       => getrandom;
 }

@@ -42,6 +42,11 @@ impl Clock {
     }
 }
 
+/// Now, in nanoseconds (see the module docs).
+pub fn now(ctx: &Ctx<'_>) -> u64 {
+    ctx.st.clock.now_ns(ctx.native)
+}
+
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let (clock, tp) = (a[0] as i32, a[1]);
@@ -62,7 +67,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         | g::CLOCK_TAI => {}
         _ => return Err(Errno::EINVAL),
     }
-    let ns = ctx.st.clock.now_ns(ctx.native);
+    let ns = now(ctx);
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
     b[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
