@@ -178,7 +178,6 @@ ktest::kbench! {
         let client = dispatch::alloc_pid();
         let (servers, _) = Servers::start(client);
         let (status, out) = servers.run_client(client, "bench");
-        crate::print!("{out}");
         assert_eq!(status, 0, "{out}");
         servers.stop();
     }
