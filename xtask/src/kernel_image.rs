@@ -73,7 +73,10 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/malloc.c", "bin/linux-malloc"),
     ("tests/linux-hello/writev.c", "bin/linux-writev"),
     ("tests/linux-hello/calls.c", "bin/linux-calls"),
-    ("tests/linux-hello/reflect-bench.c", "bin/linux-reflect-bench"),
+    (
+        "tests/linux-hello/reflect-bench.c",
+        "bin/linux-reflect-bench",
+    ),
 ];
 
 /// Builds [`LINUX_PROGRAMS`] into `out_dir/linux` and adds them to the
@@ -91,7 +94,13 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
     for (source, path) in LINUX_PROGRAMS {
         let out = dir.join(Path::new(path).file_name().unwrap_or_default());
         let output = Command::new("musl-gcc")
-            .args(["-static", "-O2", "-Wall", "-Wextra", "-o"])
+            .args(["-static", "-O2", "-Wall", "-Wextra"])
+            // The direct-branch header of the system library.
+            .arg(format!(
+                "-I{}",
+                crate::root().join("user/syslib/include").display()
+            ))
+            .arg("-o")
             .arg(&out)
             .arg(crate::root().join(source))
             .output()

@@ -35,6 +35,18 @@ pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
 /// See [`DISPATCHER_VA`].
 pub const SAVE_OFFSET: u64 = 0x800;
 
+/// The direct-branch vector (paper §10): a read-only page the library
+/// maps at this fixed address, inside its own window, so a program built
+/// for it (`include/k42-syslib.h`) can call the library without a trap.
+/// Words: [`DIRECT_MAGIC`], the version (1), the address of
+/// `long syscall(long nr, long a1, ..., long a6)` (SysV calling
+/// convention, Linux's result: a value or `-errno`).
+pub const DIRECT_VECTOR: u64 = 0x7fff_0000;
+/// `"K42SYSLB"`, little-endian: word 0 of the vector.
+pub const DIRECT_MAGIC: u64 = u64::from_le_bytes(*b"K42SYSLB");
+/// Word 1 of the vector.
+pub const DIRECT_VERSION: u64 = 1;
+
 /// Words of the save area (the kernel's `TrapFrame`, in this order:
 /// r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax,
 /// vector, error, rip, cs, rflags, rsp, ss).
@@ -73,6 +85,16 @@ mod tests {
         assert_eq!(EXIT, NATIVE | nr::EXIT_DISPATCHER);
         assert_eq!(KERNEL, nr::COUNT);
         assert_eq!(SYSCALL_ENTRY, EntryPoint::SystemCall as u64);
+    }
+
+    #[test]
+    fn the_direct_vector_is_in_the_library_window() {
+        use crate::mem::{reserved, LIBRARY_BASE, LIBRARY_END, PAGE};
+        assert!(reserved(DIRECT_VECTOR, DIRECT_VECTOR + PAGE));
+        let (base, end) = (core::hint::black_box(LIBRARY_BASE), LIBRARY_END);
+        assert!(base < DIRECT_VECTOR && DIRECT_VECTOR + PAGE <= end);
+        // The value the C header spells out.
+        assert_eq!(core::hint::black_box(DIRECT_MAGIC), 0x424c_5359_5332_344b);
     }
 
     #[test]

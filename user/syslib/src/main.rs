@@ -18,6 +18,11 @@
 //! the kernel reloads the frame and the program continues after its
 //! `syscall`.
 //!
+//! The direct-branch path (paper §10): `_start` also publishes a vector at
+//! [`syslib::abi::DIRECT_VECTOR`] whose entry, `direct`, a
+//! program built for it calls like a function (`include/k42-syslib.h`):
+//! the same table, no trap, no frame to save and restore.
+//!
 //! The library is built for `x86_64-unknown-none`, which uses no SSE or
 //! x87 registers (soft float), so the program's vector and floating-point
 //! registers survive a reflected call without being saved here.
@@ -236,7 +241,8 @@ mod entry {
             },
         );
         // SAFETY: nothing else runs yet (`BUSY` is set from the start).
-        unsafe { (*LIB.0.get()).write(lib) };
+        let lib = unsafe { (*LIB.0.get()).write(lib) };
+        publish_vector(lib);
         BUSY.store(false, Ordering::Release);
         let r = k42::call3(
             k42::SET_ENTRY_POINT,
@@ -264,6 +270,48 @@ mod entry {
                 in("r15") entry,
                 options(noreturn),
             )
+        }
+    }
+
+    /// Maps the direct-branch vector (read-only once written); without it
+    /// programs simply keep trapping.
+    fn publish_vector(lib: &mut Syslib<Kernel>) {
+        use syslib::abi::{DIRECT_MAGIC, DIRECT_VECTOR, DIRECT_VERSION};
+        use syslib::mem::{PAGE, PROT_READ, PROT_WRITE};
+        use syslib::Native;
+        if lib
+            .native
+            .map_anon(DIRECT_VECTOR, PAGE, PROT_READ | PROT_WRITE)
+            .is_err()
+        {
+            syslib::log(
+                &mut lib.native,
+                format_args!("no direct-branch vector: the map failed"),
+            );
+            return;
+        }
+        let words = [DIRECT_MAGIC, DIRECT_VERSION, direct as *const () as u64];
+        for (i, w) in words.iter().enumerate() {
+            lib.native
+                .write(DIRECT_VECTOR + 8 * i as u64, &w.to_le_bytes());
+        }
+        let _ = lib.native.protect(DIRECT_VECTOR, PAGE, PROT_READ);
+    }
+
+    /// The direct-branch entry: a Linux call as a function call (SysV:
+    /// the number and six arguments; the seventh comes on the stack).
+    extern "C" fn direct(nr: u64, a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> u64 {
+        if BUSY.swap(true, Ordering::Acquire) {
+            return syslib::Errno::EAGAIN.to_return();
+        }
+        // SAFETY: initialised by `start` before the vector was published;
+        // `BUSY` makes this the only reference.
+        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
+        let outcome = lib.handle(nr, [a, b, c, d, e, f]);
+        BUSY.store(false, Ordering::Release);
+        match outcome {
+            Outcome::Return(v) => v,
+            Outcome::Exit(status) => k42::exit(u64::from(status)),
         }
     }
 
