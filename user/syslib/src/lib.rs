@@ -23,6 +23,11 @@
 //!   (recorded; no delivery yet), resource limits, the FS/GS bases, the
 //!   terminal settings of the console, the random generator.
 //!
+//! - the **direct-branch vector** ([`abi::DIRECT_VECTOR`], paper §10): a
+//!   read-only page with the address of the library's call entry, so a
+//!   program built with `include/k42-syslib.h` calls the same table without
+//!   a trap (`docs/perf/syslib.md`: 97% faster than reflection under TCG).
+//!
 //! The calls are plain functions over the [`Native`] trait (the native
 //! K42-rs calls), so the host unit tests run every call against a mock
 //! kernel that checks the library never touches memory it has not
