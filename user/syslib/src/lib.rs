@@ -114,7 +114,7 @@ pub type SysResult = Result<u64, Errno>;
 
 /// The native K42-rs calls the library is built on (the real ones wrap the
 /// `syscall` instruction with numbers `0x4b42_0000 | n`; the tests use
-/// [`mock::MockNative`]).
+/// `mock::MockNative`).
 pub trait Native {
     /// The kernel's debugging console (until there is a console server).
     fn console_write(&mut self, bytes: &[u8]);

@@ -5,7 +5,7 @@
 //! it at `_start` with the program's initial stack in `rsp`, the program's
 //! entry in `rdi`, its `brk` start in `rsi` and the processor in `rdx`.
 //! `_start` sets the library up ([`syslib::Syslib::start`]), registers
-//! [`k42_syslib_syscall_entry`] as the process's system-call entry
+//! `k42_syslib_syscall_entry` as the process's system-call entry
 //! (`set_entry_point(7, entry, 0)`) and jumps to the program with the
 //! original stack, as if the kernel had started it.
 //!
