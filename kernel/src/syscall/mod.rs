@@ -20,6 +20,7 @@ mod console_write;
 mod exit;
 mod ipc;
 mod memory;
+mod process_id;
 pub mod reflect;
 mod set_fs_base;
 pub mod timer;
@@ -48,6 +49,8 @@ pub const UNMAP: u64 = sched::native::nr::COUNT + 4;
 pub const PROTECT: u64 = sched::native::nr::COUNT + 5;
 /// `clock()`: the kernel clock in nanoseconds.
 pub const CLOCK: u64 = sched::native::nr::COUNT + 6;
+/// `process_id()`: the calling process's id (what PPC servers see).
+pub const PROCESS_ID: u64 = sched::native::nr::COUNT + 7;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 
@@ -117,6 +120,7 @@ syscall_table! {
     NATIVE | EXPORT                             => "export",          ipc::sys_export;
     NATIVE | sched::native::nr::TIMER           => "timer",           timer::sys_timer;
     NATIVE | CLOCK                              => "clock",           timer::sys_clock;
+    NATIVE | PROCESS_ID                         => "process_id",      process_id::sys_process_id;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;

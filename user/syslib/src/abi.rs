@@ -20,6 +20,8 @@ pub const UNMAP: u64 = NATIVE | (KERNEL + 4);
 pub const PROTECT: u64 = NATIVE | (KERNEL + 5);
 /// `clock()`: nanoseconds since boot.
 pub const CLOCK: u64 = NATIVE | (KERNEL + 6);
+/// `process_id()`: this process's id in the kernel.
+pub const PROCESS_ID: u64 = NATIVE | (KERNEL + 7);
 /// The kernel's debugging calls: the console.
 pub const CONSOLE_WRITE: u64 = 0x4b42_1000;
 /// `set_fs_base(base)`.

@@ -143,6 +143,11 @@ pub trait Native {
     fn cycles_hz(&self) -> Option<u64>;
     /// 64 bits from the processor's random number generator, if it has one.
     fn hardware_random(&mut self) -> Option<u64>;
+    /// This process's id in the kernel (`process_id()`), if the kernel
+    /// says.
+    fn process_id(&self) -> Option<u32> {
+        None
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -373,7 +378,7 @@ impl<N: Native> Syslib<N> {
         let clock = calls::clock_gettime::Clock::new(&mut native);
         let state = State {
             mem,
-            pid: 1,
+            pid: native.process_id().unwrap_or(1),
             cpu: start.cpu,
             clear_child_tid: 0,
             fs_base: 0,

@@ -131,6 +131,11 @@ mod k42 {
             (r >= 0).then_some(r as u64)
         }
 
+        fn process_id(&self) -> Option<u32> {
+            let r = call3(PROCESS_ID, 0, 0, 0);
+            u32::try_from(r).ok()
+        }
+
         fn cycles(&self) -> u64 {
             let (lo, hi): (u32, u32);
             // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).

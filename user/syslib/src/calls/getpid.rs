@@ -1,6 +1,5 @@
-//! `getpid()`: the process id. The kernel does not tell the library its
-//! process's K42 id yet, so a Linux process is 1, the first process of
-//! its own world (as a container's init is).
+//! `getpid()`: the process id: the kernel's id of the process
+//! (`process_id()`, asked once at start-up).
 
 use crate::{Ctx, SysResult};
 
