@@ -25,6 +25,7 @@ mod backtrace;
 mod bench;
 mod clustered;
 mod console;
+mod difftest;
 mod dispatch;
 mod ipi;
 mod ktests;
@@ -296,6 +297,9 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
             .get_u64(ktest::protocol::CMDLINE_START)
             .unwrap_or(0) as usize;
         ktests::run(start)
+    }
+    if cmdline().has("difftest") {
+        difftest::run()
     }
     if cmdline().has("kbench") {
         ktests::run_benches()

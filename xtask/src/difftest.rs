@@ -653,25 +653,29 @@ pub fn boot(
     Ok(parsed)
 }
 
-/// Runs the suite on K42-rs. Not possible yet: K42-rs has no user mode
-/// for Linux binaries. When it has, the body becomes
-///
-/// ```text
-/// let kernel = crate::kernel_image::build(false)?;
-/// let guest = Guest { label: "k42-rs", kernel: &kernel, cmdline: "" };
-/// boot(&guest, initramfs, machine, "256M", total, log).map(|p| p.outcomes)
-/// ```
-///
-/// The same initramfs serves: its `/init` and runner are Linux binaries
-/// too. (`qemu::Config` also passes K42-rs's own `initramfs.cpio` as
-/// `-initrd`; [`boot`] adds this one after it, and QEMU takes the last.)
+/// Runs the suite on K42-rs: the kernel booted with `difftest` runs each
+/// program of `/difftest/list` through its system library and frames the
+/// output as the Linux runner does (`kernel/src/difftest.rs`). The
+/// initramfs is K42-rs's own (the system library) followed by the suite's
+/// (QEMU takes one `-initrd`; the kernel reads concatenated archives).
 pub fn run_k42(
-    _initramfs: &Path,
-    _machine: &crate::tests::Machine,
-    _total: usize,
-    _log: &Path,
+    initramfs: &Path,
+    machine: &crate::tests::Machine,
+    total: usize,
+    log: &Path,
 ) -> Result<Outcomes, String> {
-    Err("not yet: K42-rs does not run Linux binaries yet (issue 9)".into())
+    let kernel = crate::kernel_image::build(false)?;
+    let own = kernel.with_file_name(crate::kernel_image::INITRAMFS);
+    let mut bytes = std::fs::read(&own).map_err(|e| format!("{}: {e}", own.display()))?;
+    bytes.extend(std::fs::read(initramfs).map_err(|e| format!("{}: {e}", initramfs.display()))?);
+    let combined = log.with_file_name("k42-difftest.cpio");
+    std::fs::write(&combined, bytes).map_err(|e| format!("{}: {e}", combined.display()))?;
+    let guest = Guest {
+        label: "k42-rs",
+        kernel: &kernel,
+        cmdline: "difftest",
+    };
+    boot(&guest, &combined, machine, "256M", total, log).map(|p| p.outcomes)
 }
 
 fn machine(label: &str) -> Result<&'static crate::tests::Machine, String> {
@@ -1100,18 +1104,6 @@ partial\n";
         assert!(progs.iter().any(|p| p.script));
         let f = discover(&crate::root().join("tests/difftest/progs"), Some("pipe_")).unwrap();
         assert!(!f.is_empty() && f.iter().all(|p| p.name.contains("pipe_")));
-    }
-
-    #[test]
-    fn k42_side_says_not_yet() {
-        let e = run_k42(
-            Path::new("x.cpio"),
-            &crate::tests::MACHINES[0],
-            1,
-            Path::new("k42.log"),
-        )
-        .unwrap_err();
-        assert!(e.starts_with("not yet"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! The K42-rs side of `cargo xtask difftest`: runs the differential
+//! suite's Linux programs through the system library and frames their
+//! output exactly as the suite's runner does on Linux
+//! (`tests/difftest/harness/difftest-run.c`), so xtask compares the two.
+//!
+//! Booted with `difftest` on the command line and an initramfs holding
+//! both K42-rs's archive (the system library) and the suite's (xtask
+//! concatenates them), the kernel reads `/difftest/list` (`name path
+//! [args]` per line), runs each program as a Linux process on this
+//! processor with a 5 s limit, prints `@@difftest@@ begin NAME`, the
+//! program's console output (a line starting with the marker has its `@`
+//! escaped as `\x40`), and `@@difftest@@ end NAME status=exit:N|signal:N|
+//! timeout bytes=N newline=yes|no ms=N`, then `@@difftest@@ all done`,
+//! and powers off.
+//!
+//! Where the Linux runner gives each program a fresh directory, stdin
+//! from `/dev/null` and a real file system, K42-rs gives what its system
+//! library has so far: that difference is what the comparison measures.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::{dispatch, println, process};
+
+const MARK: &str = "@@difftest@@";
+const LIMIT_NS: u64 = 5_000_000_000;
+
+/// Runs the suite and powers off.
+pub fn run() -> ! {
+    let list = process::initramfs()
+        .and_then(|a| cpio::find(a, "/difftest/list").ok().flatten())
+        .map(|e| String::from_utf8_lossy(e.data).into_owned())
+        .unwrap_or_default();
+    println!("{MARK} ready");
+    for line in list.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(name), Some(path)) = (words.first(), words.get(1)) else {
+            continue;
+        };
+        let argv: Vec<&[u8]> = words[1..].iter().map(|w| w.as_bytes()).collect();
+        run_one(name, path, &argv);
+    }
+    println!("{MARK} all done");
+    crate::arch::power::power_off()
+}
+
+fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
+    println!("{MARK} begin {name}");
+    process::capture();
+    let t0 = crate::time::now_ns();
+    let status = match start(path, argv) {
+        Ok(d) => {
+            dispatch::run_loop(&|| d.status().is_some() || crate::time::now_ns() > t0 + LIMIT_NS);
+            let s = d.status();
+            dispatch::kill_process(&d.process, 0);
+            match s {
+                Some(s) if s >= 128 => alloc::format!("signal:{}", s - 128),
+                Some(s) => alloc::format!("exit:{s}"),
+                None => "timeout".into(),
+            }
+        }
+        Err(e) => {
+            crate::process::captured(&alloc::format!("k42-rs: {path}: {e}\n"));
+            "exit:127".into()
+        }
+    };
+    let out = process::take_captured();
+    let ms = (crate::time::now_ns() - t0) / 1_000_000;
+    for l in out.split_inclusive('\n') {
+        match l.strip_prefix('@') {
+            Some(rest) if l.starts_with(MARK) => crate::print!("\\x40{rest}"),
+            _ => crate::print!("{l}"),
+        }
+    }
+    let newline = if out.is_empty() || out.ends_with('\n') {
+        "yes"
+    } else {
+        "no"
+    };
+    if !out.is_empty() && !out.ends_with('\n') {
+        println!();
+    }
+    println!(
+        "{MARK} end {name} status={status} bytes={} newline={newline} ms={ms}",
+        out.len()
+    );
+}
+
+fn start(
+    path: &str,
+    argv: &[&[u8]],
+) -> Result<alloc::sync::Arc<dispatch::Dispatcher>, process::SpawnError> {
+    let archive = process::initramfs().ok_or_else(|| process::SpawnError::NotFound(path.into()))?;
+    let image = cpio::find(archive, path)
+        .map_err(process::SpawnError::Archive)?
+        .ok_or_else(|| process::SpawnError::NotFound(path.into()))?
+        .data;
+    let cpu = crate::arch::percpu::current_id();
+    let (space, ctx) = process::load_linux(image, argv, cpu)?;
+    let p = dispatch::new_process(space, dispatch::alloc_pid());
+    let params = sched::Params::new(
+        sched::Class::TimeSharing,
+        sched::Weight::new(100).expect("weight"),
+    )
+    .pinned();
+    dispatch::create(&p, ctx, cpu, params)
+        .map_err(|_| process::SpawnError::Memory(::mm::MmError::OutOfMemory))
+}
