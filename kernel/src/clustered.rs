@@ -64,12 +64,23 @@ static RUNTIME: Once<Runtime<KernelPlatform>> = Once::new();
 /// Misses taken since boot (each also a `cobj.miss` trace event).
 pub static MISSES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
+/// Object ids: every user process uses a dozen or more (Process, PM,
+/// Regions, FCMs, FRs), and a program that maps and unmaps in a loop
+/// creates objects faster than a tick-paced grace period returns them.
+/// Costs 8 bytes per id per processor plus 24 bytes per id.
+pub const MAX_OBJECTS: usize = 32 * 1024;
+
 /// Builds the runtime for the processors online now and marks them online.
 pub fn init() {
     let cpus = percpu::online();
     let rt = RUNTIME.call_once(|| {
-        Runtime::new(KernelPlatform { cpus }, Config::default())
-            .unwrap_or_else(|e| panic!("clustered-object runtime: {e}"))
+        Runtime::new(
+            KernelPlatform { cpus },
+            Config {
+                max_objects: MAX_OBJECTS,
+            },
+        )
+        .unwrap_or_else(|e| panic!("clustered-object runtime: {e}"))
     });
     for k in 0..cpus {
         rt.cpu_online(k).expect("processor ids are dense");

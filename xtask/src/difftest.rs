@@ -772,7 +772,21 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
     }
 
     let result = if args.bench {
-        print!("{}", bench_table(&bench_rows(&first.outcomes)));
+        // The same programs on K42-rs, through trap reflection.
+        crate::step("booting K42-rs on the same benchmarks");
+        let k42 = match run_k42(
+            &initramfs,
+            machine,
+            progs.len(),
+            &work.join("bench-k42.log"),
+        ) {
+            Ok(o) => bench_rows(&o),
+            Err(e) => {
+                crate::step(format!("K42-rs: {e}"));
+                BTreeMap::new()
+            }
+        };
+        print!("{}", bench_table_vs(&bench_rows(&first.outcomes), &k42));
         Ok(())
     } else if args.linux_only {
         print_outcomes(&first.outcomes, &first.millis);
@@ -900,16 +914,24 @@ pub fn bench_rows(outcomes: &Outcomes) -> BTreeMap<String, BenchFigure> {
     rows
 }
 
-/// The table `cargo xtask difftest --bench` prints: the Linux column, and
-/// the two K42-rs columns (trap reflection, direct branch) and the ratio,
-/// empty until K42-rs runs Linux binaries.
-pub fn bench_table(rows: &BTreeMap<String, BenchFigure>) -> String {
+/// The table `cargo xtask difftest --bench` prints: Linux, K42-rs through
+/// trap reflection (`k42`), the direct-branch column (empty: these
+/// programs make plain `syscall`s) and the ratio of K42-rs to Linux.
+pub fn bench_table_vs(
+    rows: &BTreeMap<String, BenchFigure>,
+    k42: &BTreeMap<String, BenchFigure>,
+) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{:<34} {:>14} {:>14} {:>14} {:>10}",
         "benchmark (cycles/op)", "Linux", "K42-rs trap", "K42-rs direct", "K42/Linux"
     );
+    let cell = |f: Option<&BenchFigure>| match f {
+        Some(BenchFigure::Cycles(c)) => format!("{c:.0}"),
+        Some(BenchFigure::Failed(s)) => format!("failed ({s})"),
+        None => "not run".into(),
+    };
     let known: Vec<&str> = BENCH_ROWS.iter().map(|r| r.0).collect();
     let extra = rows.keys().filter(|k| !known.contains(&k.as_str()));
     let all = BENCH_ROWS
@@ -917,15 +939,18 @@ pub fn bench_table(rows: &BTreeMap<String, BenchFigure>) -> String {
         .map(|&(k, l)| (k.to_string(), l.to_string()))
         .chain(extra.map(|k| (k.clone(), k.clone())));
     for (key, label) in all {
-        let linux = match rows.get(&key) {
-            Some(BenchFigure::Cycles(c)) => format!("{c:.0}"),
-            Some(BenchFigure::Failed(s)) => format!("failed ({s})"),
-            None => "not run".into(),
+        let ratio = match (rows.get(&key), k42.get(&key)) {
+            (Some(BenchFigure::Cycles(l)), Some(BenchFigure::Cycles(k))) if *l > 0.0 => {
+                format!("{:.2}", k / l)
+            }
+            _ => "-".into(),
         };
         let _ = writeln!(
             out,
-            "{label:<34} {linux:>14} {:>14} {:>14} {:>10}",
-            "-", "-", "-"
+            "{label:<34} {:>14} {:>14} {:>14} {ratio:>10}",
+            cell(rows.get(&key)),
+            cell(k42.get(&key)),
+            "-"
         );
     }
     out
@@ -1135,7 +1160,7 @@ partial\n";
         assert_eq!(rows["execve"], BenchFigure::Failed("signal:11".into()));
         assert_eq!(rows["custom"], BenchFigure::Cycles(7.0));
         assert!(!rows.contains_key("broken"));
-        let t = bench_table(&rows);
+        let t = bench_table_vs(&rows, &BTreeMap::new());
         let line = |label: &str| {
             t.lines()
                 .find(|l| l.starts_with(label))
