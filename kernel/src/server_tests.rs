@@ -53,8 +53,16 @@ impl Servers {
     /// Starts them on this processor; `client` may register names, write
     /// and administer ramfs. Returns them and their start-up output.
     fn start(client: u32) -> (Servers, alloc::string::String) {
+        Self::start_on(client, &[])
+    }
+
+    /// [`Servers::start`], serving on processors `more` too.
+    fn start_on(client: u32, more: &[usize]) -> (Servers, alloc::string::String) {
         let cpu = crate::arch::percpu::current_id();
-        let c = format!("{cpu}");
+        let mut c = format!("{cpu}");
+        for m in more {
+            c.push_str(&format!(",{m}"));
+        }
         let (npid, cpid, rpid) = (
             dispatch::alloc_pid(),
             dispatch::alloc_pid(),
@@ -99,8 +107,8 @@ impl Servers {
         )
     }
 
-    /// Runs `server-tests <case>` as process `pid` to its end: its status
-    /// and output.
+    /// Runs `server-tests <case>` as process `pid` on this processor to
+    /// its end: its status and output.
     fn run_client(&self, pid: u32, case: &str) -> (u64, alloc::string::String) {
         let cpu = crate::arch::percpu::current_id();
         crate::process::capture();
@@ -114,9 +122,27 @@ impl Servers {
         (d.status().unwrap(), crate::process::take_captured())
     }
 
+    /// The same on processor `cpu`, with every processor running its
+    /// dispatchers (the output is captured there: the console call keeps
+    /// it per processor).
+    fn run_client_on(&self, cpu: usize, pid: u32, case: &str) -> (u64, alloc::string::String) {
+        crate::ipi::run_on(cpu, &|| crate::process::capture());
+        let d = start_program(
+            "server-tests",
+            pid,
+            cpu,
+            &[case, &self.names_handle, &format!("{cpu}")],
+        );
+        dispatch::run_loop_everywhere(&|| d.status().is_some());
+        let out = spin::Mutex::new(alloc::string::String::new());
+        crate::ipi::run_on(cpu, &|| *out.lock() = crate::process::take_captured());
+        (d.status().unwrap(), out.into_inner())
+    }
+
     fn stop(self) {
         for d in [&self.ramfs, &self.console, &self.names] {
-            dispatch::kill(d, 0);
+            // Its dispatchers on other processors too.
+            dispatch::kill_process(&d.process, 0);
             assert_eq!(d.status(), Some(0), "served to the end");
         }
     }
@@ -166,6 +192,33 @@ ktest::ktest! {
         assert_eq!(status, 0, "{out}");
         assert!(out.contains("server-tests: gone: 4 passed, 0 failed"), "{out}");
         servers.stop();
+    }
+}
+
+ktest::ktest! {
+    /// Servers on two processors: each has a second dispatcher (its own
+    /// PPC stack, found through its GS base) on the last processor, where
+    /// a client runs its checks; PPCs stay on that processor.
+    fn servers_serve_clients_on_other_processors() {
+        let n = crate::arch::percpu::online();
+        let me = crate::arch::percpu::current_id();
+        let Some(other) = (0..n).rev().find(|&c| c != me) else {
+            crate::println!("    (needs two processors)");
+            return;
+        };
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let client = dispatch::alloc_pid();
+        let (servers, _) = Servers::start_on(client, &[other]);
+        let (status, out) = servers.run_client_on(other, client, "client");
+        assert_eq!(status, 0, "{out}");
+        assert!(out.contains("server-tests: client: 47 passed, 0 failed"), "{out}");
+        assert!(out.contains("[log] a line in the log\n"), "served on processor {other}: {out}");
+        // And the first processor still serves.
+        let (status, out) = servers.run_client(client, "client");
+        assert_eq!(status, 0, "{out}");
+        servers.stop();
+        assert_eq!(usage_back_to(base), base, "both dispatchers of each server are gone");
     }
 }
 

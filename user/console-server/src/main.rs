@@ -1,7 +1,9 @@
-//! The console-server program: `console-server CPU NAMES`, `NAMES` the
+//! The console-server program: `console-server CPUS NAMES`, `NAMES` the
 //! name server's handle (hex). Exports two `Console` objects, `console`
 //! (index 0) and `log` (index 1, lines behind `[log] `), lets everyone
 //! write and read them, registers both names, and serves.
+//! `CPUS`: the processors it serves on, comma-separated, the first the
+//! one it starts on (a PPC stays on the caller's processor).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 k42_rt::entry!(program::main);
@@ -27,7 +29,7 @@ mod program {
         ConsoleServer(ConsoleObject::new(kernel_console, "[log] "));
 
     fn setup(args: &Args) -> Result<Server, Errno> {
-        let server = Server::start(args.get_u64(1).unwrap_or(0))?;
+        let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
         let transport = KernelTransport::new();
         let names = NameServiceClient::new(&transport, names_handle);

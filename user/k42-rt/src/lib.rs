@@ -61,15 +61,17 @@
 //!
 //! ## Limits (the kernel's, today)
 //!
-//! The kernel keeps one IPC entry point and one PPC stack per process and
-//! takes one call at a time per dispatcher, and a PPC stays on the
-//! caller's processor: so a server serves on one processor, and its
-//! clients run there. A server's main thread is gone once the first call
-//! arrives (every call starts a fresh activation on the PPC stack; after
-//! `ipc_return` the dispatcher waits in `server`'s park loop), so all of
-//! a server's work is done in calls and async messages. There is no
-//! notice of a client's death yet, so per-client state (ramfs's open
-//! files) outlives its client.
+//! A PPC stays on the caller's processor and the kernel takes one call at
+//! a time per dispatcher, so a server serves where it has dispatchers
+//! (`Server::serve_also_on` adds one per processor). The kernel keeps one
+//! IPC entry point and one PPC stack per process; the framework's entry
+//! stub moves each call to its dispatcher's own stack through the GS
+//! base, so the framework owns the GS base of serving dispatchers. A
+//! server's main thread is gone once the first call arrives (every call
+//! starts a fresh activation; after `ipc_return` the dispatcher waits in
+//! `server`'s park loop), so all of a server's work is done in calls and
+//! async messages. There is no notice of a client's death yet, so
+//! per-client state (ramfs's open files) outlives its client.
 //!
 //! ## Cost
 //!

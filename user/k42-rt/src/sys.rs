@@ -73,6 +73,12 @@ pub fn set_ipc_entry(entry: IpcEntry, stack_top: u64) -> Result<(), Errno> {
     .map(drop)
 }
 
+/// `set_entry_point(kind, entry, stack)` with a raw entry address (an
+/// assembly stub); kinds as in `sched::native::EntryPoint`.
+pub fn set_entry_point(kind: u64, entry: u64, stack_top: u64) -> Result<(), Errno> {
+    check(nr::SET_ENTRY_POINT, kind, entry, stack_top).map(drop)
+}
+
 /// `ipc_call(handle, method, len)`: the register block and `len` bytes of
 /// the PPC page (this processor's) go to the server. Returns the raw
 /// status (see [`crate::status`]) and the reply length.

@@ -1,7 +1,9 @@
-//! The name-server program: `name-server CPU REGISTRANTS`, with
+//! The name-server program: `name-server CPUS REGISTRANTS`, with
 //! `REGISTRANTS` a comma-separated list of process ids allowed to register
 //! names (everyone may look names up). Exports one `NameService` object
 //! (index 0, so its handle is `(pid, 0, 1)`) and serves.
+//! `CPUS`: the processors it serves on, comma-separated, the first the
+//! one it starts on (a PPC stays on the caller's processor).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 k42_rt::entry!(program::main);
@@ -17,8 +19,7 @@ mod program {
     static NAMES: NameServiceServer<Names> = NameServiceServer(Names::new());
 
     pub fn main(args: Args) -> u64 {
-        let cpu = args.get_u64(1).unwrap_or(0);
-        let server = match Server::start(cpu) {
+        let server = match Server::start_on(args.get_str(1).unwrap_or("0")) {
             Ok(s) => s,
             Err(e) => {
                 k42_rt::println!("name-server: cannot set the entry point: {e}");

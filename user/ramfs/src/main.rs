@@ -1,8 +1,10 @@
-//! The ramfs program: `ramfs CPU NAMES WRITERS [ADMINS]`: `NAMES` the name
+//! The ramfs program: `ramfs CPUS NAMES WRITERS [ADMINS]`: `NAMES` the name
 //! server's handle (hex), `WRITERS` and `ADMINS` comma-separated process
 //! ids. Everyone may read; writers may also write; admins may also chmod.
 //! Exports one `FileSystem` object (index 0), registers it as `ramfs`, and
 //! serves.
+//! `CPUS`: the processors it serves on, comma-separated, the first the
+//! one it starts on (a PPC stays on the caller's processor).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 k42_rt::entry!(program::main);
@@ -34,7 +36,7 @@ mod program {
     }
 
     fn setup(args: &Args) -> Result<Server, Errno> {
-        let server = Server::start(args.get_u64(1).unwrap_or(0))?;
+        let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
         let fs = FS.call_once(|| FileSystemServer(Ramfs::new(CAPACITY)));
         let h = server.export(fs)?;
