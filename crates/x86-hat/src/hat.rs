@@ -214,6 +214,17 @@ impl<P: TablePlatform> X86Hat<P> {
         }
     }
 
+    /// Shoots down the page (4 KiB or 2 MiB, as `leaf` maps it) holding
+    /// `va`.
+    fn shoot_leaf(&self, scope: Scope, leaf: &Leaf<P>, va: u64) {
+        let size = if leaf.large {
+            LARGE_PAGE_SIZE
+        } else {
+            PAGE_SIZE
+        } as u64;
+        self.shoot(scope, leaf.others, va & !(size - 1), leaf.large);
+    }
+
     /// Translates an access by processor `cpu` the way the MMU would:
     /// walks that processor's tables, checks the rights, sets the
     /// accessed and dirty bits. `None` is a page fault. (A software walker
@@ -304,14 +315,7 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
         if !old.present() {
             return None;
         }
-        let key = va
-            & !((if leaf.large {
-                LARGE_PAGE_SIZE
-            } else {
-                PAGE_SIZE
-            }) as u64
-                - 1);
-        self.shoot(scope, leaf.others, key, leaf.large);
+        self.shoot_leaf(scope, &leaf, va);
         Some(old.to_pte(leaf.large))
     }
 
@@ -337,12 +341,7 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
             }
         };
         if before.weakened_by(after) {
-            let size = if leaf.large {
-                LARGE_PAGE_SIZE
-            } else {
-                PAGE_SIZE
-            } as u64;
-            self.shoot(scope, leaf.others, va & !(size - 1), leaf.large);
+            self.shoot_leaf(scope, &leaf, va);
         }
         true
     }
@@ -364,12 +363,7 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
         let was = Entry(was).present() && was & Entry::ACCESSED != 0;
         if was {
             // A cached translation would never set the bit again.
-            let size = if leaf.large {
-                LARGE_PAGE_SIZE
-            } else {
-                PAGE_SIZE
-            } as u64;
-            self.shoot(scope, leaf.others, va & !(size - 1), leaf.large);
+            self.shoot_leaf(scope, &leaf, va);
         }
         was
     }
