@@ -72,22 +72,19 @@ ktest::ktest! {
         );
     }
 
-    /// The other start-up calls, EFAULT for bad pointers, ENOSYS (logged
-    /// once by the library) for a call that does not exist.
+    /// The other start-up calls, EFAULT for bad pointers, ENOSYS for a call
+    /// that does not exist (the library logs it once, to the kernel log:
+    /// not into the program's output).
     fn linux_start_up_calls() {
         let Some((status, out)) = run("linux-calls", &[]) else { return };
         assert_eq!(status, 0, "{out}");
         let mut checks = 0;
         for line in out.lines() {
-            if line.starts_with("[k42-syslib]") {
-                assert_eq!(line, "[k42-syslib] unimplemented Linux system call 1000: ENOSYS");
-                continue;
-            }
             assert!(line.ends_with(": yes"), "{line}\n{out}");
             checks += 1;
         }
         assert_eq!(checks, 17, "{out}");
-        assert_eq!(out.matches("[k42-syslib]").count(), 1, "{out}");
+        assert!(!out.contains("[k42-syslib]"), "diagnostics stay out of the output: {out}");
     }
 
     /// The reflection benchmark runs and finds a reflected call dearer

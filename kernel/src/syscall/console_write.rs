@@ -23,3 +23,19 @@ pub fn sys_console_write(args: &[u64; 6]) -> SyscallResult {
     crate::process::captured(text);
     Ok(len)
 }
+
+/// `kernel_log(buf, len)`: a diagnostic line for the kernel log (a
+/// `WARN` line naming the process), not part of the program's output:
+/// the system library reports unimplemented calls this way.
+pub fn sys_kernel_log(args: &[u64; 6]) -> SyscallResult {
+    let (buf, len) = (args[0], args[1].min(MAX));
+    let mut bytes = [0u8; MAX as usize];
+    let bytes = &mut bytes[..len as usize];
+    copy_from_user(bytes, buf)?;
+    let text = core::str::from_utf8(bytes)
+        .unwrap_or("<not UTF-8>")
+        .trim_end();
+    let pid = crate::dispatch::current().map_or(0, |d| d.process.pid);
+    log::warn!("process {pid}: {text}");
+    Ok(len)
+}

@@ -129,6 +129,7 @@ syscall_table! {
     DEBUG                                       => "console_write",   console_write::sys_console_write;
     DEBUG | 1                                   => "set_fs_base",     set_fs_base::sys_set_fs_base;
     DEBUG | 2                                   => "set_gs_base",     set_fs_base::sys_set_gs_base;
+    DEBUG | 3                                   => "kernel_log",      console_write::sys_kernel_log;
 }
 
 /// Unknown numbers seen (a bit each for the first 64 distinct ones, so

@@ -28,6 +28,8 @@ pub const CONSOLE_WRITE: u64 = 0x4b42_1000;
 pub const SET_FS_BASE: u64 = CONSOLE_WRITE | 1;
 /// `set_gs_base(base)`.
 pub const SET_GS_BASE: u64 = CONSOLE_WRITE | 2;
+/// `kernel_log(ptr, len)`: a line for the kernel's log.
+pub const KERNEL_LOG: u64 = CONSOLE_WRITE | 3;
 /// The entry-point kind of reflected system calls
 /// (`sched::native::EntryPoint::SystemCall`).
 pub const SYSCALL_ENTRY: u64 = 7;

@@ -118,6 +118,11 @@ pub type SysResult = Result<u64, Errno>;
 pub trait Native {
     /// The kernel's debugging console (until there is a console server).
     fn console_write(&mut self, bytes: &[u8]);
+    /// A diagnostic line for the kernel's log, outside the program's
+    /// output (the console, if the kernel has no such call).
+    fn kernel_log(&mut self, bytes: &[u8]) {
+        self.console_write(bytes);
+    }
     /// `map_anon(addr, len, prot)`: zero-filled memory at a fixed,
     /// page-aligned address; `prot` in Linux `PROT_*` bits.
     fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno>;
@@ -283,13 +288,14 @@ impl Ctx<'_> {
     }
 }
 
-/// A line on the console from the library.
+/// A diagnostic line from the library, to the kernel's log (not the
+/// program's output, which the differential tests compare).
 pub fn log(native: &mut dyn Native, args: core::fmt::Arguments<'_>) {
     let mut line = Line::new();
     let _ = line.write_str("[k42-syslib] ");
     let _ = line.write_fmt(args);
     let _ = line.write_str("\n");
-    native.console_write(line.as_bytes());
+    native.kernel_log(line.as_bytes());
 }
 
 /// A fixed buffer to format into (the library has no heap); text beyond

@@ -92,6 +92,10 @@ mod k42 {
             call3(CONSOLE_WRITE, bytes.as_ptr() as u64, bytes.len() as u64, 0);
         }
 
+        fn kernel_log(&mut self, bytes: &[u8]) {
+            call3(KERNEL_LOG, bytes.as_ptr() as u64, bytes.len() as u64, 0);
+        }
+
         fn map_anon(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
             result(call3(MAP_ANON, addr, len, u64::from(prot)))
         }
