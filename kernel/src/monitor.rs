@@ -68,6 +68,11 @@ const COMMANDS: &[Command] = &[
         run: || println!("  usage: run <program> [args], e.g. run /bin/native-tests hello"),
     },
     Command {
+        name: "linux",
+        help: "linux <program> [args]: run a Linux program (with the system library)",
+        run: || println!("  usage: linux <program> [args], e.g. linux /bin/linux-hello"),
+    },
+    Command {
         name: "poweroff",
         help: "power off (QEMU exits with status 0)",
         run: poweroff,
@@ -192,6 +197,19 @@ fn run_program(args: &str) {
     }
 }
 
+/// `linux <program> [args]`: the program runs with the Linux system
+/// library, as a process on this processor, until it ends.
+fn run_linux(args: &str) {
+    let argv: alloc::vec::Vec<&[u8]> = args.split_whitespace().map(str::as_bytes).collect();
+    let Some(path) = args.split_whitespace().next() else {
+        return;
+    };
+    match crate::process::spawn_linux_and_wait(path, &argv) {
+        Ok(status) => println!("  {path}: exit status {status}"),
+        Err(e) => println!("  {path}: {e}"),
+    }
+}
+
 fn poweroff() {
     println!("  powering off");
     power::power_off();
@@ -207,6 +225,9 @@ fn execute(line: &str) {
     }
     if let Some(("run", args)) = word.split_once(' ') {
         return run_program(args.trim());
+    }
+    if let Some(("linux", args)) = word.split_once(' ') {
+        return run_linux(args.trim());
     }
     match COMMANDS.iter().find(|c| c.name == word) {
         Some(c) => (c.run)(),
