@@ -113,9 +113,14 @@ enter_user:
     push r14
     push r15
     mov gs:[{exit_rsp}], rsp
-    mov gs:[{syscall_rsp}], rsp
+    /* Traps and system calls from user mode start on a 16-byte aligned
+       stack below the saved registers (the System V ABI Rust relies on:
+       a 22-word frame keeps the alignment for the call to the handler). */
+    mov rcx, rsp
+    and rcx, -16
+    mov gs:[{syscall_rsp}], rcx
     mov rax, gs:[{tss_rsp0}]
-    mov [rax], rsp
+    mov [rax], rcx
     sub rsp, {frame_size}
     mov rsi, rdi
     mov rdi, rsp

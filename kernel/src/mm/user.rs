@@ -264,6 +264,11 @@ impl Drop for Activation<'_> {
     }
 }
 
+/// Per processor: the last page a fault resolved, and how many times in a
+/// row.
+static REPEAT: [(AtomicU64, AtomicU64); percpu::MAX_CPUS] =
+    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; percpu::MAX_CPUS];
+
 /// Faults resolved by [`page_fault`], all processors.
 pub static FAULTS: AtomicU64 = AtomicU64::new(0);
 
@@ -294,6 +299,24 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
     match r? {
         Resolved::Mapped => {
             FAULTS.fetch_add(1, Ordering::Relaxed);
+            // The same page resolved over and over means the translation
+            // the objects installed does not satisfy the access: a bug,
+            // reported once and turned into an error rather than a hang.
+            let page = addr & !0xfff;
+            let (last, count) = (&REPEAT[cpu].0, &REPEAT[cpu].1);
+            if last.swap(page, Ordering::Relaxed) == page {
+                if count.fetch_add(1, Ordering::Relaxed) == 64 {
+                    log::warn!(
+                        "page fault at {addr:#x} ({access:?}, error {error:#x}) resolved 64 times in a row; pte {:?}",
+                        ::mm::Hat::query(&**space.hat(), page, ::mm::Scope::All)
+                    );
+                    count.store(0, Ordering::Relaxed);
+                    last.store(0, Ordering::Relaxed);
+                    return Err(MmError::Protection(addr));
+                }
+            } else {
+                count.store(0, Ordering::Relaxed);
+            }
             Ok(())
         }
         // No dispatchers yet to take the upcall: the kernel-side double
