@@ -116,6 +116,8 @@ pub struct Process {
     pub run_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
+    /// The process that forked it (0: none).
+    pub parent: AtomicU64,
     /// Serializes the kernel's writes to the dispatcher pages (message
     /// rings, soft bits). A plain spin lock, interrupts on: the writes may
     /// fault pages in and wait for shootdowns.
@@ -130,6 +132,44 @@ impl Process {
 }
 
 static PROCESSES: IrqMutex<BTreeMap<u32, Arc<Process>>> = IrqMutex::new(BTreeMap::new());
+/// Ended processes whose parent has not collected them: pid → (parent,
+/// status).
+static ZOMBIES: IrqMutex<BTreeMap<u32, (u32, u64)>> = IrqMutex::new(BTreeMap::new());
+
+/// Soft-interrupt bit: a child process ended.
+pub const SOFT_CHILD: u64 = 4;
+
+/// Why `wait_child` could not answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// No such child.
+    NoChild,
+    /// The child still runs.
+    Running,
+}
+
+/// Collects an ended child of `parent` (`pid` 0: any): its pid and
+/// status.
+pub fn wait_child(parent: u32, pid: u32) -> Result<(u32, u64), WaitError> {
+    let mut z = ZOMBIES.lock();
+    let found = z
+        .iter()
+        .find(|(c, (p, _))| *p == parent && (pid == 0 || **c == pid))
+        .map(|(c, (_, s))| (*c, *s));
+    if let Some((c, s)) = found {
+        z.remove(&c);
+        return Ok((c, s));
+    }
+    drop(z);
+    let live = PROCESSES.lock().values().any(|p| {
+        p.parent.load(Ordering::Relaxed) == u64::from(parent) && (pid == 0 || p.pid == pid)
+    });
+    if live {
+        Err(WaitError::Running)
+    } else {
+        Err(WaitError::NoChild)
+    }
+}
 static NEXT_PID: AtomicU64 = AtomicU64::new(1);
 
 /// Reserves a process id (to tell a program about another before both
@@ -151,6 +191,7 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         trap_entry: AtomicU64::new(0),
         run_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
+        parent: AtomicU64::new(0),
         page_lock: spin::Mutex::new(()),
     });
     PROCESSES.lock().insert(pid, p.clone());
@@ -250,9 +291,18 @@ pub fn kill(d: &Dispatcher, status: u64) {
     }
 }
 
-/// Stops every dispatcher of `p` that is not running (a test's clean-up,
-/// a killed process).
+/// Stops every dispatcher of `p` that is not running, and those of the
+/// processes it forked, recursively (a test's clean-up, a killed process).
 pub fn kill_process(p: &Process, status: u64) {
+    let children: alloc::vec::Vec<Arc<Process>> = PROCESSES
+        .lock()
+        .values()
+        .filter(|c| c.parent.load(Ordering::Relaxed) == u64::from(p.pid))
+        .cloned()
+        .collect();
+    for c in children {
+        kill_process(&c, status);
+    }
     let ids: alloc::vec::Vec<DispatcherId> = p.dispatchers.lock().values().copied().collect();
     for id in ids {
         if let Some(d) = get(id) {
@@ -270,6 +320,21 @@ fn finish(d: &Dispatcher, status: u64) {
     };
     if last {
         PROCESSES.lock().remove(&p.pid);
+        // Its own ended children will never be collected now.
+        ZOMBIES.lock().retain(|_, (parent, _)| *parent != p.pid);
+        let parent = p.parent.load(Ordering::Relaxed) as u32;
+        if parent != 0 {
+            ZOMBIES.lock().insert(p.pid, (parent, status));
+            if let Some(pp) = process(parent) {
+                let ids: alloc::vec::Vec<DispatcherId> =
+                    pp.dispatchers.lock().values().copied().collect();
+                for id in ids {
+                    if let Some(pd) = get(id) {
+                        signal(&pd, SOFT_CHILD);
+                    }
+                }
+            }
+        }
         // Destroyed here, or by whoever still holds it when they let go.
         let space = p.space.lock().take();
         drop(space);

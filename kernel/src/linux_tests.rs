@@ -39,6 +39,17 @@ ktest::ktest! {
         assert_eq!(status, 7);
     }
 
+    /// fork (copy-on-write: the child's store stays its own), _exit and
+    /// waitpid with the child's exit code.
+    fn linux_fork_and_wait() {
+        let Some((status, out)) = run("linux-fork", &[]) else { return };
+        assert_eq!(
+            out,
+            "before fork\nchild: shared=42\nparent: waited for the child, exited=1 code=3, shared=41\n"
+        );
+        assert_eq!(status, 0);
+    }
+
     /// argv, the environment and the auxiliary vector reach `main`.
     fn linux_arguments_and_environment() {
         let Some((status, out)) = run("linux-args", &["one", "two words"]) else { return };

@@ -73,6 +73,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/malloc.c", "bin/linux-malloc"),
     ("tests/linux-hello/writev.c", "bin/linux-writev"),
     ("tests/linux-hello/calls.c", "bin/linux-calls"),
+    ("tests/linux-hello/fork.c", "bin/linux-fork"),
     (
         "tests/linux-hello/reflect-bench.c",
         "bin/linux-reflect-bench",

@@ -297,6 +297,13 @@ pub fn run(ctx: &mut UserContext) -> u64 {
     status
 }
 
+/// Saves the FPU/SSE registers of the running user context (the kernel
+/// does not use them, so they are the user's while a system call runs).
+pub fn save_fpu(into: &mut FpuState) {
+    // SAFETY: FXSAVE64 writes 512 bytes into the 16-aligned area.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) into.0.as_mut_ptr(), options(nostack)) };
+}
+
 /// Sets the FS base of the running user context (`arch_prctl`).
 pub fn set_fs_base(base: u64) {
     FsBase::write(VirtAddr::new(base));

@@ -18,6 +18,7 @@
 mod block;
 mod console_write;
 mod exit;
+mod fork;
 mod ipc;
 mod memory;
 mod process_id;
@@ -51,6 +52,10 @@ pub const PROTECT: u64 = sched::native::nr::COUNT + 5;
 pub const CLOCK: u64 = sched::native::nr::COUNT + 6;
 /// `process_id()`: the calling process's id (what PPC servers see).
 pub const PROCESS_ID: u64 = sched::native::nr::COUNT + 7;
+/// `fork_process()`: see `fork.rs`.
+pub const FORK_PROCESS: u64 = sched::native::nr::COUNT + 8;
+/// `wait_child(pid)`: see `fork.rs`.
+pub const WAIT_CHILD: u64 = sched::native::nr::COUNT + 9;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 
@@ -64,6 +69,8 @@ pub enum Errno {
     Esrch = 3,
     /// Bad handle.
     Ebadf = 9,
+    /// No child processes.
+    Echild = 10,
     /// Try again.
     Eagain = 11,
     /// Out of memory.
@@ -121,6 +128,7 @@ syscall_table! {
     NATIVE | sched::native::nr::TIMER           => "timer",           timer::sys_timer;
     NATIVE | CLOCK                              => "clock",           timer::sys_clock;
     NATIVE | PROCESS_ID                         => "process_id",      process_id::sys_process_id;
+    NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;
@@ -189,6 +197,8 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) {
     }
     let result = match TABLE.iter().find(|s| s.nr == nr) {
         Some(call) => (call.handler)(&args),
+        // Needs the caller's frame: the child continues from it.
+        None if nr == NATIVE | FORK_PROCESS => fork::fork_process(frame),
         None => unknown(nr),
     };
     let value = match result {

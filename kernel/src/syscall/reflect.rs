@@ -36,7 +36,8 @@ pub fn frame_bytes(f: &TrapFrame) -> [u8; FRAME_BYTES] {
     b
 }
 
-fn frame_from(b: &[u8; FRAME_BYTES]) -> TrapFrame {
+/// A frame from its save-area bytes.
+pub fn frame_from_bytes(b: &[u8; FRAME_BYTES]) -> TrapFrame {
     let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     TrapFrame {
         r15: w(0),
@@ -92,6 +93,6 @@ pub fn reflect(frame: &mut TrapFrame, entry: u64) {
 pub fn resume(frame: &mut TrapFrame, save: u64) -> Result<(), super::Errno> {
     let mut b = [0u8; FRAME_BYTES];
     copy_from_user(&mut b, save)?;
-    *frame = frame_from(&b);
+    *frame = frame_from_bytes(&b);
     Ok(())
 }

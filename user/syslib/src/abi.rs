@@ -22,6 +22,12 @@ pub const PROTECT: u64 = NATIVE | (KERNEL + 5);
 pub const CLOCK: u64 = NATIVE | (KERNEL + 6);
 /// `process_id()`: this process's id in the kernel.
 pub const PROCESS_ID: u64 = NATIVE | (KERNEL + 7);
+/// `fork_process()`: a copy of the process from the reflected call.
+pub const FORK_PROCESS: u64 = NATIVE | (KERNEL + 8);
+/// `wait_child(pid)`: an ended child's `status << 32 | pid`.
+pub const WAIT_CHILD: u64 = NATIVE | (KERNEL + 9);
+/// `block()`: sleep until a soft interrupt.
+pub const BLOCK: u64 = NATIVE | 2;
 /// The kernel's debugging calls: the console.
 pub const CONSOLE_WRITE: u64 = 0x4b42_1000;
 /// `set_fs_base(base)`.

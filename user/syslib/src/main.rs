@@ -140,6 +140,20 @@ mod k42 {
             u32::try_from(r).ok()
         }
 
+        fn fork_process(&mut self) -> Result<u32, Errno> {
+            let r = call3(FORK_PROCESS, 0, 0, 0);
+            result(r).map(|()| r as u32)
+        }
+
+        fn wait_child(&mut self, pid: u32) -> Result<(u32, u64), Errno> {
+            let r = call3(WAIT_CHILD, u64::from(pid), 0, 0);
+            result(r).map(|()| (r as u32, (r as u64) >> 32))
+        }
+
+        fn block(&mut self) {
+            call3(BLOCK, 0, 0, 0);
+        }
+
         fn cycles(&self) -> u64 {
             let (lo, hi): (u32, u32);
             // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).

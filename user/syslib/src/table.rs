@@ -51,6 +51,9 @@ syscall_table! {
     __NR_getgid          => getgid;
     __NR_getegid         => getegid;
     __NR_exit            => exit;
+    __NR_fork            => fork;
+    __NR_vfork           => vfork;
+    __NR_wait4           => wait4;
     __NR_exit_group      => exit_group;
     __NR_uname           => uname;
     __NR_arch_prctl      => arch_prctl;

@@ -7,6 +7,7 @@ pub mod brk;
 pub mod clock_gettime;
 pub mod exit;
 pub mod exit_group;
+pub mod fork;
 pub mod getegid;
 pub mod geteuid;
 pub mod getgid;
@@ -28,6 +29,8 @@ pub mod rt_sigaction;
 pub mod rt_sigprocmask;
 pub mod set_tid_address;
 pub mod uname;
+pub mod vfork;
+pub mod wait4;
 pub mod write;
 pub mod writev;
 

@@ -1,0 +1,68 @@
+//! `fork_process()` and `wait_child(pid)`: processes for the Linux
+//! personality.
+//!
+//! `fork_process`, made by the system library while it handles a
+//! reflected `fork`, copies the calling process: its address space
+//! copy-on-write (`mm`'s fork), its entry points, and one dispatcher on
+//! this processor that continues from this very call with `rax` = 0, the
+//! current FPU state and FS/GS bases. It returns the child's id.
+//!
+//! `wait_child(pid)` (`pid` 0: any child) returns `status << 32 | pid` of
+//! an ended child, `-EAGAIN` while the children still run (the caller
+//! blocks; a child's end raises [`SOFT_CHILD`](crate::dispatch::SOFT_CHILD)
+//! in the parent), `-ECHILD` if there is none.
+
+use super::{Errno, SyscallResult};
+use crate::arch::usermode::UserContext;
+use crate::dispatch::{self, WaitError};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+/// `fork_process()`, served in `dispatch` (it needs the caller's frame):
+/// the child starts as a copy of the caller at this very call, returning
+/// 0 (the system library then finishes the reflected `fork` in the child
+/// as in the parent, so its own state, such as "a call is in progress",
+/// stays consistent).
+pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
+    let d = dispatch::current().ok_or(Errno::Einval)?;
+    let cpu = crate::arch::percpu::current_id();
+    let space = d.process.space().ok_or(Errno::Esrch)?;
+    let hat = Arc::new(x86_hat::X86Hat::new(&crate::mm::user::TABLES).map_err(|_| Errno::Enomem)?);
+    let child_space = space
+        .fork(hat, Arc::new(::mm::NullDispatcher))
+        .map_err(|_| Errno::Enomem)?;
+    let mut ctx = UserContext::new(0, 0);
+    ctx.frame = *frame;
+    ctx.frame.rax = 0;
+    ctx.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
+    ctx.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
+    crate::arch::usermode::save_fpu(&mut ctx.fpu);
+    let pid = dispatch::alloc_pid();
+    let child = dispatch::new_process(child_space, pid);
+    let p = &d.process;
+    child.parent.store(u64::from(p.pid), Ordering::Relaxed);
+    for (from, to) in [
+        (&p.syscall_entry, &child.syscall_entry),
+        (&p.interrupt_entry, &child.interrupt_entry),
+        (&p.trap_entry, &child.trap_entry),
+        (&p.run_entry, &child.run_entry),
+    ] {
+        to.store(from.load(Ordering::Acquire), Ordering::Release);
+    }
+    let params = dispatch::smp()
+        .info(d.id)
+        .map(|(_, i)| i.params)
+        .map_err(|_| Errno::Esrch)?;
+    dispatch::create(&child, ctx, cpu, params).map_err(|_| Errno::Enomem)?;
+    Ok(u64::from(pid))
+}
+
+/// The handler of `wait_child(pid)`.
+pub fn sys_wait_child(a: &[u64; 6]) -> SyscallResult {
+    let d = dispatch::current().ok_or(Errno::Einval)?;
+    match dispatch::wait_child(d.process.pid, a[0] as u32) {
+        Ok((pid, status)) => Ok((status << 32) | u64::from(pid)),
+        Err(WaitError::Running) => Err(Errno::Eagain),
+        Err(WaitError::NoChild) => Err(Errno::Echild),
+    }
+}

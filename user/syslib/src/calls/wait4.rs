@@ -1,0 +1,41 @@
+//! `wait4(pid, wstatus, options, rusage)`: waits for a child to end
+//! (`pid` > 0: that child; -1 or 0: any), stores its status in Linux's
+//! encoding (`code << 8` for an exit, the signal number for a fault:
+//! the kernel reports a fault as 128 + signal), and returns its id.
+//! `WNOHANG` returns 0 while children run; `rusage` is zeroed. Process
+//! groups (`pid` < -1) are not distinguished yet.
+
+use crate::{Ctx, Errno, SysResult};
+
+const WNOHANG: u64 = 1;
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    let (pid, wstatus, options, rusage) = (a[0] as i32, a[1], a[2], a[3]);
+    let want = if pid > 0 { pid as u32 } else { 0 };
+    loop {
+        match ctx.native.wait_child(want) {
+            Ok((child, status)) => {
+                let encoded: u32 = if (129..=159).contains(&status) {
+                    (status - 128) as u32
+                } else {
+                    ((status & 0xff) as u32) << 8
+                };
+                if wstatus != 0 {
+                    ctx.write_user(wstatus, &encoded.to_le_bytes())?;
+                }
+                if rusage != 0 {
+                    ctx.write_user(rusage, &[0u8; 144])?;
+                }
+                return Ok(u64::from(child));
+            }
+            Err(e) if e == Errno::EAGAIN => {
+                if options & WNOHANG != 0 {
+                    return Ok(0);
+                }
+                ctx.native.block();
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
