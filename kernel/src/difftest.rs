@@ -48,7 +48,7 @@ fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
     println!("{MARK} begin {name}");
     process::capture();
     let t0 = crate::time::now_ns();
-    let status = match start(path, argv) {
+    let status = match process::start(path, argv, process::Personality::Linux) {
         Ok(d) => {
             dispatch::run_loop(&|| d.status().is_some() || crate::time::now_ns() > t0 + LIMIT_NS);
             let s = d.status();
@@ -84,25 +84,4 @@ fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
         "{MARK} end {name} status={status} bytes={} newline={newline} ms={ms}",
         out.len()
     );
-}
-
-fn start(
-    path: &str,
-    argv: &[&[u8]],
-) -> Result<alloc::sync::Arc<dispatch::Dispatcher>, process::SpawnError> {
-    let archive = process::initramfs().ok_or_else(|| process::SpawnError::NotFound(path.into()))?;
-    let image = cpio::find(archive, path)
-        .map_err(process::SpawnError::Archive)?
-        .ok_or_else(|| process::SpawnError::NotFound(path.into()))?
-        .data;
-    let cpu = crate::arch::percpu::current_id();
-    let (space, ctx) = process::load_linux(image, argv, cpu)?;
-    let p = dispatch::new_process(space, dispatch::alloc_pid());
-    let params = sched::Params::new(
-        sched::Class::TimeSharing,
-        sched::Weight::new(100).expect("weight"),
-    )
-    .pinned();
-    dispatch::create(&p, ctx, cpu, params)
-        .map_err(|_| process::SpawnError::Memory(::mm::MmError::OutOfMemory))
 }

@@ -814,12 +814,14 @@ ktest::ktest! {
 
 /// Loads `/bin/native-tests` with `argv` as a dispatcher on `cpu` (tests).
 fn spawn_test(argv: &[&[u8]], cpu: usize, params: Params) -> Arc<Dispatcher> {
-    let archive = crate::process::initramfs().expect("initramfs");
-    let image = cpio::find(archive, "/bin/native-tests")
-        .unwrap()
-        .unwrap()
-        .data;
-    let (space, ctx) = crate::process::load(image, argv).unwrap();
-    let p = new_process(space, alloc_pid());
-    create(&p, ctx, cpu, params).unwrap()
+    use crate::process::{start_with, Personality};
+    start_with(
+        "/bin/native-tests",
+        argv,
+        Personality::Native,
+        alloc_pid(),
+        cpu,
+        params,
+    )
+    .unwrap()
 }

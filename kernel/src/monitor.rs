@@ -164,48 +164,19 @@ fn ls() {
     }
 }
 
-/// `run <program> [args]`: the program runs as a process on this
-/// processor (a dispatcher of the kernel scheduler) until it ends.
-fn run_program(args: &str) {
+/// `run <program> [args]` and `linux <program> [args]`: the program runs
+/// as a process on this processor (a dispatcher of the kernel scheduler)
+/// until it ends.
+fn run_program(args: &str, personality: crate::process::Personality) {
     let argv: alloc::vec::Vec<&[u8]> = args.split_whitespace().map(str::as_bytes).collect();
     let Some(path) = args.split_whitespace().next() else {
         return;
     };
-    let archive = crate::process::initramfs().unwrap_or(&[]);
-    let image = match cpio::find(archive, path) {
-        Ok(Some(e)) => e.data,
-        Ok(None) => return println!("  {path}: no such file in the initramfs (try 'ls')"),
-        Err(e) => return println!("  initramfs: {e}"),
-    };
-    let (space, ctx) = match crate::process::load(image, &argv) {
-        Ok(x) => x,
-        Err(e) => return println!("  {path}: {e}"),
-    };
-    let cpu = crate::arch::percpu::current_id();
-    let p = crate::dispatch::new_process(space, crate::dispatch::alloc_pid());
-    let params = sched::Params::new(
-        sched::Class::TimeSharing,
-        sched::Weight::new(100).expect("weight"),
-    )
-    .pinned();
-    match crate::dispatch::create(&p, ctx, cpu, params) {
-        Ok(d) => {
-            crate::dispatch::run_loop(&|| d.status().is_some());
-            println!("  {path}: exit status {}", d.status().unwrap_or(0));
-        }
-        Err(e) => println!("  {path}: cannot start: {e:?}"),
-    }
-}
-
-/// `linux <program> [args]`: the program runs with the Linux system
-/// library, as a process on this processor, until it ends.
-fn run_linux(args: &str) {
-    let argv: alloc::vec::Vec<&[u8]> = args.split_whitespace().map(str::as_bytes).collect();
-    let Some(path) = args.split_whitespace().next() else {
-        return;
-    };
-    match crate::process::spawn_linux_and_wait(path, &argv) {
+    match crate::process::start_and_wait(path, &argv, personality) {
         Ok(status) => println!("  {path}: exit status {status}"),
+        Err(crate::process::SpawnError::NotFound(_)) => {
+            println!("  {path}: no such file in the initramfs (try 'ls')")
+        }
         Err(e) => println!("  {path}: {e}"),
     }
 }
@@ -224,10 +195,10 @@ fn execute(line: &str) {
         return crate::trace::command(args.trim());
     }
     if let Some(("run", args)) = word.split_once(' ') {
-        return run_program(args.trim());
+        return run_program(args.trim(), crate::process::Personality::Native);
     }
     if let Some(("linux", args)) = word.split_once(' ') {
-        return run_linux(args.trim());
+        return run_program(args.trim(), crate::process::Personality::Linux);
     }
     match COMMANDS.iter().find(|c| c.name == word) {
         Some(c) => (c.run)(),

@@ -253,21 +253,13 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
 /// runs it until it waits for calls; returns its dispatcher and the handle
 /// of its object. `client` is the one process granted right 0b1.
 fn start_echo_server(client: u32) -> (alloc::sync::Arc<dispatch::Dispatcher>, u64) {
-    use alloc::format;
-    let cpu = crate::arch::percpu::current_id();
-    let archive = crate::process::initramfs().expect("initramfs");
-    let image = cpio::find(archive, "/bin/native-tests")
-        .unwrap()
-        .unwrap()
-        .data;
-    let arg = format!("{client}");
-    let (space, ctx) =
-        crate::process::load(image, &[b"native-tests", b"ppc-server", arg.as_bytes()]).unwrap();
     let pid = dispatch::alloc_pid();
-    let p = dispatch::new_process(space, pid);
-    let params =
-        sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
-    let d = dispatch::create(&p, ctx, cpu, params).unwrap();
+    let d = start(
+        pid,
+        crate::arch::percpu::current_id(),
+        "ppc-server",
+        &alloc::format!("{client}"),
+    );
     let blocked = || {
         matches!(dispatch::smp().info(d.id), Ok((_, i)) if i.state == sched::State::Blocked)
             || d.status().is_some()
@@ -298,17 +290,17 @@ pub(crate) fn start(
     case: &str,
     arg: &str,
 ) -> alloc::sync::Arc<dispatch::Dispatcher> {
-    let archive = crate::process::initramfs().expect("initramfs");
-    let image = cpio::find(archive, "/bin/native-tests")
-        .unwrap()
-        .unwrap()
-        .data;
-    let (space, ctx) =
-        crate::process::load(image, &[b"native-tests", case.as_bytes(), arg.as_bytes()]).unwrap();
-    let p = dispatch::new_process(space, pid);
-    let params =
-        sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
-    dispatch::create(&p, ctx, cpu, params).unwrap()
+    use crate::process::{default_params, start_with, Personality};
+    let argv: [&[u8]; 3] = [b"native-tests", case.as_bytes(), arg.as_bytes()];
+    start_with(
+        "/bin/native-tests",
+        &argv,
+        Personality::Native,
+        pid,
+        cpu,
+        default_params(),
+    )
+    .unwrap()
 }
 
 /// Runs `d` on this processor until it blocks (or ends).

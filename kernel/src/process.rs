@@ -226,27 +226,91 @@ pub fn load_linux(
     }
 }
 
-/// Runs the Linux program `path` from the initramfs, with the system
-/// library, as a process of its own on this processor (a pinned
-/// dispatcher) until it ends; returns its exit status.
-pub fn spawn_linux_and_wait(path: &str, argv: &[&[u8]]) -> Result<u64, SpawnError> {
+/// Which personality a new process gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Personality {
+    /// A native K42-rs program: its own system calls only.
+    Native,
+    /// A Linux program: loaded with the system library, which receives
+    /// its reflected system calls.
+    Linux,
+}
+
+/// The bytes of initramfs file `path`.
+pub fn program(path: &str) -> Result<&'static [u8], SpawnError> {
     let archive = initramfs().ok_or_else(|| SpawnError::NotFound(path.into()))?;
-    let image = cpio::find(archive, path)
+    Ok(cpio::find(archive, path)
         .map_err(SpawnError::Archive)?
         .ok_or_else(|| SpawnError::NotFound(path.into()))?
-        .data;
-    let cpu = crate::arch::percpu::current_id();
-    let (space, ctx) = load_linux(image, argv, cpu)?;
-    let p = crate::dispatch::new_process(space, crate::dispatch::alloc_pid());
-    let params = sched::Params::new(
+        .data)
+}
+
+/// The scheduling parameters of a process started by [`start`]: time
+/// sharing, weight 100, pinned to its processor.
+pub fn default_params() -> sched::Params {
+    sched::Params::new(
         sched::Class::TimeSharing,
-        sched::Weight::new(100).expect("a weight"),
+        sched::Weight::new(100).expect("100 is a valid weight"),
     )
-    .pinned();
-    let d = crate::dispatch::create(&p, ctx, cpu, params)
-        .map_err(|_| SpawnError::Memory(MmError::OutOfMemory))?;
+    .pinned()
+}
+
+/// Starts initramfs program `path` with `argv` as process `pid`: one
+/// dispatcher on processor `cpu` with `params`, runnable; the caller's
+/// run loop runs it.
+pub fn start_with(
+    path: &str,
+    argv: &[&[u8]],
+    personality: Personality,
+    pid: u32,
+    cpu: usize,
+    params: sched::Params,
+) -> Result<alloc::sync::Arc<crate::dispatch::Dispatcher>, SpawnError> {
+    let image = program(path)?;
+    let (space, ctx) = match personality {
+        Personality::Native => load(image, argv)?,
+        Personality::Linux => load_linux(image, argv, cpu)?,
+    };
+    let p = crate::dispatch::new_process(space, pid);
+    crate::dispatch::create(&p, ctx, cpu, params)
+        .map_err(|_| SpawnError::Memory(MmError::OutOfMemory))
+}
+
+/// [`start_with`] a fresh process id, on this processor, with
+/// [`default_params`].
+pub fn start(
+    path: &str,
+    argv: &[&[u8]],
+    personality: Personality,
+) -> Result<alloc::sync::Arc<crate::dispatch::Dispatcher>, SpawnError> {
+    let cpu = crate::arch::percpu::current_id();
+    start_with(
+        path,
+        argv,
+        personality,
+        crate::dispatch::alloc_pid(),
+        cpu,
+        default_params(),
+    )
+}
+
+/// Runs `path` as a process on this processor until it ends; returns its
+/// exit status.
+pub fn start_and_wait(
+    path: &str,
+    argv: &[&[u8]],
+    personality: Personality,
+) -> Result<u64, SpawnError> {
+    let d = start(path, argv, personality)?;
     crate::dispatch::run_loop(&|| d.status().is_some());
     Ok(d.status().expect("ended"))
+}
+
+/// Runs the Linux program `path` from the initramfs, with the system
+/// library, as a process of its own on this processor until it ends;
+/// returns its exit status.
+pub fn spawn_linux_and_wait(path: &str, argv: &[&[u8]]) -> Result<u64, SpawnError> {
+    start_and_wait(path, argv, Personality::Linux)
 }
 
 /// `AT_RANDOM` bytes: TSC-derived (not cryptographic; there is no entropy
@@ -267,11 +331,7 @@ pub static RUNS: AtomicU64 = AtomicU64::new(0);
 /// ends; returns its exit status (128 + signal number if a fault stopped
 /// it, as a shell reports it).
 pub fn spawn_and_wait(path: &str, argv: &[&[u8]]) -> Result<u64, SpawnError> {
-    let archive = initramfs().ok_or_else(|| SpawnError::NotFound(path.into()))?;
-    let entry = cpio::find(archive, path)
-        .map_err(SpawnError::Archive)?
-        .ok_or_else(|| SpawnError::NotFound(path.into()))?;
-    run_image(entry.data, argv)
+    run_image(program(path)?, argv)
 }
 
 /// Runs an executable image (already in memory) to its end.

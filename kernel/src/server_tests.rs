@@ -21,19 +21,19 @@ use crate::dispatch::{self, Dispatcher};
 /// Starts `/bin/<name>` from the initramfs as process `pid`, pinned to
 /// processor `cpu`, with `argv` (`argv[0]` is `name`).
 fn start_program(name: &str, pid: u32, cpu: usize, args: &[&str]) -> Arc<Dispatcher> {
-    let archive = crate::process::initramfs().expect("initramfs");
+    use crate::process::{default_params, start_with, Personality};
     let path = format!("/bin/{name}");
-    let image = cpio::find(archive, &path)
-        .expect("a readable initramfs")
-        .unwrap_or_else(|| panic!("{path} is in the initramfs"))
-        .data;
     let mut argv: Vec<&[u8]> = Vec::from([name.as_bytes()]);
     argv.extend(args.iter().map(|a| a.as_bytes()));
-    let (space, ctx) = crate::process::load(image, &argv).expect("a loadable program");
-    let p = dispatch::new_process(space, pid);
-    let params =
-        sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
-    dispatch::create(&p, ctx, cpu, params).expect("a dispatcher")
+    start_with(
+        &path,
+        &argv,
+        Personality::Native,
+        pid,
+        cpu,
+        default_params(),
+    )
+    .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn blocked(d: &Dispatcher) -> bool {
