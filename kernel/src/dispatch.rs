@@ -116,8 +116,15 @@ pub struct Process {
     pub run_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
-    /// The process that forked it (0: none).
+    /// The process that forked it (0: none). When a forked process ends,
+    /// its live children pass to its own parent, so that killing an
+    /// ancestor still reaches them; a kernel-started process keeps its
+    /// children's `parent` after it ends, for the same reason.
     pub parent: AtomicU64,
+    /// Being killed: it may fork no more processes and gain no more
+    /// dispatchers (so [`kill_process`] cannot miss one made meanwhile on
+    /// another processor).
+    dying: core::sync::atomic::AtomicBool,
     /// Serializes the kernel's writes to the dispatcher pages (message
     /// rings, soft bits). A plain spin lock, interrupts on: the writes may
     /// fault pages in and wait for shootdowns.
@@ -151,6 +158,9 @@ pub enum WaitError {
 /// Collects an ended child of `parent` (`pid` 0: any): its pid and
 /// status.
 pub fn wait_child(parent: u32, pid: u32) -> Result<(u32, u64), WaitError> {
+    // Lock order: processes, then zombies (as `finish`, which moves an
+    // ending child from one to the other under both).
+    let procs = PROCESSES.lock();
     let mut z = ZOMBIES.lock();
     let found = z
         .iter()
@@ -160,8 +170,7 @@ pub fn wait_child(parent: u32, pid: u32) -> Result<(u32, u64), WaitError> {
         z.remove(&c);
         return Ok((c, s));
     }
-    drop(z);
-    let live = PROCESSES.lock().values().any(|p| {
+    let live = procs.values().any(|p| {
         p.parent.load(Ordering::Relaxed) == u64::from(parent) && (pid == 0 || p.pid == pid)
     });
     if live {
@@ -180,7 +189,33 @@ pub fn alloc_pid() -> u32 {
 
 /// A process around `space`, with id `pid` (from [`alloc_pid`]).
 pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
-    let p = Arc::new(Process {
+    let p = process_value(space, pid, 0);
+    PROCESSES.lock().insert(pid, p.clone());
+    p
+}
+
+/// A process forked by `parent`, or `None` while `parent` is being
+/// killed.
+pub fn new_child(space: Space, pid: u32, parent: &Process) -> Option<Arc<Process>> {
+    let p = process_value(space, pid, parent.pid);
+    let mut procs = PROCESSES.lock();
+    if parent.dying.load(Ordering::SeqCst) {
+        return None;
+    }
+    procs.insert(pid, p.clone());
+    Some(p)
+}
+
+/// Forgets a process that never got a dispatcher (its creation failed
+/// half-way): its space goes now.
+pub fn discard(p: &Process) {
+    PROCESSES.lock().remove(&p.pid);
+    let space = p.space.lock().take();
+    drop(space);
+}
+
+fn process_value(space: Space, pid: u32, parent: u32) -> Arc<Process> {
+    Arc::new(Process {
         pid,
         space: spin::Mutex::new(Some(Arc::new(ProcessSpace(Some(space))))),
         dispatchers: IrqMutex::new(BTreeMap::new()),
@@ -191,11 +226,10 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
         trap_entry: AtomicU64::new(0),
         run_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
-        parent: AtomicU64::new(0),
+        parent: AtomicU64::new(u64::from(parent)),
+        dying: core::sync::atomic::AtomicBool::new(false),
         page_lock: spin::Mutex::new(()),
-    });
-    PROCESSES.lock().insert(pid, p.clone());
-    p
+    })
 }
 
 /// The live process `pid`.
@@ -262,8 +296,8 @@ pub fn create(
     ctx: UserContext,
     cpu: usize,
     params: Params,
-) -> Result<Arc<Dispatcher>, sched::Error> {
-    let id = smp().create(cpu, params)?;
+) -> Result<Arc<Dispatcher>, CreateError> {
+    let id = smp().create(cpu, params).map_err(CreateError::Sched)?;
     let d = Arc::new(Dispatcher {
         id,
         process: process.clone(),
@@ -274,13 +308,41 @@ pub fn create(
         pending: AtomicU64::new(0),
         preempted: core::sync::atomic::AtomicBool::new(false),
     });
-    process.dispatchers.lock().insert(cpu, id);
-    TABLE.lock().insert(id.to_raw(), d.clone());
+    {
+        // Checked, and made findable, under the lock `kill_process` takes
+        // to list them after it marks the process dying.
+        let mut ds = process.dispatchers.lock();
+        let refused = if process.dying.load(Ordering::SeqCst) {
+            Some(CreateError::Dying)
+        } else if ds.contains_key(&cpu) {
+            Some(CreateError::Busy)
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            drop(ds);
+            let _ = smp().exit(id, now());
+            return Err(e);
+        }
+        ds.insert(cpu, id);
+        TABLE.lock().insert(id.to_raw(), d.clone());
+    }
     let t = &crate::trace::TRACER;
     ktrace::events::sched::create(t, id.to_raw(), cpu as u32, params.class as u8);
-    let woke = smp().wake(id)?;
+    let woke = smp().wake(id).map_err(CreateError::Sched)?;
     ktrace::events::sched::wake(t, id.to_raw(), woke.cpu as u32, woke.wake.preempt);
     Ok(d)
+}
+
+/// Why [`create`] made no dispatcher.
+#[derive(Debug)]
+pub enum CreateError {
+    /// The scheduler refused (no such processor, table full).
+    Sched(sched::Error),
+    /// The process is being killed.
+    Dying,
+    /// The process already has a dispatcher on that processor.
+    Busy,
 }
 
 /// Stops a dispatcher that is not running (a test's clean-up, a killed
@@ -291,17 +353,32 @@ pub fn kill(d: &Dispatcher, status: u64) {
     }
 }
 
-/// Stops every dispatcher of `p` that is not running, and those of the
-/// processes it forked, recursively (a test's clean-up, a killed process).
+/// Stops every dispatcher of `p`, and those of the processes it forked,
+/// recursively (a test's clean-up, a killed process). A dispatcher running
+/// on another processor leaves it at its next tick. Once this starts, `p`
+/// forks no more and gains no dispatchers, so none escapes.
 pub fn kill_process(p: &Process, status: u64) {
-    let children: alloc::vec::Vec<Arc<Process>> = PROCESSES
-        .lock()
-        .values()
-        .filter(|c| c.parent.load(Ordering::Relaxed) == u64::from(p.pid))
-        .cloned()
-        .collect();
-    for c in children {
-        kill_process(&c, status);
+    loop {
+        let children: alloc::vec::Vec<Arc<Process>> = {
+            let procs = PROCESSES.lock();
+            p.dying.store(true, Ordering::SeqCst);
+            procs
+                .values()
+                .filter(|c| {
+                    c.parent.load(Ordering::Relaxed) == u64::from(p.pid)
+                        && !c.dying.load(Ordering::SeqCst)
+                })
+                .cloned()
+                .collect()
+        };
+        if children.is_empty() {
+            break;
+        }
+        // A child that ends meanwhile passes its own children to `p`:
+        // the next round finds them.
+        for c in children {
+            kill_process(&c, status);
+        }
     }
     let ids: alloc::vec::Vec<DispatcherId> = p.dispatchers.lock().values().copied().collect();
     for id in ids {
@@ -319,12 +396,31 @@ fn finish(d: &Dispatcher, status: u64) {
         ds.is_empty()
     };
     if last {
-        PROCESSES.lock().remove(&p.pid);
-        // Its own ended children will never be collected now.
-        ZOMBIES.lock().retain(|_, (parent, _)| *parent != p.pid);
         let parent = p.parent.load(Ordering::Relaxed) as u32;
-        if parent != 0 {
-            ZOMBIES.lock().insert(p.pid, (parent, status));
+        let parent_lives = {
+            let mut procs = PROCESSES.lock();
+            procs.remove(&p.pid);
+            if parent != 0 {
+                // Its live children pass to its parent (see `parent`).
+                for c in procs.values() {
+                    let _ = c.parent.compare_exchange(
+                        u64::from(p.pid),
+                        u64::from(parent),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+            let mut z = ZOMBIES.lock();
+            // Its own ended children will never be collected now.
+            z.retain(|_, (pp, _)| *pp != p.pid);
+            let lives = parent != 0 && procs.contains_key(&parent);
+            if lives {
+                z.insert(p.pid, (parent, status));
+            }
+            lives
+        };
+        if parent_lives {
             if let Some(pp) = process(parent) {
                 let ids: alloc::vec::Vec<DispatcherId> =
                     pp.dispatchers.lock().values().copied().collect();
@@ -517,8 +613,10 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
                 }
             }
             exit => {
-                let _ = smp().exit(d.id, now());
-                finish(&d, exit);
+                // Not if it was killed while it ran (already finished).
+                if smp().exit(d.id, now()).is_ok() {
+                    finish(&d, exit);
+                }
             }
         }
     }

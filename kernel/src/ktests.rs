@@ -78,9 +78,13 @@ fn is_numa_only(t: &Test) -> bool {
 pub fn run(start: usize) -> ! {
     let tests = registry();
     let selfcheck = crate::cmdline().get("ktest.selfcheck");
+    let only = crate::cmdline().get(ktest::protocol::CMDLINE_ONLY);
     println!("{PREFIX}begin {} from {start}", tests.len());
     for (i, t) in tests.iter().enumerate().skip(start) {
         if is_selfcheck(t) && !selfcheck.is_some_and(|k| t.name.ends_with(k)) {
+            continue;
+        }
+        if only.is_some_and(|o| !t.name.contains(o)) {
             continue;
         }
         if is_numa_only(t) && crate::mm::heap::kalloc().nodes() < 2 {

@@ -622,6 +622,10 @@ pub fn create_dispatcher(cpu: u64, entry: u64, stack: u64) -> SyscallResult {
         .info(me.id)
         .map(|(_, i)| i.params)
         .map_err(|_| Errno::Esrch)?;
-    dispatch::create(&me.process, ctx, cpu, params.pinned()).map_err(|_| Errno::Enomem)?;
+    dispatch::create(&me.process, ctx, cpu, params.pinned()).map_err(|e| match e {
+        dispatch::CreateError::Busy => Errno::Ebusy,
+        dispatch::CreateError::Dying => Errno::Esrch,
+        dispatch::CreateError::Sched(_) => Errno::Enomem,
+    })?;
     Ok(0)
 }

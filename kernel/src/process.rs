@@ -272,8 +272,10 @@ pub fn start_with(
         Personality::Linux => load_linux(image, argv, cpu)?,
     };
     let p = crate::dispatch::new_process(space, pid);
-    crate::dispatch::create(&p, ctx, cpu, params)
-        .map_err(|_| SpawnError::Memory(MmError::OutOfMemory))
+    crate::dispatch::create(&p, ctx, cpu, params).map_err(|_| {
+        crate::dispatch::discard(&p);
+        SpawnError::Memory(MmError::OutOfMemory)
+    })
 }
 
 /// [`start_with`] a fresh process id, on this processor, with

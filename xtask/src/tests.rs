@@ -78,6 +78,19 @@ pub struct TestArgs {
     /// Build the kernel with optimisations.
     #[arg(long)]
     release: bool,
+    /// Only the in-kernel tests whose name contains this (host tests are
+    /// skipped), e.g. `--only dispatch_fuzz`.
+    #[arg(long, conflicts_with = "host_only")]
+    only: Option<String>,
+    /// Only on these machines (smp1, smp4, numa2; default: all three).
+    #[arg(long, value_delimiter = ',')]
+    machine: Vec<String>,
+    /// Extra kernel command-line words, e.g. `fuzz.seconds=60`.
+    #[arg(long)]
+    append: Option<String>,
+    /// Boot each machine this many times (to catch a rare failure).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
 }
 
 #[derive(Default)]
@@ -199,6 +212,8 @@ fn kernel_tests(
     kernel: &std::path::Path,
     machine: &Machine,
     selfcheck: Option<&str>,
+    only: Option<&str>,
+    append: Option<&str>,
     tally: &mut Tally,
 ) {
     let smp = machine.label;
@@ -217,6 +232,14 @@ fn kernel_tests(
         );
         if let Some(k) = selfcheck {
             cfg.cmdline.push_str(&format!(" ktest.selfcheck={k}"));
+        }
+        if let Some(o) = only {
+            cfg.cmdline
+                .push_str(&format!(" {}={o}", protocol::CMDLINE_ONLY));
+        }
+        if let Some(a) = append {
+            cfg.cmdline.push(' ');
+            cfg.cmdline.push_str(a);
         }
         cfg.timeout = Some(BOOT_TIMEOUT);
         cfg.idle_timeout = Some(IDLE_TIMEOUT);
@@ -322,7 +345,15 @@ fn boot_trace(kernel: &std::path::Path, tally: &mut Tally) {
 /// Runs the suite; the exit code is non-zero if anything failed.
 pub fn run(args: TestArgs) -> ExitCode {
     let mut tally = Tally::default();
-    if !args.kernel_only {
+    if let Some(m) = args
+        .machine
+        .iter()
+        .find(|m| !MACHINES.iter().any(|k| k.label == *m))
+    {
+        eprintln!("unknown machine '{m}': smp1, smp4 or numa2");
+        return ExitCode::FAILURE;
+    }
+    if !args.kernel_only && args.only.is_none() {
         crate::prereq::offer_optional();
         host_tests(&mut tally, !args.no_loom);
     }
@@ -331,15 +362,35 @@ pub fn run(args: TestArgs) -> ExitCode {
             Err(e) => tally.fail(format!("kernel tests: {e}")),
             Ok(kernel) => {
                 let selfcheck = std::env::var("K42_KTEST_SELFCHECK").ok();
-                for (i, machine) in MACHINES.iter().enumerate() {
-                    crate::step(format!(
-                        "in-kernel tests on {} (-smp {})",
-                        machine.label, machine.smp
-                    ));
-                    let check = if i == 0 { selfcheck.as_deref() } else { None };
-                    kernel_tests(&kernel, machine, check, &mut tally);
+                let chosen = |m: &Machine| {
+                    args.machine.is_empty() || args.machine.iter().any(|l| l == m.label)
+                };
+                for round in 1..=args.repeat.max(1) {
+                    for (i, machine) in MACHINES.iter().enumerate().filter(|(_, m)| chosen(m)) {
+                        crate::step(format!(
+                            "in-kernel tests on {} (-smp {}){}",
+                            machine.label,
+                            machine.smp,
+                            if args.repeat > 1 {
+                                format!(", round {round}")
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        let check = if i == 0 { selfcheck.as_deref() } else { None };
+                        kernel_tests(
+                            &kernel,
+                            machine,
+                            check,
+                            args.only.as_deref(),
+                            args.append.as_deref(),
+                            &mut tally,
+                        );
+                    }
                 }
-                boot_trace(&kernel, &mut tally);
+                if args.only.is_none() && args.machine.is_empty() {
+                    boot_trace(&kernel, &mut tally);
+                }
             }
         }
     }

@@ -23,6 +23,8 @@ pub const PREFIX: &str = "ktest: ";
 pub const CMDLINE_RUN: &str = "ktest";
 /// Kernel command-line key: index of the first test to run.
 pub const CMDLINE_START: &str = "ktest.start";
+/// Kernel command-line key: run only the tests whose name contains this.
+pub const CMDLINE_ONLY: &str = "ktest.only";
 
 /// `isa-debug-exit` value written when every test passed.
 pub const EXIT_PASS: u8 = 0x10;

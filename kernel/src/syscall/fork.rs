@@ -14,7 +14,7 @@
 
 use super::{Errno, SyscallResult};
 use crate::arch::usermode::UserContext;
-use crate::dispatch::{self, WaitError};
+use crate::dispatch::{self, CreateError, WaitError};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
@@ -38,9 +38,9 @@ pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
     ctx.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
     crate::arch::usermode::save_fpu(&mut ctx.fpu);
     let pid = dispatch::alloc_pid();
-    let child = dispatch::new_process(child_space, pid);
     let p = &d.process;
-    child.parent.store(u64::from(p.pid), Ordering::Relaxed);
+    // Refused while the caller is being killed.
+    let child = dispatch::new_child(child_space, pid, p).ok_or(Errno::Esrch)?;
     for (from, to) in [
         (&p.syscall_entry, &child.syscall_entry),
         (&p.interrupt_entry, &child.interrupt_entry),
@@ -49,11 +49,20 @@ pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
     ] {
         to.store(from.load(Ordering::Acquire), Ordering::Release);
     }
-    let params = dispatch::smp()
+    let made = dispatch::smp()
         .info(d.id)
-        .map(|(_, i)| i.params)
-        .map_err(|_| Errno::Esrch)?;
-    dispatch::create(&child, ctx, cpu, params).map_err(|_| Errno::Enomem)?;
+        .map_err(|_| Errno::Esrch)
+        .and_then(|(_, i)| {
+            dispatch::create(&child, ctx, cpu, i.params).map_err(|e| match e {
+                CreateError::Dying => Errno::Esrch,
+                CreateError::Sched(sched::Error::TooManyDispatchers) => Errno::Eagain,
+                _ => Errno::Enomem,
+            })
+        });
+    if let Err(e) = made {
+        dispatch::discard(&child);
+        return Err(e);
+    }
     Ok(u64::from(pid))
 }
 
