@@ -2,7 +2,7 @@
 //! debugging call, until the console server takes over). Returns `len`,
 //! or `-EFAULT` if any byte is not readable user memory.
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 use crate::arch::uaccess::copy_from_user;
 
 /// Longest write, per call.
@@ -10,7 +10,8 @@ const MAX: u64 = 4096;
 
 /// Copies in chunks and prints them; the output is also captured when a
 /// test asked for it ([`crate::process::capture`]).
-pub fn sys_console_write(args: &[u64; 6]) -> SyscallResult {
+pub fn sys_console_write(cx: &mut Context<'_>) -> SyscallResult {
+    let args = &cx.args;
     let (buf, len) = (args[0], args[1]);
     if len > MAX {
         return Err(Errno::Einval);
@@ -27,7 +28,8 @@ pub fn sys_console_write(args: &[u64; 6]) -> SyscallResult {
 /// `kernel_log(buf, len)`: a diagnostic line for the kernel log (a
 /// `WARN` line naming the process), not part of the program's output:
 /// the system library reports unimplemented calls this way.
-pub fn sys_kernel_log(args: &[u64; 6]) -> SyscallResult {
+pub fn sys_kernel_log(cx: &mut Context<'_>) -> SyscallResult {
+    let args = &cx.args;
     let (buf, len) = (args[0], args[1].min(MAX));
     let mut bytes = [0u8; MAX as usize];
     let bytes = &mut bytes[..len as usize];

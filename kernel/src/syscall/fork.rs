@@ -12,18 +12,18 @@
 //! blocks; a child's end raises [`SOFT_CHILD`](crate::dispatch::SOFT_CHILD)
 //! in the parent), `-ECHILD` if there is none.
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 use crate::arch::usermode::UserContext;
 use crate::dispatch::{self, CreateError, WaitError};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 
-/// `fork_process()`, served in `dispatch` (it needs the caller's frame):
-/// the child starts as a copy of the caller at this very call, returning
-/// 0 (the system library then finishes the reflected `fork` in the child
-/// as in the parent, so its own state, such as "a call is in progress",
-/// stays consistent).
-pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
+/// `fork_process()`: the child starts as a copy of the caller's frame
+/// ([`Context::frame`]) at this very call, returning 0 (the system
+/// library then finishes the reflected `fork` in the child as in the
+/// parent, so its own state, such as "a call is in progress", stays
+/// consistent).
+pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let d = dispatch::current().ok_or(Errno::Einval)?;
     let cpu = crate::arch::percpu::current_id();
     let space = d.process.space().ok_or(Errno::Esrch)?;
@@ -32,7 +32,7 @@ pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
         .fork(hat, Arc::new(::mm::NullDispatcher))
         .map_err(|_| Errno::Enomem)?;
     let mut ctx = UserContext::new(0, 0);
-    ctx.frame = *frame;
+    ctx.frame = *cx.frame;
     ctx.frame.rax = 0;
     ctx.fs_base = x86_64::registers::model_specific::FsBase::read().as_u64();
     ctx.gs_base = x86_64::registers::model_specific::KernelGsBase::read().as_u64();
@@ -67,7 +67,8 @@ pub fn fork_process(frame: &crate::arch::trap::TrapFrame) -> SyscallResult {
 }
 
 /// The handler of `wait_child(pid)`.
-pub fn sys_wait_child(a: &[u64; 6]) -> SyscallResult {
+pub fn sys_wait_child(cx: &mut Context<'_>) -> SyscallResult {
+    let a = &cx.args;
     let d = dispatch::current().ok_or(Errno::Einval)?;
     match dispatch::wait_child(d.process.pid, a[0] as u32) {
         Ok((pid, status)) => Ok((status << 32) | u64::from(pid)),

@@ -4,7 +4,7 @@
 //! (1), `PROT_WRITE` (2) and `PROT_EXEC` (4) bits; ranges are page
 //! aligned; the errors are `mm`'s, as errno values.
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 use ::mm::{MapOptions, MmError, Prot};
 
 fn prot(bits: u64) -> Result<Prot, Errno> {
@@ -35,20 +35,23 @@ fn with_space<R>(
 }
 
 /// Maps zero-filled memory.
-pub fn sys_map_anon(a: &[u64; 6]) -> SyscallResult {
+pub fn sys_map_anon(cx: &mut Context<'_>) -> SyscallResult {
+    let a = &cx.args;
     let p = prot(a[2])?;
     with_space(|s| s.map_anon(a[0], a[1], p, MapOptions::default()))?;
     Ok(0)
 }
 
 /// Unmaps.
-pub fn sys_unmap(a: &[u64; 6]) -> SyscallResult {
+pub fn sys_unmap(cx: &mut Context<'_>) -> SyscallResult {
+    let a = &cx.args;
     with_space(|s| s.unmap(a[0], a[1]))?;
     Ok(0)
 }
 
 /// Changes protection.
-pub fn sys_protect(a: &[u64; 6]) -> SyscallResult {
+pub fn sys_protect(cx: &mut Context<'_>) -> SyscallResult {
+    let a = &cx.args;
     let p = prot(a[2])?;
     with_space(|s| s.protect(a[0], a[1], p))?;
     Ok(0)

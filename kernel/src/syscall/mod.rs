@@ -11,9 +11,11 @@
 //! issue). Anything not in [`TABLE`] returns `-ENOSYS`, is logged once per
 //! number, and is traced like every call.
 //!
-//! A handler gets the six argument registers and returns a value or an
-//! [`Errno`]; user pointers go through `arch::uaccess`, so a bad one is
-//! `-EFAULT`.
+//! A handler gets a [`Context`] (the six argument registers and the
+//! caller's saved frame, which calls such as `resume` and `fork_process`
+//! read or replace) and returns a value or an [`Errno`]; the value goes to
+//! the caller's `rax`. User pointers go through `arch::uaccess`, so a bad
+//! one is `-EFAULT`.
 
 mod block;
 mod console_write;
@@ -39,8 +41,7 @@ pub const EXPORT: u64 = sched::native::nr::COUNT;
 /// `grant`: see [`EXPORT`].
 pub const GRANT: u64 = sched::native::nr::COUNT + 1;
 /// `resume(save_area)`: return from a reflected system call
-/// ([`reflect`]); served in [`dispatch`] itself, since it replaces the
-/// frame.
+/// ([`reflect`]); it replaces the caller's frame.
 pub const RESUME: u64 = sched::native::nr::COUNT + 2;
 /// `map_anon(addr, len, prot)`.
 pub const MAP_ANON: u64 = sched::native::nr::COUNT + 3;
@@ -96,14 +97,23 @@ impl From<crate::arch::uaccess::Efault> for Errno {
 /// What a handler returns.
 pub type SyscallResult = Result<u64, Errno>;
 
+/// What a handler gets.
+pub struct Context<'a> {
+    /// The arguments: `rdi, rsi, rdx, r10, r8, r9`.
+    pub args: [u64; 6],
+    /// The caller's registers, saved by `syscall_entry`; the caller
+    /// returns to them (after [`dispatch`] stores the result in `rax`).
+    pub frame: &'a mut TrapFrame,
+}
+
 /// One system call.
 pub struct Syscall {
     /// Its number (`rax`).
     pub nr: u64,
     /// Its name, for logs and traces.
     pub name: &'static str,
-    /// The handler, given `rdi, rsi, rdx, r10, r8, r9`.
-    pub handler: fn(&[u64; 6]) -> SyscallResult,
+    /// The handler.
+    pub handler: fn(&mut Context<'_>) -> SyscallResult,
 }
 
 macro_rules! syscall_table {
@@ -128,6 +138,8 @@ syscall_table! {
     NATIVE | sched::native::nr::TIMER           => "timer",           timer::sys_timer;
     NATIVE | CLOCK                              => "clock",           timer::sys_clock;
     NATIVE | PROCESS_ID                         => "process_id",      process_id::sys_process_id;
+    NATIVE | RESUME                             => "resume",          reflect::sys_resume;
+    NATIVE | FORK_PROCESS                       => "fork_process",    fork::sys_fork_process;
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
@@ -183,22 +195,8 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) {
             return leave(frame);
         }
     }
-    if nr == NATIVE | RESUME {
-        match reflect::resume(frame, args[0]) {
-            Ok(()) => {
-                ktrace::events::syscall::exit(t, nr, frame.rax as i64);
-                return leave(frame);
-            }
-            Err(e) => {
-                frame.rax = (-(e as i64)) as u64;
-                return leave(frame);
-            }
-        }
-    }
     let result = match TABLE.iter().find(|s| s.nr == nr) {
-        Some(call) => (call.handler)(&args),
-        // Needs the caller's frame: the child continues from it.
-        None if nr == NATIVE | FORK_PROCESS => fork::fork_process(frame),
+        Some(call) => (call.handler)(&mut Context { args, frame }),
         None => unknown(nr),
     };
     let value = match result {

@@ -2,10 +2,10 @@
 //! (PPC servers see callers by it; the system library answers `getpid`
 //! with it). `-EINVAL` for a program run outside the dispatcher scheduler.
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 
 /// The handler.
-pub fn sys_process_id(_args: &[u64; 6]) -> SyscallResult {
+pub fn sys_process_id(_cx: &mut Context<'_>) -> SyscallResult {
     let d = crate::dispatch::current().ok_or(Errno::Einval)?;
     Ok(u64::from(d.process.pid))
 }

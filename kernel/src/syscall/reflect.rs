@@ -13,6 +13,7 @@
 //! like any return to user mode) and the program continues after its
 //! `syscall` instruction. Native calls are never reflected.
 
+use super::{Context, SyscallResult};
 use crate::arch::trap::TrapFrame;
 use crate::arch::uaccess::{copy_from_user, copy_to_user};
 use crate::arch::{percpu, usermode};
@@ -88,11 +89,13 @@ pub fn reflect(frame: &mut TrapFrame, entry: u64) {
     frame.rsp = ((frame.rsp.wrapping_sub(128)) & !15).wrapping_sub(8);
 }
 
-/// `resume(save_area)`: continues the program from a saved frame.
-/// `-EFAULT` (to the library) if the save area cannot be read.
-pub fn resume(frame: &mut TrapFrame, save: u64) -> Result<(), super::Errno> {
+/// `resume(save_area)`: continues the program from a saved frame: the
+/// caller's whole frame ([`Context::frame`]) is replaced, and the value
+/// returned is the saved `rax`. `-EFAULT` (to the library, its frame
+/// untouched) if the save area cannot be read.
+pub fn sys_resume(cx: &mut Context<'_>) -> SyscallResult {
     let mut b = [0u8; FRAME_BYTES];
-    copy_from_user(&mut b, save)?;
-    *frame = frame_from_bytes(&b);
-    Ok(())
+    copy_from_user(&mut b, cx.args[0])?;
+    *cx.frame = frame_from_bytes(&b);
+    Ok(cx.frame.rax)
 }

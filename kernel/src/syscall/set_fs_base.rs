@@ -2,11 +2,12 @@
 //! calling context (what `arch_prctl(ARCH_SET_FS / ARCH_SET_GS)` become in
 //! the system library).
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 use crate::arch::usermode;
 
 /// Refuses a non-canonical or kernel address.
-pub fn sys_set_fs_base(args: &[u64; 6]) -> SyscallResult {
+pub fn sys_set_fs_base(cx: &mut Context<'_>) -> SyscallResult {
+    let args = &cx.args;
     if args[0] >= ::mm::USER_END {
         return Err(Errno::Einval);
     }
@@ -15,7 +16,8 @@ pub fn sys_set_fs_base(args: &[u64; 6]) -> SyscallResult {
 }
 
 /// Refuses a non-canonical or kernel address.
-pub fn sys_set_gs_base(args: &[u64; 6]) -> SyscallResult {
+pub fn sys_set_gs_base(cx: &mut Context<'_>) -> SyscallResult {
+    let args = &cx.args;
     if args[0] >= ::mm::USER_END {
         return Err(Errno::Einval);
     }

@@ -9,7 +9,7 @@
 //! its run loop, which fires due timers ([`expire`]). The tick is 10 ms,
 //! so deadlines are met to within a tick.
 
-use super::{Errno, SyscallResult};
+use super::{Context, Errno, SyscallResult};
 use crate::sync::IrqMutex;
 use alloc::collections::BTreeMap;
 
@@ -22,7 +22,8 @@ static TIMERS: IrqMutex<BTreeMap<(u64, u64), ()>> = IrqMutex::new(BTreeMap::new(
 static DEADLINES: IrqMutex<BTreeMap<u64, u64>> = IrqMutex::new(BTreeMap::new());
 
 /// `timer(kind, time)`.
-pub fn sys_timer(a: &[u64; 6]) -> SyscallResult {
+pub fn sys_timer(cx: &mut Context<'_>) -> SyscallResult {
+    let a = &cx.args;
     let d = crate::dispatch::current().ok_or(Errno::Einval)?;
     let id = d.id.to_raw();
     let now = crate::time::now_ns();
@@ -45,7 +46,7 @@ pub fn sys_timer(a: &[u64; 6]) -> SyscallResult {
 }
 
 /// `clock()`: nanoseconds since boot.
-pub fn sys_clock(_a: &[u64; 6]) -> SyscallResult {
+pub fn sys_clock(_cx: &mut Context<'_>) -> SyscallResult {
     Ok(crate::time::now_ns())
 }
 

@@ -3,10 +3,10 @@
 //! scheduler picks again (itself, if it is still the most deserving); a
 //! program run directly (`process::spawn_and_wait`) just continues.
 
-use super::SyscallResult;
+use super::{Context, SyscallResult};
 
 /// Always succeeds.
-pub fn sys_yield(_args: &[u64; 6]) -> SyscallResult {
+pub fn sys_yield(_cx: &mut Context<'_>) -> SyscallResult {
     crate::dispatch::user_yield();
     Ok(0)
 }
