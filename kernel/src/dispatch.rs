@@ -431,6 +431,7 @@ fn finish(d: &Dispatcher, status: u64) {
                 }
             }
         }
+        crate::syscall::shared::forget(p.pid);
         // Destroyed here, or by whoever still holds it when they let go.
         let space = p.space.lock().take();
         drop(space);

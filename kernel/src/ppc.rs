@@ -252,7 +252,7 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
 /// Starts the `Echo` server of `/bin/native-tests` on this processor and
 /// runs it until it waits for calls; returns its dispatcher and the handle
 /// of its object. `client` is the one process granted right 0b1.
-fn start_echo_server(client: u32) -> (alloc::sync::Arc<dispatch::Dispatcher>, u64) {
+pub(crate) fn start_echo_server(client: u32) -> (alloc::sync::Arc<dispatch::Dispatcher>, u64) {
     let pid = dispatch::alloc_pid();
     let d = start(
         pid,

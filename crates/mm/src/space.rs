@@ -310,6 +310,58 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         self.add_region(info, fcms)
     }
 
+    /// What the region covering `va` maps.
+    pub fn region_at(&self, va: u64) -> Result<RegionInfo, MmError> {
+        let e = self
+            .process
+            .call(|p| p.lookup(va))?
+            .ok_or(MmError::BadAddress(va))?;
+        Ok(e.info)
+    }
+
+    /// Maps `[src, src + len)` of `from`'s shared memory at `va` here,
+    /// with `prot`: a Region over the same FCM as `from`'s, so both
+    /// address spaces see every store (K42's sharing: one FCM mapped by
+    /// Regions of two Processes). The range must lie in one shared
+    /// ([`MapOptions::shared`]) region of the default kind, aligned to its
+    /// page size; its pages stay charged to `from`'s PM and live while
+    /// either mapping does.
+    pub fn map_shared_from<H2: Hat + 'static>(
+        &self,
+        va: u64,
+        from: &AddressSpace<P, H2>,
+        src: u64,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), MmError> {
+        let e = from
+            .process
+            .call(|p| p.lookup(src))?
+            .ok_or(MmError::BadAddress(src))?;
+        let info = e.info;
+        if !info.shared || info.kind != RegionKind::Default {
+            return Err(MmError::Invalid(
+                "only shared memory of a default region can be mapped elsewhere",
+            ));
+        }
+        check_range(src, len, info.unit())?;
+        check_range(va, len, info.unit())?;
+        if src + len > info.end() {
+            return Err(MmError::Invalid("the range leaves the shared region"));
+        }
+        let fcms = e.region.call(|r| r.fcms())?;
+        let here = RegionInfo {
+            start: va,
+            len,
+            prot,
+            kind: RegionKind::Default,
+            offset: info.offset + (src - info.start),
+            large: info.large,
+            shared: true,
+        };
+        self.add_region(here, fcms)
+    }
+
     /// `mmap(MAP_SHARED)` of `file` at byte `offset` (page aligned).
     pub fn map_file(
         &self,

@@ -973,3 +973,50 @@ fn sole_survivor_adopts_frozen_pages_without_copying() {
     parent.destroy().unwrap();
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
 }
+
+#[test]
+fn shared_memory_is_mapped_in_a_second_space() {
+    both(|rep| {
+        let m = machine(2, 128);
+        let _c = m.rt.enter(0).unwrap();
+        let a = m.space(rep);
+        let b = m.space(rep);
+        let shared = MapOptions {
+            shared: true,
+            ..Default::default()
+        };
+        a.map_anon(VA, 16 * P, Prot::RW, shared).unwrap();
+        a.write(VA + 4 * P, b"from a").unwrap();
+        // Four pages from the fourth, elsewhere in b.
+        b.map_shared_from(VA + 100 * P, &a, VA + 4 * P, 4 * P, Prot::RW)
+            .unwrap();
+        let mut buf = [0u8; 6];
+        b.read(VA + 100 * P, &mut buf).unwrap();
+        assert_eq!(&buf, b"from a");
+        b.write(VA + 103 * P, b"from b").unwrap();
+        a.read(VA + 7 * P, &mut buf).unwrap();
+        assert_eq!(&buf, b"from b");
+        assert_eq!(
+            b.region_at(VA + 101 * P).unwrap().offset,
+            4 * P,
+            "the region maps the FCM from its fourth page"
+        );
+        // Private memory, ranges outside the region, overlaps: refused.
+        a.map_anon(VA + 64 * P, P, Prot::RW, MapOptions::default())
+            .unwrap();
+        let bad = [
+            b.map_shared_from(VA + 200 * P, &a, VA + 64 * P, P, Prot::RW),
+            b.map_shared_from(VA + 200 * P, &a, VA + 14 * P, 4 * P, Prot::RW),
+            b.map_shared_from(VA + 200 * P, &a, VA + 32 * P, P, Prot::RW),
+            b.map_shared_from(VA + 102 * P, &a, VA, P, Prot::RW),
+            b.map_shared_from(VA + 200 * P + 1, &a, VA, P, Prot::RW),
+        ];
+        assert!(bad.iter().all(|r| r.is_err()), "{bad:?}");
+        // The pages outlive the space that made them, and go with the last.
+        a.destroy().unwrap();
+        b.read(VA + 103 * P, &mut buf).unwrap();
+        assert_eq!(&buf, b"from b");
+        b.destroy().unwrap();
+        assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+    });
+}

@@ -14,6 +14,7 @@
 
 pub mod frames;
 pub mod heap;
+mod shared_tests;
 pub mod stacks;
 pub mod user;
 mod user_tests;

@@ -7,7 +7,7 @@
 use super::{Context, Errno, SyscallResult};
 use ::mm::{MapOptions, MmError, Prot};
 
-fn prot(bits: u64) -> Result<Prot, Errno> {
+pub(super) fn prot(bits: u64) -> Result<Prot, Errno> {
     if bits & !7 != 0 {
         return Err(Errno::Einval);
     }
@@ -18,7 +18,7 @@ fn prot(bits: u64) -> Result<Prot, Errno> {
     })
 }
 
-fn errno(e: MmError) -> Errno {
+pub(super) fn errno(e: MmError) -> Errno {
     match e {
         MmError::BadAddress(_) | MmError::Protection(_) => Errno::Efault,
         MmError::OutOfMemory => Errno::Enomem,
@@ -26,7 +26,7 @@ fn errno(e: MmError) -> Errno {
     }
 }
 
-fn with_space<R>(
+pub(super) fn with_space<R>(
     f: impl FnOnce(&crate::mm::user::Space) -> Result<R, MmError>,
 ) -> Result<R, Errno> {
     let d = crate::dispatch::current().ok_or(Errno::Enosys)?;

@@ -26,6 +26,7 @@ mod memory;
 mod process_id;
 pub mod reflect;
 mod set_fs_base;
+pub mod shared;
 pub mod timer;
 mod yield_now;
 
@@ -59,6 +60,12 @@ pub const FORK_PROCESS: u64 = sched::native::nr::COUNT + 8;
 pub const WAIT_CHILD: u64 = sched::native::nr::COUNT + 9;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
+/// `map_shared(addr, len, prot)`: see `shared.rs`.
+pub const MAP_SHARED: u64 = sched::native::nr::COUNT + 11;
+/// `share(addr, len, pid, prot)`: see `shared.rs`.
+pub const SHARE: u64 = sched::native::nr::COUNT + 12;
+/// `map_handle(handle, addr)`: see `shared.rs`.
+pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,6 +151,9 @@ syscall_table! {
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;
+    NATIVE | MAP_SHARED                         => "map_shared",      shared::sys_map_shared;
+    NATIVE | SHARE                              => "share",           shared::sys_share;
+    NATIVE | MAP_HANDLE                         => "map_handle",      shared::sys_map_handle;
     NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;

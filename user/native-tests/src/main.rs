@@ -31,6 +31,9 @@
 //! | `trap` | a trap entry point: a bad load and a `ud2` are handled and skipped, the program goes on | status 0 |
 //! | `thread-bench` | user-level thread create + run + exit, and yield between two threads | prints cycles |
 //! | `run-entry` | a run entry point: spins until it has been preempted and restarted there three times | status 0 |
+//! | `shm-fork` | a shared and a private page, then a fork: stores to the shared one cross, to the private one not | status 0 |
+//! | `shm-client H` | shares 64 KiB with the `Echo` server of handle H, which sums it; share/map errors | status 0 |
+//! | `shm-bench H` | a 64 KiB PPC through a shared buffer vs through the PPC page | prints cycles |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -162,6 +165,9 @@ mod ppc {
         /// Needs right 0b10, which nobody is granted.
         #[ppc(rights = 0b10)]
         fn secret(&self) -> u64;
+        /// Sums the bytes of memory the caller shared (`share`) with
+        /// handle `handle`: data beyond the PPC page.
+        fn sum_shared(&self, handle: u64) -> u64;
     }
 
     pub struct EchoImpl;
@@ -179,6 +185,9 @@ mod ppc {
         }
         fn secret(&self) -> u64 {
             42
+        }
+        fn sum_shared(&self, handle: u64) -> u64 {
+            crate::shm::sum_shared(handle)
         }
     }
 
@@ -305,6 +314,9 @@ mod ppc {
         }
     }
 }
+
+#[cfg(target_os = "none")]
+mod shm;
 
 #[cfg(target_os = "none")]
 mod heap {
@@ -724,6 +736,8 @@ mod program {
             "thread-bench" => crate::threads::bench(),
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
+            "shm-fork" => crate::shm::fork_case(),
+            "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
             "segv" => {
                 // SAFETY: deliberately not: the kernel must stop us.
                 unsafe { core::ptr::write_volatile(core::ptr::dangling_mut::<u64>(), 1) };
