@@ -63,6 +63,8 @@ const YIELDED: u64 = SWITCH + 1;
 const HANDOFF: u64 = SWITCH + 2;
 /// The dispatcher blocked.
 const BLOCKED: u64 = SWITCH + 3;
+/// The dispatcher's process replaced its program ([`exec`]).
+const EXECED: u64 = SWITCH + 4;
 
 /// Still running (the exit status slot).
 const RUNNING: u64 = u64::MAX;
@@ -476,6 +478,63 @@ pub fn get(id: DispatcherId) -> Option<Arc<Dispatcher>> {
 /// Where the handoff of the current handler goes (per processor).
 static HANDOFF_TO: [AtomicU64; percpu::MAX_CPUS] = [const { AtomicU64::new(0) }; percpu::MAX_CPUS];
 
+/// The context an [`exec`] on this processor continues with.
+static EXEC_CONTEXT: [spin::Mutex<Option<alloc::boxed::Box<UserContext>>>; percpu::MAX_CPUS] =
+    [const { spin::Mutex::new(None) }; percpu::MAX_CPUS];
+
+/// exec: the dispatcher `d`, running here in a system call, replaces its
+/// process's program with `space` (a new image, loaded) entered at `ctx`.
+/// The process keeps its id, parent and children; its other dispatchers
+/// end, its entry points are cleared (the new program registers its own),
+/// and `d` continues with `ctx` in `space` when the call returns (through
+/// the run loop, which drops the old space with its last reference).
+/// `Err(space)` untouched if the process is being killed or has ended.
+///
+/// Exported objects are kept (no Linux program exports any yet); a
+/// dispatcher the process creates on another processor at this very
+/// moment is not stopped.
+pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space> {
+    let p = &d.process;
+    if p.dying.load(Ordering::SeqCst) {
+        return Err(space);
+    }
+    let others: alloc::vec::Vec<DispatcherId> = p
+        .dispatchers
+        .lock()
+        .values()
+        .copied()
+        .filter(|id| *id != d.id)
+        .collect();
+    for id in others {
+        if let Some(o) = get(id) {
+            kill(&o, 0);
+        }
+    }
+    {
+        // Under the lock `finish` takes the space with: a kill now either
+        // finds the new space or leaves none for it.
+        let mut s = p.space.lock();
+        if s.is_none() || p.dying.load(Ordering::SeqCst) {
+            return Err(space);
+        }
+        *s = Some(Arc::new(ProcessSpace(Some(space))));
+    }
+    for entry in [
+        &p.ipc_entry,
+        &p.ipc_stack,
+        &p.syscall_entry,
+        &p.interrupt_entry,
+        &p.trap_entry,
+        &p.run_entry,
+    ] {
+        entry.store(0, Ordering::Release);
+    }
+    d.preempted.store(false, Ordering::Relaxed);
+    *EXEC_CONTEXT[percpu::current_id()].lock() = Some(alloc::boxed::Box::new(ctx));
+    usermode::finish(EXECED);
+    Ok(())
+}
+
 /// The running dispatcher gives this processor to `target` (a PPC call or
 /// return) when the current system call returns; it blocks meanwhile.
 pub fn user_handoff(target: DispatcherId) {
@@ -603,6 +662,12 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
                 match smp().handoff(cpu, to, sched::HandoffMode::Block, now()) {
                     Ok(dispatch) => next = Some(dispatch),
                     Err(e) => log::warn!("handoff {} -> {to}: {e:?}", d.id),
+                }
+            }
+            EXECED => {
+                // The new program, in the space `exec` installed.
+                if let Some(ctx) = EXEC_CONTEXT[cpu].lock().take() {
+                    *d.ctx.lock() = *ctx;
                 }
             }
             BLOCKED => {

@@ -50,6 +50,43 @@ ktest::ktest! {
         assert_eq!(status, 0);
     }
 
+    /// execve (`syscall::exec`, the library's `calls::execve`): failed
+    /// execs return their error and the program goes on; a forked child
+    /// execs and its parent collects the new program's status; a `#!`
+    /// script runs its interpreter with Linux's argv; the program
+    /// re-executes itself with new argv and envp, keeping its pid, its
+    /// blocked signals and ignored ones (caught ones reset), and ends with
+    /// the new image's status. Every frame comes back.
+    fn linux_exec() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let Some((status, out)) = run("linux-exec", &[]) else { return };
+        assert_eq!(
+            out,
+            "missing file: -1 ENOENT\n\
+             not an executable: -1 ENOEXEC\n\
+             a directory: -1 EACCES\n\
+             a file as a directory: -1 ENOTDIR\n\
+             bad path pointer: -1 EFAULT\n\
+             bad argv pointer: -1 EFAULT\n\
+             bad argv string: -1 EFAULT\n\
+             an argument over 128 KiB: -1 E2BIG\n\
+             still running after the failed execs\n\
+             forked child runs the new program: hello\n\
+             forked child's status: 9\n\
+             interpreter argv: [/bin/linux-exec] [script-arg] [/bin/linux-exec-script] [x] [y]\n\
+             script's status: 4\n\
+             exec'd: argc=5 [child] [<pid>] [with space] []\n\
+             env A=1\nenv B=two words\nenv EMPTY=\n\
+             same pid: yes\n\
+             SIGUSR2 still blocked: yes\n\
+             SIGUSR1 reset to default: yes\n\
+             SIGPIPE still ignored: yes\n"
+        );
+        assert_eq!(status, 5, "{out}");
+        assert_eq!(usage_back_to(base), base, "nothing left behind");
+    }
+
     /// argv, the environment and the auxiliary vector reach `main`.
     fn linux_arguments_and_environment() {
         let Some((status, out)) = run("linux-args", &["one", "two words"]) else { return };

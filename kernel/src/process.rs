@@ -138,16 +138,50 @@ pub fn load(image: &[u8], argv: &[&[u8]]) -> Result<(Space, UserContext), SpawnE
 fn setup(space: &Space, image: &[u8], argv: &[&[u8]]) -> Result<UserContext, SpawnError> {
     let plan = elf_loader::load(image, &LoadOptions::default(), &mut SpaceMemory(space))
         .map_err(SpawnError::Elf)?;
-    setup_rest(space, &plan, argv)
+    Ok(setup_rest(space, &plan, &Args::new(argv))?.0)
 }
 
+/// The environment of a program the kernel starts.
+pub const DEFAULT_ENV: &[&[u8]] = &[b"HOME=/"];
+
+/// What a new program starts with besides its image.
+#[derive(Clone, Copy, Debug)]
+pub struct Args<'a> {
+    /// Its arguments.
+    pub argv: &'a [&'a [u8]],
+    /// Its environment.
+    pub envp: &'a [&'a [u8]],
+    /// `AT_EXECFN` (the first argument if `None`).
+    pub execfn: Option<&'a [u8]>,
+    /// The system library's state a Linux program inherits across exec
+    /// (`syscall::exec`), copied to the top of the new stack (empty: none).
+    pub inherit: &'a [u8],
+}
+
+impl<'a> Args<'a> {
+    /// `argv` with [`DEFAULT_ENV`] and nothing inherited.
+    pub fn new(argv: &'a [&'a [u8]]) -> Self {
+        Args {
+            argv,
+            envp: DEFAULT_ENV,
+            execfn: None,
+            inherit: &[],
+        }
+    }
+}
+
+/// Most bytes of the initial stack's strings, pointers and inherited
+/// state (half the stack region).
+pub const MAX_INITIAL_STACK: u64 = STACK_SIZE / 2;
+
 /// The stack, the PPC region and the dispatcher pages of a space whose
-/// program `plan` is loaded; the context at its entry.
+/// program `plan` is loaded; the context at its entry and where the
+/// inherited state went (0: none).
 fn setup_rest(
     space: &Space,
     plan: &elf_loader::LoadPlan,
-    argv: &[&[u8]],
-) -> Result<UserContext, SpawnError> {
+    args: &Args<'_>,
+) -> Result<(UserContext, u64), SpawnError> {
     space.map_anon(
         STACK_TOP - STACK_SIZE,
         STACK_SIZE,
@@ -172,18 +206,44 @@ fn setup_rest(
         Prot::RW,
         MapOptions::default(),
     )?;
-    let mut stack = alloc::vec![0u8; 4096];
+    // The inherited state at the very top, the SysV stack below it.
+    let inherit_at = if args.inherit.is_empty() {
+        STACK_TOP
+    } else {
+        let at = (STACK_TOP - args.inherit.len() as u64) & !15;
+        space.write(at, args.inherit)?;
+        at
+    };
     let params = StackParams {
-        argv,
-        envp: &[b"HOME=/"],
+        argv: args.argv,
+        envp: args.envp,
         random: seed(),
-        execfn: argv.first().copied(),
+        execfn: args.execfn.or(args.argv.first().copied()),
         ..Default::default()
     };
-    let initial = elf_loader::build_stack(&mut stack, STACK_TOP, &plan.aux, &params)
-        .map_err(SpawnError::Stack)?;
-    space.write(STACK_TOP - stack.len() as u64, &stack)?;
-    Ok(UserContext::new(plan.entry, initial.rsp))
+    let mut size = 4096;
+    let initial = loop {
+        let mut stack = alloc::vec![0u8; size];
+        match elf_loader::build_stack(&mut stack, inherit_at, &plan.aux, &params) {
+            Ok(initial) => {
+                space.write(inherit_at - size as u64, &stack)?;
+                break initial;
+            }
+            Err(elf_loader::StackError::TooSmall { needed })
+                if needed > size as u64
+                    && needed + (STACK_TOP - inherit_at) <= MAX_INITIAL_STACK =>
+            {
+                size = needed.next_multiple_of(4096) as usize;
+            }
+            Err(e) => return Err(SpawnError::Stack(e)),
+        }
+    };
+    let inherit = if args.inherit.is_empty() {
+        0
+    } else {
+        inherit_at
+    };
+    Ok((UserContext::new(plan.entry, initial.rsp), inherit))
 }
 
 /// Where the system library of Linux processes lives in the initramfs.
@@ -199,6 +259,17 @@ pub fn load_linux(
     argv: &[&[u8]],
     cpu: usize,
 ) -> Result<(Space, UserContext), SpawnError> {
+    load_linux_with(image, &Args::new(argv), cpu)
+}
+
+/// [`load_linux`] with an environment and inherited library state (exec,
+/// `syscall::exec`): the state lies at the top of the stack, `r9` = its
+/// address, `r10` = its length (both 0 when there is none).
+pub fn load_linux_with(
+    image: &[u8],
+    args: &Args<'_>,
+    cpu: usize,
+) -> Result<(Space, UserContext), SpawnError> {
     let archive = initramfs().ok_or_else(|| SpawnError::NotFound(SYSLIB.into()))?;
     let lib = cpio::find(archive, SYSLIB)
         .map_err(SpawnError::Archive)?
@@ -208,13 +279,15 @@ pub fn load_linux(
     let setup = || -> Result<UserContext, SpawnError> {
         let plan = elf_loader::load(image, &LoadOptions::default(), &mut SpaceMemory(&space))
             .map_err(SpawnError::Elf)?;
-        let mut ctx = setup_rest(&space, &plan, argv)?;
+        let (mut ctx, inherit) = setup_rest(&space, &plan, args)?;
         let lib_plan = elf_loader::load(lib, &LoadOptions::default(), &mut SpaceMemory(&space))
             .map_err(SpawnError::Elf)?;
         ctx.frame.rip = lib_plan.entry;
         ctx.frame.rdi = plan.entry;
         ctx.frame.rsi = plan.brk_start;
         ctx.frame.rdx = cpu as u64;
+        ctx.frame.r9 = inherit;
+        ctx.frame.r10 = args.inherit.len() as u64;
         Ok(ctx)
     };
     match setup() {

@@ -66,7 +66,9 @@ const USER_PROGRAMS: &[(&str, &str)] = &[
 ];
 
 /// Linux programs (C, built with `musl-gcc -static`) for the kernel's
-/// `linux_tests`: (source, path in the archive).
+/// `linux_tests`: (source, path in the archive). A source that is not a
+/// `.c` file (a `#!` script, a file that is no program) goes in as it is,
+/// executable.
 const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/hello.c", "bin/linux-hello"),
     ("tests/linux-hello/args.c", "bin/linux-args"),
@@ -74,6 +76,9 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/writev.c", "bin/linux-writev"),
     ("tests/linux-hello/calls.c", "bin/linux-calls"),
     ("tests/linux-hello/fork.c", "bin/linux-fork"),
+    ("tests/linux-hello/exec.c", "bin/linux-exec"),
+    ("tests/linux-hello/exec-script", "bin/linux-exec-script"),
+    ("tests/linux-hello/exec-garbage", "bin/linux-exec-garbage"),
     (
         "tests/linux-hello/reflect-bench.c",
         "bin/linux-reflect-bench",
@@ -93,6 +98,14 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
     let dir = out_dir.join("linux");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (source, path) in LINUX_PROGRAMS {
+        if !source.ends_with(".c") {
+            let file = crate::root().join(source);
+            let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            archive
+                .file(path, 0o755, &bytes)
+                .map_err(|e| format!("initramfs: {path}: {e}"))?;
+            continue;
+        }
         let out = dir.join(Path::new(path).file_name().unwrap_or_default());
         let output = Command::new("musl-gcc")
             .args(["-static", "-O2", "-Wall", "-Wextra"])

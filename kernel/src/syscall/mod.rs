@@ -19,6 +19,7 @@
 
 mod block;
 mod console_write;
+mod exec;
 mod exit;
 mod fork;
 mod ipc;
@@ -58,6 +59,8 @@ pub const PROCESS_ID: u64 = sched::native::nr::COUNT + 7;
 pub const FORK_PROCESS: u64 = sched::native::nr::COUNT + 8;
 /// `wait_child(pid)`: see `fork.rs`.
 pub const WAIT_CHILD: u64 = sched::native::nr::COUNT + 9;
+/// `exec(path, argv, envp, inherit, inherit_len)`: see `exec.rs`.
+pub const EXEC: u64 = sched::native::nr::COUNT + 10;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 /// `map_shared(addr, len, prot)`: see `shared.rs`.
@@ -73,8 +76,16 @@ pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
 pub enum Errno {
     /// Not permitted.
     Eperm = 1,
+    /// No such file or directory.
+    Enoent = 2,
     /// No such process.
     Esrch = 3,
+    /// Input/output error.
+    Eio = 5,
+    /// Argument list too long.
+    E2big = 7,
+    /// Not an executable format.
+    Enoexec = 8,
     /// Bad handle.
     Ebadf = 9,
     /// No child processes.
@@ -83,12 +94,20 @@ pub enum Errno {
     Eagain = 11,
     /// Out of memory.
     Enomem = 12,
+    /// Permission denied.
+    Eacces = 13,
     /// Bad address.
     Efault = 14,
     /// Busy.
     Ebusy = 16,
+    /// Not a directory.
+    Enotdir = 20,
     /// The call would deadlock.
     Edeadlk = 35,
+    /// A path too long.
+    Enametoolong = 36,
+    /// Too many symbolic links (or nested interpreters).
+    Eloop = 40,
     /// Invalid argument.
     Einval = 22,
     /// No such call.
@@ -148,6 +167,7 @@ syscall_table! {
     NATIVE | RESUME                             => "resume",          reflect::sys_resume;
     NATIVE | FORK_PROCESS                       => "fork_process",    fork::sys_fork_process;
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
+    NATIVE | EXEC                               => "exec",            exec::sys_exec;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;

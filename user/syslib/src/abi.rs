@@ -26,6 +26,8 @@ pub const PROCESS_ID: u64 = NATIVE | (KERNEL + 7);
 pub const FORK_PROCESS: u64 = NATIVE | (KERNEL + 8);
 /// `wait_child(pid)`: an ended child's `status << 32 | pid`.
 pub const WAIT_CHILD: u64 = NATIVE | (KERNEL + 9);
+/// `exec(path, argv, envp, inherit, inherit_len)`: replace the program.
+pub const EXEC: u64 = NATIVE | (KERNEL + 10);
 /// `block()`: sleep until a soft interrupt.
 pub const BLOCK: u64 = NATIVE | 2;
 /// The kernel's debugging calls: the console.

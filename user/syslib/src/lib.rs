@@ -168,6 +168,15 @@ pub trait Native {
     }
     /// `block()`: sleeps until a soft interrupt (a child's end).
     fn block(&mut self) {}
+    /// `exec(path, argv, envp, inherit)`: replaces the program with the
+    /// Linux program at `path` (absolute, NUL-terminated), `argv` and
+    /// `envp` the program's `execve` arrays (read by the kernel), the new
+    /// library starting with `inherit` (`calls::execve`). Returns only if
+    /// it failed, with the error; the process is then unchanged.
+    fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
+        let _ = (path, argv, envp, inherit);
+        Errno::ENOSYS
+    }
 }
 
 /// What the kernel hands the library when it starts it.

@@ -18,6 +18,13 @@
 //! the kernel reloads the frame and the program continues after its
 //! `syscall`.
 //!
+//! After an exec (`syslib::calls::execve`) the kernel also passes the
+//! state the previous program's library handed over (the inherit blob,
+//! on the new stack): its address in `r9` and its length in `r10` (both 0
+//! for a program the kernel started). `_start` keeps them for `start`,
+//! which gives the blob to [`syslib::State::inherit`] before the program
+//! runs.
+//!
 //! The direct-branch path (paper §10): `_start` also publishes a vector at
 //! [`syslib::abi::DIRECT_VECTOR`] whose entry, `direct`, a
 //! program built for it calls like a function (`include/k42-syslib.h`):
@@ -48,6 +55,18 @@ mod k42 {
         unsafe {
             asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a, in("rsi") b,
                  in("rdx") c, lateout("rcx") _, lateout("r11") _, options(nostack))
+        };
+        r
+    }
+
+    /// A native call with up to five arguments (`rdi, rsi, rdx, r10, r8`).
+    pub fn call5(nr: u64, a: u64, b: u64, c: u64, d: u64, e: u64) -> i64 {
+        let r: i64;
+        // SAFETY: as in `call3`.
+        unsafe {
+            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a, in("rsi") b,
+                 in("rdx") c, in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _,
+                 options(nostack))
         };
         r
     }
@@ -154,6 +173,19 @@ mod k42 {
             call3(BLOCK, 0, 0, 0);
         }
 
+        fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
+            let r = call5(
+                EXEC,
+                path.as_ptr() as u64,
+                argv,
+                envp,
+                inherit.as_ptr() as u64,
+                inherit.len() as u64,
+            );
+            // Only a failed exec returns.
+            Errno((r as u64).wrapping_neg() as u32)
+        }
+
         fn cycles(&self) -> u64 {
             let (lo, hi): (u32, u32);
             // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).
@@ -208,7 +240,7 @@ mod entry {
     use core::arch::{asm, global_asm};
     use core::cell::UnsafeCell;
     use core::mem::MaybeUninit;
-    use core::sync::atomic::{AtomicBool, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use syslib::abi::frame;
     use syslib::{Outcome, Startup, Syslib};
 
@@ -220,17 +252,22 @@ mod entry {
     unsafe impl Sync for Instance {}
     static LIB: Instance = Instance(UnsafeCell::new(MaybeUninit::uninit()));
     static BUSY: AtomicBool = AtomicBool::new(true);
+    /// The inherit blob's address and length (`r9`, `r10` at `_start`).
+    static INHERIT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
     // The kernel starts the library here: rsp = the program's initial
     // stack, rdi = its entry, rsi = its brk start, rdx = the processor.
     global_asm!(
         ".global _start",
         "_start:",
+        "mov [rip + {inherit}], r9",
+        "mov [rip + {inherit} + 8], r10",
         "mov rcx, rsp",
         "and rsp, -16",
         "call {start}",
         "ud2",
         start = sym start,
+        inherit = sym INHERIT,
     );
 
     // A reflected system call: rdi = the save area (the program's frame),
@@ -265,6 +302,7 @@ mod entry {
         );
         // SAFETY: nothing else runs yet (`BUSY` is set from the start).
         let lib = unsafe { (*LIB.0.get()).write(lib) };
+        inherit(lib);
         publish_vector(lib);
         BUSY.store(false, Ordering::Release);
         let r = k42::call3(
@@ -293,6 +331,27 @@ mod entry {
                 in("r15") entry,
                 options(noreturn),
             )
+        }
+    }
+
+    /// Takes over the state the previous program's library handed over
+    /// (after an exec).
+    fn inherit(lib: &mut Syslib<Kernel>) {
+        use syslib::Native;
+        let at = INHERIT[0].load(Ordering::Relaxed);
+        let len = INHERIT[1].load(Ordering::Relaxed);
+        if at == 0 {
+            return;
+        }
+        let mut buf = [0u8; syslib::calls::execve::INHERIT_MAX];
+        let Some(blob) = buf.get_mut(..len as usize) else {
+            let why = format_args!("inherited state of {len} bytes: dropped");
+            return syslib::log(&mut lib.native, why);
+        };
+        lib.native.read(at, blob);
+        if let Err(e) = lib.state.inherit(blob) {
+            let why = format_args!("inherited state refused ({e:?})");
+            syslib::log(&mut lib.native, why);
         }
     }
 

@@ -47,6 +47,11 @@ pub struct MockNative {
     pub rdrand: Option<u64>,
     /// Make the next `map_anon` fail with `ENOMEM`.
     pub fail_map: bool,
+    /// Each `exec` asked for: path (with its NUL), argv, envp, the
+    /// inherited state.
+    pub execs: Vec<(Vec<u8>, u64, u64, Vec<u8>)>,
+    /// What `exec` fails with.
+    pub exec_error: Errno,
 }
 
 /// Program layout the mock builds (a small non-PIE static executable).
@@ -80,6 +85,8 @@ impl MockNative {
             hz: Some(2_000_000_000),
             rdrand: None,
             fail_map: false,
+            execs: Vec::new(),
+            exec_error: Errno::ENOENT,
         }
     }
 
@@ -295,6 +302,12 @@ impl Native for MockNative {
         let r = self.rdrand?;
         self.rdrand = Some(r + 1);
         Some(r)
+    }
+
+    fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
+        self.execs
+            .push((path.to_vec(), argv, envp, inherit.to_vec()));
+        self.exec_error
     }
 }
 

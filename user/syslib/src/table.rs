@@ -55,6 +55,8 @@ syscall_table! {
     __NR_vfork           => vfork;
     __NR_wait4           => wait4;
     __NR_exit_group      => exit_group;
+    __NR_execve          => execve;
+    __NR_execveat        => execveat;
     __NR_uname           => uname;
     __NR_arch_prctl      => arch_prctl;
     __NR_set_tid_address => set_tid_address;

@@ -5,6 +5,8 @@
 pub mod arch_prctl;
 pub mod brk;
 pub mod clock_gettime;
+pub mod execve;
+pub mod execveat;
 pub mod exit;
 pub mod exit_group;
 pub mod fork;

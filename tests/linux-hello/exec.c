@@ -1,0 +1,135 @@
+/* execve through the system library: errors leave the caller running
+ * (ENOENT, ENOEXEC, EACCES, EFAULT, E2BIG), a forked child execs and its
+ * parent collects the new program's status, a #! script runs its
+ * interpreter, and the program re-executes itself: argv and envp arrive,
+ * the pid stays, the signal mask and ignored signals survive, caught
+ * signals are reset. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SELF "/bin/linux-exec"
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case ENOENT: return "ENOENT";
+	case ENOEXEC: return "ENOEXEC";
+	case EACCES: return "EACCES";
+	case EFAULT: return "EFAULT";
+	case E2BIG: return "E2BIG";
+	case ENOTDIR: return "ENOTDIR";
+	default: return "other";
+	}
+}
+
+static void try(const char *what, const char *path, char *const *argv, char *const *envp)
+{
+	fflush(stdout);
+	int r = execve(path, argv, envp);
+	printf("%s: %d %s\n", what, r, errname(errno));
+}
+
+static void handler(int s) { (void)s; }
+
+/* The re-executed image. */
+static int child(int argc, char **argv, char **envp)
+{
+	printf("exec'd: argc=%d", argc);
+	for (int i = 1; i < argc; i++)
+		printf(" [%s]", i == 2 ? "<pid>" : argv[i]);
+	printf("\n");
+	for (char **e = envp; *e; e++)
+		printf("env %s\n", *e);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", getpid());
+	printf("same pid: %s\n", strcmp(pid, argv[2]) == 0 ? "yes" : "no");
+	sigset_t m;
+	sigprocmask(SIG_BLOCK, NULL, &m);
+	printf("SIGUSR2 still blocked: %s\n", sigismember(&m, SIGUSR2) ? "yes" : "no");
+	struct sigaction sa;
+	sigaction(SIGUSR1, NULL, &sa);
+	printf("SIGUSR1 reset to default: %s\n", sa.sa_handler == SIG_DFL ? "yes" : "no");
+	sigaction(SIGPIPE, NULL, &sa);
+	printf("SIGPIPE still ignored: %s\n", sa.sa_handler == SIG_IGN ? "yes" : "no");
+	return 5;
+}
+
+static int wait_for(pid_t p)
+{
+	int status = 0;
+	if (waitpid(p, &status, 0) != p)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + status;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	if (argc > 2 && strcmp(argv[1], "child") == 0)
+		return child(argc, argv, envp);
+	if (argc > 2 && strcmp(argv[1], "forked") == 0) {
+		printf("forked child runs the new program: %s\n", argv[2]);
+		return 9;
+	}
+	if (argc > 1 && strcmp(argv[1], "script-arg") == 0) {
+		printf("interpreter argv:");
+		for (int i = 0; i < argc; i++)
+			printf(" [%s]", argv[i]);
+		printf("\n");
+		return 4;
+	}
+
+	char *plain[] = {"x", NULL};
+	char *noenv[] = {NULL};
+	try("missing file", "/no/such/file", plain, noenv);
+	try("not an executable", "/bin/linux-exec-garbage", plain, noenv);
+	try("a directory", "/bin", plain, noenv);
+	try("a file as a directory", SELF "/", plain, noenv);
+	try("bad path pointer", (const char *)16, plain, noenv);
+	try("bad argv pointer", SELF, (char *const *)16, noenv);
+	char *bad_string[] = {"x", (char *)16, NULL};
+	try("bad argv string", SELF, bad_string, noenv);
+	size_t n = 200 * 1024;
+	char *big = malloc(n + 1);
+	memset(big, 'a', n);
+	big[n] = 0;
+	char *huge[] = {"x", big, NULL};
+	try("an argument over 128 KiB", SELF, huge, noenv);
+	free(big);
+	printf("still running after the failed execs\n");
+
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		char *a[] = {"linux-exec", "forked", "hello", NULL};
+		execve(SELF, a, noenv);
+		_exit(100);
+	}
+	printf("forked child's status: %d\n", wait_for(p));
+
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		char *a[] = {"script", "x", "y", NULL};
+		execve("/bin/linux-exec-script", a, noenv);
+		_exit(100);
+	}
+	printf("script's status: %d\n", wait_for(p));
+
+	signal(SIGUSR1, handler);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t m;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &m, NULL);
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", getpid());
+	char *nargv[] = {"linux-exec", "child", pid, "with space", "", NULL};
+	char *nenv[] = {"A=1", "B=two words", "EMPTY=", NULL};
+	try("self", SELF, nargv, nenv);
+	return 1;
+}

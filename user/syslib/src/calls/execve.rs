@@ -1,0 +1,384 @@
+//! `execve(path, argv, envp)`: replaces the program (the kernel's `exec`
+//! native call), and the **inherit blob**: the part of the library's
+//! state that survives exec.
+//!
+//! The library reads and checks the path, makes a relative one absolute
+//! (the kernel has no current directory), writes its inheritable state
+//! into a blob ([`State::exec_blob`]) and calls `exec(path, argv, envp,
+//! blob)`: the kernel copies `argv` and `envp` out of the program (its
+//! `EFAULT` and `E2BIG`), loads the new program with a fresh library into
+//! a new address space and, only if all went well, replaces this one; the
+//! new library starts with the blob ([`State::inherit`], from `_start`).
+//! An error comes back as the call's result and the program continues, as
+//! on Linux (`ENOENT`, `EACCES`, `ENOEXEC`, `ENOTDIR`, `ELOOP`,
+//! `ENAMETOOLONG`, `EFAULT`, `E2BIG`, `ENOMEM`). `#!` scripts are the
+//! kernel's part.
+//!
+//! What survives, as on Linux: the process id, parent and children (the
+//! kernel's), the blocked-signal mask, signals set to `SIG_IGN` (caught
+//! ones are reset to `SIG_DFL`), the resource limits. Not yet: the file
+//! descriptors (without `FD_CLOEXEC`) and the current directory (see
+//! `INHERIT-TODO` below).
+//!
+//! ## The blob (version 1)
+//!
+//! A header, `"K42X"`, the version (u16, 1), 0 (u16), the total length
+//! (u32), then records, each a tag (u16), 0 (u16), a payload length (u32)
+//! and the payload, all little-endian. Records with unknown tags are
+//! skipped, so a record can be added without a new version; a blob of
+//! another version is refused whole.
+
+use crate::{Ctx, Errno, SigAction, State, SysResult};
+
+/// The blob's first four bytes.
+pub const MAGIC: [u8; 4] = *b"K42X";
+/// Its version.
+pub const VERSION: u16 = 1;
+/// Most bytes of a blob (the kernel's limit, `INHERIT_MAX` in
+/// `kernel/src/syscall/exec.rs`).
+pub const INHERIT_MAX: usize = 8192;
+/// Longest path, with its NUL.
+pub const PATH_MAX: usize = 4096;
+
+/// Record tags.
+pub mod tag {
+    /// The blocked-signal mask: u64.
+    pub const BLOCKED: u16 = 1;
+    /// The signals set to `SIG_IGN`: u64 (bit = signal - 1).
+    pub const IGNORED: u16 = 2;
+    /// Resource limits by `RLIMIT_*`: (soft u64, hard u64) each.
+    pub const RLIMITS: u16 = 3;
+    // INHERIT-TODO (the lead): the current directory (4) and the file
+    // descriptors without FD_CLOEXEC (5) go here.
+}
+
+const HEADER: usize = 12;
+const RECORD: usize = 8;
+const SIG_IGN: u64 = 1;
+
+/// Writes into a buffer, counting what did not fit.
+struct Writer<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        if let Some(dst) = self.out.get_mut(self.len..self.len + bytes.len()) {
+            dst.copy_from_slice(bytes);
+        }
+        self.len += bytes.len();
+    }
+
+    fn record(&mut self, tag: u16, payload: &[u8]) {
+        self.put(&tag.to_le_bytes());
+        self.put(&0u16.to_le_bytes());
+        self.put(&(payload.len() as u32).to_le_bytes());
+        self.put(payload);
+    }
+}
+
+impl State {
+    /// Writes the state a program keeps across exec into `out` (the
+    /// format above); returns the blob's length, which may exceed
+    /// `out.len()`: then `out` holds only its beginning.
+    pub fn exec_blob(&self, out: &mut [u8]) -> usize {
+        let mut w = Writer { out, len: 0 };
+        w.put(&MAGIC);
+        w.put(&VERSION.to_le_bytes());
+        w.put(&0u16.to_le_bytes());
+        w.put(&0u32.to_le_bytes()); // the length, below
+        w.record(tag::BLOCKED, &self.blocked.to_le_bytes());
+        let ignored = self
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.handler == SIG_IGN)
+            .fold(0u64, |m, (i, _)| m | 1 << i);
+        w.record(tag::IGNORED, &ignored.to_le_bytes());
+        let mut limits = [0u8; 16 * linux_raw_sys::general::RLIM_NLIMITS as usize];
+        for (l, b) in self.rlimits.iter().zip(limits.chunks_exact_mut(16)) {
+            b[..8].copy_from_slice(&l.cur.to_le_bytes());
+            b[8..].copy_from_slice(&l.max.to_le_bytes());
+        }
+        w.record(tag::RLIMITS, &limits);
+        // INHERIT-TODO (the lead): `w.record(tag::CWD, ...)` and the
+        // descriptor table here.
+        let len = w.len;
+        if let Some(l) = w.out.get_mut(8..12) {
+            l.copy_from_slice(&(len as u32).to_le_bytes());
+        }
+        len
+    }
+
+    /// Takes over the state a blob from [`State::exec_blob`] carries (at
+    /// start-up, after exec). A malformed blob or one of another version
+    /// changes nothing and is `EINVAL`.
+    pub fn inherit(&mut self, blob: &[u8]) -> Result<(), Errno> {
+        let records = records(blob).ok_or(Errno::EINVAL)?;
+        // Checked whole before anything is taken.
+        for (t, p) in records.clone() {
+            let ok = match t {
+                tag::BLOCKED | tag::IGNORED => p.len() == 8,
+                tag::RLIMITS => p.len() % 16 == 0,
+                _ => true,
+            };
+            if !ok {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let word = |p: &[u8]| u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
+        for (t, p) in records {
+            match t {
+                tag::BLOCKED => self.blocked = word(p) & !super::UNBLOCKABLE,
+                tag::IGNORED => {
+                    let ignored = word(p) & !super::UNBLOCKABLE;
+                    for (i, a) in self.actions.iter_mut().enumerate() {
+                        *a = if ignored & 1 << i != 0 {
+                            SigAction {
+                                handler: SIG_IGN,
+                                ..SigAction::default()
+                            }
+                        } else {
+                            SigAction::default()
+                        };
+                    }
+                }
+                tag::RLIMITS => {
+                    for (l, b) in self.rlimits.iter_mut().zip(p.chunks_exact(16)) {
+                        l.cur = word(&b[..8]);
+                        l.max = word(&b[8..]);
+                    }
+                }
+                // INHERIT-TODO (the lead): the current directory and the
+                // descriptors.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The records of a well-formed blob of this version.
+fn records(blob: &[u8]) -> Option<impl Iterator<Item = (u16, &[u8])> + Clone> {
+    let u16_at = |i: usize| Some(u16::from_le_bytes(blob.get(i..i + 2)?.try_into().ok()?));
+    let u32_at = |i: usize| Some(u32::from_le_bytes(blob.get(i..i + 4)?.try_into().ok()?));
+    if blob.get(..4)? != MAGIC || u16_at(4)? != VERSION {
+        return None;
+    }
+    let len = u32_at(8)? as usize;
+    let body = blob.get(HEADER..len)?;
+    // Every record within the blob.
+    let mut at = 0;
+    while at < body.len() {
+        let n = u32::from_le_bytes(body.get(at + 4..at + 8)?.try_into().ok()?) as usize;
+        at = at.checked_add(RECORD)?.checked_add(n)?;
+    }
+    (at == body.len()).then_some(())?;
+    let mut at = 0;
+    Some(core::iter::from_fn(move || {
+        let head = body.get(at..at + RECORD)?;
+        let tag = u16::from_le_bytes([head[0], head[1]]);
+        let n = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let payload = body.get(at + RECORD..at + RECORD + n)?;
+        at += RECORD + n;
+        Some((tag, payload))
+    }))
+}
+
+/// Reads the NUL-terminated path at `addr` into `buf` (checked a page
+/// piece at a time); its length without the NUL.
+pub fn read_path(ctx: &Ctx<'_>, mut addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut len = 0;
+    loop {
+        let room = buf.len() - len;
+        if room == 0 {
+            return Err(Errno(linux_raw_sys::errno::ENAMETOOLONG));
+        }
+        let n = (crate::mem::PAGE - addr % crate::mem::PAGE).min(room as u64) as usize;
+        ctx.read_user(addr, &mut buf[len..len + n])?;
+        if let Some(end) = buf[len..len + n].iter().position(|&b| b == 0) {
+            return Ok(len + end);
+        }
+        len += n;
+        addr += n as u64;
+    }
+}
+
+/// `execve` and `execveat`: runs `path` (NUL-terminated in `buf`, `len`
+/// bytes without the NUL, relative ones taken from the root) with the
+/// program's `argv` and `envp`.
+pub fn exec(ctx: &mut Ctx<'_>, path: &mut [u8], len: usize, argv: u64, envp: u64) -> SysResult {
+    if len == 0 {
+        return Err(Errno::ENOENT);
+    }
+    // INHERIT-TODO (the lead): a relative path starts at the current
+    // directory; the root until there is one.
+    if path[0] != b'/' {
+        if len + 2 > path.len() {
+            return Err(Errno(linux_raw_sys::errno::ENAMETOOLONG));
+        }
+        path.copy_within(..=len, 1);
+        path[0] = b'/';
+    }
+    let mut blob = [0u8; INHERIT_MAX];
+    let n = ctx.st.exec_blob(&mut blob);
+    if n > blob.len() {
+        ctx.log(format_args!("exec: the inherited state needs {n} bytes"));
+        return Err(Errno::ENOMEM);
+    }
+    let path = &path[..path
+        .iter()
+        .position(|&b| b == 0)
+        .map_or(path.len(), |e| e + 1)];
+    Err(ctx.native.exec(path, argv, envp, &blob[..n]))
+}
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    let (path, argv, envp) = (a[0], a[1], a[2]);
+    let mut buf = [0u8; PATH_MAX + 1];
+    let len = read_path(ctx, path, &mut buf[..PATH_MAX])?;
+    exec(ctx, &mut buf, len, argv, envp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag;
+    use crate::mock::t::*;
+    use crate::{Errno, SigAction, State};
+    use linux_raw_sys::general as g;
+
+    fn blob_of(st: &State) -> std::vec::Vec<u8> {
+        let mut b = [0u8; super::INHERIT_MAX];
+        let n = st.exec_blob(&mut b);
+        b[..n].to_vec()
+    }
+
+    #[test]
+    fn the_blob_carries_the_mask_ignored_signals_and_limits() {
+        let mut a = lib();
+        a.state.blocked = 1 << (g::SIGUSR2 - 1);
+        a.state.actions[g::SIGPIPE as usize - 1].handler = 1;
+        a.state.actions[g::SIGUSR1 as usize - 1] = SigAction {
+            handler: 0x40_1234,
+            flags: 4,
+            restorer: 0x40_1300,
+            mask: 3,
+        };
+        a.state.rlimits[g::RLIMIT_NOFILE as usize].cur = 77;
+        let blob = blob_of(&a.state);
+        assert_eq!(&blob[..4], b"K42X");
+        assert_eq!(
+            u32::from_le_bytes(blob[8..12].try_into().unwrap()) as usize,
+            blob.len()
+        );
+        let mut b = lib();
+        b.state.actions[g::SIGINT as usize - 1].handler = 0x40_2000;
+        b.state.inherit(&blob).unwrap();
+        assert_eq!(b.state.blocked, 1 << (g::SIGUSR2 - 1));
+        assert_eq!(b.state.actions[g::SIGPIPE as usize - 1].handler, 1);
+        assert_eq!(
+            b.state.actions[g::SIGUSR1 as usize - 1],
+            SigAction::default(),
+            "a caught signal is reset to SIG_DFL"
+        );
+        assert_eq!(
+            b.state.actions[g::SIGINT as usize - 1],
+            SigAction::default()
+        );
+        assert_eq!(b.state.rlimits, a.state.rlimits);
+        assert_eq!(b.state.rlimits[g::RLIMIT_NOFILE as usize].cur, 77);
+    }
+
+    #[test]
+    fn a_short_buffer_gets_the_length_needed() {
+        let l = lib();
+        let full = blob_of(&l.state);
+        let mut small = [0u8; 16];
+        assert_eq!(l.state.exec_blob(&mut small), full.len());
+        assert_eq!(small[..], full[..16]);
+    }
+
+    #[test]
+    fn bad_blobs_change_nothing() {
+        let mut a = lib();
+        a.state.blocked = 0b100;
+        let good = blob_of(&a.state);
+        let mut b = lib();
+        let mut other_version = good.clone();
+        other_version[4] = 2;
+        let mut truncated_record = good.clone();
+        truncated_record[16] = 200; // the first record's length
+        let mut long = good.clone();
+        long[8] = 0xff;
+        let mut wrong_size = good[..12].to_vec();
+        wrong_size.extend([tag::BLOCKED as u8, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4]);
+        let n = wrong_size.len() as u32;
+        wrong_size[8..12].copy_from_slice(&n.to_le_bytes());
+        for bad in [
+            &b""[..],
+            b"K42",
+            b"XXXX\x01\x00\x00\x00\x0c\x00\x00\x00",
+            &other_version,
+            &truncated_record,
+            &long,
+            &wrong_size,
+        ] {
+            assert_eq!(b.state.inherit(bad), Err(Errno::EINVAL), "{bad:?}");
+            assert_eq!(b.state.blocked, 0);
+        }
+        // Unknown records are skipped.
+        let mut extra = good.clone();
+        extra.extend([99, 0, 0, 0, 3, 0, 0, 0, 7, 7, 7]);
+        let n = extra.len() as u32;
+        extra[8..12].copy_from_slice(&n.to_le_bytes());
+        b.state.inherit(&extra).unwrap();
+        assert_eq!(b.state.blocked, 0b100);
+    }
+
+    #[test]
+    fn execve_hands_the_kernel_an_absolute_path_and_the_blob() {
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        l.native.poke(m, b"bin/prog\0");
+        l.state.blocked = 0b1010;
+        assert_eq!(
+            call(&mut l, g::__NR_execve, &[m, 0x1000, 0x2000]),
+            err(Errno::ENOENT),
+            "the mock kernel's answer"
+        );
+        let (path, argv, envp, blob) = l.native.execs.last().unwrap().clone();
+        assert_eq!(path, b"/bin/prog\0");
+        assert_eq!((argv, envp), (0x1000, 0x2000));
+        let mut fresh = lib();
+        fresh.state.inherit(&blob).unwrap();
+        assert_eq!(fresh.state.blocked, 0b1010);
+    }
+
+    #[test]
+    fn execve_refusals() {
+        let mut l = lib();
+        let m = scratch(&mut l, 2);
+        // Unreadable path; an empty one.
+        assert_eq!(
+            call(&mut l, g::__NR_execve, &[0x10, 0, 0]),
+            err(Errno::EFAULT)
+        );
+        l.native.poke(m, b"\0");
+        assert_eq!(call(&mut l, g::__NR_execve, &[m, 0, 0]), err(Errno::ENOENT));
+        // A path without its NUL before the end of the mapping, and one
+        // longer than PATH_MAX.
+        l.native.poke(m + 2 * 4096 - 3, b"abc");
+        assert_eq!(
+            call(&mut l, g::__NR_execve, &[m + 2 * 4096 - 3, 0, 0]),
+            err(Errno::EFAULT)
+        );
+        l.native.poke(m, &[b'a'; 5000]);
+        assert_eq!(
+            call(&mut l, g::__NR_execve, &[m, 0, 0]),
+            err(Errno(linux_raw_sys::errno::ENAMETOOLONG))
+        );
+        assert!(l.native.execs.is_empty(), "the kernel was not asked");
+    }
+}
