@@ -87,6 +87,22 @@ ktest::ktest! {
         assert_eq!(usage_back_to(base), base, "nothing left behind");
     }
 
+    /// The exec benchmark runs (20 execs of itself, 20 fork + exec + exit
+    /// + wait rounds; `cargo xtask bench` runs it longer) and returns
+    /// every frame.
+    fn linux_exec_benchmark_runs() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let Some((status, out)) = run("linux-exec", &["bench", "20"]) else { return };
+        assert_eq!(status, 0, "{out}");
+        for what in ["cycles/exec=", "cycles/spawn="] {
+            let line = out.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {out}"));
+            let cycles: u64 = line.rsplit('=').next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            assert!(cycles > 0, "{line}");
+        }
+        assert_eq!(usage_back_to(base), base, "nothing left behind");
+    }
+
     /// argv, the environment and the auxiliary vector reach `main`.
     fn linux_arguments_and_environment() {
         let Some((status, out)) = run("linux-args", &["one", "two words"]) else { return };
@@ -164,6 +180,14 @@ ktest::ktest! {
 }
 
 ktest::kbench! {
+    /// exec in cycles: of itself, and fork + exec + exit + wait (the
+    /// program prints the `kbench:` lines).
+    fn linux_exec_cost() {
+        if let Some((status, out)) = run("linux-exec", &["bench", "200"]) {
+            assert_eq!(status, 0, "{out}");
+        }
+    }
+
     /// Trap reflection against a native call, in cycles per call (the
     /// program prints the `kbench:` lines).
     fn linux_reflection_cost() {

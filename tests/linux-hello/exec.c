@@ -3,7 +3,11 @@
  * parent collects the new program's status, a #! script runs its
  * interpreter, and the program re-executes itself: argv and envp arrive,
  * the pid stays, the signal mask and ignored signals survive, caught
- * signals are reset. */
+ * signals are reset.
+ *
+ * `linux-exec bench N` measures instead: N execs of itself in a row, then
+ * N rounds of fork + exec + exit + wait, and prints `kbench:` lines in
+ * cycles. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef SELF
 #define SELF "/bin/linux-exec"
+#endif
 
 static const char *errname(int e)
 {
@@ -67,8 +73,57 @@ static int wait_for(pid_t p)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + status;
 }
 
+static unsigned long long rdtsc(void)
+{
+	unsigned lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((unsigned long long)hi << 32) | lo;
+}
+
+/* `loop LEFT N T0`: exec itself LEFT more times, then report. */
+static int bench(char **argv, char **envp)
+{
+	long left = atol(argv[2]), n = atol(argv[3]);
+	unsigned long long t0 = strtoull(argv[4], NULL, 10);
+	if (left > 0) {
+		char l[32];
+		snprintf(l, sizeof l, "%ld", left - 1);
+		char *a[] = {"linux-exec", "loop", l, argv[3], argv[4], NULL};
+		execve(SELF, a, envp);
+		perror("execve");
+		return 1;
+	}
+	printf("kbench: linux.exec execve of itself cycles/exec=%llu\n", (rdtsc() - t0) / n);
+	t0 = rdtsc();
+	for (long i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			char *a[] = {"linux-exec", "exit", NULL};
+			execve(SELF, a, envp);
+			_exit(1);
+		}
+		if (wait_for(p) != 0)
+			return 1;
+	}
+	printf("kbench: linux.exec fork+execve+exit+wait cycles/spawn=%llu\n", (rdtsc() - t0) / n);
+	return 0;
+}
+
 int main(int argc, char **argv, char **envp)
 {
+	if (argc == 2 && strcmp(argv[1], "exit") == 0)
+		return 0;
+	if (argc == 5 && strcmp(argv[1], "loop") == 0)
+		return bench(argv, envp);
+	if (argc == 3 && strcmp(argv[1], "bench") == 0) {
+		char t0[32];
+		snprintf(t0, sizeof t0, "%llu", rdtsc());
+		char *a[] = {"linux-exec", "loop", argv[2], argv[2], t0, NULL};
+		fflush(stdout);
+		execve(SELF, a, envp);
+		perror("execve");
+		return 1;
+	}
 	if (argc > 2 && strcmp(argv[1], "child") == 0)
 		return child(argc, argv, envp);
 	if (argc > 2 && strcmp(argv[1], "forked") == 0) {
