@@ -52,7 +52,8 @@ ktest::ktest! {
 
     /// execve (`syscall::exec`, the library's `calls::execve`): failed
     /// execs return their error and the program goes on; a forked child
-    /// execs and its parent collects the new program's status; a `#!`
+    /// execs and its parent collects the new program's status (also with
+    /// a NULL argv, which arrives as `[""]`); a `#!`
     /// script runs its interpreter with Linux's argv; the program
     /// re-executes itself with new argv and envp, keeping its pid, its
     /// blocked signals and ignored ones (caught ones reset), and ends with
@@ -74,6 +75,8 @@ ktest::ktest! {
              still running after the failed execs\n\
              forked child runs the new program: hello\n\
              forked child's status: 9\n\
+             exec'd without argv: argc=1 argv[0]=[]\n\
+             no-argv child's status: 6\n\
              interpreter argv: [/bin/linux-exec] [script-arg] [/bin/linux-exec-script] [x] [y]\n\
              script's status: 4\n\
              exec'd: argc=5 [child] [<pid>] [with space] []\n\

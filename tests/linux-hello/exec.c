@@ -111,6 +111,11 @@ static int bench(char **argv, char **envp)
 
 int main(int argc, char **argv, char **envp)
 {
+	const char *mode = getenv("EXEC_MODE");
+	if (mode && strcmp(mode, "noargs") == 0) {
+		printf("exec'd without argv: argc=%d argv[0]=[%s]\n", argc, argc > 0 ? argv[0] : "(none)");
+		return 6;
+	}
 	if (argc == 2 && strcmp(argv[1], "exit") == 0)
 		return 0;
 	if (argc == 5 && strcmp(argv[1], "loop") == 0)
@@ -165,6 +170,15 @@ int main(int argc, char **argv, char **envp)
 		_exit(100);
 	}
 	printf("forked child's status: %d\n", wait_for(p));
+
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		char *e[] = {"EXEC_MODE=noargs", NULL};
+		execve(SELF, NULL, e);
+		_exit(100);
+	}
+	printf("no-argv child's status: %d\n", wait_for(p));
 
 	fflush(stdout);
 	p = fork();

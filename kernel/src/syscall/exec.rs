@@ -5,7 +5,8 @@
 //!
 //! `path` is a NUL-terminated string; `argv` and `envp` are NULL-
 //! terminated arrays of pointers to NUL-terminated strings, as Linux's
-//! `execve` takes them (a NULL array is an empty one). `inherit` points at
+//! `execve` takes them (a NULL array is an empty one; an empty `argv`
+//! becomes `[""]`, as on Linux since 5.18). `inherit` points at
 //! `inherit_len` bytes (at most [`INHERIT_MAX`]) of the system library's
 //! state that must survive (signal mask, ignored signals, resource limits,
 //! descriptors): opaque here, handed to the new library.
@@ -80,6 +81,10 @@ pub fn sys_exec(cx: &mut Context<'_>) -> SyscallResult {
     let path = read_str(path, PATH_MAX, Errno::Enametoolong)?;
     let mut budget = ARG_MAX;
     let mut argv = read_strings(argv, &mut budget)?;
+    if argv.is_empty() {
+        // As Linux since 5.18: a program always gets an argv[0].
+        argv.push(Vec::new());
+    }
     let envp = read_strings(envp, &mut budget)?;
     let mut blob = alloc::vec![0u8; inherit_len];
     copy_from_user(&mut blob, inherit)?;
