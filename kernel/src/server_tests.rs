@@ -153,7 +153,8 @@ ktest::ktest! {
     /// and ramfs start from the initramfs and register; a granted client
     /// looks names up and registers its own, writes through both console
     /// objects, creates, writes, reads back, lists, renames and removes
-    /// files; bad object handles and bad file handles fail cleanly.
+    /// files through open file descriptions (offsets, hold and close), a
+    /// symlink; bad object handles and made-up descriptions fail cleanly.
     /// Nothing is left behind.
     fn servers_serve_a_granted_client() {
         use crate::mm::user::{usage, usage_back_to};
@@ -165,7 +166,7 @@ ktest::ktest! {
         assert!(up.contains("ramfs: serving"), "{up}");
         let (status, out) = servers.run_client(client, "client");
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("server-tests: client: 47 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: client: 54 passed, 0 failed"), "{out}");
         assert!(out.contains("server-tests: hello through the console server\n"), "{out}");
         assert!(out.contains("[log] a line in the log\n"), "{out}");
         servers.stop();
@@ -182,7 +183,7 @@ ktest::ktest! {
         let (servers, _) = Servers::start(client);
         let (status, out) = servers.run_client(dispatch::alloc_pid(), "stranger");
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("server-tests: stranger: 8 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: stranger: 9 passed, 0 failed"), "{out}");
         assert!(out.contains("a stranger may write"), "{out}");
         let (status, out) = servers.run_client(client, "client");
         assert_eq!(status, 0, "still serving: {out}");
@@ -212,7 +213,7 @@ ktest::ktest! {
         let (servers, _) = Servers::start_on(client, &[other]);
         let (status, out) = servers.run_client_on(other, client, "client");
         assert_eq!(status, 0, "{out}");
-        assert!(out.contains("server-tests: client: 47 passed, 0 failed"), "{out}");
+        assert!(out.contains("server-tests: client: 54 passed, 0 failed"), "{out}");
         assert!(out.contains("[log] a line in the log\n"), "served on processor {other}: {out}");
         // And the first processor still serves.
         let (status, out) = servers.run_client(client, "client");

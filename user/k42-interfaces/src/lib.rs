@@ -7,8 +7,9 @@
 //!
 //! * [`NameService`] (`user/name-server`): object handles by name;
 //! * [`Console`] (`user/console-server`): the console;
-//! * [`FileSystem`] (`user/ramfs`): a file system, with per-client open
-//!   files.
+//! * [`FileSystem`] (`user/ramfs`): a file system whose open file
+//!   descriptions are capabilities kept in the server (offset, flags,
+//!   references), so `dup` and `fork` share them as in Linux.
 //!
 //! Each generates `<Trait>Client` (the stub a client calls through
 //! `k42_rt::transport::KernelTransport`) and `<Trait>Server<S>` (the
@@ -67,9 +68,10 @@ pub mod rights {
     pub const REGISTER: u64 = 0b10;
     /// File system / console: read.
     pub const READ: u64 = 0b1;
-    /// File system / console: write (create, write, mkdir, unlink, rename).
+    /// File system / console: write (create, write, truncate, mkdir,
+    /// unlink, rename, links, times).
     pub const WRITE: u64 = 0b10;
-    /// File system: administration (change modes).
+    /// File system: administration (`chmod`, `fchmod`).
     pub const ADMIN: u64 = 0b100;
 }
 
@@ -141,6 +143,8 @@ pub mod kind {
     pub const FILE: u32 = 1;
     /// A directory.
     pub const DIR: u32 = 2;
+    /// A symbolic link.
+    pub const SYMLINK: u32 = 3;
 }
 
 /// Open flags: the Linux values, so the system library passes them on.
@@ -155,149 +159,290 @@ pub mod flags {
     pub const O_ACCMODE: u32 = 3;
     /// Create the file if it does not exist.
     pub const O_CREAT: u32 = 0o100;
-    /// With `O_CREAT`: fail if it exists.
+    /// With `O_CREAT`: fail if it exists (a symlink is not followed).
     pub const O_EXCL: u32 = 0o200;
+    /// No controlling terminal (accepted, ignored).
+    pub const O_NOCTTY: u32 = 0o400;
     /// Cut the file to length 0.
     pub const O_TRUNC: u32 = 0o1000;
     /// Every write goes to the end.
     pub const O_APPEND: u32 = 0o2000;
+    /// Do not block (kept as a status flag; ramfs never blocks).
+    pub const O_NONBLOCK: u32 = 0o4000;
+    /// Synchronous data writes (accepted, kept; ramfs is always in sync).
+    pub const O_DSYNC: u32 = 0o10000;
+    /// Large offsets (accepted, kept: every offset is 64 bits).
+    pub const O_LARGEFILE: u32 = 0o100_000;
     /// Fail unless a directory.
     pub const O_DIRECTORY: u32 = 0o200_000;
+    /// Fail (`ELOOP`) if the last component is a symlink.
+    pub const O_NOFOLLOW: u32 = 0o400_000;
+    /// Close on exec: a per-descriptor flag the system library keeps
+    /// (accepted and dropped here).
+    pub const O_CLOEXEC: u32 = 0o2_000_000;
+    /// Synchronous writes (accepted, kept; includes `O_DSYNC`).
+    pub const O_SYNC: u32 = 0o4_010_000;
 }
+
+/// [`FileSystem::read`] and [`FileSystem::write`] at the open file
+/// description's offset (which then advances), instead of at a given one.
+pub const AT_CURRENT: u64 = u64::MAX;
+
+/// `whence` of [`FileSystem::seek`]: from the start.
+pub const SEEK_SET: u32 = 0;
+/// `whence` of [`FileSystem::seek`]: from the current offset.
+pub const SEEK_CUR: u32 = 1;
+/// `whence` of [`FileSystem::seek`]: from the end (files only).
+pub const SEEK_END: u32 = 2;
+
+/// A time argument of [`FileSystem::utimens`]: the server's current time.
+pub const UTIME_NOW: u64 = u64::MAX - 1;
+/// A time argument of [`FileSystem::utimens`]: leave it as it is.
+pub const UTIME_OMIT: u64 = u64::MAX;
 
 /// A node's attributes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ppc_idl::Marshal)]
 pub struct Stat {
-    /// Inode number (unique while the node lives).
+    /// Inode number (unique among the nodes that live; never reused).
     pub ino: u64,
-    /// Bytes (files) or entries (directories).
+    /// Bytes (files), the target's length (symlinks) or entries
+    /// (directories, `.` and `..` not counted).
     pub size: u64,
-    /// [`kind::FILE`] or [`kind::DIR`].
+    /// [`kind::FILE`], [`kind::DIR`] or [`kind::SYMLINK`].
     pub kind: u32,
-    /// Permission bits (`0o644` ...), kept, not enforced (there are no
-    /// user ids yet; rights are per process).
+    /// Permission bits (`0o644` ...; `0o777` for a symlink), kept, not
+    /// enforced (there are no user ids yet; rights are per process).
     pub mode: u32,
+    /// Hard links: the names of a file; 2 + subdirectories for a
+    /// directory; 0 once removed (while still open).
+    pub nlink: u32,
+    /// Last access, in ns since the epoch of the server's clock. Set at
+    /// creation and by `utimens` (reads do not update it, as `noatime`).
+    pub atime_ns: u64,
+    /// Last change of the contents (write, truncate, entries added or
+    /// removed).
+    pub mtime_ns: u64,
+    /// Last change of the contents or the attributes (also chmod, links,
+    /// rename, utimens).
+    pub ctime_ns: u64,
 }
 
-/// A file system with per-client open files. A file handle (`fd`) is
-/// private to the process that opened it: another process's `fd`, a
-/// closed one or a made-up one is `EBADF`.
+/// A file system with open file descriptions in the server.
 ///
-/// The Linux system library maps `open(O_RDONLY)` to [`FileSystem::open`]
-/// and any `open` asking for write access or creation to
-/// [`FileSystem::create`], which needs the write right.
+/// Paths are absolute (`EINVAL` otherwise; the client resolves the
+/// working directory; an empty one is `ENOENT`), resolved as Linux does:
+/// `.`, `..` (the root's is the root), repeated slashes, a trailing slash
+/// (the node must be a directory, `ENOTDIR`), symlinks anywhere (`ELOOP`
+/// after 40), [`PATH_MAX`] and [`FILE_NAME_MAX`] (`ENAMETOOLONG`).
+///
+/// An *open file description* (the `file` arguments, returned by `open`
+/// and `create`) is a capability: a `u64` naming a slot in the server and
+/// a random key, usable by any process that holds it, so a system library
+/// passes it on with `dup` and `fork`. The server keeps its offset, status
+/// flags and a reference count ([`FileSystem::hold`] adds one,
+/// [`FileSystem::close`] drops one); a made-up, closed or stale one is
+/// `EBADF`. A node lives while a name or a description refers to it.
+///
+/// Rights (the kernel's per-process grants, see [`rights`]): `READ`
+/// (`0b1`) for everything that only reads or names, `WRITE` (`0b10`) to
+/// change the tree or contents, `ADMIN` (`0b100`) for `chmod`.
+///
+/// The Linux system library maps `open(O_RDONLY)` to
+/// [`FileSystem::open`] and any `open` asking for write access, creation
+/// or truncation to [`FileSystem::create`], which needs the write right.
 #[ppc_idl::interface]
 pub trait FileSystem {
-    /// Opens `path` for reading (`O_RDONLY`, optionally `O_DIRECTORY`);
-    /// any other flag is `EINVAL` here (see `create`).
+    /// Opens an existing node for reading: `O_RDONLY` with optionally
+    /// `O_DIRECTORY` (`ENOTDIR` unless a directory), `O_NOFOLLOW`
+    /// (`ELOOP` on a symlink), `O_NONBLOCK`, `O_LARGEFILE`, `O_SYNC`
+    /// (kept), `O_NOCTTY`, `O_CLOEXEC` (ignored); any other flag is
+    /// `EINVAL` (see `create`). `ENFILE` when the server's table of
+    /// descriptions is full.
     #[ppc(rights = 0b1)]
-    fn open(&self, #[ppc(caller)] caller: ProcessId, path: &str, flags: u32) -> Result<u32, Errno>;
+    fn open(&self, path: &str, flags: u32) -> Result<u64, Errno>;
 
-    /// Opens `path` with write access, creating it (with `mode`) if
-    /// `O_CREAT`; `O_EXCL`, `O_TRUNC`, `O_APPEND` as in Linux.
+    /// Opens `path` with any access mode, creating a file (with `mode`) if
+    /// `O_CREAT` (through a dangling symlink: its target), `O_EXCL`
+    /// (`EEXIST` if it exists, a symlink not followed), `O_TRUNC`,
+    /// `O_APPEND`, `O_DIRECTORY` and the flags of `open`, as in Linux:
+    /// `EISDIR` for write access, `O_TRUNC` or `O_CREAT` on a directory,
+    /// `ENOENT` without `O_CREAT` or under a removed directory, `EINVAL`
+    /// for access mode 3 or `O_CREAT | O_DIRECTORY`.
     #[ppc(rights = 0b10)]
-    fn create(
-        &self,
-        #[ppc(caller)] caller: ProcessId,
-        path: &str,
-        flags: u32,
-        mode: u32,
-    ) -> Result<u32, Errno>;
+    fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno>;
 
-    /// Reads up to `buf.len()` bytes at `offset`: the bytes read (0 at
-    /// the end).
+    /// Reads up to `buf.len()` bytes at `offset` (or [`AT_CURRENT`]): the
+    /// bytes read, 0 at the end. `EBADF` if not open for reading,
+    /// `EISDIR` on a directory, `EINVAL` for an offset beyond `i64::MAX`.
     #[ppc(rights = 0b1)]
-    fn read(
-        &self,
-        #[ppc(caller)] caller: ProcessId,
-        fd: u32,
-        offset: u64,
-        #[ppc(out)] buf: &mut [u8],
-    ) -> Result<u32, Errno>;
+    fn read(&self, file: u64, offset: u64, #[ppc(out)] buf: &mut [u8]) -> Result<u32, Errno>;
 
-    /// Writes `data` at `offset` (at the end with `O_APPEND`): the bytes
-    /// written. `EBADF` for an fd opened read-only.
+    /// Writes `data` at `offset` ([`AT_CURRENT`]: the description's
+    /// offset, which advances) or, with `O_APPEND`, at the end whatever
+    /// the offset (as Linux's `pwrite`); past the end the gap reads as
+    /// zeros. The bytes written. `EBADF` if not open for writing, `EFBIG`
+    /// beyond the server's largest file, `ENOSPC` when the server's budget is
+    /// spent. Updates mtime and ctime.
     #[ppc(rights = 0b10)]
-    fn write(
-        &self,
-        #[ppc(caller)] caller: ProcessId,
-        fd: u32,
-        offset: u64,
-        data: &[u8],
-    ) -> Result<u32, Errno>;
+    fn write(&self, file: u64, offset: u64, data: &[u8]) -> Result<u32, Errno>;
 
-    /// Closes `fd`.
+    /// `lseek`: `whence` [`SEEK_SET`], [`SEEK_CUR`] or [`SEEK_END`]; the
+    /// new offset. `EINVAL` for a negative result or another `whence`,
+    /// `EOVERFLOW` beyond `i64::MAX`. On a directory the offset is the
+    /// index of the next entry for `getdents` (`SEEK_SET 0` rewinds;
+    /// `SEEK_END` is `EINVAL`).
     #[ppc(rights = 0b1)]
-    fn close(&self, #[ppc(caller)] caller: ProcessId, fd: u32) -> Result<(), Errno>;
+    fn seek(&self, file: u64, offset: i64, whence: u32) -> Result<u64, Errno>;
 
-    /// The attributes of `path`.
+    /// One more reference to the description (`dup`, or a `fork` that
+    /// inherits it).
+    #[ppc(rights = 0b1)]
+    fn hold(&self, file: u64) -> Result<(), Errno>;
+
+    /// Drops a reference; the last one frees the description (and a node
+    /// no name refers to any more).
+    #[ppc(rights = 0b1)]
+    fn close(&self, file: u64) -> Result<(), Errno>;
+
+    /// The description's status flags (the access mode, `O_APPEND`,
+    /// `O_NONBLOCK` and the other open flags it keeps, as Linux's
+    /// `F_GETFL`) before the call; when `mask != 0`, sets the bits of
+    /// `mask` to those of `set`. Only `O_APPEND` and `O_NONBLOCK` change;
+    /// other bits of `mask` are ignored (as `F_SETFL`).
+    #[ppc(rights = 0b1)]
+    fn flags(&self, file: u64, set: u32, mask: u32) -> Result<u32, Errno>;
+
+    /// The attributes of the description's node.
+    #[ppc(rights = 0b1)]
+    fn fstat(&self, file: u64) -> Result<Stat, Errno>;
+
+    /// The attributes of `path`, following a final symlink.
     #[ppc(rights = 0b1)]
     fn stat(&self, path: &str) -> Result<Stat, Errno>;
 
-    /// The attributes of an open file.
+    /// The attributes of `path`, not following a final symlink (unless
+    /// the path ends in `/`).
     #[ppc(rights = 0b1)]
-    fn fstat(&self, #[ppc(caller)] caller: ProcessId, fd: u32) -> Result<Stat, Errno>;
+    fn lstat(&self, path: &str) -> Result<Stat, Errno>;
 
-    /// Makes a directory.
+    /// Directory entries from the description's offset (the entry index:
+    /// `.` and `..` first, then the names in byte order), encoded with
+    /// [`dirent::put`] into `buf`: (entries, bytes). Advances the offset
+    /// by `entries`; 0 entries at the end. An entry that does not fit is
+    /// left for the next call (`EINVAL` if not even one fits). Entries
+    /// added or removed between calls do not make the others repeat or
+    /// go missing (the description remembers the last name returned).
+    /// `ENOTDIR` for a file.
+    #[ppc(rights = 0b1)]
+    fn getdents(&self, file: u64, #[ppc(out)] buf: &mut [u8]) -> Result<(u32, u32), Errno>;
+
+    /// Sets the length of the file `path` (following symlinks): cut, or
+    /// grown with zeros. `EISDIR` for a directory, `EFBIG` beyond
+    /// the server's largest file, `EINVAL` beyond `i64::MAX`.
+    #[ppc(rights = 0b10)]
+    fn truncate(&self, path: &str, len: u64) -> Result<(), Errno>;
+
+    /// Sets the length of the description's file; `EINVAL` unless it is a
+    /// file open for writing (Linux's answer), otherwise as `truncate`.
+    /// The offset does not move.
+    #[ppc(rights = 0b10)]
+    fn ftruncate(&self, file: u64, len: u64) -> Result<(), Errno>;
+
+    /// Makes a directory (`EEXIST` if the name exists, even as a
+    /// dangling symlink).
     #[ppc(rights = 0b10)]
     fn mkdir(&self, path: &str, mode: u32) -> Result<(), Errno>;
 
-    /// Entries of directory `path` from the `start`-th on, encoded into
-    /// `buf` (see [`dirent`]): (entries written, bytes written). Fewer
-    /// entries than remain means `buf` was full: call again from `start +
-    /// entries`.
-    #[ppc(rights = 0b1)]
-    fn readdir(
-        &self,
-        path: &str,
-        start: u32,
-        #[ppc(out)] buf: &mut [u8],
-    ) -> Result<(u32, u32), Errno>;
-
-    /// Removes a file (`EISDIR` for a directory). An open file lives on
-    /// until its last close.
+    /// Removes a name of a file or symlink (`EISDIR` for a directory). A
+    /// node lives on while open.
     #[ppc(rights = 0b10)]
     fn unlink(&self, path: &str) -> Result<(), Errno>;
 
-    /// Removes an empty directory (`ENOTEMPTY` otherwise).
+    /// Removes an empty directory (`ENOTEMPTY` otherwise, `EINVAL` for a
+    /// last component `.`, `EBUSY` for `/`).
     #[ppc(rights = 0b10)]
     fn rmdir(&self, path: &str) -> Result<(), Errno>;
 
-    /// Moves `from` to `to` (replacing a file there; `EINVAL` for moving a
-    /// directory into itself).
+    /// Moves `from` to `to`, replacing a file there with a file or an
+    /// empty directory with a directory (`EISDIR`, `ENOTDIR`, `ENOTEMPTY`
+    /// otherwise); `EINVAL` for moving a directory below itself, `EBUSY`
+    /// for `.`, `..` or `/`; nothing happens if both name the same node.
     #[ppc(rights = 0b10)]
     fn rename(&self, from: &str, to: &str) -> Result<(), Errno>;
 
-    /// Sets the permission bits of `path`.
+    /// A hard link `to` of `from` (not following a final symlink):
+    /// `EPERM` for a directory, `EEXIST` if `to` exists.
+    #[ppc(rights = 0b10)]
+    fn link(&self, from: &str, to: &str) -> Result<(), Errno>;
+
+    /// A symlink at `path` holding `target` (`ENOENT` for an empty one,
+    /// `EEXIST` if `path` exists).
+    #[ppc(rights = 0b10)]
+    fn symlink(&self, target: &str, path: &str) -> Result<(), Errno>;
+
+    /// The target of the symlink `path` into `buf`: its length, truncated
+    /// to `buf` as Linux does (no NUL). `EINVAL` if not a symlink.
+    #[ppc(rights = 0b1)]
+    fn readlink(&self, path: &str, #[ppc(out)] buf: &mut [u8]) -> Result<u32, Errno>;
+
+    /// Sets the permission bits of `path` (following symlinks; `mode &
+    /// 0o7777`). Updates ctime.
     #[ppc(rights = 0b100)]
     fn chmod(&self, path: &str, mode: u32) -> Result<(), Errno>;
+
+    /// Sets the access and modification times of `path` (following
+    /// symlinks), in ns since the epoch: [`UTIME_NOW`] for now,
+    /// [`UTIME_OMIT`] to leave one. Updates ctime unless both are omitted.
+    #[ppc(rights = 0b10)]
+    fn utimens(&self, path: &str, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
+
+    /// `chmod` of the description's node (`fchmod`).
+    #[ppc(rights = 0b100)]
+    fn fchmod(&self, file: u64, mode: u32) -> Result<(), Errno>;
+
+    /// `utimens` of the description's node (`futimens`).
+    #[ppc(rights = 0b10)]
+    fn futimens(&self, file: u64, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
+
+    /// `utimens` of `path` not following a final symlink
+    /// (`AT_SYMLINK_NOFOLLOW`).
+    #[ppc(rights = 0b10)]
+    fn lutimens(&self, path: &str, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
 }
 
-/// The directory-entry encoding of [`FileSystem::readdir`]: per entry, the
-/// kind (one byte), the name's length (one byte), the name.
+/// The directory-entry encoding of [`FileSystem::getdents`]: per entry,
+/// the inode number (8 bytes, little-endian), the kind (one byte), the
+/// name's length (one byte), the name.
 pub mod dirent {
+    /// Bytes an entry named `name` takes.
+    pub const fn size(name: &str) -> usize {
+        10 + name.len()
+    }
+
     /// Appends an entry to `buf` at `at`; the new end, or `None` if it
     /// does not fit (or the name is longer than 255 bytes).
-    pub fn put(buf: &mut [u8], at: usize, kind: u32, name: &str) -> Option<usize> {
+    pub fn put(buf: &mut [u8], at: usize, ino: u64, kind: u32, name: &str) -> Option<usize> {
         let n = u8::try_from(name.len()).ok()?;
-        let end = at.checked_add(2 + name.len())?;
+        let end = at.checked_add(size(name))?;
         let dst = buf.get_mut(at..end)?;
-        dst[0] = kind as u8;
-        dst[1] = n;
-        dst[2..].copy_from_slice(name.as_bytes());
+        dst[..8].copy_from_slice(&ino.to_le_bytes());
+        dst[8] = kind as u8;
+        dst[9] = n;
+        dst[10..].copy_from_slice(name.as_bytes());
         Some(end)
     }
 
-    /// The entries in `buf`: (kind, name). Stops at the first malformed
-    /// one.
-    pub fn iter(buf: &[u8]) -> impl Iterator<Item = (u32, &str)> {
+    /// The entries in `buf`: (inode number, kind, name). Stops at the
+    /// first malformed one.
+    pub fn iter(buf: &[u8]) -> impl Iterator<Item = (u64, u32, &str)> {
         let mut at = 0;
         core::iter::from_fn(move || {
-            let kind = *buf.get(at)?;
-            let n = usize::from(*buf.get(at + 1)?);
-            let name = core::str::from_utf8(buf.get(at + 2..at + 2 + n)?).ok()?;
-            at += 2 + n;
-            Some((u32::from(kind), name))
+            let ino = u64::from_le_bytes(buf.get(at..at + 8)?.try_into().ok()?);
+            let kind = *buf.get(at + 8)?;
+            let n = usize::from(*buf.get(at + 9)?);
+            let name = core::str::from_utf8(buf.get(at + 10..at + 10 + n)?).ok()?;
+            at += 10 + n;
+            Some((ino, u32::from(kind), name))
         })
     }
 }
@@ -307,40 +452,67 @@ mod tests {
     use super::*;
     use ppc_idl::{LoopbackTransport, PpcError, Rights};
 
+    /// A stand-in file system: fixed answers, enough to see the stubs and
+    /// the rights checks.
     struct Fs;
     impl FileSystem for Fs {
-        fn open(&self, _: ProcessId, _: &str, _: u32) -> Result<u32, Errno> {
-            Ok(3)
+        fn open(&self, _: &str, _: u32) -> Result<u64, Errno> {
+            Ok(3 | 77 << 32)
         }
-        fn create(&self, _: ProcessId, _: &str, _: u32, _: u32) -> Result<u32, Errno> {
-            Ok(4)
+        fn create(&self, _: &str, _: u32, _: u32) -> Result<u64, Errno> {
+            Ok(4 | 78 << 32)
         }
-        fn read(&self, _: ProcessId, _: u32, _: u64, buf: &mut [u8]) -> Result<u32, Errno> {
+        fn read(&self, _: u64, _: u64, buf: &mut [u8]) -> Result<u32, Errno> {
             buf.fill(b'r');
             Ok(buf.len() as u32)
         }
-        fn write(&self, _: ProcessId, _: u32, _: u64, d: &[u8]) -> Result<u32, Errno> {
+        fn write(&self, _: u64, _: u64, d: &[u8]) -> Result<u32, Errno> {
             Ok(d.len() as u32)
         }
-        fn close(&self, _: ProcessId, _: u32) -> Result<(), Errno> {
+        fn seek(&self, _: u64, off: i64, whence: u32) -> Result<u64, Errno> {
+            match whence {
+                SEEK_SET => u64::try_from(off).map_err(|_| Errno::EINVAL),
+                _ => Err(Errno::EINVAL),
+            }
+        }
+        fn hold(&self, _: u64) -> Result<(), Errno> {
             Ok(())
         }
-        fn stat(&self, _: &str) -> Result<Stat, Errno> {
-            Err(Errno::ENOENT)
+        fn close(&self, _: u64) -> Result<(), Errno> {
+            Ok(())
         }
-        fn fstat(&self, _: ProcessId, _: u32) -> Result<Stat, Errno> {
+        fn flags(&self, _: u64, _: u32, _: u32) -> Result<u32, Errno> {
+            Ok(flags::O_RDWR)
+        }
+        fn fstat(&self, _: u64) -> Result<Stat, Errno> {
             Ok(Stat {
                 ino: 1,
                 size: 2,
                 kind: kind::FILE,
                 mode: 0o644,
+                nlink: 1,
+                atime_ns: 5,
+                mtime_ns: 6,
+                ctime_ns: 7,
             })
+        }
+        fn stat(&self, _: &str) -> Result<Stat, Errno> {
+            Err(Errno::ENOENT)
+        }
+        fn lstat(&self, _: &str) -> Result<Stat, Errno> {
+            Err(Errno::ENOENT)
+        }
+        fn getdents(&self, _: u64, _: &mut [u8]) -> Result<(u32, u32), Errno> {
+            Ok((0, 0))
+        }
+        fn truncate(&self, _: &str, _: u64) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn ftruncate(&self, _: u64, _: u64) -> Result<(), Errno> {
+            Ok(())
         }
         fn mkdir(&self, _: &str, _: u32) -> Result<(), Errno> {
             Ok(())
-        }
-        fn readdir(&self, _: &str, _: u32, _: &mut [u8]) -> Result<(u32, u32), Errno> {
-            Ok((0, 0))
         }
         fn unlink(&self, _: &str) -> Result<(), Errno> {
             Ok(())
@@ -351,7 +523,30 @@ mod tests {
         fn rename(&self, _: &str, _: &str) -> Result<(), Errno> {
             Ok(())
         }
+        fn link(&self, _: &str, _: &str) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn symlink(&self, _: &str, _: &str) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn readlink(&self, _: &str, buf: &mut [u8]) -> Result<u32, Errno> {
+            let n = buf.len().min(3);
+            buf[..n].copy_from_slice(&b"tgt"[..n]);
+            Ok(n as u32)
+        }
         fn chmod(&self, _: &str, _: u32) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn utimens(&self, _: &str, _: u64, _: u64) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn fchmod(&self, _: u64, _: u32) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn futimens(&self, _: u64, _: u64, _: u64) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn lutimens(&self, _: &str, _: u64, _: u64) -> Result<(), Errno> {
             Ok(())
         }
     }
@@ -374,19 +569,49 @@ mod tests {
         let w = FileSystemClient::new(&writer, h);
         let a = FileSystemClient::new(&admin, h);
         let mut buf = [0u8; 5];
-        assert_eq!(r.read(3, 0, &mut buf), Ok(Ok(5)));
+        assert_eq!(r.read(3, AT_CURRENT, &mut buf), Ok(Ok(5)));
         assert_eq!(&buf, b"rrrrr");
+        assert_eq!(r.open("/f", 0), Ok(Ok(3 | 77 << 32)), "64-bit descriptions");
         assert_eq!(r.write(3, 0, b"x"), Err(PpcError::NoRights));
         assert_eq!(
             r.create("/f", flags::O_CREAT, 0o644),
             Err(PpcError::NoRights)
         );
+        for denied in [
+            r.truncate("/f", 0),
+            r.ftruncate(3, 0),
+            r.mkdir("/d", 0),
+            r.unlink("/f"),
+            r.rmdir("/d"),
+            r.rename("/f", "/g"),
+            r.link("/f", "/g"),
+            r.symlink("/f", "/g"),
+            r.utimens("/f", 0, 0),
+            r.futimens(3, 0, 0),
+            r.lutimens("/f", 0, 0),
+            r.chmod("/f", 0),
+            r.fchmod(3, 0),
+            w.chmod("/f", 0),
+            w.fchmod(3, 0),
+        ] {
+            assert_eq!(denied, Err(PpcError::NoRights));
+        }
         assert_eq!(w.write(3, 0, b"xy"), Ok(Ok(2)));
-        assert_eq!(w.chmod("/f", 0), Err(PpcError::NoRights));
         assert_eq!(a.chmod("/f", 0), Ok(Ok(())));
+        assert_eq!(a.fchmod(3, 0), Ok(Ok(())));
         assert_eq!(a.stat("/f"), Err(PpcError::NoRights));
         assert_eq!(r.stat("/f"), Ok(Err(Errno::ENOENT)));
-        assert_eq!(r.fstat(3).unwrap().unwrap().mode, 0o644);
+        assert_eq!(
+            r.seek(3, -1, SEEK_SET),
+            Ok(Err(Errno::EINVAL)),
+            "i64 crosses"
+        );
+        assert_eq!(r.seek(3, 9, SEEK_SET), Ok(Ok(9)));
+        let st = r.fstat(3).unwrap().unwrap();
+        assert_eq!((st.mode, st.nlink, st.ctime_ns), (0o644, 1, 7));
+        let mut two = [0u8; 2];
+        assert_eq!(r.readlink("/l", &mut two), Ok(Ok(2)));
+        assert_eq!(&two, b"tg");
     }
 
     #[test]
@@ -405,15 +630,19 @@ mod tests {
 
     #[test]
     fn dirents_round_trip_and_refuse_what_does_not_fit() {
-        let mut buf = [0u8; 16];
-        let end = dirent::put(&mut buf, 0, kind::FILE, "a.txt").unwrap();
-        let end = dirent::put(&mut buf, end, kind::DIR, "dir").unwrap();
-        assert_eq!(dirent::put(&mut buf, end, kind::FILE, "toolong"), None);
+        let mut buf = [0u8; 34];
+        let end = dirent::put(&mut buf, 0, 7, kind::FILE, "a.txt").unwrap();
+        assert_eq!(end, dirent::size("a.txt"));
+        let end = dirent::put(&mut buf, end, u64::MAX, kind::DIR, "dir").unwrap();
+        assert_eq!(dirent::put(&mut buf, end, 1, kind::FILE, "toolong"), None);
         let got: std::vec::Vec<_> = dirent::iter(&buf[..end]).collect();
-        assert_eq!(got, [(kind::FILE, "a.txt"), (kind::DIR, "dir")]);
+        assert_eq!(
+            got,
+            [(7, kind::FILE, "a.txt"), (u64::MAX, kind::DIR, "dir")]
+        );
         // A truncated buffer yields what is whole.
         assert_eq!(dirent::iter(&buf[..end - 1]).count(), 1);
         let long = "x".repeat(256);
-        assert_eq!(dirent::put(&mut [0u8; 300], 0, kind::FILE, &long), None);
+        assert_eq!(dirent::put(&mut [0u8; 300], 0, 1, kind::FILE, &long), None);
     }
 }

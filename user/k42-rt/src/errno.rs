@@ -45,13 +45,17 @@ errnos! {
     ENOTDIR = 20, "Not a directory.";
     EISDIR = 21, "Is a directory.";
     EINVAL = 22, "Invalid argument.";
+    ENFILE = 23, "Too many open files in the system (a server's table is full).";
     EMFILE = 24, "Too many open files.";
     EFBIG = 27, "File too large.";
     ENOSPC = 28, "No space left.";
+    EMLINK = 31, "Too many links.";
     ENAMETOOLONG = 36, "Name too long.";
     ENOSYS = 38, "No such call (or method).";
     ENOTEMPTY = 39, "Directory not empty.";
+    ELOOP = 40, "Too many symbolic links (or `O_NOFOLLOW` met one).";
     EBADMSG = 74, "Malformed message.";
+    EOVERFLOW = 75, "Value too large (an offset beyond `i64::MAX`).";
 }
 
 impl Errno {

@@ -15,14 +15,14 @@ use ramfs::Ramfs;
 const ME: ProcessId = ProcessId(2);
 
 fn bench(c: &mut Criterion) {
-    let server = FileSystemServer(Ramfs::new(1 << 20));
+    let server = FileSystemServer(Ramfs::new(1 << 20, || 0));
     server.0.mkdir("/dir", 0o755).unwrap();
     let fd = server
         .0
-        .create(ME, "/dir/file", O_CREAT | O_RDWR, 0o644)
+        .create("/dir/file", O_CREAT | O_RDWR, 0o644)
         .unwrap();
     let page = [7u8; 4096];
-    server.0.write(ME, fd, 0, &page).unwrap();
+    server.0.write(fd, 0, &page).unwrap();
     let h = ObjectHandle::new(ProcessId(1), 0, 1);
     let grants = [(ME, Rights(rights::READ | rights::WRITE))];
     let t = LoopbackTransport::new(&server, h, &grants, ME);
@@ -30,13 +30,13 @@ fn bench(c: &mut Criterion) {
     let mut buf = [0u8; 4096];
     let mut g = c.benchmark_group("ramfs");
     g.bench_function("direct/read4k", |b| {
-        b.iter(|| server.0.read(ME, fd, 0, black_box(&mut buf)).unwrap())
+        b.iter(|| server.0.read(fd, 0, black_box(&mut buf)).unwrap())
     });
     g.bench_function("ppc/read4k", |b| {
         b.iter(|| client.read(fd, 0, black_box(&mut buf)).unwrap().unwrap())
     });
     g.bench_function("direct/write4k", |b| {
-        b.iter(|| server.0.write(ME, fd, 0, black_box(&page)).unwrap())
+        b.iter(|| server.0.write(fd, 0, black_box(&page)).unwrap())
     });
     g.bench_function("ppc/write4k", |b| {
         b.iter(|| client.write(fd, 0, black_box(&page)).unwrap().unwrap())

@@ -2,24 +2,38 @@
 //!
 //! The first file server of K42-rs (K42 had several, all user-level
 //! servers reached by PPC). This crate is the [`FileSystem`]
-//! implementation, [`Ramfs`]: a tree of directories and files in the
-//! server's heap, with
+//! implementation, [`Ramfs`]: a tree of directories, files and symlinks in
+//! the server's heap, with
 //!
-//! * per-client open files: a file handle (`fd`) is a small number private
-//!   to the process that opened it (the PPC caller id the kernel reports),
-//!   so another process's fd, a closed one or a made-up one is `EBADF`;
-//! * Linux semantics where a Linux program would notice: `O_CREAT`,
-//!   `O_EXCL`, `O_TRUNC`, `O_APPEND`; an unlinked file lives until its last
-//!   close; `rename` replaces a file and refuses to move a directory into
-//!   itself; errors are Linux errno values;
-//! * bounds instead of panics: a byte budget for file data (`ENOSPC`,
-//!   checked with fallible allocation), [`MAX_FILE`] per file (`EFBIG`),
-//!   [`MAX_OPEN`] open files per process (`EMFILE`), [`PATH_MAX`] and
-//!   [`FILE_NAME_MAX`] (`ENAMETOOLONG`).
+//! * *open file descriptions* kept in the server, as Linux keeps them in
+//!   its kernel: the offset, the status flags and a reference count live
+//!   here, and the `u64` a client holds is a capability (a slot index and
+//!   a random 32-bit key) that any process may use. So the Linux system
+//!   library gives `dup` and `fork` their meaning by passing the number on
+//!   and calling [`FileSystem::hold`]: after a fork, parent and child
+//!   write through one offset. A made-up, closed or stale number is
+//!   `EBADF` (the key is a guard against mistakes and casual guessing,
+//!   not a secret: the kernel's per-process rights are the protection);
+//! * Linux semantics where a Linux program would notice: path resolution
+//!   with `.`, `..`, trailing slashes and symlinks anywhere (`ELOOP` after
+//!   [`MAX_SYMLINKS`]); `O_CREAT`, `O_EXCL`, `O_TRUNC`, `O_APPEND`,
+//!   `O_NOFOLLOW`, `O_DIRECTORY`; hard links and link counts (a directory
+//!   has 2 + its subdirectories); a node lives while a name or a
+//!   description refers to it; `rename`'s rules; times from the clock the
+//!   server is given; errors are Linux errno values;
+//! * bounds instead of panics: a byte budget for file data and link
+//!   targets (`ENOSPC`, checked with fallible allocation), [`MAX_FILE`]
+//!   per file (`EFBIG`), [`MAX_OPEN`] open descriptions in all (`ENFILE`),
+//!   [`PATH_MAX`] and [`FILE_NAME_MAX`] (`ENAMETOOLONG`).
+//!
+//! Descriptions are not tied to processes, so one held by a process that
+//! dies without closing it stays until the server ends (there is no death
+//! notice yet); [`MAX_OPEN`] bounds the leak.
 //!
 //! The program (`main.rs`) exports one `Ramfs` with `k42_rt::server`,
-//! grants read to everyone and read + write to the processes named on its
-//! command line, and registers itself with the name server as `ramfs`.
+//! grants read to everyone and read + write (+ admin) to the processes
+//! named on its command line (`*`: everyone), and registers itself with
+//! the name server as `ramfs`.
 //!
 //! ## Cost
 //!
@@ -34,18 +48,21 @@
 //! ## Usage
 //!
 //! ```
-//! use k42_interfaces::{flags, FileSystem};
-//! use ppc_idl::ProcessId;
+//! use k42_interfaces::{flags, FileSystem, AT_CURRENT, SEEK_SET};
 //! use ramfs::Ramfs;
 //!
-//! let fs = Ramfs::new(1 << 20);
-//! let me = ProcessId(7);
-//! let fd = fs.create(me, "/hello", flags::O_CREAT | flags::O_RDWR, 0o644).unwrap();
-//! assert_eq!(fs.write(me, fd, 0, b"hi there"), Ok(8));
+//! let fs = Ramfs::new(1 << 20, || 0);
+//! let f = fs.create("/hello", flags::O_CREAT | flags::O_RDWR, 0o644).unwrap();
+//! assert_eq!(fs.write(f, AT_CURRENT, b"hi there"), Ok(8));
+//! // A second reference (a dup, or a forked child's copy) shares the offset.
+//! fs.hold(f).unwrap();
+//! assert_eq!(fs.seek(f, 3, SEEK_SET), Ok(3));
 //! let mut buf = [0u8; 16];
-//! assert_eq!(fs.read(me, fd, 3, &mut buf), Ok(5));
+//! assert_eq!(fs.read(f, AT_CURRENT, &mut buf), Ok(5));
 //! assert_eq!(&buf[..5], b"there");
-//! assert_eq!(fs.read(ProcessId(8), fd, 0, &mut buf), Err(k42_rt::Errno::EBADF));
+//! fs.close(f).unwrap();
+//! fs.close(f).unwrap();
+//! assert_eq!(fs.read(f, 0, &mut buf), Err(k42_rt::Errno::EBADF));
 //! ```
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
@@ -53,34 +70,59 @@
 
 extern crate alloc;
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::ops::Bound;
 
-use k42_interfaces::flags::{O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_TRUNC};
-pub use k42_interfaces::{dirent, kind, rights, FileSystem, Stat, FILE_NAME_MAX, PATH_MAX};
+use k42_interfaces::flags::*;
+pub use k42_interfaces::{
+    dirent, kind, rights, FileSystem, Stat, AT_CURRENT, FILE_NAME_MAX, PATH_MAX, SEEK_CUR,
+    SEEK_END, SEEK_SET, UTIME_NOW, UTIME_OMIT,
+};
 use k42_rt::Errno;
-use ppc_idl::ProcessId;
 
 /// Largest file.
 pub const MAX_FILE: u64 = 16 << 20;
-/// Most open files per process.
-pub const MAX_OPEN: usize = 64;
+/// Most open file descriptions, all clients together (`ENFILE`).
+pub const MAX_OPEN: usize = 1024;
+/// Most symlinks followed while resolving one path (`ELOOP`), Linux's 40.
+pub const MAX_SYMLINKS: u32 = 40;
+
+/// Flags `open` accepts besides `O_RDONLY`.
+const OPEN_FLAGS: u32 =
+    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_LARGEFILE | O_SYNC | O_DSYNC | O_NOCTTY | O_CLOEXEC;
+/// Flags `create` accepts.
+const CREATE_FLAGS: u32 = OPEN_FLAGS | O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND;
+/// Flags that act at open time only (Linux's `F_GETFL` does not show them).
+const OPEN_ONLY: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
+/// Status flags `flags` may change.
+const SETTABLE: u32 = O_APPEND | O_NONBLOCK;
 
 enum Body {
     File(Vec<u8>),
-    Dir(BTreeMap<String, usize>),
+    Dir(Dir),
+    Symlink(String),
+}
+
+struct Dir {
+    entries: BTreeMap<String, usize>,
+    /// The directory holding it (itself for the root).
+    parent: usize,
 }
 
 struct Node {
     ino: u64,
     mode: u32,
-    /// The directory holding it (itself for the root).
-    parent: usize,
-    /// Whether a directory entry names it.
-    linked: bool,
-    /// Open files on it.
+    /// Names (files, symlinks), 2 + subdirectories (directories); 0 once
+    /// no name refers to it.
+    nlink: u32,
+    /// Open descriptions on it.
     opens: u32,
+    atime: u64,
+    mtime: u64,
+    ctime: u64,
     body: Body,
 }
 
@@ -88,29 +130,104 @@ impl Node {
     fn stat(&self) -> Stat {
         let (size, kind) = match &self.body {
             Body::File(d) => (d.len() as u64, kind::FILE),
-            Body::Dir(e) => (e.len() as u64, kind::DIR),
+            Body::Dir(d) => (d.entries.len() as u64, kind::DIR),
+            Body::Symlink(t) => (t.len() as u64, kind::SYMLINK),
         };
         Stat {
             ino: self.ino,
             size,
             kind,
             mode: self.mode,
+            nlink: self.nlink,
+            atime_ns: self.atime,
+            mtime_ns: self.mtime,
+            ctime_ns: self.ctime,
         }
+    }
+
+    fn is_dir(&self) -> bool {
+        matches!(self.body, Body::Dir(_))
+    }
+
+    /// Contents changed: mtime and ctime.
+    fn modified(&mut self, now: u64) {
+        self.mtime = now;
+        self.ctime = now;
     }
 }
 
+/// An open file description.
 struct Open {
     node: usize,
+    /// Access mode and status flags.
     flags: u32,
+    /// Bytes (files) or the index of the next entry (directories).
+    offset: u64,
+    refs: u32,
+    /// Directories: the last name `getdents` returned and the offset after
+    /// it, so the next call resumes after that name even if entries before
+    /// it came or went.
+    cursor: Option<(u64, String)>,
+}
+
+struct Slot {
+    key: u32,
+    open: Option<Open>,
+}
+
+/// How a path's last component is treated when it is a symlink.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Final {
+    /// Followed (`stat`, `open`).
+    Follow,
+    /// Not followed unless the path ends in `/` (`lstat`, `O_NOFOLLOW`).
+    NoFollow,
+    /// Never followed: the operation is on the name in its directory
+    /// (`mkdir`, `unlink`, `rmdir`, `rename`, `link`, `symlink`).
+    Parent,
+}
+
+/// A path's last component.
+enum Last<'p> {
+    /// The path was `/` (or slashes).
+    Root,
+    Dot,
+    DotDot,
+    Name(Cow<'p, str>),
+}
+
+/// Where a path leads: the directory holding its last component, that
+/// component, the node it names (if any) and whether the path ended in a
+/// slash.
+struct Walk<'p> {
+    dir: usize,
+    last: Last<'p>,
+    node: Option<usize>,
+    slash: bool,
+}
+
+impl Walk<'_> {
+    /// The last component as a name an operation can add or remove
+    /// (`bad` for `/`, `.` and `..`).
+    fn name(&self, bad: Errno) -> Result<&str, Errno> {
+        match &self.last {
+            Last::Name(n) => Ok(n),
+            _ => Err(bad),
+        }
+    }
 }
 
 struct Tree {
     nodes: Vec<Option<Node>>,
     free: Vec<usize>,
     next_ino: u64,
-    open: BTreeMap<(u32, u32), Open>,
+    files: Vec<Slot>,
+    free_files: Vec<usize>,
+    open: usize,
     bytes: usize,
     capacity: usize,
+    /// State of the key generator (xorshift64*, stirred with the clock).
+    rng: u64,
 }
 
 const ROOT: usize = 0;
@@ -118,29 +235,31 @@ const ROOT: usize = 0;
 /// The file system: see the crate docs.
 pub struct Ramfs {
     tree: spin::Mutex<Tree>,
+    clock: fn() -> u64,
 }
 
-/// Splits `path` into its directory part and its last name.
-fn split(path: &str) -> Result<(&str, &str), Errno> {
-    let path = path.trim_end_matches('/');
-    let (dir, name) = path.rsplit_once('/').ok_or(Errno::EINVAL)?;
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(Errno::EINVAL);
+/// A checked offset or length argument (Linux's `loff_t` is signed).
+fn offset(v: u64) -> Result<u64, Errno> {
+    if v > i64::MAX as u64 {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(v)
     }
-    if name.len() > FILE_NAME_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
-    Ok((dir, name))
 }
 
-fn check_path(path: &str) -> Result<(), Errno> {
-    if path.len() > PATH_MAX {
-        return Err(Errno::ENAMETOOLONG);
-    }
-    if !path.starts_with('/') || path.contains('\0') {
-        return Err(Errno::EINVAL);
-    }
-    Ok(())
+/// A `String` copy of `s`, or `ENOSPC` if the heap has no room.
+fn try_string(s: &str) -> Result<String, Errno> {
+    let mut out = String::new();
+    out.try_reserve_exact(s.len()).map_err(|_| Errno::ENOSPC)?;
+    out.push_str(s);
+    Ok(out)
+}
+
+/// The splitmix64 finaliser: spreads the bits of `x`.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
 }
 
 impl Tree {
@@ -152,52 +271,155 @@ impl Tree {
         self.nodes[i].as_mut().expect("a live node index")
     }
 
-    fn entries(&self, i: usize) -> Result<&BTreeMap<String, usize>, Errno> {
+    fn dir(&self, i: usize) -> Result<&Dir, Errno> {
         match &self.node(i).body {
-            Body::Dir(e) => Ok(e),
-            Body::File(_) => Err(Errno::ENOTDIR),
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
         }
     }
 
-    fn entries_mut(&mut self, i: usize) -> Result<&mut BTreeMap<String, usize>, Errno> {
+    fn dir_mut(&mut self, i: usize) -> Result<&mut Dir, Errno> {
         match &mut self.node_mut(i).body {
-            Body::Dir(e) => Ok(e),
-            Body::File(_) => Err(Errno::ENOTDIR),
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
         }
     }
 
-    /// The node `path` names (absolute; `.` and `..` understood).
-    fn resolve(&self, path: &str) -> Result<usize, Errno> {
-        check_path(path)?;
-        let mut at = ROOT;
-        for c in path.split('/').filter(|c| !c.is_empty()) {
-            let e = self.entries(at)?;
-            at = match c {
-                "." => at,
-                ".." => self.node(at).parent,
-                _ if c.len() > FILE_NAME_MAX => return Err(Errno::ENAMETOOLONG),
-                _ => *e.get(c).ok_or(Errno::ENOENT)?,
+    /// Resolves `path` (absolute) as Linux does: `.`, `..`, repeated and
+    /// trailing slashes, symlinks anywhere (the last one as `last` says).
+    /// A missing last component is not an error: `node` is `None`.
+    fn walk<'p>(&self, path: &'p str, fin: Final) -> Result<Walk<'p>, Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if path.len() > PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if !path.starts_with('/') || path.contains('\0') {
+            return Err(Errno::EINVAL);
+        }
+        let mut rest: Cow<'p, str> = Cow::Borrowed(path);
+        let mut at = 0;
+        let mut dir = ROOT;
+        let mut links = 0;
+        loop {
+            let s = &rest[at..];
+            let body = s.trim_start_matches('/');
+            let start = at + (s.len() - body.len());
+            let end = start + body.find('/').unwrap_or(body.len());
+            let comp = &rest[start..end];
+            let tail = &rest[end..];
+            let is_last = tail.bytes().all(|b| b == b'/');
+            let slash = !tail.is_empty();
+            if comp.is_empty() {
+                // Only slashes: at the root (a relative symlink target is
+                // never empty).
+                return Ok(Walk {
+                    dir: ROOT,
+                    last: Last::Root,
+                    node: Some(ROOT),
+                    slash: true,
+                });
+            }
+            if comp.len() > FILE_NAME_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            let d = self.dir(dir)?;
+            let child = match comp {
+                "." => Some(dir),
+                ".." => Some(d.parent),
+                _ => d.entries.get(comp).copied(),
             };
+            let last = || match comp {
+                "." => Last::Dot,
+                ".." => Last::DotDot,
+                _ => Last::Name(match &rest {
+                    Cow::Borrowed(p) => Cow::Borrowed(&p[start..end]),
+                    Cow::Owned(p) => Cow::Owned(String::from(&p[start..end])),
+                }),
+            };
+            let Some(child) = child else {
+                if is_last {
+                    return Ok(Walk {
+                        dir,
+                        last: last(),
+                        node: None,
+                        slash,
+                    });
+                }
+                return Err(Errno::ENOENT);
+            };
+            let node = self.node(child);
+            if let Body::Symlink(target) = &node.body {
+                let follow = !is_last
+                    || match fin {
+                        Final::Follow => true,
+                        Final::NoFollow => slash,
+                        Final::Parent => false,
+                    };
+                if follow {
+                    links += 1;
+                    if links > MAX_SYMLINKS {
+                        return Err(Errno::ELOOP);
+                    }
+                    let mut next = String::new();
+                    next.try_reserve_exact(target.len() + tail.len())
+                        .map_err(|_| Errno::ENOMEM)?;
+                    next.push_str(target);
+                    next.push_str(tail);
+                    if target.starts_with('/') {
+                        dir = ROOT;
+                    }
+                    rest = Cow::Owned(next);
+                    at = 0;
+                    continue;
+                }
+            }
+            if is_last {
+                if slash && fin != Final::Parent && !node.is_dir() {
+                    return Err(Errno::ENOTDIR);
+                }
+                return Ok(Walk {
+                    dir,
+                    last: last(),
+                    node: Some(child),
+                    slash,
+                });
+            }
+            if !node.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            dir = child;
+            at = end;
         }
-        Ok(at)
     }
 
-    /// The directory that would hold `path`, and its last name.
-    fn parent<'p>(&self, path: &'p str) -> Result<(usize, &'p str), Errno> {
-        check_path(path)?;
-        let (dir, name) = split(path)?;
-        let d = self.resolve(if dir.is_empty() { "/" } else { dir })?;
-        self.entries(d)?;
-        Ok((d, name))
+    /// The node `path` names, `ENOENT` if none.
+    fn lookup(&self, path: &str, fin: Final) -> Result<usize, Errno> {
+        self.walk(path, fin)?.node.ok_or(Errno::ENOENT)
     }
 
-    fn add(&mut self, parent: usize, name: &str, mode: u32, body: Body) -> usize {
+    /// A new node named `name` in directory `dir`.
+    fn add(
+        &mut self,
+        dir: usize,
+        name: &str,
+        mode: u32,
+        body: Body,
+        now: u64,
+    ) -> Result<usize, Errno> {
+        self.dir(dir)?;
+        let name = try_string(name)?;
+        self.nodes.try_reserve(1).map_err(|_| Errno::ENOSPC)?;
+        let is_dir = matches!(body, Body::Dir(_));
         let node = Node {
             ino: self.next_ino,
-            mode: mode & 0o7777,
-            parent,
-            linked: true,
+            mode,
+            nlink: if is_dir { 2 } else { 1 },
             opens: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
             body,
         };
         self.next_ino += 1;
@@ -211,52 +433,63 @@ impl Tree {
                 self.nodes.len() - 1
             }
         };
-        if let Ok(e) = self.entries_mut(parent) {
-            e.insert(String::from(name), i);
+        self.dir_mut(dir)?.entries.insert(name, i);
+        let parent = self.node_mut(dir);
+        parent.modified(now);
+        if is_dir {
+            parent.nlink += 1;
         }
-        i
+        Ok(i)
     }
 
-    /// Frees node `i` if no entry names it and nothing has it open.
+    /// Removes the entry `name` of `dir` naming `i` (a file, symlink or
+    /// empty directory), freeing `i` if nothing else refers to it.
+    fn remove(&mut self, dir: usize, name: &str, i: usize, now: u64) {
+        if let Ok(d) = self.dir_mut(dir) {
+            d.entries.remove(name);
+        }
+        let is_dir = self.node(i).is_dir();
+        let parent = self.node_mut(dir);
+        parent.modified(now);
+        if is_dir {
+            parent.nlink -= 1;
+        }
+        let n = self.node_mut(i);
+        n.nlink = if is_dir { 0 } else { n.nlink - 1 };
+        n.ctime = now;
+        self.release(i);
+    }
+
+    /// Frees node `i` if no name and no description refers to it.
     fn release(&mut self, i: usize) {
         let n = self.node(i);
-        if n.linked || n.opens > 0 {
+        if n.nlink > 0 || n.opens > 0 {
             return;
         }
-        if let Body::File(d) = &n.body {
-            self.bytes -= d.len();
-        }
+        self.bytes -= match &n.body {
+            Body::File(d) => d.len(),
+            Body::Symlink(t) => t.len(),
+            Body::Dir(_) => 0,
+        };
         self.nodes[i] = None;
         self.free.push(i);
     }
 
-    fn fd(&self, pid: ProcessId, fd: u32) -> Result<&Open, Errno> {
-        self.open.get(&(pid.0, fd)).ok_or(Errno::EBADF)
-    }
-
-    fn new_fd(&mut self, pid: ProcessId, node: usize, flags: u32) -> Result<u32, Errno> {
-        let mine = self.open.range((pid.0, 0)..=(pid.0, u32::MAX));
-        let mut fd = 0;
-        let mut n = 0;
-        for (&(_, f), _) in mine {
-            if f == fd {
-                fd += 1;
-            }
-            n += 1;
+    /// Bytes of the budget, or `ENOSPC`.
+    fn charge(&mut self, n: usize) -> Result<(), Errno> {
+        if self.bytes + n > self.capacity {
+            return Err(Errno::ENOSPC);
         }
-        if n >= MAX_OPEN {
-            return Err(Errno::EMFILE);
-        }
-        self.open.insert((pid.0, fd), Open { node, flags });
-        self.node_mut(node).opens += 1;
-        Ok(fd)
+        self.bytes += n;
+        Ok(())
     }
 
     /// Sets file `i`'s length to `len`, within the budget.
-    fn resize(&mut self, i: usize, len: usize) -> Result<(), Errno> {
-        if len as u64 > MAX_FILE {
+    fn resize(&mut self, i: usize, len: u64) -> Result<(), Errno> {
+        if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
+        let len = len as usize;
         let (budget, bytes) = (self.capacity, self.bytes);
         let Body::File(d) = &mut self.node_mut(i).body else {
             return Err(Errno::EISDIR);
@@ -276,238 +509,645 @@ impl Tree {
         }
         Ok(())
     }
+
+    /// `truncate` of node `i`.
+    fn truncate(&mut self, i: usize, len: u64, now: u64) -> Result<(), Errno> {
+        if self.node(i).is_dir() {
+            return Err(Errno::EISDIR);
+        }
+        self.resize(i, offset(len)?)?;
+        self.node_mut(i).modified(now);
+        Ok(())
+    }
+
+    /// `utimens` of node `i`.
+    fn set_times(&mut self, i: usize, atime: u64, mtime: u64, now: u64) {
+        if atime == UTIME_OMIT && mtime == UTIME_OMIT {
+            return;
+        }
+        let pick = |t: u64, old: u64| match t {
+            UTIME_OMIT => old,
+            UTIME_NOW => now,
+            t => t,
+        };
+        let n = self.node_mut(i);
+        n.atime = pick(atime, n.atime);
+        n.mtime = pick(mtime, n.mtime);
+        n.ctime = now;
+    }
+
+    fn file(&self, h: u64) -> Result<&Open, Errno> {
+        let (index, key) = ((h & 0xffff_ffff) as usize, (h >> 32) as u32);
+        match self.files.get(index) {
+            Some(Slot {
+                key: k,
+                open: Some(o),
+            }) if *k == key => Ok(o),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    fn file_mut(&mut self, h: u64) -> Result<&mut Open, Errno> {
+        let (index, key) = ((h & 0xffff_ffff) as usize, (h >> 32) as u32);
+        match self.files.get_mut(index) {
+            Some(Slot {
+                key: k,
+                open: Some(o),
+            }) if *k == key => Ok(o),
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// `ENFILE` unless one more description fits.
+    fn room_to_open(&mut self) -> Result<(), Errno> {
+        if self.open >= MAX_OPEN {
+            return Err(Errno::ENFILE);
+        }
+        if self.free_files.is_empty() {
+            self.files.try_reserve(1).map_err(|_| Errno::ENFILE)?;
+        }
+        Ok(())
+    }
+
+    /// A new description of node `i` (after [`Tree::room_to_open`]).
+    fn new_file(&mut self, i: usize, flags: u32, now: u64) -> Result<u64, Errno> {
+        self.room_to_open()?;
+        let n = self.node(i);
+        if matches!(n.body, Body::Symlink(_)) {
+            return Err(Errno::ELOOP); // O_NOFOLLOW found one
+        }
+        if flags & O_DIRECTORY != 0 && !n.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        self.rng = mix(self.rng ^ now);
+        let key = ((self.rng >> 32) as u32).max(1);
+        let open = Open {
+            node: i,
+            flags: flags & !OPEN_ONLY,
+            offset: 0,
+            refs: 1,
+            cursor: None,
+        };
+        let index = match self.free_files.pop() {
+            Some(x) => x,
+            None => {
+                self.files.push(Slot { key: 0, open: None });
+                self.files.len() - 1
+            }
+        };
+        self.files[index] = Slot {
+            key,
+            open: Some(open),
+        };
+        self.open += 1;
+        self.node_mut(i).opens += 1;
+        Ok(index as u64 | u64::from(key) << 32)
+    }
+
+    /// Is `i` directory `d` or below it?
+    fn within(&self, mut i: usize, d: usize) -> bool {
+        loop {
+            if i == d {
+                return true;
+            }
+            if i == ROOT {
+                return false;
+            }
+            i = self.dir(i).map_or(ROOT, |x| x.parent);
+        }
+    }
 }
 
 impl Ramfs {
     /// An empty file system (just `/`) holding at most `capacity` bytes of
-    /// file data.
-    pub fn new(capacity: usize) -> Ramfs {
+    /// file data and link targets, taking times (ns since an epoch) from
+    /// `clock`.
+    pub fn new(capacity: usize, clock: fn() -> u64) -> Ramfs {
+        let now = clock();
         let root = Node {
             ino: 1,
             mode: 0o755,
-            parent: ROOT,
-            linked: true,
+            nlink: 2,
             opens: 0,
-            body: Body::Dir(BTreeMap::new()),
+            atime: now,
+            mtime: now,
+            ctime: now,
+            body: Body::Dir(Dir {
+                entries: BTreeMap::new(),
+                parent: ROOT,
+            }),
         };
         Ramfs {
             tree: spin::Mutex::new(Tree {
                 nodes: alloc::vec![Some(root)],
                 free: Vec::new(),
                 next_ino: 2,
-                open: BTreeMap::new(),
+                files: Vec::new(),
+                free_files: Vec::new(),
+                open: 0,
                 bytes: 0,
                 capacity,
+                rng: mix(now ^ 0x4b42_7266_7300_0001),
             }),
+            clock,
         }
     }
 
-    /// Bytes of file data held (unlinked but open files included).
+    /// Bytes of file data and link targets held (unlinked but open files
+    /// included).
     pub fn bytes(&self) -> usize {
         self.tree.lock().bytes
     }
 
-    /// Files open by all processes.
+    /// Open file descriptions, all clients together.
     pub fn open_files(&self) -> usize {
-        self.tree.lock().open.len()
+        self.tree.lock().open
+    }
+
+    /// Nodes alive (named or open), the root included.
+    pub fn nodes(&self) -> usize {
+        let t = self.tree.lock();
+        t.nodes.len() - t.free.len()
+    }
+
+    fn now(&self) -> u64 {
+        (self.clock)()
     }
 }
 
 impl FileSystem for Ramfs {
-    fn open(&self, caller: ProcessId, path: &str, flags: u32) -> Result<u32, Errno> {
-        if flags & !O_DIRECTORY != O_RDONLY {
+    fn open(&self, path: &str, flags: u32) -> Result<u64, Errno> {
+        if flags & O_ACCMODE != O_RDONLY || flags & !(OPEN_FLAGS | O_ACCMODE) != 0 {
             return Err(Errno::EINVAL);
         }
+        let now = self.now();
         let mut t = self.tree.lock();
-        let i = t.resolve(path)?;
-        if flags & O_DIRECTORY != 0 {
-            t.entries(i)?;
-        }
-        t.new_fd(caller, i, flags)
+        let fin = if flags & O_NOFOLLOW != 0 {
+            Final::NoFollow
+        } else {
+            Final::Follow
+        };
+        let i = t.lookup(path, fin)?;
+        t.new_file(i, flags, now)
     }
 
-    fn create(&self, caller: ProcessId, path: &str, flags: u32, mode: u32) -> Result<u32, Errno> {
-        if flags & O_ACCMODE == O_ACCMODE || flags & O_DIRECTORY != 0 {
+    fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno> {
+        let creat = flags & O_CREAT != 0;
+        if flags & O_ACCMODE == O_ACCMODE
+            || flags & !CREATE_FLAGS != 0
+            || creat && flags & O_DIRECTORY != 0
+        {
             return Err(Errno::EINVAL);
         }
+        let excl = creat && flags & O_EXCL != 0;
+        let fin = if excl || flags & O_NOFOLLOW != 0 {
+            Final::NoFollow
+        } else {
+            Final::Follow
+        };
+        let now = self.now();
         let mut t = self.tree.lock();
-        let (dir, name) = t.parent(path)?;
-        let existing = t.entries(dir)?.get(name).copied();
-        let i = match existing {
-            Some(_) if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL => return Err(Errno::EEXIST),
+        t.room_to_open()?;
+        let w = t.walk(path, fin)?;
+        let i = match w.node {
+            Some(_) if excl => return Err(Errno::EEXIST),
             Some(i) => {
-                if matches!(t.node(i).body, Body::Dir(_)) {
-                    return Err(Errno::EISDIR);
-                }
-                if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
-                    t.resize(i, 0)?;
+                let n = t.node(i);
+                let writes = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+                match &n.body {
+                    Body::Symlink(_) => return Err(Errno::ELOOP),
+                    Body::Dir(_) if writes || creat => return Err(Errno::EISDIR),
+                    Body::File(_) if flags & O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
+                    Body::File(_) if flags & O_TRUNC != 0 => t.truncate(i, 0, now)?,
+                    _ => {}
                 }
                 i
             }
-            None if flags & O_CREAT == 0 => return Err(Errno::ENOENT),
-            None => t.add(dir, name, mode, Body::File(Vec::new())),
+            None if !creat => return Err(Errno::ENOENT),
+            None if w.slash => return Err(Errno::EISDIR),
+            None => {
+                let name = w.name(Errno::EISDIR)?;
+                t.add(w.dir, name, mode & 0o7777, Body::File(Vec::new()), now)?
+            }
         };
-        t.new_fd(caller, i, flags)
+        t.new_file(i, flags, now)
     }
 
-    fn read(&self, caller: ProcessId, fd: u32, offset: u64, buf: &mut [u8]) -> Result<u32, Errno> {
-        let t = self.tree.lock();
-        let o = t.fd(caller, fd)?;
+    fn read(&self, file: u64, at: u64, buf: &mut [u8]) -> Result<u32, Errno> {
+        let mut t = self.tree.lock();
+        let o = t.file(file)?;
+        if o.flags & O_ACCMODE == O_WRONLY {
+            return Err(Errno::EBADF);
+        }
+        let start = if at == AT_CURRENT {
+            o.offset
+        } else {
+            offset(at)?
+        };
         let Body::File(d) = &t.node(o.node).body else {
             return Err(Errno::EISDIR);
         };
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(d.len());
+        let start = usize::try_from(start).unwrap_or(usize::MAX).min(d.len());
         let n = buf.len().min(d.len() - start);
         buf[..n].copy_from_slice(&d[start..start + n]);
+        if at == AT_CURRENT {
+            t.file_mut(file)?.offset += n as u64;
+        }
         Ok(n as u32)
     }
 
-    fn write(&self, caller: ProcessId, fd: u32, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+    fn write(&self, file: u64, at: u64, data: &[u8]) -> Result<u32, Errno> {
+        let now = self.now();
         let mut t = self.tree.lock();
-        let o = t.fd(caller, fd)?;
+        let o = t.file(file)?;
         if o.flags & O_ACCMODE == O_RDONLY {
             return Err(Errno::EBADF);
         }
-        let (i, append) = (o.node, o.flags & O_APPEND != 0);
+        let i = o.node;
         let len = match &t.node(i).body {
-            Body::File(d) => d.len(),
-            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::File(d) => d.len() as u64,
+            _ => return Err(Errno::EISDIR),
+        };
+        let start = if o.flags & O_APPEND != 0 {
+            len
+        } else if at == AT_CURRENT {
+            o.offset
+        } else {
+            offset(at)?
         };
         if data.is_empty() {
-            return Ok(0); // as in Linux: a file does not grow by nothing
+            return Ok(0); // as in Linux: nothing changes, not even times
         }
-        let start = if append { len as u64 } else { offset };
-        let end = start.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
-        if end > MAX_FILE {
+        if start >= MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        let (start, end) = (start as usize, end as usize);
+        // Up to the largest file: a short write, as Linux's at its limit.
+        let n = data.len().min((MAX_FILE - start) as usize);
+        let end = start + n as u64;
         if end > len {
             t.resize(i, end)?;
         }
-        if let Body::File(d) = &mut t.node_mut(i).body {
-            d[start..end].copy_from_slice(data);
+        let node = t.node_mut(i);
+        if let Body::File(d) = &mut node.body {
+            d[start as usize..end as usize].copy_from_slice(&data[..n]);
         }
-        Ok(data.len() as u32)
+        node.modified(now);
+        if at == AT_CURRENT {
+            t.file_mut(file)?.offset = end;
+        }
+        Ok(n as u32)
     }
 
-    fn close(&self, caller: ProcessId, fd: u32) -> Result<(), Errno> {
+    fn seek(&self, file: u64, off: i64, whence: u32) -> Result<u64, Errno> {
         let mut t = self.tree.lock();
-        let o = t.open.remove(&(caller.0, fd)).ok_or(Errno::EBADF)?;
+        let o = t.file(file)?;
+        let base = match (&t.node(o.node).body, whence) {
+            (_, SEEK_SET) => 0,
+            (_, SEEK_CUR) => o.offset,
+            (Body::File(d), SEEK_END) => d.len() as u64,
+            _ => return Err(Errno::EINVAL),
+        };
+        let new = i128::from(base) + i128::from(off);
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let new = i64::try_from(new).map_err(|_| Errno::EOVERFLOW)? as u64;
+        t.file_mut(file)?.offset = new;
+        Ok(new)
+    }
+
+    fn hold(&self, file: u64) -> Result<(), Errno> {
+        let mut t = self.tree.lock();
+        let o = t.file_mut(file)?;
+        o.refs = o.refs.checked_add(1).ok_or(Errno::ENFILE)?;
+        Ok(())
+    }
+
+    fn close(&self, file: u64) -> Result<(), Errno> {
+        let mut t = self.tree.lock();
+        let o = t.file_mut(file)?;
+        o.refs -= 1;
+        if o.refs > 0 {
+            return Ok(());
+        }
+        let index = (file & 0xffff_ffff) as usize;
+        let Some(o) = t.files[index].open.take() else {
+            return Err(Errno::EBADF);
+        };
+        t.free_files.push(index); // room reserved: it came from `files`
+        t.open -= 1;
         t.node_mut(o.node).opens -= 1;
         t.release(o.node);
         Ok(())
     }
 
-    fn stat(&self, path: &str) -> Result<Stat, Errno> {
-        let t = self.tree.lock();
-        let i = t.resolve(path)?;
-        Ok(t.node(i).stat())
+    fn flags(&self, file: u64, set: u32, mask: u32) -> Result<u32, Errno> {
+        let mut t = self.tree.lock();
+        let o = t.file_mut(file)?;
+        let old = o.flags;
+        let mask = mask & SETTABLE;
+        o.flags = (old & !mask) | (set & mask);
+        Ok(old)
     }
 
-    fn fstat(&self, caller: ProcessId, fd: u32) -> Result<Stat, Errno> {
+    fn fstat(&self, file: u64) -> Result<Stat, Errno> {
         let t = self.tree.lock();
-        let o = t.fd(caller, fd)?;
+        let o = t.file(file)?;
         Ok(t.node(o.node).stat())
     }
 
-    fn mkdir(&self, path: &str, mode: u32) -> Result<(), Errno> {
-        let mut t = self.tree.lock();
-        let (dir, name) = t.parent(path)?;
-        if t.entries(dir)?.contains_key(name) {
-            return Err(Errno::EEXIST);
-        }
-        t.add(dir, name, mode, Body::Dir(BTreeMap::new()));
-        Ok(())
+    fn stat(&self, path: &str) -> Result<Stat, Errno> {
+        let t = self.tree.lock();
+        let i = t.lookup(path, Final::Follow)?;
+        Ok(t.node(i).stat())
     }
 
-    fn readdir(&self, path: &str, start: u32, buf: &mut [u8]) -> Result<(u32, u32), Errno> {
+    fn lstat(&self, path: &str) -> Result<Stat, Errno> {
         let t = self.tree.lock();
-        let d = t.resolve(path)?;
-        let (mut n, mut at) = (0u32, 0usize);
-        for (name, &i) in t.entries(d)?.iter().skip(start as usize) {
-            let kind = t.node(i).stat().kind;
-            match dirent::put(buf, at, kind, name) {
-                Some(end) => at = end,
-                None => break,
+        let i = t.lookup(path, Final::NoFollow)?;
+        Ok(t.node(i).stat())
+    }
+
+    fn getdents(&self, file: u64, buf: &mut [u8]) -> Result<(u32, u32), Errno> {
+        let mut t = self.tree.lock();
+        let o = t.file(file)?;
+        let dn = t.node(o.node);
+        let Body::Dir(d) = &dn.body else {
+            return Err(Errno::ENOTDIR);
+        };
+        if dn.nlink == 0 {
+            return Err(Errno::ENOENT); // removed: as Linux's dead directory
+        }
+        let (mut pos, mut at, mut n) = (o.offset, 0, 0u32);
+        let mut full = false;
+        while pos < 2 && !full {
+            let (ino, name) = if pos == 0 {
+                (dn.ino, ".")
+            } else {
+                (t.node(d.parent).ino, "..")
+            };
+            match dirent::put(buf, at, ino, kind::DIR, name) {
+                Some(end) => (at, pos, n) = (end, pos + 1, n + 1),
+                None => full = true,
             }
-            n += 1;
+        }
+        let mut last = None;
+        if !full {
+            let from = match &o.cursor {
+                Some((p, name)) if *p == pos => Some(Bound::Excluded(name.as_str())),
+                _ => (d.entries.keys())
+                    .nth(usize::try_from(pos - 2).unwrap_or(usize::MAX))
+                    .map(|k| Bound::Included(k.as_str())),
+            };
+            let rest = from.map(|f| d.entries.range::<str, _>((f, Bound::Unbounded)));
+            for (name, &i) in rest.into_iter().flatten() {
+                let c = t.node(i);
+                match dirent::put(buf, at, c.ino, c.stat().kind, name) {
+                    Some(end) => (at, pos, n) = (end, pos + 1, n + 1),
+                    None => {
+                        full = true;
+                        break;
+                    }
+                }
+                last = Some(name.as_str());
+            }
+        }
+        if n == 0 && full {
+            return Err(Errno::EINVAL); // not even one entry fits
+        }
+        let cursor = match last {
+            Some(name) => Some((pos, try_string(name).map_err(|_| Errno::ENOMEM)?)),
+            None => None,
+        };
+        let o = t.file_mut(file)?;
+        o.offset = pos;
+        if cursor.is_some() {
+            o.cursor = cursor;
         }
         Ok((n, at as u32))
     }
 
-    fn unlink(&self, path: &str) -> Result<(), Errno> {
+    fn truncate(&self, path: &str, len: u64) -> Result<(), Errno> {
+        let now = self.now();
         let mut t = self.tree.lock();
-        let (dir, name) = t.parent(path)?;
-        let i = *t.entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
-        if matches!(t.node(i).body, Body::Dir(_)) {
+        let i = t.lookup(path, Final::Follow)?;
+        t.truncate(i, len, now)
+    }
+
+    fn ftruncate(&self, file: u64, len: u64) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let o = t.file(file)?;
+        let i = o.node;
+        if o.flags & O_ACCMODE == O_RDONLY || !matches!(t.node(i).body, Body::File(_)) {
+            return Err(Errno::EINVAL);
+        }
+        t.truncate(i, len, now)
+    }
+
+    fn mkdir(&self, path: &str, mode: u32) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let w = t.walk(path, Final::Parent)?;
+        if w.node.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let dir = Body::Dir(Dir {
+            entries: BTreeMap::new(),
+            parent: w.dir,
+        });
+        t.add(w.dir, w.name(Errno::EEXIST)?, mode & 0o1777, dir, now)?;
+        Ok(())
+    }
+
+    fn unlink(&self, path: &str) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let w = t.walk(path, Final::Parent)?;
+        let i = w.node.ok_or(Errno::ENOENT)?;
+        if t.node(i).is_dir() {
             return Err(Errno::EISDIR);
         }
-        t.entries_mut(dir)?.remove(name);
-        t.node_mut(i).linked = false;
-        t.release(i);
+        if w.slash {
+            return Err(Errno::ENOTDIR);
+        }
+        let name = w.name(Errno::EISDIR)?;
+        t.remove(w.dir, name, i, now);
         Ok(())
     }
 
     fn rmdir(&self, path: &str) -> Result<(), Errno> {
+        let now = self.now();
         let mut t = self.tree.lock();
-        if t.resolve(path)? == ROOT {
-            return Err(Errno::EBUSY);
+        let w = t.walk(path, Final::Parent)?;
+        let i = w.node.ok_or(Errno::ENOENT)?;
+        match w.last {
+            Last::Root => return Err(Errno::EBUSY),
+            Last::Dot => return Err(Errno::EINVAL),
+            Last::DotDot => return Err(Errno::ENOTEMPTY),
+            Last::Name(_) => {}
         }
-        let (dir, name) = t.parent(path)?;
-        let i = *t.entries(dir)?.get(name).ok_or(Errno::ENOENT)?;
-        if !t.entries(i)?.is_empty() {
+        if !t.dir(i)?.entries.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
-        t.entries_mut(dir)?.remove(name);
-        t.node_mut(i).linked = false;
-        t.release(i);
+        let name = w.name(Errno::EBUSY)?;
+        t.remove(w.dir, name, i, now);
         Ok(())
     }
 
     fn rename(&self, from: &str, to: &str) -> Result<(), Errno> {
+        let now = self.now();
         let mut t = self.tree.lock();
-        let (sdir, sname) = t.parent(from)?;
-        let (ddir, dname) = t.parent(to)?;
-        let src = *t.entries(sdir)?.get(sname).ok_or(Errno::ENOENT)?;
-        let src_is_dir = matches!(t.node(src).body, Body::Dir(_));
-        if src_is_dir {
-            // Not into itself or below it.
-            let mut at = ddir;
-            loop {
-                if at == src {
-                    return Err(Errno::EINVAL);
-                }
-                if at == ROOT {
-                    break;
-                }
-                at = t.node(at).parent;
-            }
+        let a = t.walk(from, Final::Parent)?;
+        let b = t.walk(to, Final::Parent)?;
+        let src = a.node.ok_or(Errno::ENOENT)?;
+        let (sname, dname) = (a.name(Errno::EBUSY)?, b.name(Errno::EBUSY)?);
+        let src_dir = t.node(src).is_dir();
+        if (a.slash || b.slash) && !src_dir {
+            return Err(Errno::ENOTDIR);
         }
-        if let Some(&dst) = t.entries(ddir)?.get(dname) {
-            if dst == src {
-                return Ok(());
-            }
-            match (&t.node(dst).body, src_is_dir) {
-                (Body::Dir(e), true) if !e.is_empty() => return Err(Errno::ENOTEMPTY),
+        if b.node == Some(src) {
+            return Ok(()); // the same node: nothing to do
+        }
+        if src_dir && t.within(b.dir, src) {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(dst) = b.node {
+            match (&t.node(dst).body, src_dir) {
+                (Body::Dir(e), true) if !e.entries.is_empty() => return Err(Errno::ENOTEMPTY),
                 (Body::Dir(_), false) => return Err(Errno::EISDIR),
-                (Body::File(_), true) => return Err(Errno::ENOTDIR),
+                (Body::File(_) | Body::Symlink(_), true) => return Err(Errno::ENOTDIR),
                 _ => {}
             }
-            t.entries_mut(ddir)?.remove(dname);
-            t.node_mut(dst).linked = false;
-            t.release(dst);
         }
-        t.entries_mut(sdir)?.remove(sname);
-        t.entries_mut(ddir)?.insert(String::from(dname), src);
-        t.node_mut(src).parent = ddir;
+        let key = try_string(dname)?;
+        if let Some(dst) = b.node {
+            t.remove(b.dir, dname, dst, now);
+        }
+        t.dir_mut(a.dir)?.entries.remove(sname);
+        t.dir_mut(b.dir)?.entries.insert(key, src);
+        if src_dir {
+            t.dir_mut(src)?.parent = b.dir;
+            t.node_mut(a.dir).nlink -= 1;
+            t.node_mut(b.dir).nlink += 1;
+        }
+        t.node_mut(src).ctime = now;
+        t.node_mut(a.dir).modified(now);
+        t.node_mut(b.dir).modified(now);
         Ok(())
     }
 
-    fn chmod(&self, path: &str, mode: u32) -> Result<(), Errno> {
+    fn link(&self, from: &str, to: &str) -> Result<(), Errno> {
+        let now = self.now();
         let mut t = self.tree.lock();
-        let i = t.resolve(path)?;
-        t.node_mut(i).mode = mode & 0o7777;
+        let a = t.walk(from, Final::Parent)?;
+        let src = a.node.ok_or(Errno::ENOENT)?;
+        if t.node(src).is_dir() {
+            return Err(Errno::EPERM);
+        }
+        if a.slash {
+            return Err(Errno::ENOTDIR);
+        }
+        let b = t.walk(to, Final::Parent)?;
+        if b.node.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if b.slash {
+            return Err(Errno::ENOENT);
+        }
+        let key = try_string(b.name(Errno::EEXIST)?)?;
+        let n = t.node_mut(src);
+        n.nlink = n.nlink.checked_add(1).ok_or(Errno::EMLINK)?;
+        n.ctime = now;
+        t.dir_mut(b.dir)?.entries.insert(key, src);
+        t.node_mut(b.dir).modified(now);
+        Ok(())
+    }
+
+    fn symlink(&self, target: &str, path: &str) -> Result<(), Errno> {
+        if target.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        if target.len() > PATH_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        if target.contains('\0') {
+            return Err(Errno::EINVAL);
+        }
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let w = t.walk(path, Final::Parent)?;
+        if w.node.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if w.slash {
+            return Err(Errno::ENOENT);
+        }
+        let name = w.name(Errno::EEXIST)?;
+        let body = Body::Symlink(try_string(target)?);
+        t.charge(target.len())?;
+        if let Err(e) = t.add(w.dir, name, 0o777, body, now) {
+            t.bytes -= target.len();
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn readlink(&self, path: &str, buf: &mut [u8]) -> Result<u32, Errno> {
+        let t = self.tree.lock();
+        let i = t.lookup(path, Final::NoFollow)?;
+        let Body::Symlink(target) = &t.node(i).body else {
+            return Err(Errno::EINVAL);
+        };
+        if buf.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        let n = buf.len().min(target.len());
+        buf[..n].copy_from_slice(&target.as_bytes()[..n]);
+        Ok(n as u32)
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let i = t.lookup(path, Final::Follow)?;
+        let n = t.node_mut(i);
+        n.mode = mode & 0o7777;
+        n.ctime = now;
+        Ok(())
+    }
+
+    fn utimens(&self, path: &str, atime: u64, mtime: u64) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let i = t.lookup(path, Final::Follow)?;
+        t.set_times(i, atime, mtime, now);
+        Ok(())
+    }
+
+    fn fchmod(&self, file: u64, mode: u32) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let i = t.file(file)?.node;
+        let n = t.node_mut(i);
+        n.mode = mode & 0o7777;
+        n.ctime = now;
+        Ok(())
+    }
+
+    fn futimens(&self, file: u64, atime: u64, mtime: u64) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let i = t.file(file)?.node;
+        t.set_times(i, atime, mtime, now);
+        Ok(())
+    }
+
+    fn lutimens(&self, path: &str, atime: u64, mtime: u64) -> Result<(), Errno> {
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let i = t.lookup(path, Final::NoFollow)?;
+        t.set_times(i, atime, mtime, now);
         Ok(())
     }
 }

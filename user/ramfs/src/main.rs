@@ -1,6 +1,8 @@
 //! The ramfs program: `ramfs CPUS NAMES WRITERS [ADMINS]`: `NAMES` the name
 //! server's handle (hex), `WRITERS` and `ADMINS` comma-separated process
-//! ids. Everyone may read; writers may also write; admins may also chmod.
+//! ids, or `*` for everyone (Linux processes, forked at any time, must all
+//! write). Everyone may read; writers may also write; admins may also
+//! chmod. Times come from the kernel clock (ns since boot).
 //! Exports one `FileSystem` object (index 0), registers it as `ramfs`, and
 //! serves.
 //! `CPUS`: the processors it serves on, comma-separated, the first the
@@ -24,36 +26,37 @@ mod program {
 
     static FS: Once<FileSystemServer<Ramfs>> = Once::new();
 
-    fn pids(list: Option<&str>) -> impl Iterator<Item = Result<ProcessId, Errno>> + '_ {
+    /// The grantees a `WRITERS` or `ADMINS` argument names.
+    fn grantees(list: Option<&str>) -> impl Iterator<Item = Result<Grantee, Errno>> + '_ {
         list.unwrap_or("")
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| {
-                k42_rt::args::parse_u64(s)
-                    .map(|p| ProcessId(p as u32))
-                    .ok_or(Errno::EINVAL)
+            .map(|s| match s {
+                "*" => Ok(Grantee::Anyone),
+                _ => k42_rt::args::parse_u64(s)
+                    .and_then(|p| u32::try_from(p).ok())
+                    .map(|p| Grantee::Process(ProcessId(p)))
+                    .ok_or(Errno::EINVAL),
             })
+    }
+
+    fn clock() -> u64 {
+        k42_rt::sys::clock().unwrap_or(0)
     }
 
     fn setup(args: &Args) -> Result<Server, Errno> {
         let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
-        let fs = FS.call_once(|| FileSystemServer(Ramfs::new(CAPACITY)));
+        let fs = FS.call_once(|| FileSystemServer(Ramfs::new(CAPACITY, clock)));
         let h = server.export(fs)?;
         server.grant(h, Grantee::Anyone, Rights(rights::READ))?;
-        for p in pids(args.get_str(3)) {
-            server.grant(
-                h,
-                Grantee::Process(p?),
-                Rights(rights::READ | rights::WRITE),
-            )?;
-        }
-        for p in pids(args.get_str(4)) {
-            server.grant(
-                h,
-                Grantee::Process(p?),
-                Rights(rights::READ | rights::WRITE | rights::ADMIN),
-            )?;
+        // Grants to one grantee replace each other: admins last.
+        let writer = Rights(rights::READ | rights::WRITE);
+        let admin = Rights(rights::READ | rights::WRITE | rights::ADMIN);
+        for (list, r) in [(args.get_str(3), writer), (args.get_str(4), admin)] {
+            for g in grantees(list) {
+                server.grant(h, g?, r)?;
+            }
         }
         let transport = KernelTransport::new();
         let names = NameServiceClient::new(&transport, names_handle);

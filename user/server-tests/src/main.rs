@@ -7,8 +7,8 @@
 //!
 //! | case | is | checks |
 //! |------|----|--------|
-//! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, async messages, files: create, write, read back, list, rename, remove; bad handles and fds |
-//! | `stranger` | granted nothing beyond the defaults | lookups and reads work; register, create, write, chmod fail with `EACCES` |
+//! | `client` | granted register (name server), write + admin (ramfs) | names, both console objects, async messages, files: create, write and read at the description's offset, hold and close, list, symlink, rename, remove; bad handles and descriptions |
+//! | `stranger` | granted nothing beyond the defaults | lookups and reads work; register, create, write, chmod fail with `EACCES`; a made-up description is `EBADF` |
 //! | `gone` | run after ramfs ended | a call to it is `EBADF`; the others still serve |
 //! | `bench` | as `client` | cycles per PPC through each server (`kbench:` line) |
 //!
@@ -21,7 +21,10 @@ k42_rt::entry!(program::main);
 #[cfg(target_os = "none")]
 mod program {
     use k42_interfaces::flags::{O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR};
-    use k42_interfaces::{dirent, kind, ConsoleClient, FileSystemClient, NameServiceClient};
+    use k42_interfaces::{
+        dirent, kind, ConsoleClient, FileSystemClient, NameServiceClient, AT_CURRENT, SEEK_CUR,
+        SEEK_SET,
+    };
     use k42_rt::errno::flatten;
     use k42_rt::sys::{self, Deadline, Prot};
     use k42_rt::transport::KernelTransport;
@@ -209,23 +212,25 @@ mod program {
         let odd = sys::map_anon(AT + 1, 4096, Prot::READ_WRITE);
         check!(c, odd == Err(Errno::EINVAL), "unaligned map_anon: {odd:?}");
 
-        // Files: create, write across a page, read back, list, rename,
-        // remove.
+        // Files: create, write across a page at the description's offset,
+        // read back, share the description, list, link, rename, remove.
         check!(c, flatten(fs.mkdir("/dir", 0o755)).is_ok(), "mkdir");
         let fd = flatten(fs.create("/dir/file", O_CREAT | O_EXCL | O_RDWR, 0o644));
         check!(c, fd.is_ok(), "create: {fd:?}");
-        let fd = fd.unwrap_or(u32::MAX);
+        let fd = fd.unwrap_or(u64::MAX);
         let mut data = [0u8; 4096];
         for (i, b) in data.iter_mut().enumerate() {
             *b = (i * 7 % 251) as u8;
         }
-        let w1 = flatten(fs.write(fd, 0, &data));
-        let w2 = flatten(fs.write(fd, 4096, &data[..904]));
+        let w1 = flatten(fs.write(fd, AT_CURRENT, &data));
+        let w2 = flatten(fs.write(fd, AT_CURRENT, &data[..904]));
         check!(c, (w1, w2) == (Ok(4096), Ok(904)), "writes: {w1:?} {w2:?}");
+        let at = flatten(fs.seek(fd, 0, SEEK_CUR));
+        check!(c, at == Ok(5000), "the offset advanced: {at:?}");
         let st = flatten(fs.fstat(fd));
         check!(
             c,
-            st.map(|s| (s.size, s.kind)) == Ok((5000, kind::FILE)),
+            st.map(|s| (s.size, s.kind, s.nlink)) == Ok((5000, kind::FILE, 1)),
             "fstat: {st:?}"
         );
         let mut back = [0u8; 4096];
@@ -235,7 +240,8 @@ mod program {
             r1 == Ok(4096) && back == data,
             "read back page 1: {r1:?}"
         );
-        let r2 = flatten(fs.read(fd, 4096, &mut back));
+        let _ = fs.seek(fd, 4096, SEEK_SET);
+        let r2 = flatten(fs.read(fd, AT_CURRENT, &mut back));
         check!(
             c,
             r2 == Ok(904) && back[..904] == data[..904],
@@ -243,18 +249,49 @@ mod program {
         );
         check!(
             c,
-            flatten(fs.read(fd, 5000, &mut back)) == Ok(0),
+            flatten(fs.read(fd, AT_CURRENT, &mut back)) == Ok(0),
             "read at the end"
+        );
+        // A second reference (what dup and fork take): one close leaves
+        // the description open.
+        check!(c, flatten(fs.hold(fd)).is_ok(), "hold");
+        check!(c, flatten(fs.close(fd)).is_ok(), "close one reference");
+        check!(
+            c,
+            flatten(fs.seek(fd, 0, SEEK_CUR)) == Ok(5000),
+            "still open, same offset"
         );
         check!(c, flatten(fs.close(fd)).is_ok(), "close");
         check!(c, flatten(fs.close(fd)) == Err(Errno::EBADF), "close twice");
         let again = flatten(fs.create("/dir/file", O_CREAT | O_EXCL | O_RDWR, 0));
         check!(c, again == Err(Errno::EEXIST), "O_EXCL: {again:?}");
+        check!(
+            c,
+            flatten(fs.symlink("file", "/dir/link")).is_ok(),
+            "symlink"
+        );
         let mut list = [0u8; 512];
-        let rd = flatten(fs.readdir("/dir", 0, &mut list));
-        let listed =
-            rd.map(|(_, len)| dirent::iter(&list[..len as usize]).eq([(kind::FILE, "file")]));
-        check!(c, listed == Ok(true), "readdir: {rd:?}");
+        let d = flatten(fs.open("/dir", O_RDONLY | O_DIRECTORY)).unwrap_or(u64::MAX);
+        let rd = flatten(fs.getdents(d, &mut list));
+        let listed = rd.map(|(_, len)| {
+            dirent::iter(&list[..len as usize])
+                .map(|(_, k, n)| (k, n))
+                .eq([
+                    (kind::DIR, "."),
+                    (kind::DIR, ".."),
+                    (kind::FILE, "file"),
+                    (kind::SYMLINK, "link"),
+                ])
+        });
+        check!(c, listed == Ok(true), "getdents: {rd:?}");
+        let _ = fs.close(d);
+        let mut target = [0u8; 16];
+        let rl = flatten(fs.readlink("/dir/link", &mut target));
+        check!(
+            c,
+            rl == Ok(4) && &target[..4] == b"file",
+            "readlink: {rl:?}"
+        );
         check!(
             c,
             flatten(fs.rename("/dir/file", "/dir/renamed")).is_ok(),
@@ -281,6 +318,11 @@ mod program {
             "rmdir non-empty"
         );
         check!(c, flatten(fs.unlink("/dir/renamed")).is_ok(), "unlink");
+        check!(
+            c,
+            flatten(fs.unlink("/dir/link")).is_ok(),
+            "unlink the link"
+        );
         check!(c, flatten(fs.rmdir("/dir")).is_ok(), "rmdir");
         check!(
             c,
@@ -289,17 +331,19 @@ mod program {
         );
         let d = flatten(fs.open("/", O_RDONLY | O_DIRECTORY));
         check!(c, d.is_ok(), "open / as a directory");
+        let d = d.unwrap_or(0);
         check!(
             c,
-            flatten(fs.read(d.unwrap_or(0), 0, &mut back)) == Err(Errno::EISDIR),
+            flatten(fs.read(d, 0, &mut back)) == Err(Errno::EISDIR),
             "read a dir"
         );
+        let _ = fs.close(d);
 
         // Bad handles and file handles fail cleanly.
         check!(
             c,
-            flatten(fs.read(42, 0, &mut back)) == Err(Errno::EBADF),
-            "made-up fd"
+            flatten(fs.read(42 | 0x1234 << 32, 0, &mut back)) == Err(Errno::EBADF),
+            "made-up description"
         );
         let h = console.handle();
         let stale = ConsoleClient::new(t, ObjectHandle::new(h.server, h.index, h.seq + 1));
@@ -356,8 +400,17 @@ mod program {
         );
         let d = flatten(fs.open("/", O_RDONLY));
         check!(c, d.is_ok(), "reading is for everyone: {d:?}");
-        let w = flatten(fs.write(d.unwrap_or(0), 0, b"x"));
+        let d = d.unwrap_or(0);
+        let w = flatten(fs.write(d, AT_CURRENT, b"x"));
         check!(c, w == Err(Errno::EACCES), "write without the right: {w:?}");
+        let mut b = [0u8; 8];
+        let bad = flatten(fs.read(7 | 0x5a5a << 32, 0, &mut b));
+        check!(
+            c,
+            bad == Err(Errno::EBADF),
+            "a made-up description: {bad:?}"
+        );
+        let _ = fs.close(d);
         check!(
             c,
             flatten(console.write(b"server-tests: a stranger may write\n")).is_ok(),
@@ -403,7 +456,7 @@ mod program {
             }
             (k42_rt::sys::rdtsc() - t0) / N
         };
-        let fd = flatten(fs.create("/bench", O_CREAT | O_RDWR, 0o644)).unwrap_or(u32::MAX);
+        let fd = flatten(fs.create("/bench", O_CREAT | O_RDWR, 0o644)).unwrap_or(u64::MAX);
         let page = [5u8; 4096];
         let mut back = [0u8; 4096];
         let stats = time(&mut || console.stats().is_ok());
