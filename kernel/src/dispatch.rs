@@ -440,6 +440,8 @@ fn finish(d: &Dispatcher, status: u64) {
     }
     d.exit.store(status, Ordering::Release);
     TABLE.lock().remove(&d.id.to_raw());
+    // After it left the table: a wait recorded later sees it gone.
+    crate::syscall::futex::forget(d.id.to_raw());
     ktrace::events::sched::destroy(&crate::trace::TRACER, d.id.to_raw(), status);
 }
 
@@ -566,19 +568,37 @@ pub fn signal(d: &Dispatcher, bits: u64) {
 /// interrupt wakes it: true if one runs here. If a soft interrupt arrived
 /// since it last blocked, it does not block at all.
 pub fn user_block() -> bool {
+    !matches!(user_block_or_take(), Blocked::NotDispatcher)
+}
+
+/// What [`user_block_or_take`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// No dispatcher runs here.
+    NotDispatcher,
+    /// Soft interrupts had arrived since it last blocked: these bits
+    /// (now taken); it goes on.
+    Interrupted(u64),
+    /// It leaves the processor when the call returns.
+    Blocks,
+}
+
+/// [`user_block`], saying why it did not block.
+pub fn user_block_or_take() -> Blocked {
     let cpu = percpu::current_id();
     let cur = CURRENT[cpu].load(Ordering::Relaxed);
     if cur == 0 {
-        return false;
+        return Blocked::NotDispatcher;
     }
     if let Some(d) = TABLE.lock().get(&(cur - 1)) {
-        if d.pending.swap(0, Ordering::SeqCst) != 0 {
-            return true;
+        let bits = d.pending.swap(0, Ordering::SeqCst);
+        if bits != 0 {
+            return Blocked::Interrupted(bits);
         }
     }
     ktrace::events::sched::block(&crate::trace::TRACER, cur - 1);
     usermode::finish(BLOCKED);
-    true
+    Blocked::Blocks
 }
 
 /// The running dispatcher asks to yield: true if one runs here (it then
@@ -642,6 +662,10 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
         let status = {
             let _on = Activation::new(&space);
             let mut ctx = d.ctx.lock();
+            // A `futex_wait` it blocked in returns now; its token is spent.
+            crate::syscall::futex::resumed(raw, &mut ctx.frame);
+            d.pending
+                .fetch_and(!crate::syscall::futex::SOFT_FUTEX, Ordering::SeqCst);
             upcall(&d, &space, &mut ctx, cpu);
             CURRENT[cpu].store(raw + 1, Ordering::Relaxed);
             let s = usermode::run(&mut ctx);

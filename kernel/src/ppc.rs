@@ -582,10 +582,11 @@ pub fn async_send(h: u64, cpu: u64, words: [u64; 4]) -> SyscallResult {
 }
 
 /// `soft_interrupt(cpu, bits)`: raises `bits` in the caller's own
-/// process's dispatcher on processor `cpu`.
+/// process's dispatcher on processor `cpu` (not the kernel's own
+/// [`SOFT_FUTEX`](crate::syscall::futex::SOFT_FUTEX)).
 pub fn soft_interrupt(cpu: u64, bits: u64) -> SyscallResult {
     let me = current()?;
-    if bits == 0 {
+    if bits == 0 || bits & crate::syscall::futex::SOFT_FUTEX != 0 {
         return Err(Errno::Einval);
     }
     let cpu = cpu as usize;

@@ -22,6 +22,7 @@ mod console_write;
 mod exec;
 mod exit;
 mod fork;
+pub mod futex;
 mod ipc;
 mod memory;
 mod process_id;
@@ -69,6 +70,10 @@ pub const MAP_SHARED: u64 = sched::native::nr::COUNT + 11;
 pub const SHARE: u64 = sched::native::nr::COUNT + 12;
 /// `map_handle(handle, addr)`: see `shared.rs`.
 pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
+/// `futex_wait(addr, expected, timeout_ns)`: see `futex.rs`.
+pub const FUTEX_WAIT: u64 = sched::native::nr::COUNT + 14;
+/// `futex_wake(addr, n)`: see `futex.rs`.
+pub const FUTEX_WAKE: u64 = sched::native::nr::COUNT + 15;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,6 +117,10 @@ pub enum Errno {
     Einval = 22,
     /// No such call.
     Enosys = 38,
+    /// Interrupted (by a soft interrupt).
+    Eintr = 4,
+    /// Timed out.
+    Etimedout = 110,
 }
 
 impl From<crate::arch::uaccess::Efault> for Errno {
@@ -174,6 +183,8 @@ syscall_table! {
     NATIVE | MAP_SHARED                         => "map_shared",      shared::sys_map_shared;
     NATIVE | SHARE                              => "share",           shared::sys_share;
     NATIVE | MAP_HANDLE                         => "map_handle",      shared::sys_map_handle;
+    NATIVE | FUTEX_WAIT                         => "futex_wait",      futex::sys_futex_wait;
+    NATIVE | FUTEX_WAKE                         => "futex_wake",      futex::sys_futex_wake;
     NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;

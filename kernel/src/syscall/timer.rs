@@ -54,6 +54,7 @@ pub fn sys_clock(_cx: &mut Context<'_>) -> SyscallResult {
 /// loops between dispatches, never from an interrupt handler (raising a
 /// soft interrupt writes the target's dispatcher page, which may fault).
 pub fn expire() {
+    super::futex::expire();
     let now = crate::time::now_ns();
     loop {
         let due = {

@@ -40,6 +40,16 @@ pub const UNMAP: u64 = NATIVE | 16;
 pub const PROTECT: u64 = NATIVE | 17;
 /// `clock()`: the kernel clock in nanoseconds.
 pub const CLOCK: u64 = NATIVE | 18;
+/// `map_shared(addr, len, prot)`: anonymous memory a fork shares.
+pub const MAP_SHARED: u64 = NATIVE | 23;
+/// `share(addr, len, pid, prot)` → a handle process `pid` may map.
+pub const SHARE: u64 = NATIVE | 24;
+/// `map_handle(handle, addr)` → the length mapped.
+pub const MAP_HANDLE: u64 = NATIVE | 25;
+/// `futex_wait(addr, expected, timeout_ns)`.
+pub const FUTEX_WAIT: u64 = NATIVE | 26;
+/// `futex_wake(addr, n)` → how many woke.
+pub const FUTEX_WAKE: u64 = NATIVE | 27;
 /// `console_write(ptr, len)` (debugging call; the console server's).
 pub const CONSOLE_WRITE: u64 = DEBUG;
 /// `set_fs_base(base)`.

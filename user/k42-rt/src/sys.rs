@@ -202,6 +202,48 @@ pub fn protect(addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
     check(nr::PROTECT, addr, len, prot.0).map(drop)
 }
 
+/// Maps `len` bytes of zeroed memory at `addr` that a fork shares with
+/// the child instead of copying (Linux `MAP_SHARED | MAP_ANONYMOUS`).
+pub fn map_shared(addr: u64, len: u64, prot: Prot) -> Result<(), Errno> {
+    check(nr::MAP_SHARED, addr, len, prot.0).map(drop)
+}
+
+/// Lets process `pid` map `len` bytes of this process's shared memory at
+/// `addr` (made by [`map_shared`]) with `prot`: a handle to pass to it.
+pub fn share(addr: u64, len: u64, pid: ProcessId, prot: Prot) -> Result<u64, Errno> {
+    Errno::from_ret(syscall6(nr::SHARE, [addr, len, u64::from(pid.0), prot.0, 0, 0]).0)
+}
+
+/// Maps the memory another process [`share`]d with this one at `addr`:
+/// its length. `EBADF`: no such handle (or its maker ended); `EPERM`: not
+/// granted to this process.
+pub fn map_handle(handle: u64, addr: u64) -> Result<u64, Errno> {
+    check(nr::MAP_HANDLE, handle, addr, 0)
+}
+
+/// Sleeps while the word at `addr` holds `expected` (`EAGAIN` if it does
+/// not), until [`futex_wake`] (`Ok`), `timeout_ns` (`ETIMEDOUT`; 0: no
+/// timeout) or a soft interrupt (`EINTR`).
+pub fn futex_wait(
+    addr: &core::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout_ns: u64,
+) -> Result<(), Errno> {
+    check(
+        nr::FUTEX_WAIT,
+        addr.as_ptr() as u64,
+        u64::from(expected),
+        timeout_ns,
+    )
+    .map(drop)
+}
+
+/// Wakes up to `n` dispatchers sleeping on the word at `addr` (in any
+/// process, for shared memory): how many woke.
+pub fn futex_wake(addr: &core::sync::atomic::AtomicU32, n: u32) -> Result<u32, Errno> {
+    check(nr::FUTEX_WAKE, addr.as_ptr() as u64, u64::from(n), 0).map(|w| w as u32)
+}
+
 /// Writes to the kernel console (the console server's back end; at most
 /// [`nr::CONSOLE_MAX`] bytes at once).
 pub fn console_write(bytes: &[u8]) -> Result<usize, Errno> {

@@ -34,6 +34,10 @@
 //! | `shm-fork` | a shared and a private page, then a fork: stores to the shared one cross, to the private one not | status 0 |
 //! | `shm-client H` | shares 64 KiB with the `Echo` server of handle H, which sums it; share/map errors | status 0 |
 //! | `shm-bench H` | a 64 KiB PPC through a shared buffer vs through the PPC page | prints cycles |
+//! | `futex-pingpong N` | a parent and its forked child pass a turn N times through a shared word with `futex_wait`/`futex_wake` | status 0 |
+//! | `futex-bench N` | the same, timed | prints cycles per round trip |
+//! | `futex-errors` | EAGAIN, a timeout, EINTR by the timer, bad addresses and values | status 0 |
+//! | `futex-block` | waits on a futex for ever | killed |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -738,6 +742,9 @@ mod program {
             "softirq" => softirq(arg2),
             "shm-fork" => crate::shm::fork_case(),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
+            "futex-pingpong" | "futex-bench" => crate::shm::pingpong(case, arg2),
+            "futex-errors" => crate::shm::errors(),
+            "futex-block" => crate::shm::block(),
             "segv" => {
                 // SAFETY: deliberately not: the kernel must stop us.
                 unsafe { core::ptr::write_volatile(core::ptr::dangling_mut::<u64>(), 1) };

@@ -3,7 +3,7 @@
 //! kernel's `mm::shared_tests` and `syscall::futex` tests run.
 
 use crate::k42::{self, syscall2, syscall3, syscall6};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 pub const PROCESS_ID: u64 = k42::NATIVE | 19;
 pub const FORK_PROCESS: u64 = k42::NATIVE | 20;
@@ -267,4 +267,149 @@ fn bench(echo: &crate::ppc::EchoClient<'_>, sh: u64, want: u64) -> u64 {
         paged * 100 / shared.max(1) % 100
     ));
     0
+}
+
+pub const FUTEX_WAIT: u64 = k42::NATIVE | 26;
+pub const FUTEX_WAKE: u64 = k42::NATIVE | 27;
+
+const EINTR: i64 = -4;
+const EAGAIN: i64 = -11;
+const EFAULT: i64 = -14;
+const ETIMEDOUT: i64 = -110;
+
+fn futex_wait(addr: u64, expected: u64, timeout_ns: u64) -> i64 {
+    syscall3(FUTEX_WAIT, addr, expected, timeout_ns).0
+}
+
+fn futex_wake(addr: u64, n: u64) -> i64 {
+    syscall2(FUTEX_WAKE, addr, n)
+}
+
+fn word32(addr: u64) -> &'static AtomicU32 {
+    // SAFETY: callers pass mapped, 4-aligned memory that stays mapped.
+    unsafe { &*(addr as *const AtomicU32) }
+}
+
+/// Sleeps on the word at `addr` until it holds `want`; the number of
+/// sleeps that a wake-up ended, or the unexpected error.
+fn wait_for(addr: u64, want: u32) -> Result<u64, i64> {
+    let mut slept = 0;
+    loop {
+        let v = word32(addr).load(Ordering::SeqCst);
+        if v == want {
+            return Ok(slept);
+        }
+        match futex_wait(addr, u64::from(v), 0) {
+            0 => slept += 1,
+            EAGAIN | EINTR => {}
+            e => return Err(e),
+        }
+    }
+}
+
+/// `futex-pingpong N` / `futex-bench N`: a parent and its forked child
+/// pass a turn back and forth N times through a word of shared memory,
+/// each sleeping in `futex_wait` until the other's `futex_wake`.
+pub fn pingpong(case: &str, arg: &str) -> u64 {
+    const SH: u64 = 0x5500_0000;
+    let n: u32 = arg.parse().unwrap_or(1000);
+    if syscall3(MAP_SHARED, SH, 4096, 3).0 != 0 {
+        return 1;
+    }
+    let turn = SH;
+    let pid = syscall2(FORK_PROCESS, 0, 0);
+    if pid < 0 {
+        return 1;
+    }
+    let me_first = pid != 0;
+    let t0 = rdtsc();
+    let mut slept = 0;
+    for i in 0..n {
+        let (mine, next) = if me_first {
+            (2 * i, 2 * i + 1)
+        } else {
+            (2 * i + 1, 2 * i + 2)
+        };
+        match wait_for(turn, mine) {
+            Ok(s) => slept += s,
+            Err(e) => {
+                say(format_args!("{case}: wait error {e}\n"));
+                return 1;
+            }
+        }
+        word32(turn).store(next, Ordering::SeqCst);
+        futex_wake(turn, 1);
+    }
+    let cycles = rdtsc() - t0;
+    if !me_first {
+        k42::exit(u64::from(slept == 0 && n > 10));
+    }
+    let status = wait_child(pid as u64);
+    let end = word32(turn).load(Ordering::SeqCst);
+    say(format_args!(
+        "{case}: rounds={n} end={end} parent_sleeps={slept} child_status={status}\n"
+    ));
+    if case == "futex-bench" {
+        say(format_args!(
+            "kbench: futex ping-pong between two processes cycles/round_trip={} (two wakes, two sleeps; sleeps that blocked: {slept} of {n})\n",
+            cycles / u64::from(n.max(1))
+        ));
+    }
+    u64::from(!(end == 2 * n && status == 0))
+}
+
+/// `futex-errors`: a wrong expected value is EAGAIN at once, a timeout
+/// expires, a soft interrupt (the dispatcher's timer) ends a wait with
+/// EINTR, bad addresses and values are refused, a wake without waiters
+/// wakes nobody.
+pub fn errors() -> u64 {
+    const PR: u64 = 0x5600_0000;
+    if syscall3(k42::MAP_ANON, PR, 4096, 3).0 != 0 {
+        return 1;
+    }
+    word32(PR).store(7, Ordering::SeqCst);
+    let clock = || syscall2(k42::CLOCK, 0, 0) as u64;
+    let t0 = clock();
+    let wrong = futex_wait(PR, 8, 0);
+    let quick = clock() - t0;
+    let t0 = clock();
+    let timeout = futex_wait(PR, 7, 20_000_000);
+    let waited = clock() - t0;
+    // The dispatcher timer 20 ms ahead, then a wait without timeout.
+    syscall2(k42::TIMER, 1, 20_000_000);
+    let interrupted = futex_wait(PR, 7, 0);
+    let misaligned = futex_wait(PR + 2, 7, 0);
+    let unmapped = futex_wait(0x5700_0000, 0, 0);
+    let kernel = futex_wait(0xffff_8000_0000_0000, 0, 0);
+    let big = futex_wait(PR, 1 << 32 | 7, 0);
+    let nobody = futex_wake(PR, 10);
+    say(format_args!(
+        "futex-errors: wrong={wrong} quick_us={} timeout={timeout} waited_ms={} interrupted={interrupted} misaligned={misaligned} unmapped={unmapped} kernel={kernel} big={big} nobody={nobody}\n",
+        quick / 1000,
+        waited / 1_000_000
+    ));
+    u64::from(
+        !(wrong == EAGAIN
+            && quick < 10_000_000
+            && timeout == ETIMEDOUT
+            && (20_000_000..1_000_000_000).contains(&waited)
+            && interrupted == EINTR
+            && misaligned == EINVAL
+            && unmapped == EFAULT
+            && kernel == EFAULT
+            && big == EINVAL
+            && nobody == 0),
+    )
+}
+
+/// `futex-block`: waits on a private word for ever (to be killed).
+pub fn block() -> u64 {
+    const PR: u64 = 0x5600_0000;
+    if syscall3(k42::MAP_ANON, PR, 4096, 3).0 != 0 {
+        return 1;
+    }
+    loop {
+        let r = futex_wait(PR, 0, 0);
+        say(format_args!("futex-block: woke with {r}\n"));
+    }
 }
