@@ -980,7 +980,7 @@ mod program {
         loop {
             let r = next();
             let nr = match r % 4 {
-                0 => k42::NATIVE | (next() % 24),
+                0 => k42::NATIVE | (next() % 28),
                 1 => k42::DEBUG | (next() % 8),
                 2 => next() % 512,
                 _ => next(),
