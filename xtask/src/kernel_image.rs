@@ -79,6 +79,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/exec.c", "bin/linux-exec"),
     ("tests/linux-hello/exec-script", "bin/linux-exec-script"),
     ("tests/linux-hello/exec-garbage", "bin/linux-exec-garbage"),
+    ("tests/linux-hello/futex.c", "bin/linux-futex"),
     (
         "tests/linux-hello/reflect-bench.c",
         "bin/linux-reflect-bench",

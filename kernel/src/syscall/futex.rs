@@ -354,6 +354,30 @@ ktest::ktest! {
         assert_eq!(d.status(), Some(0), "{out}");
     }
 
+    /// The Linux side (`tests/linux-hello/futex.c` with the system
+    /// library's `futex` and `mmap(MAP_SHARED)`): EAGAIN, a timeout, and
+    /// 1000 ping-pongs between a parent and its forked child; a private
+    /// page stays private. Skipped without `musl-gcc`.
+    fn futex_linux_program() {
+        let path = "/bin/linux-futex";
+        let archive = crate::process::initramfs().expect("an initramfs");
+        if cpio::find(archive, path).ok().flatten().is_none() {
+            crate::println!("    ({path} is not in the initramfs: built without musl-gcc; skipped)");
+            return;
+        }
+        let base = crate::mm::user::usage();
+        crate::process::capture();
+        let status = crate::process::spawn_linux_and_wait(path, &[b"linux-futex"]);
+        let out = crate::process::take_captured();
+        let status = status.unwrap_or_else(|e| panic!("{path}: {e}\n{out}"));
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(
+            out,
+            "futex: eagain=1 timedout=1 waited_20ms=1\nfutex: ping-pong ok=1 end=2000 child=0 private=0\n"
+        );
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+
     /// Killing a dispatcher that waits in `futex_wait` leaves no wait,
     /// frame or page table behind.
     fn futex_killed_waiter_leaves_nothing() {

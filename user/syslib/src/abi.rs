@@ -28,6 +28,12 @@ pub const FORK_PROCESS: u64 = NATIVE | (KERNEL + 8);
 pub const WAIT_CHILD: u64 = NATIVE | (KERNEL + 9);
 /// `exec(path, argv, envp, inherit, inherit_len)`: replace the program.
 pub const EXEC: u64 = NATIVE | (KERNEL + 10);
+/// `map_shared(addr, len, prot)`: anonymous memory a fork shares.
+pub const MAP_SHARED: u64 = NATIVE | (KERNEL + 11);
+/// `futex_wait(addr, expected, timeout_ns)`.
+pub const FUTEX_WAIT: u64 = NATIVE | (KERNEL + 14);
+/// `futex_wake(addr, n)`.
+pub const FUTEX_WAKE: u64 = NATIVE | (KERNEL + 15);
 /// `block()`: sleep until a soft interrupt.
 pub const BLOCK: u64 = NATIVE | 2;
 /// The kernel's debugging calls: the console.

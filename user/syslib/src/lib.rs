@@ -177,6 +177,26 @@ pub trait Native {
         let _ = (path, argv, envp, inherit);
         Errno::ENOSYS
     }
+    /// `map_shared(addr, len, prot)`: as [`map_anon`](Native::map_anon),
+    /// but a fork shares the memory instead of copying it
+    /// (`MAP_SHARED | MAP_ANONYMOUS`).
+    fn map_shared(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        let _ = (addr, len, prot);
+        Err(Errno::ENOSYS)
+    }
+    /// `futex_wait(addr, expected, timeout_ns)`: sleeps while the word at
+    /// `addr` holds `expected` (`EAGAIN` if not) until a wake (`Ok`), the
+    /// timeout (`ETIMEDOUT`; 0: none) or a soft interrupt (`EINTR`).
+    fn futex_wait(&mut self, addr: u64, expected: u32, timeout_ns: u64) -> Result<(), Errno> {
+        let _ = (addr, expected, timeout_ns);
+        Err(Errno::ENOSYS)
+    }
+    /// `futex_wake(addr, n)`: wakes up to `n` sleepers on the word at
+    /// `addr`; how many woke.
+    fn futex_wake(&mut self, addr: u64, n: u32) -> Result<u32, Errno> {
+        let _ = (addr, n);
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// What the kernel hands the library when it starts it.

@@ -186,6 +186,19 @@ mod k42 {
             Errno((r as u64).wrapping_neg() as u32)
         }
 
+        fn map_shared(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+            result(call3(MAP_SHARED, addr, len, u64::from(prot)))
+        }
+
+        fn futex_wait(&mut self, addr: u64, expected: u32, timeout_ns: u64) -> Result<(), Errno> {
+            result(call3(FUTEX_WAIT, addr, u64::from(expected), timeout_ns))
+        }
+
+        fn futex_wake(&mut self, addr: u64, n: u32) -> Result<u32, Errno> {
+            let r = call3(FUTEX_WAKE, addr, u64::from(n), 0);
+            result(r).map(|()| r as u32)
+        }
+
         fn cycles(&self) -> u64 {
             let (lo, hi): (u32, u32);
             // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).

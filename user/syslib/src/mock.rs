@@ -20,6 +20,12 @@ pub enum Op {
     Unmap(u64, u64),
     /// `protect(addr, len, prot)`.
     Protect(u64, u64, u32),
+    /// `map_shared(addr, len, prot)`.
+    MapShared(u64, u64, u32),
+    /// `futex_wait(addr, expected, timeout_ns)`.
+    FutexWait(u64, u32, u64),
+    /// `futex_wake(addr, n)`.
+    FutexWake(u64, u32),
 }
 
 /// The mock kernel.
@@ -52,6 +58,8 @@ pub struct MockNative {
     pub execs: Vec<(Vec<u8>, u64, u64, Vec<u8>)>,
     /// What `exec` fails with.
     pub exec_error: Errno,
+    /// How many sleepers `futex_wake` finds.
+    pub futex_sleepers: u32,
 }
 
 /// Program layout the mock builds (a small non-PIE static executable).
@@ -87,6 +95,7 @@ impl MockNative {
             fail_map: false,
             execs: Vec::new(),
             exec_error: Errno::ENOENT,
+            futex_sleepers: 0,
         }
     }
 
@@ -308,6 +317,34 @@ impl Native for MockNative {
         self.execs
             .push((path.to_vec(), argv, envp, inherit.to_vec()));
         self.exec_error
+    }
+
+    fn map_shared(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
+        self.map_anon(addr, len, prot)?;
+        self.ops.pop();
+        self.ops.push(Op::MapShared(addr, len, prot));
+        Ok(())
+    }
+
+    /// One thread, so nobody else wakes it: a wait with a timeout times
+    /// out, one without returns as if woken (a spurious wake-up, which
+    /// callers must take).
+    fn futex_wait(&mut self, addr: u64, expected: u32, timeout_ns: u64) -> Result<(), Errno> {
+        let mut word = [0u8; 4];
+        self.read(addr, &mut word);
+        self.ops.push(Op::FutexWait(addr, expected, timeout_ns));
+        if u32::from_le_bytes(word) != expected {
+            Err(Errno::EAGAIN)
+        } else if timeout_ns != 0 {
+            Err(Errno(linux_raw_sys::errno::ETIMEDOUT))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn futex_wake(&mut self, addr: u64, n: u32) -> Result<u32, Errno> {
+        self.ops.push(Op::FutexWake(addr, n));
+        Ok(n.min(self.futex_sleepers))
     }
 }
 

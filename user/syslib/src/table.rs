@@ -54,6 +54,7 @@ syscall_table! {
     __NR_fork            => fork;
     __NR_vfork           => vfork;
     __NR_wait4           => wait4;
+    __NR_futex           => futex;
     __NR_exit_group      => exit_group;
     __NR_execve          => execve;
     __NR_execveat        => execveat;

@@ -1,5 +1,6 @@
 //! `mmap(addr, len, prot, flags, fd, offset)`: anonymous memory, private
-//! or shared (the same until there is `fork`), placed by the library:
+//! or shared (`MAP_SHARED`: the kernel's `map_shared`, which a fork shares
+//! with the child instead of copying), placed by the library:
 //! top-down below `MMAP_TOP`, at `addr` if that hint is free, exactly at
 //! `addr` with `MAP_FIXED` (replacing what was there) or
 //! `MAP_FIXED_NOREPLACE` (`EEXIST` if something is). File mappings wait
@@ -56,7 +57,11 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             .find_free(len, addr & !(PAGE - 1))
             .ok_or(Errno::ENOMEM)?
     };
-    ctx.native.map_anon(start, len, prot)?;
+    if flags & g::MAP_TYPE == g::MAP_PRIVATE {
+        ctx.native.map_anon(start, len, prot)?;
+    } else {
+        ctx.native.map_shared(start, len, prot)?;
+    }
     let vma = Vma {
         start,
         end: start + len,
@@ -152,6 +157,16 @@ mod tests {
             ),
             err(Errno::ENOMEM)
         );
+    }
+
+    #[test]
+    fn shared_memory_is_the_kernels_shared_kind() {
+        let mut l = lib();
+        let shared = u64::from(g::MAP_SHARED | g::MAP_ANONYMOUS);
+        let a = call(&mut l, g::__NR_mmap, &[0, PAGE, 3, shared, u64::MAX, 0]) as u64;
+        assert_eq!(l.native.ops.last(), Some(&Op::MapShared(a, PAGE, 3)));
+        let b = call(&mut l, g::__NR_mmap, &[0, PAGE, 3, ANON, u64::MAX, 0]) as u64;
+        assert_eq!(l.native.ops.last(), Some(&Op::Map(b, PAGE, 3)));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod execveat;
 pub mod exit;
 pub mod exit_group;
 pub mod fork;
+pub mod futex;
 pub mod getegid;
 pub mod geteuid;
 pub mod getgid;
