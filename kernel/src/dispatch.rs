@@ -531,6 +531,8 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
     ] {
         entry.store(0, Ordering::Release);
     }
+    // Its shared-memory handles named the old image's memory.
+    crate::syscall::shared::forget(p.pid);
     d.preempted.store(false, Ordering::Relaxed);
     *EXEC_CONTEXT[percpu::current_id()].lock() = Some(alloc::boxed::Box::new(ctx));
     usermode::finish(EXECED);

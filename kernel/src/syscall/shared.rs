@@ -20,9 +20,9 @@
 //!   overlapping `addr` fails as in `map_anon`.
 //!
 //! A handle lives as long as the process that made it ([`forget`] at its
-//! end). A mapping made
-//! from it is the mapper's own: it lasts until unmapped or until the
-//! mapper ends, even after the maker ended. The pages stay charged to the
+//! end, and when it execs another program). A mapping made from it is the
+//! mapper's own: it lasts until unmapped or until the mapper ends, even
+//! after the maker ended. The pages stay charged to the
 //! maker's PM and are freed with the last mapping of them.
 
 use super::memory::{errno, prot, with_space};
