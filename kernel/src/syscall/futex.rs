@@ -343,6 +343,21 @@ ktest::ktest! {
         assert_eq!(crate::mm::user::usage_back_to(base), base);
     }
 
+    /// Shared words are keyed by their frame: the child reaches the page
+    /// at another address (mapped from a handle the parent shared with
+    /// it) and the ping-pong still meets.
+    fn futex_ping_pong_through_another_mapping() {
+        let base = crate::mm::user::usage();
+        crate::process::capture();
+        let d = crate::ppc::start(dispatch::alloc_pid(), crate::arch::percpu::current_id(), "futex-alias", "200");
+        dispatch::run_loop_everywhere(&|| d.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+        assert!(out.contains("rounds=200 end=400 parent_sleeps=") && out.contains("child_status=0"), "{out}");
+        drop(d);
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+
     /// A wrong expected value is EAGAIN at once; a timeout expires; the
     /// dispatcher's timer (a soft interrupt) ends a wait with EINTR; bad
     /// addresses are refused.

@@ -36,6 +36,7 @@
 //! | `shm-bench H` | a 64 KiB PPC through a shared buffer vs through the PPC page | prints cycles |
 //! | `futex-pingpong N` | a parent and its forked child pass a turn N times through a shared word with `futex_wait`/`futex_wake` | status 0 |
 //! | `futex-bench N` | the same, timed | prints cycles per round trip |
+//! | `futex-alias N` | the same, the child using another mapping of the page (from a `share` handle) | status 0 |
 //! | `futex-errors` | EAGAIN, a timeout, EINTR by the timer, bad addresses and values | status 0 |
 //! | `futex-block` | waits on a futex for ever | killed |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
@@ -742,7 +743,7 @@ mod program {
             "softirq" => softirq(arg2),
             "shm-fork" => crate::shm::fork_case(),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
-            "futex-pingpong" | "futex-bench" => crate::shm::pingpong(case, arg2),
+            "futex-pingpong" | "futex-bench" | "futex-alias" => crate::shm::pingpong(case, arg2),
             "futex-errors" => crate::shm::errors(),
             "futex-block" => crate::shm::block(),
             "segv" => {

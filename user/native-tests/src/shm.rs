@@ -310,18 +310,40 @@ fn wait_for(addr: u64, want: u32) -> Result<u64, i64> {
 /// `futex-pingpong N` / `futex-bench N`: a parent and its forked child
 /// pass a turn back and forth N times through a word of shared memory,
 /// each sleeping in `futex_wait` until the other's `futex_wake`.
+/// `futex-alias N`: the same, the child reaching the word at another
+/// address (a mapping of a handle the parent shared with it).
 pub fn pingpong(case: &str, arg: &str) -> u64 {
     const SH: u64 = 0x5500_0000;
     let n: u32 = arg.parse().unwrap_or(1000);
     if syscall3(MAP_SHARED, SH, 4096, 3).0 != 0 {
         return 1;
     }
-    let turn = SH;
+    let mut turn = SH;
     let pid = syscall2(FORK_PROCESS, 0, 0);
     if pid < 0 {
         return 1;
     }
     let me_first = pid != 0;
+    if case == "futex-alias" {
+        // The child uses the page at another address, mapped from a
+        // handle the parent shares with it: the futex key is the frame.
+        const ALIAS: u64 = 0x5580_0000;
+        let handle = word(SH, 64);
+        if me_first {
+            let h = syscall6(SHARE, [SH, 4096, pid as u64, 3, 0, 0]);
+            handle.store(h as u64, Ordering::SeqCst);
+        } else {
+            if !until(|| handle.load(Ordering::SeqCst) != 0) {
+                k42::exit(3);
+            }
+            let len = syscall3(MAP_HANDLE, handle.load(Ordering::SeqCst), ALIAS, 0).0;
+            if len != 4096 {
+                say(format_args!("{case}: map_handle={len}\n"));
+                k42::exit(4);
+            }
+            turn = ALIAS;
+        }
+    }
     let t0 = rdtsc();
     let mut slept = 0;
     for i in 0..n {
