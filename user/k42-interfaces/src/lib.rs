@@ -410,39 +410,92 @@ pub trait FileSystem {
     fn lutimens(&self, path: &str, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
 }
 
-/// The directory-entry encoding of [`FileSystem::getdents`]: per entry,
-/// the inode number (8 bytes, little-endian), the kind (one byte), the
-/// name's length (one byte), the name.
+/// The directory-entry encoding of [`FileSystem::getdents`]: Linux's
+/// `struct linux_dirent64`, so a system library can pass the bytes on as
+/// they are (and an entry fits the server's buffer exactly when it fits
+/// the program's): the inode number (`d_ino`, 8 bytes), the offset of the
+/// next entry (`d_off`, 8 bytes: its index), the record's length
+/// (`d_reclen`, 2 bytes), the type (`d_type`: `DT_DIR` 4, `DT_REG` 8,
+/// `DT_LNK` 10), the name and a NUL, padded with zeros to a multiple of 8
+/// bytes. All little-endian.
 pub mod dirent {
-    /// Bytes an entry named `name` takes.
+    use super::kind;
+
+    /// Where the name starts in a record.
+    const NAME: usize = 19;
+
+    /// Bytes the record of an entry named `name` takes.
     pub const fn size(name: &str) -> usize {
-        10 + name.len()
+        (NAME + name.len() + 1).next_multiple_of(8)
     }
 
-    /// Appends an entry to `buf` at `at`; the new end, or `None` if it
-    /// does not fit (or the name is longer than 255 bytes).
-    pub fn put(buf: &mut [u8], at: usize, ino: u64, kind: u32, name: &str) -> Option<usize> {
-        let n = u8::try_from(name.len()).ok()?;
-        let end = at.checked_add(size(name))?;
-        let dst = buf.get_mut(at..end)?;
+    /// `d_type` of a [`kind`].
+    pub const fn d_type(k: u32) -> u8 {
+        match k {
+            kind::DIR => 4,
+            kind::FILE => 8,
+            kind::SYMLINK => 10,
+            _ => 0,
+        }
+    }
+
+    /// Appends the record of entry `name` (inode `ino`, [`kind`] `k`, the
+    /// next entry at offset `next`) to `buf` at `at`: the new end, or
+    /// `None` if it does not fit (or the name is longer than 255 bytes or
+    /// holds a NUL).
+    pub fn put(
+        buf: &mut [u8],
+        at: usize,
+        ino: u64,
+        next: u64,
+        k: u32,
+        name: &str,
+    ) -> Option<usize> {
+        if name.len() > 255 || name.contains('\0') {
+            return None;
+        }
+        let len = size(name);
+        let dst = buf.get_mut(at..at.checked_add(len)?)?;
         dst[..8].copy_from_slice(&ino.to_le_bytes());
-        dst[8] = kind as u8;
-        dst[9] = n;
-        dst[10..].copy_from_slice(name.as_bytes());
-        Some(end)
+        dst[8..16].copy_from_slice(&next.to_le_bytes());
+        dst[16..18].copy_from_slice(&(len as u16).to_le_bytes());
+        dst[18] = d_type(k);
+        dst[NAME..NAME + name.len()].copy_from_slice(name.as_bytes());
+        dst[NAME + name.len()..].fill(0);
+        Some(at + len)
     }
 
-    /// The entries in `buf`: (inode number, kind, name). Stops at the
+    /// The records in `buf`: (inode number, [`kind`], name). Stops at the
     /// first malformed one.
     pub fn iter(buf: &[u8]) -> impl Iterator<Item = (u64, u32, &str)> {
+        records(buf).map(|(ino, _, k, name)| (ino, k, name))
+    }
+
+    /// The records in `buf` with their `d_off`: (inode number, offset of
+    /// the next entry, [`kind`], name). Stops at the first malformed one.
+    pub fn records(buf: &[u8]) -> impl Iterator<Item = (u64, u64, u32, &str)> {
         let mut at = 0;
         core::iter::from_fn(move || {
-            let ino = u64::from_le_bytes(buf.get(at..at + 8)?.try_into().ok()?);
-            let kind = *buf.get(at + 8)?;
-            let n = usize::from(*buf.get(at + 9)?);
-            let name = core::str::from_utf8(buf.get(at + 10..at + 10 + n)?).ok()?;
-            at += 10 + n;
-            Some((ino, u32::from(kind), name))
+            let word = |i: usize| -> Option<u64> {
+                Some(u64::from_le_bytes(
+                    buf.get(at + i..at + i + 8)?.try_into().ok()?,
+                ))
+            };
+            let (ino, next) = (word(0)?, word(8)?);
+            let len = usize::from(u16::from_le_bytes(
+                buf.get(at + 16..at + 18)?.try_into().ok()?,
+            ));
+            let rec = buf.get(at..at + len).filter(|_| len > NAME)?;
+            let n = rec[NAME..].iter().position(|&b| b == 0)?;
+            let name = core::str::from_utf8(&rec[NAME..NAME + n]).ok()?;
+            let k = match rec[18] {
+                4 => kind::DIR,
+                8 => kind::FILE,
+                10 => kind::SYMLINK,
+                _ => 0,
+            };
+            at += len;
+            Some((ino, next, k, name))
         })
     }
 }
@@ -629,20 +682,48 @@ mod tests {
     }
 
     #[test]
-    fn dirents_round_trip_and_refuse_what_does_not_fit() {
-        let mut buf = [0u8; 34];
-        let end = dirent::put(&mut buf, 0, 7, kind::FILE, "a.txt").unwrap();
-        assert_eq!(end, dirent::size("a.txt"));
-        let end = dirent::put(&mut buf, end, u64::MAX, kind::DIR, "dir").unwrap();
-        assert_eq!(dirent::put(&mut buf, end, 1, kind::FILE, "toolong"), None);
-        let got: std::vec::Vec<_> = dirent::iter(&buf[..end]).collect();
+    fn dirents_round_trip_as_linux_dirent64() {
+        let mut buf = [0xffu8; 56];
+        let end = dirent::put(&mut buf, 0, 7, 3, kind::FILE, "a.txt").unwrap();
+        assert_eq!(end, 32, "19 + 5 + NUL, aligned to 8");
+        assert_eq!(dirent::size("a.txt"), 32);
+        assert_eq!(dirent::size("1234"), 24);
+        assert_eq!(dirent::size("12345"), 32);
+        // linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name.
+        assert_eq!(buf[..8], 7u64.to_le_bytes());
+        assert_eq!(buf[8..16], 3u64.to_le_bytes());
+        assert_eq!(buf[16..19], [32, 0, 8]);
+        assert_eq!(&buf[19..25], b"a.txt\0");
+        assert!(buf[25..32].iter().all(|&b| b == 0), "zero padding");
+        let end = dirent::put(&mut buf, end, u64::MAX, 4, kind::DIR, "dir").unwrap();
+        assert_eq!(end, 56);
+        assert_eq!(dirent::put(&mut buf, end, 1, 5, kind::FILE, "x"), None);
+        assert_eq!(
+            dirent::put(&mut buf[..55], 32, 1, 5, kind::FILE, "dir"),
+            None
+        );
+        let got: std::vec::Vec<_> = dirent::records(&buf[..end]).collect();
         assert_eq!(
             got,
-            [(7, kind::FILE, "a.txt"), (u64::MAX, kind::DIR, "dir")]
+            [(7, 3, kind::FILE, "a.txt"), (u64::MAX, 4, kind::DIR, "dir")]
+        );
+        let mut link = [0u8; 24];
+        dirent::put(&mut link, 0, 9, 1, kind::SYMLINK, "l").unwrap();
+        assert_eq!(link[18], 10);
+        assert_eq!(
+            dirent::iter(&link).collect::<std::vec::Vec<_>>(),
+            [(9, kind::SYMLINK, "l")]
         );
         // A truncated buffer yields what is whole.
         assert_eq!(dirent::iter(&buf[..end - 1]).count(), 1);
         let long = "x".repeat(256);
-        assert_eq!(dirent::put(&mut [0u8; 300], 0, 1, kind::FILE, &long), None);
+        assert_eq!(
+            dirent::put(&mut [0u8; 300], 0, 1, 1, kind::FILE, &long),
+            None
+        );
+        assert_eq!(
+            dirent::put(&mut [0u8; 300], 0, 1, 1, kind::FILE, "a\0b"),
+            None
+        );
     }
 }

@@ -288,6 +288,19 @@ fn getdents_lists_dot_dotdot_and_entries_with_kinds() {
         .collect();
     assert_eq!(inos[0], fs.stat("/d").unwrap().ino);
     assert_eq!(inos[1], fs.stat("/").unwrap().ino);
+    // d_off is the index of the next entry: seeking there (seekdir)
+    // continues after that entry.
+    let recs: Vec<_> = dirent::records(&buf[..len as usize]).collect();
+    let offs: Vec<u64> = recs.iter().map(|r| r.1).collect();
+    assert_eq!(offs, (1..=24).collect::<Vec<u64>>());
+    assert_eq!(fs.seek(d, offs[9] as i64, SEEK_SET), Ok(10));
+    let mut again = [0u8; 4096];
+    let (n, l) = fs.getdents(d, &mut again).unwrap();
+    assert_eq!(n, 14);
+    assert_eq!(
+        dirent::records(&again[..l as usize]).next().unwrap().3,
+        recs[10].3
+    );
     assert_eq!(fs.getdents(d, &mut buf), Ok((0, 0)), "at the end");
     assert_eq!(fs.seek(d, 0, SEEK_SET), Ok(0));
     assert_eq!(fs.getdents(d, &mut buf).unwrap().0, 24, "rewound");
@@ -679,6 +692,26 @@ fn limits_are_errors_not_panics() {
     for bad in ["", "relative", "/", "/.", "/x/.."] {
         assert!(fs.mkdir(bad, 0).is_err(), "{bad:?}");
     }
+    // Directory entries are bounded: ENOSPC, and room again after an
+    // unlink.
+    let fs = Ramfs::new(1 << 20, tick);
+    for i in 0..MAX_NAMES - 1 {
+        fs.symlink("t", &std::format!("/l{i}")).unwrap();
+    }
+    fs.mkdir("/d", 0o755).unwrap();
+    assert_eq!(fs.mkdir("/e", 0o755), Err(Errno::ENOSPC));
+    assert_eq!(fs.symlink("t", "/e"), Err(Errno::ENOSPC));
+    assert_eq!(fs.link("/l0", "/e"), Err(Errno::ENOSPC));
+    assert_eq!(fs.create("/e", O_CREAT | O_RDWR, 0), Err(Errno::ENOSPC));
+    assert_eq!(
+        fs.rename("/l0", "/d/l0"),
+        Ok(()),
+        "a move needs no new entry"
+    );
+    assert_eq!(fs.rename("/l1", "/l2"), Ok(()), "nor a replacement");
+    assert_eq!(fs.link("/l3", "/e"), Ok(()), "the replaced name freed one");
+    fs.unlink("/l3").unwrap();
+    assert_eq!(fs.mkdir("/f", 0o755), Ok(()));
     // The table of descriptions is bounded: ENFILE, and room again after
     // a close.
     let fs = Ramfs::new(1 << 20, tick);
