@@ -1,7 +1,8 @@
-//! `exec(path, argv, envp, inherit, inherit_len)`: the calling process
-//! replaces its program with a Linux program from the initramfs (Linux's
-//! `execve`, made by the system library while it handles a reflected
-//! `execve`; K42's `ProgExec`).
+//! `exec(path, argv, envp, inherit, inherit_len, image)`: the calling
+//! process replaces its program with a Linux program from the initramfs,
+//! or one the caller read from its file system (Linux's `execve`, made by
+//! the system library while it handles a reflected `execve`; K42's
+//! `ProgExec`).
 //!
 //! `path` is a NUL-terminated string; `argv` and `envp` are NULL-
 //! terminated arrays of pointers to NUL-terminated strings, as Linux's
@@ -9,7 +10,13 @@
 //! becomes `[""]`, as on Linux since 5.18). `inherit` points at
 //! `inherit_len` bytes (at most [`INHERIT_MAX`]) of the system library's
 //! state that must survive (signal mask, ignored signals, resource limits,
-//! descriptors): opaque here, handed to the new library.
+//! descriptors): opaque here, handed to the new library. `image` is 0,
+//! or points at two words, the address and length of the file's contents
+//! in the caller (at most [`IMAGE_MAX`] bytes): the system library passes
+//! a file that lives in a file server, which the kernel cannot read, and
+//! checks its permissions itself; `path` then only names it (`AT_EXECFN`,
+//! a script's argument). The interpreter of a `#!` image comes from the
+//! initramfs.
 //!
 //! Everything is copied out of the caller first; then the file is looked
 //! up and loaded with a fresh system library into a **new** address space
@@ -63,6 +70,8 @@ pub const ARG_MAX: usize = 256 * 1024;
 pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 /// Most inherited library state, in bytes.
 pub const INHERIT_MAX: usize = 8192;
+/// Largest image passed in memory (`ENOMEM` beyond).
+pub const IMAGE_MAX: u64 = 64 << 20;
 /// Symbolic links followed in one lookup.
 pub const MAX_SYMLINKS: usize = 8;
 /// Nested `#!` interpreters (Linux's `BINPRM_MAX_RECURSION`).
@@ -72,7 +81,7 @@ const SHEBANG_MAX: usize = 256;
 
 /// The handler.
 pub fn sys_exec(cx: &mut Context<'_>) -> SyscallResult {
-    let [path, argv, envp, inherit, inherit_len, _] = cx.args;
+    let [path, argv, envp, inherit, inherit_len, image] = cx.args;
     let d = dispatch::current().ok_or(Errno::Einval)?;
     let inherit_len = usize::try_from(inherit_len)
         .ok()
@@ -88,7 +97,22 @@ pub fn sys_exec(cx: &mut Context<'_>) -> SyscallResult {
     let envp = read_strings(envp, &mut budget)?;
     let mut blob = alloc::vec![0u8; inherit_len];
     copy_from_user(&mut blob, inherit)?;
-    let image = resolve(&path, &mut argv)?;
+    let given = if image == 0 {
+        None
+    } else {
+        let (at, len) = (read_u64(image)?, read_u64(image.wrapping_add(8))?);
+        if len > IMAGE_MAX {
+            return Err(Errno::Enomem);
+        }
+        let mut bytes = Vec::new();
+        bytes
+            .try_reserve_exact(len as usize)
+            .map_err(|_| Errno::Enomem)?;
+        bytes.resize(len as usize, 0);
+        copy_from_user(&mut bytes, at)?;
+        Some(bytes)
+    };
+    let image = resolve(&path, given.as_deref(), &mut argv)?;
     let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
     let args = Args {
@@ -162,12 +186,20 @@ fn read_strings(array: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     Ok(v)
 }
 
-/// The ELF image `path` runs: scripts become their interpreter, with
-/// `argv` rewritten as Linux does.
-fn resolve(path: &[u8], argv: &mut Vec<Vec<u8>>) -> Result<&'static [u8], Errno> {
+/// The ELF image `path` (whose contents are `given`, or in the
+/// initramfs) runs: scripts become their interpreter, with `argv`
+/// rewritten as Linux does.
+fn resolve<'a>(
+    path: &[u8],
+    mut given: Option<&'a [u8]>,
+    argv: &mut Vec<Vec<u8>>,
+) -> Result<&'a [u8], Errno> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_INTERPRETERS {
-        let data = lookup(&path)?;
+        let data = match given.take() {
+            Some(data) => data,
+            None => lookup(&path)?,
+        };
         let Some(script) = data.strip_prefix(b"#!") else {
             return Ok(data);
         };
@@ -272,6 +304,25 @@ ktest::ktest! {
         assert_eq!(shebang(b" /bin/sh  -e -x \n"), Ok((&b"/bin/sh"[..], Some(&b"-e -x"[..]))));
         assert_eq!(shebang(b"/bin/sh"), Ok((&b"/bin/sh"[..], None)));
         assert_eq!(shebang(b"  \n/bin/sh"), Err(Errno::Enoexec));
+    }
+
+    /// An image in memory: an ELF as it is, a script's interpreter from
+    /// the initramfs (a missing one is ENOENT), neither is ENOEXEC.
+    fn exec_images_in_memory() {
+        let lib = lookup(b"/lib/k42-syslib").unwrap();
+        let mut argv = alloc::vec![b"x".to_vec()];
+        assert_eq!(resolve(b"/tmp/prog", Some(lib), &mut argv).map(<[u8]>::len), Ok(lib.len()));
+        assert_eq!(argv, [b"x".to_vec()]);
+        let mut argv = alloc::vec![b"./s".to_vec(), b"1".to_vec()];
+        let image = resolve(b"/tmp/s", Some(b"#!/lib/k42-syslib -v\n"), &mut argv).unwrap();
+        assert!(image.starts_with(b"\x7fELF"));
+        let want: [&[u8]; 4] = [b"/lib/k42-syslib", b"-v", b"/tmp/s", b"1"];
+        assert_eq!(argv, want);
+        let mut argv = alloc::vec![];
+        assert_eq!(resolve(b"/tmp/s", Some(b"#!/no/such\n"), &mut argv), Err(Errno::Enoent));
+        // No initramfs lookup of `path` itself: the data is what runs.
+        let data: &[u8] = b"neither ELF nor script";
+        assert_eq!(resolve(b"/lib/k42-syslib", Some(data), &mut argv), Ok(data));
     }
 
     /// Lookups in the initramfs: a program, a missing file, a directory,

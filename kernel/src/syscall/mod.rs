@@ -60,7 +60,7 @@ pub const PROCESS_ID: u64 = sched::native::nr::COUNT + 7;
 pub const FORK_PROCESS: u64 = sched::native::nr::COUNT + 8;
 /// `wait_child(pid)`: see `fork.rs`.
 pub const WAIT_CHILD: u64 = sched::native::nr::COUNT + 9;
-/// `exec(path, argv, envp, inherit, inherit_len)`: see `exec.rs`.
+/// `exec(path, argv, envp, inherit, inherit_len, image)`: see `exec.rs`.
 pub const EXEC: u64 = sched::native::nr::COUNT + 10;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;

@@ -26,7 +26,8 @@ pub const PROCESS_ID: u64 = NATIVE | (KERNEL + 7);
 pub const FORK_PROCESS: u64 = NATIVE | (KERNEL + 8);
 /// `wait_child(pid)`: an ended child's `status << 32 | pid`.
 pub const WAIT_CHILD: u64 = NATIVE | (KERNEL + 9);
-/// `exec(path, argv, envp, inherit, inherit_len)`: replace the program.
+/// `exec(path, argv, envp, inherit, inherit_len, image)`: replace the
+/// program.
 pub const EXEC: u64 = NATIVE | (KERNEL + 10);
 /// `map_shared(addr, len, prot)`: anonymous memory a fork shares.
 pub const MAP_SHARED: u64 = NATIVE | (KERNEL + 11);

@@ -168,13 +168,21 @@ pub trait Native {
     }
     /// `block()`: sleeps until a soft interrupt (a child's end).
     fn block(&mut self) {}
-    /// `exec(path, argv, envp, inherit)`: replaces the program with the
-    /// Linux program at `path` (absolute, NUL-terminated), `argv` and
+    /// `exec(path, argv, envp, inherit, image)`: replaces the program
+    /// with the Linux program at `path` (absolute, NUL-terminated; in the
+    /// initramfs unless `image` gives the file's contents), `argv` and
     /// `envp` the program's `execve` arrays (read by the kernel), the new
     /// library starting with `inherit` (`calls::execve`). Returns only if
     /// it failed, with the error; the process is then unchanged.
-    fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
-        let _ = (path, argv, envp, inherit);
+    fn exec(
+        &mut self,
+        path: &[u8],
+        argv: u64,
+        envp: u64,
+        inherit: &[u8],
+        image: Option<&[u8]>,
+    ) -> Errno {
+        let _ = (path, argv, envp, inherit, image);
         Errno::ENOSYS
     }
     /// `map_shared(addr, len, prot)`: as [`map_anon`](Native::map_anon),

@@ -59,14 +59,15 @@ mod k42 {
         r
     }
 
-    /// A native call with up to five arguments (`rdi, rsi, rdx, r10, r8`).
-    pub fn call5(nr: u64, a: u64, b: u64, c: u64, d: u64, e: u64) -> i64 {
+    /// A native call with six arguments (`rdi, rsi, rdx, r10, r8, r9`).
+    pub fn call6(nr: u64, a: [u64; 6]) -> i64 {
         let r: i64;
-        // SAFETY: as in `call3`.
+        // SAFETY: as in `call3`; the kernel reads only what the arguments
+        // point at, which the caller keeps alive across the call.
         unsafe {
-            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a, in("rsi") b,
-                 in("rdx") c, in("r10") d, in("r8") e, lateout("rcx") _, lateout("r11") _,
-                 options(nostack))
+            asm!("syscall", inlateout("rax") nr as i64 => r, in("rdi") a[0], in("rsi") a[1],
+                 in("rdx") a[2], in("r10") a[3], in("r8") a[4], in("r9") a[5],
+                 lateout("rcx") _, lateout("r11") _, options(nostack))
         };
         r
     }
@@ -173,14 +174,25 @@ mod k42 {
             call3(BLOCK, 0, 0, 0);
         }
 
-        fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
-            let r = call5(
+        fn exec(
+            &mut self,
+            path: &[u8],
+            argv: u64,
+            envp: u64,
+            inherit: &[u8],
+            image: Option<&[u8]>,
+        ) -> Errno {
+            let words = image.map(|i| [i.as_ptr() as u64, i.len() as u64]);
+            let r = call6(
                 EXEC,
-                path.as_ptr() as u64,
-                argv,
-                envp,
-                inherit.as_ptr() as u64,
-                inherit.len() as u64,
+                [
+                    path.as_ptr() as u64,
+                    argv,
+                    envp,
+                    inherit.as_ptr() as u64,
+                    inherit.len() as u64,
+                    words.as_ref().map_or(0, |w| w.as_ptr() as u64),
+                ],
             );
             // Only a failed exec returns.
             Errno((r as u64).wrapping_neg() as u32)

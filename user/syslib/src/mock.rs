@@ -54,8 +54,10 @@ pub struct MockNative {
     /// Make the next `map_anon` fail with `ENOMEM`.
     pub fail_map: bool,
     /// Each `exec` asked for: path (with its NUL), argv, envp, the
-    /// inherited state.
+    /// inherited state (the image, if one was given, is in `images`).
     pub execs: Vec<(Vec<u8>, u64, u64, Vec<u8>)>,
+    /// The image each `exec` was given.
+    pub images: Vec<Option<Vec<u8>>>,
     /// What `exec` fails with.
     pub exec_error: Errno,
     /// How many sleepers `futex_wake` finds.
@@ -94,6 +96,7 @@ impl MockNative {
             rdrand: None,
             fail_map: false,
             execs: Vec::new(),
+            images: Vec::new(),
             exec_error: Errno::ENOENT,
             futex_sleepers: 0,
         }
@@ -313,9 +316,17 @@ impl Native for MockNative {
         Some(r)
     }
 
-    fn exec(&mut self, path: &[u8], argv: u64, envp: u64, inherit: &[u8]) -> Errno {
+    fn exec(
+        &mut self,
+        path: &[u8],
+        argv: u64,
+        envp: u64,
+        inherit: &[u8],
+        image: Option<&[u8]>,
+    ) -> Errno {
         self.execs
             .push((path.to_vec(), argv, envp, inherit.to_vec()));
+        self.images.push(image.map(<[u8]>::to_vec));
         self.exec_error
     }
 

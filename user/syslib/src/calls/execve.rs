@@ -5,10 +5,12 @@
 //! The library reads and checks the path, makes a relative one absolute
 //! (the kernel has no current directory), writes its inheritable state
 //! into a blob ([`State::exec_blob`]) and calls `exec(path, argv, envp,
-//! blob)`: the kernel copies `argv` and `envp` out of the program (its
-//! `EFAULT` and `E2BIG`), loads the new program with a fresh library into
-//! a new address space and, only if all went well, replaces this one; the
-//! new library starts with the blob ([`State::inherit`], from `_start`).
+//! blob, image)` (`image`: the file's contents, for a file the kernel
+//! cannot read; none yet): the kernel copies `argv` and `envp` out of the
+//! program (its `EFAULT` and `E2BIG`), loads the new program with a fresh
+//! library into a new address space and, only if all went well, replaces
+//! this one; the new library starts with the blob ([`State::inherit`],
+//! from `_start`).
 //! An error comes back as the call's result and the program continues, as
 //! on Linux (`ENOENT`, `EACCES`, `ENOEXEC`, `ENOTDIR`, `ELOOP`,
 //! `ENAMETOOLONG`, `EFAULT`, `E2BIG`, `ENOMEM`). `#!` scripts are the
@@ -231,7 +233,12 @@ pub fn exec(ctx: &mut Ctx<'_>, path: &mut [u8], len: usize, argv: u64, envp: u64
         .iter()
         .position(|&b| b == 0)
         .map_or(path.len(), |e| e + 1)];
-    Err(ctx.native.exec(path, argv, envp, &blob[..n]))
+    // INHERIT-TODO (the lead): a program in the file server rather than
+    // the initramfs: check its execute permission (EACCES), read it whole
+    // and pass its contents as the image (the kernel then runs those
+    // bytes; a `#!` interpreter still comes from the initramfs).
+    let image = None;
+    Err(ctx.native.exec(path, argv, envp, &blob[..n], image))
 }
 
 /// The handler.
@@ -350,6 +357,7 @@ mod tests {
         );
         let (path, argv, envp, blob) = l.native.execs.last().unwrap().clone();
         assert_eq!(path, b"/bin/prog\0");
+        assert_eq!(l.native.images, [None], "the initramfs has it");
         assert_eq!((argv, envp), (0x1000, 0x2000));
         let mut fresh = lib();
         fresh.state.inherit(&blob).unwrap();
