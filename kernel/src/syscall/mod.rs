@@ -4,12 +4,14 @@
 //! Numbers: native K42-rs calls are `NATIVE | nr`, with `nr` from the
 //! `sched` crate's native call set (set entry point, yield, block,
 //! handoff, IPC call and return, async send, timer, soft interrupt,
-//! create/exit dispatcher, scheduling parameters); `DEBUG | nr` are the
-//! kernel's debugging calls (the console, until the console server
-//! exists). Linux system-call numbers are left free: in a Linux process
-//! they will be reflected to the system library (the Linux-personality
-//! issue). Anything not in [`TABLE`] returns `-ENOSYS`, is logged once per
-//! number, and is traced like every call.
+//! create/exit dispatcher, scheduling parameters), then the kernel's own
+//! from `sched::native::nr::COUNT` on (export and grant, resume, memory,
+//! clock, process id, fork/wait/exec, shared memory between processes
+//! (`shared.rs`), futexes (`futex.rs`)); `DEBUG | nr` are the kernel's
+//! debugging calls (the console, until the console server exists). Linux
+//! system-call numbers below `NATIVE` are reflected to the system library
+//! of a Linux process ([`reflect`]). Anything not in [`TABLE`] returns
+//! `-ENOSYS`, is logged once per number, and is traced like every call.
 //!
 //! A handler gets a [`Context`] (the six argument registers and the
 //! caller's saved frame, which calls such as `resume` and `fork_process`
