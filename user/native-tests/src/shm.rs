@@ -205,11 +205,13 @@ pub fn client(case: &str, handle: &str) -> u64 {
     let own = syscall6(SHARE, [CLIENT_BUF, 4096, me, 3, 0, 0]);
     let alias = syscall3(MAP_HANDLE, own as u64, 0x5400_0000, 0).0;
     let e_overlap = syscall3(MAP_HANDLE, own as u64, 0x5400_0000, 0).0;
+    let e_unaligned = syscall3(MAP_HANDLE, own as u64, 0x5500_0001, 0).0;
+    let e_kernel = syscall3(MAP_HANDLE, own as u64, 0xffff_8000_0000_0000, 0).0;
     // SAFETY: mapped at 0x5400_0000 by map_handle (when `alias` is 4096).
     let aliased =
         alias == 4096 && unsafe { core::ptr::read_volatile(0x5400_0001 as *const u8) } == 1;
     say(format_args!(
-        "{case}: sum={sum:?} want={want} again={again:?} want2={want2} private={private} e_private={e_private} e_odd={e_odd} e_past={e_past} e_handle={e_handle} e_grant={e_grant} alias={alias} aliased={aliased} e_overlap={e_overlap}\n"
+        "{case}: sum={sum:?} want={want} again={again:?} want2={want2} private={private} e_private={e_private} e_odd={e_odd} e_past={e_past} e_handle={e_handle} e_grant={e_grant} alias={alias} aliased={aliased} e_overlap={e_overlap} e_unaligned={e_unaligned} e_kernel={e_kernel}\n"
     ));
     let ok = sum == Ok(want)
         && again == Ok(want2)
@@ -220,7 +222,9 @@ pub fn client(case: &str, handle: &str) -> u64 {
         && e_handle == EBADF
         && e_grant == EPERM
         && aliased
-        && e_overlap == EINVAL;
+        && e_overlap == EINVAL
+        && e_unaligned == EINVAL
+        && e_kernel == EFAULT;
     u64::from(!ok)
 }
 
