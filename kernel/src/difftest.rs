@@ -45,26 +45,40 @@ pub fn run() -> ! {
 }
 
 fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
-    println!("{MARK} begin {name}");
-    process::capture();
     let t0 = crate::time::now_ns();
-    let status = match process::start(path, argv, process::Personality::Linux) {
-        Ok(d) => {
-            dispatch::run_loop(&|| d.status().is_some() || crate::time::now_ns() > t0 + LIMIT_NS);
-            let s = d.status();
-            dispatch::kill_process(&d.process, 0);
-            match s {
-                Some(s) if s >= 128 => alloc::format!("signal:{}", s - 128),
-                Some(s) => alloc::format!("exit:{s}"),
-                None => "timeout".into(),
+    // A fresh file system per program, as the Linux runner gives each a
+    // fresh directory. The program's output is kept and printed after it
+    // ended, framed, so that kernel log lines meanwhile stay outside.
+    let run = || {
+        process::capture();
+        let status: String = match process::start(path, argv, process::Personality::Linux) {
+            Ok(d) => {
+                dispatch::run_loop(&|| {
+                    d.status().is_some() || crate::time::now_ns() > t0 + LIMIT_NS
+                });
+                let s = d.status();
+                dispatch::kill_process(&d.process, 0);
+                match s {
+                    Some(s) if s >= 128 => alloc::format!("signal:{}", s - 128),
+                    Some(s) => alloc::format!("exit:{s}"),
+                    None => "timeout".into(),
+                }
             }
-        }
-        Err(e) => {
-            crate::process::captured(&alloc::format!("k42-rs: {path}: {e}\n"));
-            "exit:127".into()
-        }
+            Err(e) => {
+                let mut out = process::take_captured();
+                out.push_str(&alloc::format!("k42-rs: {path}: {e}\n"));
+                return ("exit:127".into(), out);
+            }
+        };
+        (status, process::take_captured())
     };
-    let out = process::take_captured();
+    let (status, out) = crate::services::with_system(run).unwrap_or_else(|e| {
+        (
+            "exit:127".into(),
+            alloc::format!("k42-rs: no system services: {e}\n"),
+        )
+    });
+    println!("{MARK} begin {name}");
     let ms = (crate::time::now_ns() - t0) / 1_000_000;
     for l in out.split_inclusive('\n') {
         match l.strip_prefix('@') {

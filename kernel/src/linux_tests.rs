@@ -30,7 +30,26 @@ fn run(name: &str, args: &[&str]) -> Option<(u64, String)> {
     Some((status, out))
 }
 
+/// [`run`] with a fresh set of system services, so the program has an
+/// empty file system.
+fn run_with_files(name: &str, args: &[&str]) -> Option<(u64, String)> {
+    crate::services::with_system(|| run(name, args)).unwrap_or_else(|e| panic!("{e}"))
+}
+
 ktest::ktest! {
+    /// Files through the system library and the file server (ramfs, by
+    /// PPC from the library): every check of `tests/linux-hello/files.c`
+    /// (offsets shared by dup and fork, O_APPEND, stat, directories,
+    /// getdents, links, unlink while open, /dev, /proc, the errors).
+    fn linux_files() {
+        let base = crate::mm::user::usage();
+        let Some((status, out)) = run_with_files("linux-files", &[]) else { return };
+        assert!(!out.contains("FAILED"), "{out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 36, "{out}");
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+
     /// Hello world: musl's start-up, printf, exit status; no call the
     /// library does not know (it would log it).
     fn linux_hello_world() {

@@ -36,6 +36,7 @@ mod panic;
 mod ppc;
 mod process;
 mod server_tests;
+mod services;
 mod sync;
 mod syscall;
 mod time;

@@ -208,6 +208,17 @@ fn execute(line: &str) {
 
 /// Reads commands from the serial port forever.
 pub fn run() -> ! {
+    // Alive as long as the monitor: Linux programs find their files there.
+    let _services = match crate::services::start_system() {
+        Ok(s) => {
+            println!("system services: name server, console, ramfs");
+            Some(s)
+        }
+        Err(e) => {
+            println!("system services did not start ({e}): Linux programs run without files");
+            None
+        }
+    };
     println!("K42-rs monitor. Type 'help' for commands.");
     print!("{PROMPT}");
     let mut line = String::new();

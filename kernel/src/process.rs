@@ -252,7 +252,8 @@ pub const SYSLIB: &str = "/lib/k42-syslib";
 /// Loads the Linux executable `image` and the system library into a new
 /// address space. The context starts in the library (its ELF entry) with
 /// the program's initial stack, `rdi` = the program's entry, `rsi` = its
-/// `brk` start, `rdx` = `cpu`; the library registers its system-call entry
+/// `brk` start, `rdx` = `cpu`, `r8` = the system name server's handle (0:
+/// none; [`crate::services`]); the library registers its system-call entry
 /// (reflection, `syscall::reflect`) and jumps to the program.
 pub fn load_linux(
     image: &[u8],
@@ -288,6 +289,7 @@ pub fn load_linux_with(
         ctx.frame.rdx = cpu as u64;
         ctx.frame.r9 = inherit;
         ctx.frame.r10 = args.inherit.len() as u64;
+        ctx.frame.r8 = crate::services::names();
         Ok(ctx)
     };
     match setup() {
@@ -442,12 +444,16 @@ pub fn take_captured() -> String {
     c.get_mut(me).and_then(Option::take).unwrap_or_default()
 }
 
-/// Called by the console call with what a program wrote.
-pub fn captured(text: &str) {
+/// Called by the console call with what a program wrote: whether it was
+/// kept (then it is not printed as well).
+pub fn captured(text: &str) -> bool {
     let mut c = CAPTURE.lock();
     let me = crate::arch::percpu::current_id();
     if let Some(Some(s)) = c.get_mut(me) {
         s.push_str(text);
+        true
+    } else {
+        false
     }
 }
 

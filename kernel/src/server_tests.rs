@@ -12,101 +12,17 @@
 //! checks, and the servers are stopped.
 
 use alloc::format;
-use alloc::sync::Arc;
-use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
 
-use crate::dispatch::{self, Dispatcher};
+use crate::dispatch;
+use crate::services::{start_program, Servers};
 
-/// Starts `/bin/<name>` from the initramfs as process `pid`, pinned to
-/// processor `cpu`, with `argv` (`argv[0]` is `name`).
-fn start_program(name: &str, pid: u32, cpu: usize, args: &[&str]) -> Arc<Dispatcher> {
-    use crate::process::{default_params, start_with, Personality};
-    let path = format!("/bin/{name}");
-    let mut argv: Vec<&[u8]> = Vec::from([name.as_bytes()]);
-    argv.extend(args.iter().map(|a| a.as_bytes()));
-    start_with(
-        &path,
-        &argv,
-        Personality::Native,
-        pid,
-        cpu,
-        default_params(),
-    )
-    .unwrap_or_else(|e| panic!("{path}: {e}"))
+/// The test client's calls.
+trait Client {
+    fn run_client(&self, pid: u32, case: &str) -> (u64, alloc::string::String);
+    fn run_client_on(&self, cpu: usize, pid: u32, case: &str) -> (u64, alloc::string::String);
 }
 
-fn blocked(d: &Dispatcher) -> bool {
-    matches!(dispatch::smp().info(d.id), Ok((_, i)) if i.state == sched::State::Blocked)
-}
-
-/// The three servers, started and waiting for calls.
-struct Servers {
-    names: Arc<Dispatcher>,
-    console: Arc<Dispatcher>,
-    ramfs: Arc<Dispatcher>,
-    /// The name server's object, as `server-tests` takes it (hex).
-    names_handle: alloc::string::String,
-}
-
-impl Servers {
-    /// Starts them on this processor; `client` may register names, write
-    /// and administer ramfs. Returns them and their start-up output.
-    fn start(client: u32) -> (Servers, alloc::string::String) {
-        Self::start_on(client, &[])
-    }
-
-    /// [`Servers::start`], serving on processors `more` too.
-    fn start_on(client: u32, more: &[usize]) -> (Servers, alloc::string::String) {
-        let cpu = crate::arch::percpu::current_id();
-        let mut c = format!("{cpu}");
-        for m in more {
-            c.push_str(&format!(",{m}"));
-        }
-        let (npid, cpid, rpid) = (
-            dispatch::alloc_pid(),
-            dispatch::alloc_pid(),
-            dispatch::alloc_pid(),
-        );
-        crate::process::capture();
-        let names = start_program(
-            "name-server",
-            npid,
-            cpu,
-            &[&c, &format!("{cpid},{rpid},{client}")],
-        );
-        crate::ppc::run_until_blocked(&names);
-        assert_eq!(
-            names.status(),
-            None,
-            "the name server is up: {}",
-            crate::process::take_captured()
-        );
-        let names_handle = format!("{:#x}", crate::ppc::handle(npid, 0, 1));
-        // A server is up when it waits for calls and the name server is
-        // not in the middle of its registration PPC.
-        let settled = |d: &Dispatcher| {
-            d.status().is_some()
-                || (blocked(d) && blocked(&names) && names.serving.load(Ordering::Acquire) == 0)
-        };
-        let console = start_program("console-server", cpid, cpu, &[&c, &names_handle]);
-        dispatch::run_loop(&|| settled(&console));
-        let writer = format!("{client}");
-        let ramfs = start_program("ramfs", rpid, cpu, &[&c, &names_handle, &writer, &writer]);
-        dispatch::run_loop(&|| settled(&ramfs));
-        let out = crate::process::take_captured();
-        assert_eq!((console.status(), ramfs.status()), (None, None), "{out}");
-        (
-            Servers {
-                names,
-                console,
-                ramfs,
-                names_handle,
-            },
-            out,
-        )
-    }
-
+impl Client for Servers {
     /// Runs `server-tests <case>` as process `pid` on this processor to
     /// its end: its status and output.
     fn run_client(&self, pid: u32, case: &str) -> (u64, alloc::string::String) {
@@ -117,7 +33,8 @@ impl Servers {
             pid,
             cpu,
             &[case, &self.names_handle, &format!("{cpu}")],
-        );
+        )
+        .expect("server-tests starts");
         dispatch::run_loop(&|| d.status().is_some());
         (d.status().unwrap(), crate::process::take_captured())
     }
@@ -132,19 +49,12 @@ impl Servers {
             pid,
             cpu,
             &[case, &self.names_handle, &format!("{cpu}")],
-        );
+        )
+        .expect("server-tests starts");
         dispatch::run_loop_everywhere(&|| d.status().is_some());
         let out = spin::Mutex::new(alloc::string::String::new());
         crate::ipi::run_on(cpu, &|| *out.lock() = crate::process::take_captured());
         (d.status().unwrap(), out.into_inner())
-    }
-
-    fn stop(self) {
-        for d in [&self.ramfs, &self.console, &self.names] {
-            // Its dispatchers on other processors too.
-            dispatch::kill_process(&d.process, 0);
-            assert_eq!(d.status(), Some(0), "served to the end");
-        }
     }
 }
 
@@ -210,7 +120,7 @@ ktest::ktest! {
         use crate::mm::user::{usage, usage_back_to};
         let base = usage();
         let client = dispatch::alloc_pid();
-        let (servers, _) = Servers::start_on(client, &[other]);
+        let (servers, _) = Servers::start_on(&format!("{client}"), &[client], &[other]).unwrap();
         let (status, out) = servers.run_client_on(other, client, "client");
         assert_eq!(status, 0, "{out}");
         assert!(out.contains("server-tests: client: 54 passed, 0 failed"), "{out}");

@@ -72,8 +72,12 @@
 #[cfg(any(test, feature = "mock"))]
 extern crate std;
 
+extern crate alloc;
+
 pub mod abi;
 pub mod calls;
+pub mod fd;
+pub mod fs;
 pub mod mem;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
@@ -99,8 +103,30 @@ macro_rules! errnos {
     };
 }
 errnos!(
-    EPERM, ENOENT, ESRCH, EBADF, ECHILD, EAGAIN, ENOMEM, EFAULT, EEXIST, ENODEV, EINVAL, ENOTTY,
-    ENOSYS
+    EPERM,
+    ENOENT,
+    ESRCH,
+    EBADF,
+    ECHILD,
+    EAGAIN,
+    ENOMEM,
+    EACCES,
+    EFAULT,
+    EEXIST,
+    ENODEV,
+    ENOTDIR,
+    EISDIR,
+    EINVAL,
+    EMFILE,
+    ENOTTY,
+    ESPIPE,
+    EROFS,
+    ERANGE,
+    ENAMETOOLONG,
+    ENOSYS,
+    ENOTEMPTY,
+    ELOOP,
+    EOPNOTSUPP
 );
 
 impl Errno {
@@ -185,6 +211,18 @@ pub trait Native {
         let _ = (path, argv, envp, inherit, image);
         Errno::ENOSYS
     }
+    /// A synchronous PPC to a server's object (`ipc_call`, through the
+    /// per-processor PPC page): `req` in, `reply` out.
+    fn ppc_call(
+        &mut self,
+        handle: ppc_idl::ObjectHandle,
+        method: ppc_idl::MethodId,
+        req: &ppc_idl::Message,
+        reply: &mut ppc_idl::Message,
+    ) -> Result<(), ppc_idl::PpcError> {
+        let _ = (handle, method, req, reply);
+        Err(ppc_idl::PpcError::BadHandle)
+    }
     /// `map_shared(addr, len, prot)`: as [`map_anon`](Native::map_anon),
     /// but a fork shares the memory instead of copying it
     /// (`MAP_SHARED | MAP_ANONYMOUS`).
@@ -218,6 +256,9 @@ pub struct Startup {
     pub brk_start: u64,
     /// The processor of this dispatcher.
     pub cpu: u64,
+    /// The system name server's object handle (0: none), where the
+    /// library finds the file system (`ramfs`).
+    pub names: u64,
 }
 
 /// What the library does after a call.
@@ -289,6 +330,23 @@ pub struct State {
     pub logged: [u64; 16],
     /// Set by `exit`/`exit_group`.
     pub exit: Option<u8>,
+    /// The file descriptors.
+    pub fds: fd::Table,
+    /// The working directory (absolute, normalized).
+    pub cwd: alloc::string::String,
+    /// The file-mode creation mask.
+    pub umask: u32,
+    /// The program's path (`AT_EXECFN`), for `/proc/self/exe`.
+    pub exe: alloc::string::String,
+    /// The parent's process id, as the program sees it (0: none).
+    pub ppid: u32,
+    /// The system name server's handle (0: none).
+    pub names: u64,
+    /// The file server, once looked up.
+    pub fs_server: Option<ppc_idl::ObjectHandle>,
+    /// `set_robust_list`'s head (walked at thread exit, once there are
+    /// threads).
+    pub robust_list: u64,
 }
 
 /// The library: the Linux state of the process and the native calls.
@@ -350,7 +408,8 @@ pub fn log(native: &mut dyn Native, args: core::fmt::Arguments<'_>) {
     native.kernel_log(line.as_bytes());
 }
 
-/// A fixed buffer to format into (the library has no heap); text beyond
+/// A fixed buffer to format into (no allocation, so logging works
+/// anywhere); text beyond
 /// its size is cut.
 pub struct Line {
     buf: [u8; 160],
@@ -406,7 +465,7 @@ impl<N: Native> Syslib<N> {
             p += 8;
         }
         p += 8;
-        let (mut phdr, mut phnum, mut random) = (0, 0, 0);
+        let (mut phdr, mut phnum, mut random, mut execfn) = (0, 0, 0, 0);
         for _ in 0..64 {
             let (key, value) = (peek(&native, p), peek(&native, p + 8));
             match key as u32 {
@@ -414,6 +473,7 @@ impl<N: Native> Syslib<N> {
                 linux_raw_sys::auxvec::AT_PHDR => phdr = value,
                 linux_raw_sys::auxvec::AT_PHNUM => phnum = value,
                 linux_raw_sys::auxvec::AT_RANDOM => random = value,
+                linux_raw_sys::auxvec::AT_EXECFN => execfn = value,
                 _ => {}
             }
             p += 16;
@@ -434,6 +494,17 @@ impl<N: Native> Syslib<N> {
             native.cycles()
         };
         let clock = calls::clock_gettime::Clock::new(&mut native);
+        let mut exe = alloc::string::String::new();
+        if execfn != 0 {
+            for i in 0..fs::PATH_MAX as u64 {
+                let mut b = [0u8];
+                native.read(execfn + i, &mut b);
+                if b[0] == 0 {
+                    break;
+                }
+                exe.push(char::from(b[0]));
+            }
+        }
         let state = State {
             mem,
             pid: native.process_id().unwrap_or(1),
@@ -450,6 +521,14 @@ impl<N: Native> Syslib<N> {
             clock,
             logged: [0; 16],
             exit: None,
+            fds: fd::Table::with_console(),
+            cwd: alloc::string::String::from("/"),
+            umask: 0o022,
+            exe,
+            ppid: 0,
+            names: start.names,
+            fs_server: None,
+            robust_list: 0,
         };
         Syslib { native, state }
     }
@@ -465,7 +544,8 @@ impl<N: Native> Syslib<N> {
             Some(call) => (call.handler)(&mut ctx, args),
             None => unimplemented(&mut ctx, nr),
         };
-        if let Some(status) = self.state.exit {
+        if let Some(status) = ctx.st.exit {
+            fs::close_all(&mut ctx);
             return Outcome::Exit(status);
         }
         Outcome::Return(match result {
@@ -477,13 +557,26 @@ impl<N: Native> Syslib<N> {
 
 /// `-ENOSYS`, logged the first time for each number.
 fn unimplemented(ctx: &mut Ctx<'_>, nr: u64) -> SysResult {
-    let slot = nr.min(1023) as usize;
+    let mut line = Line::new();
+    let _ = write!(line, "unimplemented Linux system call {nr}: ENOSYS");
+    log_once(
+        ctx,
+        nr.min(1022) as u32,
+        core::str::from_utf8(line.as_bytes()).unwrap_or(""),
+    );
+    Err(Errno::ENOSYS)
+}
+
+/// Logs `what` the first time `key` (a call number below 1023, or any
+/// other key for the library's own notes, which share the last slot)
+/// comes by.
+pub fn log_once(ctx: &mut Ctx<'_>, key: u32, what: &str) {
+    let slot = (key as usize).min(1023);
     let bit = 1u64 << (slot % 64);
     if ctx.st.logged[slot / 64] & bit == 0 {
         ctx.st.logged[slot / 64] |= bit;
-        ctx.log(format_args!("unimplemented Linux system call {nr}: ENOSYS"));
+        ctx.log(format_args!("{what}"));
     }
-    Err(Errno::ENOSYS)
 }
 
 /// Rounds down to a page.

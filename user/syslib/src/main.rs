@@ -3,7 +3,9 @@
 //! The kernel loads this static executable (linked at `0x6f00_0000_0000`,
 //! see `build.rs`) into every Linux process beside the program and starts
 //! it at `_start` with the program's initial stack in `rsp`, the program's
-//! entry in `rdi`, its `brk` start in `rsi` and the processor in `rdx`.
+//! entry in `rdi`, its `brk` start in `rsi`, the processor in `rdx` and
+//! the handle of the system's name server in `r8` (0: none; the library
+//! finds the file system there).
 //! `_start` sets the library up ([`syslib::Syslib::start`]), registers
 //! `k42_syslib_syscall_entry` as the process's system-call entry
 //! (`set_entry_point(7, entry, 0)`) and jumps to the program with the
@@ -174,6 +176,17 @@ mod k42 {
             call3(BLOCK, 0, 0, 0);
         }
 
+        fn ppc_call(
+            &mut self,
+            handle: ppc_idl::ObjectHandle,
+            method: ppc_idl::MethodId,
+            req: &ppc_idl::Message,
+            reply: &mut ppc_idl::Message,
+        ) -> Result<(), ppc_idl::PpcError> {
+            use ppc_idl::Transport;
+            k42_rt::transport::KernelTransport::new().call(handle, method, req, reply)
+        }
+
         fn exec(
             &mut self,
             path: &[u8],
@@ -281,7 +294,8 @@ mod entry {
     static INHERIT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
 
     // The kernel starts the library here: rsp = the program's initial
-    // stack, rdi = its entry, rsi = its brk start, rdx = the processor.
+    // stack, rdi = its entry, rsi = its brk start, rdx = the processor,
+    // r8 = the name server's handle.
     global_asm!(
         ".global _start",
         "_start:",
@@ -315,7 +329,9 @@ mod entry {
         fn k42_syslib_syscall_entry();
     }
 
-    extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64) -> ! {
+    extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64, names: u64) -> ! {
+        // The descriptor table and paths live in the runtime's heap.
+        k42_rt::heap::init();
         let lib = Syslib::start(
             Kernel,
             Startup {
@@ -323,6 +339,7 @@ mod entry {
                 entry,
                 brk_start,
                 cpu,
+                names,
             },
         );
         // SAFETY: nothing else runs yet (`BUSY` is set from the start).
@@ -442,16 +459,6 @@ mod entry {
             Outcome::Exit(status) => k42::exit(u64::from(status)),
         }
         save
-    }
-
-    #[panic_handler]
-    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        let mut line = syslib::Line::new();
-        let _ =
-            core::fmt::Write::write_fmt(&mut line, format_args!("[k42-syslib] panic: {info}\n"));
-        let b = line.as_bytes();
-        k42::call3(k42::CONSOLE_WRITE, b.as_ptr() as u64, b.len() as u64, 0);
-        k42::exit(128 + 6)
     }
 }
 

@@ -6,6 +6,7 @@
 
 use crate::mem::{PAGE, PROT_EXEC, PROT_READ, PROT_WRITE, STACK_SIZE, STACK_TOP};
 use crate::{Errno, Native, Startup};
+use ppc_idl::{CallInfo, Dispatch, Message, MethodId, ObjectHandle, PpcError, ProcessId, Rights};
 use std::boxed::Box;
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -60,9 +61,26 @@ pub struct MockNative {
     pub images: Vec<Option<Vec<u8>>>,
     /// What `exec` fails with.
     pub exec_error: Errno,
+    /// Servers behind `ppc_call`: (object handle, the server's dispatch).
+    pub servers: Vec<(ObjectHandle, Box<dyn Dispatch>)>,
+    /// The name server's handle handed to the library (0: none).
+    pub names: u64,
     /// How many sleepers `futex_wake` finds.
     pub futex_sleepers: u32,
 }
+
+/// The mock's name server object (process 2, object 0).
+pub const NAMES: u64 = (2 << 32) | 1;
+/// The mock's file server object (process 3, object 0).
+pub const FILES: u64 = (3 << 32) | 1;
+/// The file server's clock: a second later at every reading.
+fn mock_clock() -> u64 {
+    static NOW: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 60);
+    NOW.fetch_add(1_000_000_000, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The process id the mock's PPCs come from.
+pub const CALLER: u32 = 1;
 
 /// Program layout the mock builds (a small non-PIE static executable).
 pub const TEXT: u64 = 0x40_0000;
@@ -98,8 +116,31 @@ impl MockNative {
             execs: Vec::new(),
             images: Vec::new(),
             exec_error: Errno::ENOENT,
+            servers: Vec::new(),
+            names: 0,
             futex_sleepers: 0,
         }
+    }
+
+    /// Adds the system services, as the kernel's `services` starts them:
+    /// a name server with a `ramfs` (1 MiB) registered, both real
+    /// (`name-server` and `ramfs` crates), reached through `ppc_call`
+    /// with every right. Linux processes started afterwards get the name
+    /// server's handle.
+    pub fn with_files(mut self) -> Self {
+        use k42_interfaces::{FileSystemServer, NameService, NameServiceServer};
+        let names = name_server::Names::new();
+        names
+            .register(ppc_idl::ProcessId(3), "ramfs", k42_rt::from_raw(FILES))
+            .expect("register ramfs");
+        self.servers
+            .push((k42_rt::from_raw(NAMES), Box::new(NameServiceServer(names))));
+        self.servers.push((
+            k42_rt::from_raw(FILES),
+            Box::new(FileSystemServer(ramfs::Ramfs::new(1 << 20, mock_clock))),
+        ));
+        self.names = NAMES;
+        self
     }
 
     /// Maps pages as the kernel's loader would (not recorded in `ops`).
@@ -200,6 +241,7 @@ impl MockNative {
             entry: ENTRY,
             brk_start: BRK_START,
             cpu: 0,
+            names: self.names,
         }
     }
 }
@@ -316,6 +358,26 @@ impl Native for MockNative {
         Some(r)
     }
 
+    fn ppc_call(
+        &mut self,
+        handle: ObjectHandle,
+        method: MethodId,
+        req: &Message,
+        reply: &mut Message,
+    ) -> Result<(), PpcError> {
+        let (_, server) = self
+            .servers
+            .iter()
+            .find(|(h, _)| *h == handle)
+            .ok_or(PpcError::BadHandle)?;
+        let info = CallInfo {
+            method,
+            caller: ProcessId(CALLER),
+            rights: Rights(u64::MAX),
+        };
+        server.dispatch(&info, req, reply)
+    }
+
     fn exec(
         &mut self,
         path: &[u8],
@@ -368,6 +430,13 @@ pub mod t {
     /// A started library over a fresh mock process.
     pub fn lib() -> Syslib<MockNative> {
         let mut n = MockNative::new();
+        let s = n.linux_process(&[b"prog", b"arg"], &[b"HOME=/"]);
+        Syslib::start(n, s)
+    }
+
+    /// The same, with the system services (an empty file system).
+    pub fn lib_with_files() -> Syslib<MockNative> {
+        let mut n = MockNative::new().with_files();
         let s = n.linux_process(&[b"prog", b"arg"], &[b"HOME=/"]);
         Syslib::start(n, s)
     }

@@ -1,14 +1,31 @@
 //! `fork()`: a copy-on-write copy of the process (the kernel's
 //! `fork_process`), which starts after the program's `syscall` with 0;
-//! the parent gets the child's id. Only through trap reflection (the
+//! the parent gets the child's id. The child inherits the descriptors:
+//! before the copy, every file server description gets one more
+//! reference (the child's), given back if the fork fails. Only through trap reflection (the
 //! kernel copies the program's frame from the save area): a fork through
 //! the direct branch is not supported yet.
 
+use crate::fs;
 use crate::{Ctx, SysResult};
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, _: [u64; 6]) -> SysResult {
-    ctx.native.fork_process().map(u64::from)
+    let inherited: alloc::vec::Vec<crate::fd::Fd> =
+        ctx.st.fds.iter().map(|(_, f)| f.clone()).collect();
+    let mut held = alloc::vec::Vec::new();
+    for f in inherited {
+        if fs::hold(ctx, &f).is_ok() {
+            held.push(f);
+        }
+    }
+    let r = ctx.native.fork_process().map(u64::from);
+    if r.is_err() {
+        for f in held {
+            fs::release(ctx, f);
+        }
+    }
+    r
 }
 
 #[cfg(test)]

@@ -31,17 +31,22 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let mut done = 0;
     while done < len {
         let n = (len - done).min(chunk.len() as u64) as usize;
-        for word in chunk[..n].chunks_mut(8) {
-            let r = ctx
-                .native
-                .hardware_random()
-                .unwrap_or_else(|| splitmix(&mut ctx.st.random));
-            word.copy_from_slice(&r.to_le_bytes()[..word.len()]);
-        }
+        fill(ctx, &mut chunk[..n]);
         ctx.native.write(buf + done, &chunk[..n]);
         done += n as u64;
     }
     Ok(len)
+}
+
+/// Fills `buf` with random bytes (also `/dev/urandom`'s).
+pub fn fill(ctx: &mut Ctx<'_>, buf: &mut [u8]) {
+    for word in buf.chunks_mut(8) {
+        let r = ctx
+            .native
+            .hardware_random()
+            .unwrap_or_else(|| splitmix(&mut ctx.st.random));
+        word.copy_from_slice(&r.to_le_bytes()[..word.len()]);
+    }
 }
 
 #[cfg(test)]

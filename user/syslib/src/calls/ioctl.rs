@@ -1,11 +1,11 @@
-//! `ioctl(fd, request, arg)`: descriptors 0-2 are the console, a
-//! terminal: `TCGETS` and `TCSETS`/`TCSETSW`/`TCSETSF` read and record
+//! `ioctl(fd, request, arg)`: on the console (descriptors 0-2 at start,
+//! `/dev/tty`), a terminal: `TCGETS` and `TCSETS`/`TCSETSW`/`TCSETSF` read and record
 //! its settings (recorded only: the console has no line discipline
 //! yet), `TIOCGWINSZ`/`TIOCSWINSZ` its window size (24 x 80 to start),
 //! `TIOCGPGRP` the process's group. Any other request is `ENOTTY`, as a
-//! Linux terminal answers; other descriptors are `EBADF`.
+//! Linux terminal answers; other open descriptors are not terminals
+//! (`ENOTTY`), closed ones `EBADF`.
 
-use super::console_fd;
 use crate::{Ctx, Errno, SysResult};
 use linux_raw_sys::general as g;
 use linux_raw_sys::ioctl as io;
@@ -75,7 +75,9 @@ impl Termios {
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
+    if !crate::fs::is_console(ctx, a[0])? {
+        return Err(Errno::ENOTTY);
+    }
     let arg = a[2];
     match a[1] as u32 {
         io::TCGETS => {

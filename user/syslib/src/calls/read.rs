@@ -1,22 +1,17 @@
-//! `read(fd, buf, count)`: the console has no input yet (there is no
-//! console server to read the keyboard), so descriptors 0-2 read end of
-//! file. As in Linux, end of file touches no memory, so only a buffer
-//! outside user space is `EFAULT` (`access_ok`); other descriptors are
-//! `EBADF`.
+//! `read(fd, buf, count)` at the descriptor's offset (`fs::read`): a
+//! file of the file server, a `/dev` or `/proc` file, or the console,
+//! which has no input yet (there is no console server to read the
+//! keyboard) and so reads end of file. As in Linux, end of file touches
+//! no memory, so only a buffer outside user space is `EFAULT`
+//! (`access_ok`); a closed descriptor is `EBADF`.
 
-use super::{console_fd, MAX_RW_COUNT};
-use crate::calls::arch_prctl::USER_END;
-use crate::{Ctx, Errno, SysResult};
+use super::MAX_RW_COUNT;
+use crate::fs::{self, AT_CURRENT};
+use crate::{Ctx, SysResult};
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
-    let end = a[1].checked_add(a[2].min(MAX_RW_COUNT));
-    if end.is_none_or(|e| e > USER_END) {
-        return Err(Errno::EFAULT);
-    }
-    let _ = ctx;
-    Ok(0)
+    fs::read(ctx, a[0], a[1], a[2].min(MAX_RW_COUNT), AT_CURRENT)
 }
 
 #[cfg(test)]

@@ -1,18 +1,16 @@
-//! `write(fd, buf, count)`: descriptors 0-2 are the console (the kernel's
-//! debug console call, until a console server takes over); the whole
-//! buffer is checked first (`EFAULT`, nothing written), other descriptors
-//! are `EBADF`.
+//! `write(fd, buf, count)` at the descriptor's offset (`fs::write`): a
+//! file of the file server, a `/dev` file, or the console (the kernel's
+//! debug console call, until a console server takes over). The whole
+//! buffer is checked first (`EFAULT`, nothing written); a closed
+//! descriptor is `EBADF`.
 
-use super::{console_fd, console_out, MAX_RW_COUNT};
-use crate::{Access, Ctx, SysResult};
+use super::MAX_RW_COUNT;
+use crate::fs::{self, AT_CURRENT};
+use crate::{Ctx, SysResult};
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
-    let len = a[2].min(MAX_RW_COUNT);
-    ctx.st.mem.check(a[1], len, Access::Read)?;
-    console_out(ctx, a[1], len);
-    Ok(len)
+    fs::write(ctx, a[0], a[1], a[2].min(MAX_RW_COUNT), AT_CURRENT)
 }
 
 #[cfg(test)]

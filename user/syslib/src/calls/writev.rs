@@ -1,11 +1,12 @@
-//! `writev(fd, iov, iovcnt)`: gathers `iovcnt` (0..=1024) buffers to the
-//! console. As in Linux, the vector is read and every length checked
+//! `writev(fd, iov, iovcnt)`: gathers `iovcnt` (0..=1024) buffers to
+//! descriptor `fd` (see `fs::write`). As in Linux, the vector is read and every length checked
 //! first (`EFAULT`, `EINVAL` for a negative one), then the buffers are
 //! written in order; a bad buffer ends the write there: what was written
 //! so far is the result, `EFAULT` if nothing was. The total is capped at
 //! `MAX_RW_COUNT`.
 
-use super::{console_fd, console_out, MAX_RW_COUNT};
+use super::MAX_RW_COUNT;
+use crate::fs::{self, AT_CURRENT};
 use crate::{Access, Ctx, Errno, SysResult};
 
 /// `UIO_MAXIOV`.
@@ -13,7 +14,7 @@ pub const UIO_MAXIOV: u64 = 1024;
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    console_fd(a[0])?;
+    ctx.st.fds.get(a[0])?;
     let (iov, count) = (a[1], a[2] as i32);
     if count < 0 || count as u64 > UIO_MAXIOV {
         return Err(Errno::EINVAL);
@@ -41,9 +42,16 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
                 Err(Errno::EFAULT)
             };
         }
-        console_out(ctx, base, len);
-        total += len;
-        left -= len;
+        let put = match fs::write(ctx, a[0], base, len, AT_CURRENT) {
+            Ok(n) => n,
+            Err(e) if total == 0 => return Err(e),
+            Err(_) => return Ok(total),
+        };
+        total += put;
+        left -= put;
+        if put < len {
+            break;
+        }
     }
     Ok(total)
 }

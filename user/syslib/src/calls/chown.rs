@@ -1,0 +1,9 @@
+//! `chown(path, owner, group)`: `fchownat(AT_FDCWD, ...)`.
+
+use crate::fs::AT_FDCWD;
+use crate::{Ctx, SysResult};
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    super::fchownat::call(ctx, [AT_FDCWD as u64, a[0], a[1], a[2], 0, 0])
+}

@@ -1,0 +1,20 @@
+//! `pread64(fd, buf, count, offset)`: `read` at `offset`, leaving the
+//! description's offset alone; `ESPIPE` on the console, `EINVAL` for a
+//! negative offset.
+
+use super::MAX_RW_COUNT;
+use crate::fd::Object;
+use crate::fs;
+use crate::{Ctx, Errno, SysResult};
+
+/// The handler.
+pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    let offset = a[3] as i64;
+    if offset < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if matches!(ctx.st.fds.get(a[0])?.obj, Object::Console) {
+        return Err(Errno::ESPIPE);
+    }
+    fs::read(ctx, a[0], a[1], a[2].min(MAX_RW_COUNT), offset as u64)
+}
