@@ -254,10 +254,10 @@ pub struct Stat {
 pub trait FileSystem {
     /// Opens an existing node for reading: `O_RDONLY` with optionally
     /// `O_DIRECTORY` (`ENOTDIR` unless a directory), `O_NOFOLLOW`
-    /// (`ELOOP` on a symlink), `O_NONBLOCK`, `O_LARGEFILE`, `O_SYNC`
-    /// (kept), `O_NOCTTY`, `O_CLOEXEC` (ignored); any other flag is
-    /// `EINVAL` (see `create`). `ENFILE` when the server's table of
-    /// descriptions is full.
+    /// (`ELOOP` on a symlink), `O_NONBLOCK`, `O_APPEND`, `O_LARGEFILE`,
+    /// `O_SYNC` (kept), `O_NOCTTY`, `O_CLOEXEC`, `O_EXCL` (ignored); any
+    /// other flag is `EINVAL` (see `create`). `ENFILE` when the server's
+    /// table of descriptions is full.
     #[ppc(rights = 0b1)]
     fn open(&self, path: &str, flags: u32) -> Result<u64, Errno>;
 

@@ -97,11 +97,20 @@ pub const MAX_SYMLINKS: u32 = 40;
 /// live in the heap outside the byte budget, so they have their own bound.
 pub const MAX_NAMES: usize = 8192;
 
-/// Flags `open` accepts besides `O_RDONLY`.
-const OPEN_FLAGS: u32 =
-    O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_LARGEFILE | O_SYNC | O_DSYNC | O_NOCTTY | O_CLOEXEC;
+/// Flags `open` accepts besides `O_RDONLY` (`O_EXCL` without `O_CREAT`
+/// and `O_APPEND` on a read-only description do nothing, as in Linux).
+const OPEN_FLAGS: u32 = O_DIRECTORY
+    | O_NOFOLLOW
+    | O_NONBLOCK
+    | O_APPEND
+    | O_EXCL
+    | O_LARGEFILE
+    | O_SYNC
+    | O_DSYNC
+    | O_NOCTTY
+    | O_CLOEXEC;
 /// Flags `create` accepts.
-const CREATE_FLAGS: u32 = OPEN_FLAGS | O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND;
+const CREATE_FLAGS: u32 = OPEN_FLAGS | O_ACCMODE | O_CREAT | O_TRUNC;
 /// Flags that act at open time only (Linux's `F_GETFL` does not show them).
 const OPEN_ONLY: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
 /// Status flags `flags` may change.
@@ -295,7 +304,7 @@ impl Tree {
     }
 
     /// Resolves `path` (absolute) as Linux does: `.`, `..`, repeated and
-    /// trailing slashes, symlinks anywhere (the last one as `last` says).
+    /// trailing slashes, symlinks anywhere (the last one as `fin` says).
     /// A missing last component is not an error: `node` is `None`.
     fn walk<'p>(&self, path: &'p str, fin: Final) -> Result<Walk<'p>, Errno> {
         if path.is_empty() {

@@ -173,7 +173,7 @@ fn open_takes_read_flags_and_create_the_rest() {
     let fs = fs();
     put(&fs, "/f", b"x");
     fs.mkdir("/d", 0o755).unwrap();
-    for bad in [O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_APPEND, 0o40_000_000] {
+    for bad in [O_RDWR, O_WRONLY, O_CREAT, O_TRUNC, O_ACCMODE, 0o40_000_000] {
         assert_eq!(fs.open("/f", bad), Err(Errno::EINVAL), "{bad:#o}");
     }
     let f = fs
@@ -183,6 +183,13 @@ fn open_takes_read_flags_and_create_the_rest() {
         )
         .unwrap();
     assert_eq!(fs.flags(f, 0, 0), Ok(O_RDONLY | O_NONBLOCK | O_LARGEFILE));
+    let a = fs.open("/f", O_RDONLY | O_APPEND | O_EXCL).unwrap();
+    assert_eq!(
+        fs.flags(a, 0, 0),
+        Ok(O_RDONLY | O_APPEND),
+        "O_EXCL alone is ignored"
+    );
+    assert_eq!(fs.write(a, 0, b"x"), Err(Errno::EBADF));
     assert_eq!(fs.open("/f", O_DIRECTORY), Err(Errno::ENOTDIR));
     assert_eq!(fs.open("/nope", O_RDONLY), Err(Errno::ENOENT));
     assert!(fs.open("/d", O_DIRECTORY).is_ok());
