@@ -153,10 +153,19 @@ pub struct Args<'a> {
     pub envp: &'a [&'a [u8]],
     /// `AT_EXECFN` (the first argument if `None`).
     pub execfn: Option<&'a [u8]>,
+    /// The absolute path of the executable itself (a script's
+    /// interpreter), for `/proc/self/exe`: aux entry [`AT_K42_EXE`]
+    /// (none if `None`).
+    pub exe: Option<&'a [u8]>,
     /// The system library's state a Linux program inherits across exec
     /// (`syscall::exec`), copied to the top of the new stack (empty: none).
     pub inherit: &'a [u8],
 }
+
+/// An auxiliary-vector entry of K42-rs: the address of the executable's
+/// absolute path (NUL-terminated, at the top of the stack). Linux has no
+/// such number; C libraries skip types they do not know.
+pub const AT_K42_EXE: u64 = 0x4b42;
 
 impl<'a> Args<'a> {
     /// `argv` with [`DEFAULT_ENV`] and nothing inherited.
@@ -165,6 +174,7 @@ impl<'a> Args<'a> {
             argv,
             envp: DEFAULT_ENV,
             execfn: None,
+            exe: None,
             inherit: &[],
         }
     }
@@ -206,42 +216,51 @@ fn setup_rest(
         Prot::RW,
         MapOptions::default(),
     )?;
-    // The inherited state at the very top, the SysV stack below it.
-    let inherit_at = if args.inherit.is_empty() {
-        STACK_TOP
-    } else {
-        let at = (STACK_TOP - args.inherit.len() as u64) & !15;
-        space.write(at, args.inherit)?;
-        at
+    // The executable's path and the inherited state at the very top,
+    // the SysV stack below them.
+    let mut top = STACK_TOP;
+    let mut put = |bytes: &[u8], nul: bool| -> Result<u64, SpawnError> {
+        top = (top - bytes.len() as u64 - u64::from(nul)) & !15;
+        space.write(top, bytes)?;
+        if nul {
+            space.write(top + bytes.len() as u64, &[0])?;
+        }
+        Ok(top)
     };
+    let extra = match args.exe {
+        Some(exe) => Some((AT_K42_EXE, put(exe, true)?)),
+        None => None,
+    };
+    let inherit = if args.inherit.is_empty() {
+        0
+    } else {
+        put(args.inherit, false)?
+    };
+    let stack_top = top;
     let params = StackParams {
         argv: args.argv,
         envp: args.envp,
         random: seed(),
         execfn: args.execfn.or(args.argv.first().copied()),
+        extra: extra.as_slice(),
         ..Default::default()
     };
     let mut size = 4096;
     let initial = loop {
         let mut stack = alloc::vec![0u8; size];
-        match elf_loader::build_stack(&mut stack, inherit_at, &plan.aux, &params) {
+        match elf_loader::build_stack(&mut stack, stack_top, &plan.aux, &params) {
             Ok(initial) => {
-                space.write(inherit_at - size as u64, &stack)?;
+                space.write(stack_top - size as u64, &stack)?;
                 break initial;
             }
             Err(elf_loader::StackError::TooSmall { needed })
                 if needed > size as u64
-                    && needed + (STACK_TOP - inherit_at) <= MAX_INITIAL_STACK =>
+                    && needed + (STACK_TOP - stack_top) <= MAX_INITIAL_STACK =>
             {
                 size = needed.next_multiple_of(4096) as usize;
             }
             Err(e) => return Err(SpawnError::Stack(e)),
         }
-    };
-    let inherit = if args.inherit.is_empty() {
-        0
-    } else {
-        inherit_at
     };
     Ok((UserContext::new(plan.entry, initial.rsp), inherit))
 }
@@ -344,7 +363,13 @@ pub fn start_with(
     let image = program(path)?;
     let (space, ctx) = match personality {
         Personality::Native => load(image, argv)?,
-        Personality::Linux => load_linux(image, argv, cpu)?,
+        Personality::Linux => {
+            let args = Args {
+                exe: Some(path.as_bytes()),
+                ..Args::new(argv)
+            };
+            load_linux_with(image, &args, cpu)?
+        }
     };
     let p = crate::dispatch::new_process(space, pid);
     crate::dispatch::create(&p, ctx, cpu, params).map_err(|_| {

@@ -24,7 +24,9 @@
 //! switch to it (`dispatch::exec`): same id, parent and children, its
 //! other dispatchers ended, its entry points cleared; the calling
 //! dispatcher continues in the new library's `_start`, with the inherited
-//! state on the new stack (`r9` = its address, `r10` = its length).
+//! state on the new stack (`r9` = its address, `r10` = its length) and
+//! the executable's absolute path (a script's interpreter, symbolic links
+//! followed) in aux entry `process::AT_K42_EXE`, for `/proc/self/exe`.
 //! Nothing of the old program survives but what `inherit` carries. On
 //! success the call does not return; every error leaves the caller as it
 //! was:
@@ -112,13 +114,14 @@ pub fn sys_exec(cx: &mut Context<'_>) -> SyscallResult {
         copy_from_user(&mut bytes, at)?;
         Some(bytes)
     };
-    let image = resolve(&path, given.as_deref(), &mut argv)?;
+    let (image, exe) = resolve(&path, given.as_deref(), &mut argv)?;
     let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
     let args = Args {
         argv: &argv,
         envp: &envp,
         execfn: Some(&path),
+        exe: Some(exe.as_bytes()),
         inherit: &blob,
     };
     let cpu = crate::arch::percpu::current_id();
@@ -187,21 +190,21 @@ fn read_strings(array: u64, budget: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
 }
 
 /// The ELF image `path` (whose contents are `given`, or in the
-/// initramfs) runs: scripts become their interpreter, with `argv`
-/// rewritten as Linux does.
+/// initramfs) runs, and its absolute path: scripts become their
+/// interpreter, with `argv` rewritten as Linux does.
 fn resolve<'a>(
     path: &[u8],
     mut given: Option<&'a [u8]>,
     argv: &mut Vec<Vec<u8>>,
-) -> Result<&'a [u8], Errno> {
+) -> Result<(&'a [u8], String), Errno> {
     let mut path = path.to_vec();
     for _ in 0..=MAX_INTERPRETERS {
-        let data = match given.take() {
-            Some(data) => data,
+        let (data, exe) = match given.take() {
+            Some(data) => (data, canonical(&path, "/")?),
             None => lookup(&path)?,
         };
         let Some(script) = data.strip_prefix(b"#!") else {
-            return Ok(data);
+            return Ok((data, exe));
         };
         let (interpreter, arg) = shebang(script)?;
         // interpreter [arg] path argv[1..]
@@ -231,8 +234,9 @@ fn shebang(line: &[u8]) -> Result<(&[u8], Option<&[u8]>), Errno> {
     Ok((interpreter, (!rest.is_empty()).then_some(rest)))
 }
 
-/// The contents of executable regular file `path` in the initramfs.
-fn lookup(path: &[u8]) -> Result<&'static [u8], Errno> {
+/// The contents of executable regular file `path` in the initramfs, and
+/// its absolute path (symbolic links followed).
+fn lookup(path: &[u8]) -> Result<(&'static [u8], String), Errno> {
     let archive = process::initramfs().ok_or(Errno::Enoent)?;
     let mut path = canonical(path, "/")?;
     for _ in 0..=MAX_SYMLINKS {
@@ -248,7 +252,7 @@ fn lookup(path: &[u8]) -> Result<&'static [u8], Errno> {
                 path = canonical(alloc::format!("{target}{trailing}").as_bytes(), dir)?;
             }
             cpio::Kind::File if path.ends_with('/') => return Err(Errno::Enotdir),
-            cpio::Kind::File if entry.mode & 0o111 != 0 => return Ok(entry.data),
+            cpio::Kind::File if entry.mode & 0o111 != 0 => return Ok((entry.data, path)),
             _ => return Err(Errno::Eacces),
         }
     }
@@ -309,27 +313,29 @@ ktest::ktest! {
     /// An image in memory: an ELF as it is, a script's interpreter from
     /// the initramfs (a missing one is ENOENT), neither is ENOEXEC.
     fn exec_images_in_memory() {
-        let lib = lookup(b"/lib/k42-syslib").unwrap();
+        let (lib, _) = lookup(b"/lib/k42-syslib").unwrap();
         let mut argv = alloc::vec![b"x".to_vec()];
-        assert_eq!(resolve(b"/tmp/prog", Some(lib), &mut argv).map(<[u8]>::len), Ok(lib.len()));
+        let (image, exe) = resolve(b"/tmp/./prog", Some(lib), &mut argv).unwrap();
+        assert_eq!((image.len(), exe.as_str()), (lib.len(), "/tmp/prog"));
         assert_eq!(argv, [b"x".to_vec()]);
         let mut argv = alloc::vec![b"./s".to_vec(), b"1".to_vec()];
-        let image = resolve(b"/tmp/s", Some(b"#!/lib/k42-syslib -v\n"), &mut argv).unwrap();
+        let (image, exe) = resolve(b"./s", Some(b"#!/lib/k42-syslib -v\n"), &mut argv).unwrap();
         assert!(image.starts_with(b"\x7fELF"));
-        let want: [&[u8]; 4] = [b"/lib/k42-syslib", b"-v", b"/tmp/s", b"1"];
+        assert_eq!(exe, "/lib/k42-syslib", "the interpreter");
+        let want: [&[u8]; 4] = [b"/lib/k42-syslib", b"-v", b"./s", b"1"];
         assert_eq!(argv, want);
         let mut argv = alloc::vec![];
         assert_eq!(resolve(b"/tmp/s", Some(b"#!/no/such\n"), &mut argv), Err(Errno::Enoent));
         // No initramfs lookup of `path` itself: the data is what runs.
         let data: &[u8] = b"neither ELF nor script";
-        assert_eq!(resolve(b"/lib/k42-syslib", Some(data), &mut argv), Ok(data));
+        assert_eq!(resolve(b"/lib/k42-syslib", Some(data), &mut argv).map(|r| r.0), Ok(data));
     }
 
     /// Lookups in the initramfs: a program, a missing file, a directory,
     /// a file with a trailing slash.
     fn exec_lookups() {
-        assert!(lookup(b"/lib/k42-syslib").unwrap().starts_with(b"\x7fELF"));
-        assert!(lookup(b"lib/../lib/k42-syslib").is_ok());
+        assert!(lookup(b"/lib/k42-syslib").unwrap().0.starts_with(b"\x7fELF"));
+        assert_eq!(lookup(b"lib/../lib/k42-syslib").unwrap().1, "/lib/k42-syslib");
         assert_eq!(lookup(b"/no/such/file"), Err(Errno::Enoent));
         assert_eq!(lookup(b"/bin"), Err(Errno::Eacces));
         assert_eq!(lookup(b"/lib/k42-syslib/"), Err(Errno::Enotdir));

@@ -53,6 +53,10 @@ pub const SYSCALL_ENTRY: u64 = 7;
 pub const DISPATCHER_VA: u64 = 0x7d00_0000_0000;
 /// See [`DISPATCHER_VA`].
 pub const SAVE_OFFSET: u64 = 0x800;
+/// The kernel's auxiliary-vector entry with the address of the
+/// executable's absolute path (a script's interpreter), for
+/// `/proc/self/exe` (`process::AT_K42_EXE` in the kernel).
+pub const AT_K42_EXE: u32 = 0x4b42;
 
 /// The direct-branch vector (paper §10): a read-only page the library
 /// maps at this fixed address, inside its own window, so a program built

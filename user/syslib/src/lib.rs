@@ -466,6 +466,7 @@ impl<N: Native> Syslib<N> {
         }
         p += 8;
         let (mut phdr, mut phnum, mut random, mut execfn) = (0, 0, 0, 0);
+        let mut exe_path = 0;
         for _ in 0..64 {
             let (key, value) = (peek(&native, p), peek(&native, p + 8));
             match key as u32 {
@@ -474,6 +475,7 @@ impl<N: Native> Syslib<N> {
                 linux_raw_sys::auxvec::AT_PHNUM => phnum = value,
                 linux_raw_sys::auxvec::AT_RANDOM => random = value,
                 linux_raw_sys::auxvec::AT_EXECFN => execfn = value,
+                abi::AT_K42_EXE => exe_path = value,
                 _ => {}
             }
             p += 16;
@@ -494,6 +496,11 @@ impl<N: Native> Syslib<N> {
             native.cycles()
         };
         let clock = calls::clock_gettime::Clock::new(&mut native);
+        // `/proc/self/exe`: the executable's path from the kernel, else
+        // the one the program was started by.
+        if exe_path != 0 {
+            execfn = exe_path;
+        }
         let mut exe = alloc::string::String::new();
         if execfn != 0 {
             for i in 0..fs::PATH_MAX as u64 {

@@ -2,15 +2,18 @@
 //! native call), and the **inherit blob**: the part of the library's
 //! state that survives exec.
 //!
-//! The library reads and checks the path, makes a relative one absolute
-//! (the kernel has no current directory), writes its inheritable state
-//! into a blob ([`State::exec_blob`]) and calls `exec(path, argv, envp,
-//! blob, image)` (`image`: the file's contents, for a file the kernel
-//! cannot read; none yet): the kernel copies `argv` and `envp` out of the
-//! program (its `EFAULT` and `E2BIG`), loads the new program with a fresh
-//! library into a new address space and, only if all went well, replaces
-//! this one; the new library starts with the blob ([`State::inherit`],
-//! from `_start`).
+//! The library reads and checks the path and makes a relative one
+//! absolute (the working directory, or `execveat`'s directory: the kernel
+//! has none). A file of the file server (`ramfs`), which the kernel cannot
+//! read, the library reads whole after checking that it is a regular file
+//! someone may execute (`EACCES`): it goes to the kernel as the image.
+//! Any other path is the initramfs's, which the kernel searches. The
+//! library writes its inheritable state into a blob
+//! ([`State::exec_blob`]) and calls `exec(path, argv, envp, blob, image)`:
+//! the kernel copies `argv` and `envp` out of the program (its `EFAULT`
+//! and `E2BIG`), loads the new program with a fresh library into a new
+//! address space and, only if all went well, replaces this one; the new
+//! library starts with the blob ([`State::inherit`], from `_start`).
 //! An error comes back as the call's result and the program continues, as
 //! on Linux (`ENOENT`, `EACCES`, `ENOEXEC`, `ENOTDIR`, `ELOOP`,
 //! `ENAMETOOLONG`, `EFAULT`, `E2BIG`, `ENOMEM`). `#!` scripts are the
@@ -31,6 +34,9 @@
 //! another version is refused whole.
 
 use crate::{Ctx, Errno, SigAction, State, SysResult};
+use alloc::string::String;
+use alloc::vec::Vec;
+use linux_raw_sys::general as g;
 
 /// The blob's first four bytes.
 pub const MAGIC: [u8; 4] = *b"K42X";
@@ -39,8 +45,6 @@ pub const VERSION: u16 = 1;
 /// Most bytes of a blob (the kernel's limit, `INHERIT_MAX` in
 /// `kernel/src/syscall/exec.rs`).
 pub const INHERIT_MAX: usize = 8192;
-/// Longest path, with its NUL.
-pub const PATH_MAX: usize = 4096;
 
 /// Record tags.
 pub mod tag {
@@ -188,65 +192,88 @@ fn records(blob: &[u8]) -> Option<impl Iterator<Item = (u16, &[u8])> + Clone> {
     }))
 }
 
-/// Reads the NUL-terminated path at `addr` into `buf` (checked a page
-/// piece at a time); its length without the NUL.
-pub fn read_path(ctx: &Ctx<'_>, mut addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-    let mut len = 0;
-    loop {
-        let room = buf.len() - len;
-        if room == 0 {
-            return Err(Errno(linux_raw_sys::errno::ENAMETOOLONG));
-        }
-        let n = (crate::mem::PAGE - addr % crate::mem::PAGE).min(room as u64) as usize;
-        ctx.read_user(addr, &mut buf[len..len + n])?;
-        if let Some(end) = buf[len..len + n].iter().position(|&b| b == 0) {
-            return Ok(len + end);
-        }
-        len += n;
-        addr += n as u64;
-    }
-}
-
-/// `execve` and `execveat`: runs `path` (NUL-terminated in `buf`, `len`
-/// bytes without the NUL, relative ones taken from the root) with the
-/// program's `argv` and `envp`.
-pub fn exec(ctx: &mut Ctx<'_>, path: &mut [u8], len: usize, argv: u64, envp: u64) -> SysResult {
-    if len == 0 {
+/// `execve` and `execveat`: runs `path` (as the program gave it,
+/// relative to `dirfd`'s directory or the working directory) with the
+/// program's `argv` and `envp`. A file of the file server is read here and
+/// handed to the kernel as the image ([`file_image`]); any other path is
+/// the initramfs's, which the kernel looks up itself.
+pub fn exec(ctx: &mut Ctx<'_>, dirfd: i32, path: &str, argv: u64, envp: u64) -> SysResult {
+    if path.is_empty() {
         return Err(Errno::ENOENT);
     }
-    // INHERIT-TODO (the lead): a relative path starts at the current
-    // directory; the root until there is one.
-    if path[0] != b'/' {
-        if len + 2 > path.len() {
-            return Err(Errno(linux_raw_sys::errno::ENAMETOOLONG));
-        }
-        path.copy_within(..=len, 1);
-        path[0] = b'/';
-    }
+    let abs = crate::fs::absolute(ctx, dirfd, path)?;
+    let image = file_image(ctx, &abs)?;
+    // The kernel looks an absolute path up, and names the program by it;
+    // a script's path reaches its interpreter as the program gave it.
+    let script = image.as_ref().is_some_and(|i| i.starts_with(b"#!"));
+    run(
+        ctx,
+        if script { path } else { &abs },
+        image.as_deref(),
+        argv,
+        envp,
+    )
+}
+
+/// Asks the kernel to run `name` (or `image`, named `name`) with the
+/// inherited state.
+pub fn run(ctx: &mut Ctx<'_>, name: &str, image: Option<&[u8]>, argv: u64, envp: u64) -> SysResult {
     let mut blob = [0u8; INHERIT_MAX];
     let n = ctx.st.exec_blob(&mut blob);
     if n > blob.len() {
         ctx.log(format_args!("exec: the inherited state needs {n} bytes"));
         return Err(Errno::ENOMEM);
     }
-    let path = &path[..path
-        .iter()
-        .position(|&b| b == 0)
-        .map_or(path.len(), |e| e + 1)];
-    // INHERIT-TODO (the lead): a program in the file server rather than
-    // the initramfs: check its execute permission (EACCES), read it whole
-    // and pass its contents as the image (the kernel then runs those
-    // bytes; a `#!` interpreter still comes from the initramfs).
-    let image = None;
-    Err(ctx.native.exec(path, argv, envp, &blob[..n], image))
+    let mut name = String::from(name);
+    name.push('\0');
+    Err(ctx
+        .native
+        .exec(name.as_bytes(), argv, envp, &blob[..n], image))
+}
+
+/// The contents of executable file `path` (absolute) of the file server,
+/// or `None` if the server has no such file. `EACCES` if it is not a
+/// regular file or nobody may execute it.
+pub fn file_image(ctx: &mut Ctx<'_>, path: &str) -> Result<Option<Vec<u8>>, Errno> {
+    let mode = match crate::fs::stat_path(ctx, path, true) {
+        Ok((_, mode, _)) => mode,
+        Err(e) if e == Errno::ENOENT => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    executable(mode)?;
+    let file = crate::fs::call(ctx, |fs| fs.open(path, k42_interfaces::flags::O_RDONLY))?;
+    let image = read_all(ctx, file);
+    let _ = crate::fs::call(ctx, |fs| fs.close(file));
+    image.map(Some)
+}
+
+/// `EACCES` unless Linux mode `mode` is a regular file someone may
+/// execute.
+pub fn executable(mode: u32) -> Result<(), Errno> {
+    if mode & g::S_IFMT != g::S_IFREG || mode & 0o111 == 0 {
+        return Err(Errno(linux_raw_sys::errno::EACCES));
+    }
+    Ok(())
+}
+
+/// The whole contents of open description `file` (read from offset 0).
+pub fn read_all(ctx: &mut Ctx<'_>, file: u64) -> Result<Vec<u8>, Errno> {
+    let mut image = Vec::new();
+    let mut chunk = [0u8; crate::fs::CHUNK];
+    loop {
+        let at = image.len() as u64;
+        match crate::fs::call(ctx, |fs| fs.read(file, at, &mut chunk))? {
+            0 => return Ok(image),
+            got => image.extend_from_slice(&chunk[..got as usize]),
+        }
+    }
 }
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let (path, argv, envp) = (a[0], a[1], a[2]);
-    let mut buf = [0u8; PATH_MAX + 1];
-    let len = read_path(ctx, path, &mut buf[..PATH_MAX])?;
-    exec(ctx, &mut buf, len, argv, envp)
+    let path = crate::fs::read_path(ctx, path)?;
+    exec(ctx, crate::fs::AT_FDCWD, &path, argv, envp)
 }
 
 #[cfg(test)]
@@ -362,6 +389,78 @@ mod tests {
         let mut fresh = lib();
         fresh.state.inherit(&blob).unwrap();
         assert_eq!(fresh.state.blocked, 0b1010);
+    }
+
+    /// Writes `data` to a new file `path` with `mode`.
+    fn put(
+        l: &mut crate::Syslib<crate::mock::MockNative>,
+        m: u64,
+        path: &str,
+        data: &[u8],
+        mode: u64,
+    ) {
+        l.native.poke(m, path.as_bytes());
+        l.native.poke(m + path.len() as u64, &[0]);
+        let flags = u64::from(g::O_WRONLY | g::O_CREAT | g::O_TRUNC);
+        let fd = call(l, g::__NR_open, &[m, flags, mode]);
+        assert!(fd >= 0, "open {path}: {fd}");
+        l.native.poke(m + 512, data);
+        assert_eq!(
+            call(l, g::__NR_write, &[fd as u64, m + 512, data.len() as u64]),
+            data.len() as i64
+        );
+        assert_eq!(call(l, g::__NR_close, &[fd as u64]), 0);
+    }
+
+    #[test]
+    fn files_of_the_file_server_go_to_the_kernel_as_images() {
+        let mut l = lib_with_files();
+        let m = scratch(&mut l, 2);
+        let elf = b"\x7fELF and the rest";
+        put(&mut l, m, "/prog", elf, 0o755);
+        put(&mut l, m, "/script", b"#!/bin/sh -e\necho\n", 0o755);
+        put(&mut l, m, "/plain", elf, 0o644);
+        let exec = |l: &mut crate::Syslib<crate::mock::MockNative>, path: &str| {
+            l.native.poke(m + 1024, path.as_bytes());
+            l.native.poke(m + 1024 + path.len() as u64, &[0]);
+            call(l, g::__NR_execve, &[m + 1024, 0x1000, 0x2000])
+        };
+        let eacces = err(Errno(linux_raw_sys::errno::EACCES));
+        assert_eq!(exec(&mut l, "plain"), eacces, "not executable");
+        assert_eq!(exec(&mut l, "/"), eacces, "a directory");
+        assert!(l.native.execs.is_empty(), "the kernel was not asked");
+        // An ELF by its absolute path; a script by the path as given; a
+        // path the server does not have is the initramfs's.
+        assert_eq!(
+            exec(&mut l, "./prog"),
+            err(Errno::ENOENT),
+            "the mock kernel's answer"
+        );
+        assert_eq!(exec(&mut l, "script"), err(Errno::ENOENT));
+        assert_eq!(exec(&mut l, "bin/sh"), err(Errno::ENOENT));
+        let names: std::vec::Vec<_> = l.native.execs.iter().map(|x| x.0.clone()).collect();
+        assert_eq!(names, [&b"/./prog\0"[..], b"script\0", b"/bin/sh\0"]);
+        assert_eq!(
+            l.native.images,
+            [
+                Some(elf.to_vec()),
+                Some(b"#!/bin/sh -e\necho\n".to_vec()),
+                None
+            ]
+        );
+        // fexecve: execveat of an open descriptor.
+        l.native.poke(m, b"/prog\0");
+        let fd = call(&mut l, g::__NR_open, &[m, 0, 0]) as u64;
+        let flags = u64::from(g::AT_EMPTY_PATH);
+        assert_eq!(
+            call(&mut l, g::__NR_execveat, &[fd, m + 5, 0, 0, flags]),
+            err(Errno::ENOENT)
+        );
+        assert_eq!(
+            l.native.execs.last().unwrap().0,
+            std::format!("/dev/fd/{fd}\0").into_bytes()
+        );
+        assert_eq!(l.native.images.last().unwrap().as_deref(), Some(&elf[..]));
     }
 
     #[test]

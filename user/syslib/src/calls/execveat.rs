@@ -1,13 +1,12 @@
 //! `execveat(dirfd, path, argv, envp, flags)`: `execve` with a path
-//! relative to a directory descriptor. An absolute path, or `AT_FDCWD`,
-//! is `execve`. Until there are directory descriptors (the descriptor
-//! table, the lead's), another `dirfd` with a relative path is `ENOTDIR`
-//! for the console's three and `EBADF` otherwise, and `AT_EMPTY_PATH`
-//! (exec the descriptor itself) is `EACCES` for the console and `EBADF`
-//! otherwise. `AT_SYMLINK_NOFOLLOW` is accepted (the kernel follows links
-//! in the initramfs); other flags are `EINVAL`.
+//! relative to directory descriptor `dirfd` (or the working directory
+//! for `AT_FDCWD`; an absolute path ignores it). With `AT_EMPTY_PATH` and
+//! an empty path it runs the file `dirfd` itself is open on (`fexecve`),
+//! named `/dev/fd/N` as on Linux: `EACCES` for what is not a regular file
+//! someone may execute. `AT_SYMLINK_NOFOLLOW` is accepted (links are
+//! followed); other flags are `EINVAL`.
 
-use super::execve::{exec, read_path, PATH_MAX};
+use super::execve::{exec, executable, read_all, run};
 use crate::{Ctx, Errno, SysResult};
 use linux_raw_sys::general as g;
 
@@ -17,24 +16,25 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     if flags & !(g::AT_EMPTY_PATH | g::AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut buf = [0u8; PATH_MAX + 1];
-    let len = read_path(ctx, path, &mut buf[..PATH_MAX])?;
-    let console = super::console_fd(dirfd as u32 as u64).is_ok() && dirfd >= 0;
-    if len == 0 && flags & g::AT_EMPTY_PATH != 0 {
-        return Err(if console {
-            Errno(linux_raw_sys::errno::EACCES)
-        } else {
-            Errno::EBADF
-        });
+    let path = crate::fs::read_cstr(ctx, path, crate::fs::PATH_MAX)?;
+    if !path.is_empty() || flags & g::AT_EMPTY_PATH == 0 {
+        return exec(ctx, dirfd, &path, argv, envp);
     }
-    if len > 0 && buf[0] != b'/' && dirfd != g::AT_FDCWD {
-        return Err(if console {
-            Errno(linux_raw_sys::errno::ENOTDIR)
-        } else {
-            Errno::EBADF
-        });
-    }
-    exec(ctx, &mut buf, len, argv, envp)
+    let fd = dirfd as u32 as u64;
+    let obj = ctx.st.fds.get(fd)?.obj.clone();
+    let crate::fd::Object::File { file } = obj else {
+        return Err(Errno(linux_raw_sys::errno::EACCES));
+    };
+    let (_, mode, _) = crate::fs::stat_fd(ctx, fd)?;
+    executable(mode)?;
+    let image = read_all(ctx, file)?;
+    run(
+        ctx,
+        &alloc::format!("/dev/fd/{fd}"),
+        Some(&image),
+        argv,
+        envp,
+    )
 }
 
 #[cfg(test)]
@@ -45,7 +45,7 @@ mod tests {
     use linux_raw_sys::general as g;
 
     #[test]
-    fn like_execve_from_the_current_directory_or_an_absolute_path() {
+    fn like_execve_from_the_working_directory_or_an_absolute_path() {
         let mut l = lib();
         let m = scratch(&mut l, 1);
         l.native.poke(m, b"prog\0/bin/x\0\0");
@@ -60,7 +60,7 @@ mod tests {
         );
         let paths: std::vec::Vec<_> = l.native.execs.iter().map(|x| x.0.clone()).collect();
         assert_eq!(paths, [&b"/prog\0"[..], b"/bin/x\0"]);
-        // Directory descriptors do not exist yet.
+        // The console is no directory, 9 is not open.
         assert_eq!(
             call(&mut l, g::__NR_execveat, &[1, m, 0, 0, 0]),
             err(Errno(e::ENOTDIR))
@@ -69,13 +69,15 @@ mod tests {
             call(&mut l, g::__NR_execveat, &[9, m, 0, 0, 0]),
             err(Errno::EBADF)
         );
+        // fexecve of the console; an empty path without AT_EMPTY_PATH.
+        let empty = [1, m + 12, 0, 0, u64::from(g::AT_EMPTY_PATH)];
         assert_eq!(
-            call(
-                &mut l,
-                g::__NR_execveat,
-                &[1, m + 12, 0, 0, g::AT_EMPTY_PATH.into()]
-            ),
+            call(&mut l, g::__NR_execveat, &empty),
             err(Errno(e::EACCES))
+        );
+        assert_eq!(
+            call(&mut l, g::__NR_execveat, &[1, m + 12, 0, 0, 0]),
+            err(Errno::ENOENT)
         );
         assert_eq!(
             call(&mut l, g::__NR_execveat, &[cwd, m, 0, 0, 1]),
