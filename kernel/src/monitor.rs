@@ -219,6 +219,8 @@ pub fn run() -> ! {
             None
         }
     };
+    // Programs started from here may read what is typed.
+    crate::syscall::console_read::open_input();
     println!("K42-rs monitor. Type 'help' for commands.");
     print!("{PROMPT}");
     let mut line = String::new();

@@ -20,6 +20,7 @@
 //! one is `-EFAULT`.
 
 mod block;
+pub mod console_read;
 mod console_write;
 mod exec;
 mod exit;
@@ -107,6 +108,8 @@ pub enum Errno {
     Efault = 14,
     /// Busy.
     Ebusy = 16,
+    /// No such device (the console has no input).
+    Enodev = 19,
     /// Not a directory.
     Enotdir = 20,
     /// The call would deadlock.
@@ -193,6 +196,7 @@ syscall_table! {
     DEBUG | 1                                   => "set_fs_base",     set_fs_base::sys_set_fs_base;
     DEBUG | 2                                   => "set_gs_base",     set_fs_base::sys_set_gs_base;
     DEBUG | 3                                   => "kernel_log",      console_write::sys_kernel_log;
+    DEBUG | 4                                   => "console_read",    console_read::sys_console_read;
 }
 
 /// Unknown numbers seen (a bit each for the first 64 distinct ones, so

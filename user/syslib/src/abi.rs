@@ -45,6 +45,8 @@ pub const SET_FS_BASE: u64 = CONSOLE_WRITE | 1;
 pub const SET_GS_BASE: u64 = CONSOLE_WRITE | 2;
 /// `kernel_log(ptr, len)`: a line for the kernel's log.
 pub const KERNEL_LOG: u64 = CONSOLE_WRITE | 3;
+/// `console_read(buf, len)`: the bytes typed so far (0: none yet).
+pub const CONSOLE_READ: u64 = CONSOLE_WRITE | 4;
 /// The entry-point kind of reflected system calls
 /// (`sched::native::EntryPoint::SystemCall`).
 pub const SYSCALL_ENTRY: u64 = 7;

@@ -450,8 +450,9 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
         return Ok(0);
     }
     match f.obj {
-        // End of file (the console has no input yet): touches nothing.
-        Object::Console | Object::Special(Special::Null) => {
+        Object::Console => crate::tty::read(ctx, buf, len, f.flags & g::O_NONBLOCK != 0),
+        // End of file: touches nothing.
+        Object::Special(Special::Null) => {
             let end = buf.checked_add(len);
             if end.is_none_or(|e| e > crate::calls::arch_prctl::USER_END) {
                 return Err(Errno::EFAULT);

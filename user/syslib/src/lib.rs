@@ -82,6 +82,7 @@ pub mod mem;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
 pub mod table;
+pub mod tty;
 
 use core::fmt::Write as _;
 use linux_raw_sys::general as g;
@@ -243,6 +244,18 @@ pub trait Native {
         let _ = (addr, n);
         Err(Errno::ENOSYS)
     }
+    /// `console_read(buf)`: the bytes typed on the console so far (0:
+    /// none yet, never waits); `ENODEV` when nobody can type (the reader
+    /// then sees end of file).
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let _ = buf;
+        Err(Errno::ENODEV)
+    }
+    /// Sleeps `ns` nanoseconds (`EINTR` if a soft interrupt came first).
+    fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
+        let _ = ns;
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -347,6 +360,8 @@ pub struct State {
     /// `set_robust_list`'s head (walked at thread exit, once there are
     /// threads).
     pub robust_list: u64,
+    /// Typed input of the console not read yet.
+    pub tty: tty::Input,
 }
 
 /// The library: the Linux state of the process and the native calls.
@@ -536,6 +551,7 @@ impl<N: Native> Syslib<N> {
             names: start.names,
             fs_server: None,
             robust_list: 0,
+            tty: tty::Input::default(),
         };
         Syslib { native, state }
     }
@@ -669,5 +685,18 @@ mod tests {
         assert!(table::lookup(g::__NR_socket.into()).is_none());
         assert!(table::lookup(u64::MAX).is_none());
         assert!(table::lookup(table::MAX_NR as u64).is_none());
+    }
+
+    #[test]
+    fn every_call_file_is_in_the_table() {
+        let files = include_str!("calls/mod.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("pub mod ")?.strip_suffix(';'));
+        for f in files {
+            assert!(
+                table::TABLE.iter().any(|c| c.name == f),
+                "calls/{f}.rs has no line in table.rs"
+            );
+        }
     }
 }

@@ -224,6 +224,22 @@ mod k42 {
             result(r).map(|()| r as u32)
         }
 
+        fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+            let r = call3(CONSOLE_READ, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
+            result(r).map(|()| r as usize)
+        }
+
+        fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
+            // A futex wait on a word nobody wakes: only its timeout (or a
+            // soft interrupt) ends it.
+            static NOBODY: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+            match self.futex_wait(NOBODY.as_ptr() as u64, 0, ns.max(1)) {
+                Err(Errno(e)) if e == linux_raw_sys::errno::ETIMEDOUT => Ok(()),
+                Ok(()) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+
         fn cycles(&self) -> u64 {
             let (lo, hi): (u32, u32);
             // SAFETY: RDTSC reads a counter; user mode may (CR4.TSD clear).
@@ -391,11 +407,7 @@ mod entry {
             return syslib::log(&mut lib.native, why);
         };
         lib.native.read(at, blob);
-        let mut ctx = syslib::Ctx {
-            st: &mut lib.state,
-            native: &mut lib.native,
-        };
-        if let Err(e) = syslib::calls::execve::take_over(&mut ctx, blob) {
+        if let Err(e) = lib.state.inherit(blob) {
             let why = format_args!("inherited state refused ({e:?})");
             syslib::log(&mut lib.native, why);
         }

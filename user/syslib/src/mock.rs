@@ -67,6 +67,13 @@ pub struct MockNative {
     pub names: u64,
     /// How many sleepers `futex_wake` finds.
     pub futex_sleepers: u32,
+    /// What the console's keyboard will type.
+    pub typed: std::collections::VecDeque<u8>,
+    /// Whether more may be typed once `typed` is empty (else the console
+    /// has no input: `ENODEV`).
+    pub keyboard: bool,
+    /// Nanoseconds slept.
+    pub slept: u64,
 }
 
 /// The mock's name server object (process 2, object 0).
@@ -119,6 +126,9 @@ impl MockNative {
             servers: Vec::new(),
             names: 0,
             futex_sleepers: 0,
+            typed: std::collections::VecDeque::new(),
+            keyboard: false,
+            slept: 0,
         }
     }
 
@@ -376,6 +386,29 @@ impl Native for MockNative {
             rights: Rights(u64::MAX),
         };
         server.dispatch(&info, req, reply)
+    }
+
+    fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let mut n = 0;
+        while n < buf.len() {
+            let Some(b) = self.typed.pop_front() else { break };
+            buf[n] = b;
+            n += 1;
+        }
+        if n == 0 && !self.keyboard {
+            return Err(Errno::ENODEV);
+        }
+        Ok(n)
+    }
+
+    fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
+        self.slept += ns;
+        // Nobody types while the test sleeps: the keyboard goes away
+        // after a second, so a test cannot hang.
+        if self.slept >= 1_000_000_000 {
+            self.keyboard = false;
+        }
+        Ok(())
     }
 
     fn exec(

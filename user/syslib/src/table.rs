@@ -117,6 +117,13 @@ syscall_table! {
     __NR_unlink           => unlink;
     __NR_unlinkat         => unlinkat;
     __NR_utimensat        => utimensat;
+    __NR_sysinfo          => sysinfo;
+    __NR_getgroups        => getgroups;
+    __NR_set_robust_list  => set_robust_list;
+    __NR_preadv           => preadv;
+    __NR_pwritev          => pwritev;
+    __NR_nanosleep        => nanosleep;
+    __NR_clock_nanosleep  => clock_nanosleep;
 }
 
 /// Table index by number (`u16::MAX`: none), built at compile time.

@@ -21,7 +21,7 @@ mod tests {
     use linux_raw_sys::general::__NR_read;
 
     #[test]
-    fn console_reads_end_of_file() {
+    fn a_console_nobody_types_on_reads_end_of_file() {
         let mut l = lib();
         let buf = scratch(&mut l, 1);
         assert_eq!(call(&mut l, __NR_read, &[0, buf, 100]), 0);

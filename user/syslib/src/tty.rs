@@ -1,0 +1,230 @@
+//! The console as a terminal: input and its line discipline.
+//!
+//! Until a console server owns the keyboard, the kernel hands out the
+//! bytes typed on the serial console (`console_read`, which never waits),
+//! and the library is the terminal: with `ICANON` it collects a line,
+//! erasing with `VERASE`, `VKILL` and `VWERASE` and ending it with a
+//! newline or `VEOF`, and hands complete lines to `read`; without it,
+//! bytes as they come (at least one). `ECHO` echoes what was typed,
+//! `ICRNL` turns a carriage return into a newline, and with `ISIG` the
+//! interrupt character (`^C`) throws the line away (the `SIGINT` it should
+//! also raise needs signals in the library). A reader with nothing to read
+//! sleeps [`POLL_NS`] between tries.
+//!
+//! The settings are the `termios` of `ioctl(TCGETS/TCSETS)`; the typed
+//! but unread input belongs to this process (a child reads its own).
+
+use alloc::vec::Vec;
+
+use crate::{Ctx, Errno, SysResult};
+use linux_raw_sys::general as g;
+
+/// How long a reader sleeps when no byte was typed.
+pub const POLL_NS: u64 = 10_000_000;
+
+/// Typed input not yet read.
+#[derive(Clone, Debug, Default)]
+pub struct Input {
+    /// The bytes.
+    buf: Vec<u8>,
+    /// How many of them a read may take now (complete lines with
+    /// `ICANON`; everything without).
+    ready: usize,
+    /// `VEOF` on an empty line: the next read returns 0.
+    eof: bool,
+}
+
+impl Input {
+    /// Takes in one typed byte under `termios`; what to echo goes to
+    /// `echo`.
+    pub fn feed(&mut self, t: &crate::calls::ioctl::Termios, b: u8, echo: &mut Vec<u8>) {
+        let [iflag, _, _, lflag] = t.flags;
+        let cc = |i: u32| t.cc[i as usize];
+        let b = if b == b'\r' && iflag & g::ICRNL != 0 {
+            b'\n'
+        } else {
+            b
+        };
+        let echoing = lflag & g::ECHO != 0;
+        if lflag & g::ISIG != 0 && b == cc(g::VINTR) {
+            self.buf.truncate(self.ready);
+            if echoing {
+                echo.extend_from_slice(b"^C\n");
+            }
+            return;
+        }
+        if lflag & g::ICANON == 0 {
+            self.buf.push(b);
+            self.ready = self.buf.len();
+            if echoing {
+                echo.push(b);
+            }
+            return;
+        }
+        let pending = self.buf.len() - self.ready;
+        if b == cc(g::VERASE) || b == 0x08 {
+            if pending > 0 {
+                self.buf.pop();
+                if echoing {
+                    echo.extend_from_slice(b"\x08 \x08");
+                }
+            }
+        } else if b == cc(g::VKILL) {
+            for _ in 0..pending {
+                echo.extend_from_slice(if echoing { b"\x08 \x08" } else { b"" });
+            }
+            self.buf.truncate(self.ready);
+        } else if b == cc(g::VWERASE) {
+            let line = &self.buf[self.ready..];
+            let keep = line.iter().rposition(|&c| c != b' ').map_or(0, |end| {
+                line[..end].iter().rposition(|&c| c == b' ').map_or(0, |s| s + 1)
+            });
+            for _ in keep..pending {
+                echo.extend_from_slice(if echoing { b"\x08 \x08" } else { b"" });
+            }
+            self.buf.truncate(self.ready + keep);
+        } else if b == cc(g::VEOF) {
+            if pending == 0 {
+                self.eof = true;
+            }
+            self.ready = self.buf.len();
+        } else {
+            self.buf.push(b);
+            if b == b'\n' {
+                self.ready = self.buf.len();
+            }
+            if echoing {
+                echo.push(b);
+            }
+        }
+    }
+
+    /// Up to `max` bytes a read may take now: `Some(empty)` for end of
+    /// file, `None` if the reader has to wait.
+    pub fn take(&mut self, max: usize, canonical: bool) -> Option<Vec<u8>> {
+        if self.ready == 0 {
+            if self.eof {
+                self.eof = false;
+                return Some(Vec::new());
+            }
+            return None;
+        }
+        let mut n = self.ready.min(max);
+        if canonical {
+            // One line at a time.
+            if let Some(nl) = self.buf[..n].iter().position(|&c| c == b'\n') {
+                n = nl + 1;
+            }
+        }
+        self.ready -= n;
+        Some(self.buf.drain(..n).collect())
+    }
+}
+
+/// `read` on the console: up to `len` bytes into the program's `buf`,
+/// waiting for them unless `nonblock` (`EAGAIN`).
+pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult {
+    // As Linux: only a buffer outside user space fails at once
+    // (`access_ok`); the rest is checked when bytes are copied.
+    if buf
+        .checked_add(len)
+        .is_none_or(|e| e > crate::calls::arch_prctl::USER_END)
+    {
+        return Err(Errno::EFAULT);
+    }
+    let canonical = ctx.st.termios.flags[3] & g::ICANON != 0;
+    loop {
+        if let Some(bytes) = ctx.st.tty.take(len as usize, canonical) {
+            ctx.write_user(buf, &bytes)?;
+            return Ok(bytes.len() as u64);
+        }
+        let mut typed = [0u8; 64];
+        let n = match ctx.native.console_read(&mut typed) {
+            Ok(n) => n,
+            // Nobody can type: end of file.
+            Err(Errno::ENODEV) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            if nonblock {
+                return Err(Errno::EAGAIN);
+            }
+            ctx.native.sleep_ns(POLL_NS)?;
+            continue;
+        }
+        let mut echo = Vec::new();
+        let t = ctx.st.termios;
+        for &b in &typed[..n] {
+            ctx.st.tty.feed(&t, b, &mut echo);
+        }
+        if !echo.is_empty() {
+            ctx.native.console_write(&echo);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::ioctl::Termios;
+    use crate::mock::t::*;
+
+    #[test]
+    fn read_waits_for_a_line_and_echoes_it() {
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        l.native.keyboard = true;
+        l.native.typed.extend(b"ls -l\rnext");
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 6);
+        assert_eq!(l.native.peek(m, 6), b"ls -l\n");
+        assert_eq!(l.native.console_text(), "ls -l\nnext", "echoed as typed");
+        // "next" has no newline: the reader sleeps until the keyboard goes
+        // away (the mock's), then sees end of file.
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 0);
+        assert!(l.native.slept >= 1_000_000_000);
+        l.native.typed.extend(b"x\n");
+        let nonblock = u64::from(g::O_NONBLOCK);
+        assert_eq!(call(&mut l, g::__NR_fcntl, &[0, u64::from(g::F_SETFL), nonblock]), 0);
+        l.native.keyboard = true;
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 6, "nextx\\n");
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), err(Errno::EAGAIN));
+    }
+
+    fn typed(i: &mut Input, t: &Termios, s: &[u8]) -> Vec<u8> {
+        let mut echo = Vec::new();
+        for &b in s {
+            i.feed(t, b, &mut echo);
+        }
+        echo
+    }
+
+    #[test]
+    fn canonical_lines_with_erase_kill_and_eof() {
+        let t = Termios::console();
+        let mut i = Input::default();
+        assert_eq!(typed(&mut i, &t, b"helx\x7flo"), b"helx\x08 \x08lo");
+        assert_eq!(i.take(100, true), None, "no line yet");
+        typed(&mut i, &t, b"\rsecond\n");
+        assert_eq!(i.take(100, true).unwrap(), b"hello\n");
+        assert_eq!(i.take(3, true).unwrap(), b"sec");
+        assert_eq!(i.take(100, true).unwrap(), b"ond\n");
+        typed(&mut i, &t, b"gone\x15kept two\x17\x17one\x04");
+        assert_eq!(i.take(100, true).unwrap(), b"one", "VEOF ends the line without a newline");
+        typed(&mut i, &t, b"\x04");
+        assert_eq!(i.take(100, true).unwrap(), b"", "VEOF on an empty line: end of file");
+        assert_eq!(i.take(100, true), None);
+        assert_eq!(typed(&mut i, &t, b"abc\x03"), b"abc^C\n");
+        assert_eq!(i.take(100, true), None, "^C threw the line away");
+    }
+
+    #[test]
+    fn raw_mode_hands_out_bytes_as_typed() {
+        let mut t = Termios::console();
+        t.flags[3] &= !(g::ICANON | g::ECHO);
+        let mut i = Input::default();
+        assert_eq!(typed(&mut i, &t, b"ab\x7f"), b"");
+        assert_eq!(i.take(2, false).unwrap(), b"ab");
+        assert_eq!(i.take(2, false).unwrap(), b"\x7f");
+        assert_eq!(i.take(2, false), None);
+    }
+}
