@@ -603,7 +603,9 @@ impl Tree {
         Ok(())
     }
 
-    /// A new description of node `i` (after [`Tree::room_to_open`]).
+    /// A new description of node `i` with `flags` (`ENFILE` if the table
+    /// is full, `ELOOP` for a symlink, `ENOTDIR` for `O_DIRECTORY` on a
+    /// non-directory).
     fn new_file(&mut self, i: usize, flags: u32, now: u64) -> Result<u64, Errno> {
         self.room_to_open()?;
         let n = self.node(i);
