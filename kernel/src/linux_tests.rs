@@ -86,15 +86,18 @@ ktest::ktest! {
     /// execve (`syscall::exec`, the library's `calls::execve`): failed
     /// execs return their error and the program goes on; a forked child
     /// execs and its parent collects the new program's status (also with
-    /// a NULL argv, which arrives as `[""]`); a `#!`
-    /// script runs its interpreter with Linux's argv; the program
-    /// re-executes itself with new argv and envp, keeping its pid, its
-    /// blocked signals and ignored ones (caught ones reset), and ends with
-    /// the new image's status. Every frame comes back.
+    /// a NULL argv, which arrives as `[""]`); `#!` scripts in the
+    /// initramfs and in the file server run their interpreter with
+    /// Linux's argv; files without execute permission are EACCES; the
+    /// program re-executes itself with new argv and envp, keeping its pid,
+    /// its blocked signals and ignored ones (caught ones reset), its
+    /// descriptors (close-on-exec ones closed), working directory and
+    /// umask, and ends with the new image's status. Every frame comes
+    /// back.
     fn linux_exec() {
         use crate::mm::user::{usage, usage_back_to};
         let base = usage();
-        let Some((status, out)) = run("linux-exec", &[]) else { return };
+        let Some((status, out)) = run_with_files("linux-exec", &[]) else { return };
         assert_eq!(
             out,
             "missing file: -1 ENOENT\n\
@@ -112,12 +115,21 @@ ktest::ktest! {
              no-argv child's status: 6\n\
              interpreter argv: [/bin/linux-exec] [script-arg] [/bin/linux-exec-script] [x] [y]\n\
              script's status: 4\n\
+             a file without execute permission: -1 EACCES\n\
+             a file neither ELF nor script: -1 ENOEXEC\n\
+             interpreter argv: [/bin/linux-exec] [script-arg] [./s.sh] [x]\n\
+             file system script's status: 4\n\
              exec'd: argc=5 [child] [<pid>] [with space] []\n\
              env A=1\nenv B=two words\nenv EMPTY=\n\
              same pid: yes\n\
              SIGUSR2 still blocked: yes\n\
              SIGUSR1 reset to default: yes\n\
-             SIGPIPE still ignored: yes\n"
+             SIGPIPE still ignored: yes\n\
+             descriptor 10 kept, at its offset: yes\n\
+             working directory kept: yes\n\
+             close-on-exec descriptor 11 closed: yes\n\
+             umask kept: yes\n\
+             /proc/self/exe is the program: yes\n"
         );
         assert_eq!(status, 5, "{out}");
         assert_eq!(usage_back_to(base), base, "nothing left behind");

@@ -1,18 +1,22 @@
 /* execve through the system library: errors leave the caller running
  * (ENOENT, ENOEXEC, EACCES, EFAULT, E2BIG), a forked child execs and its
- * parent collects the new program's status, a #! script runs its
- * interpreter, and the program re-executes itself: argv and envp arrive,
- * the pid stays, the signal mask and ignored signals survive, caught
- * signals are reset.
+ * parent collects the new program's status, #! scripts (in the initramfs
+ * and in the file system) run their interpreter, and the program
+ * re-executes itself: argv and envp arrive, the pid stays, the signal
+ * mask and ignored signals survive, caught signals are reset, descriptors
+ * stay open (close-on-exec ones close), the working directory and the
+ * umask stay.
  *
  * `linux-exec bench N` measures instead: N execs of itself in a row, then
  * N rounds of fork + exec + exit + wait, and prints `kbench:` lines in
  * cycles. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +46,13 @@ static void try(const char *what, const char *path, char *const *argv, char *con
 
 static void handler(int s) { (void)s; }
 
+static void put(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) || chmod(path, mode))
+		perror(path);
+}
+
 /* The re-executed image. */
 static int child(int argc, char **argv, char **envp)
 {
@@ -62,6 +73,17 @@ static int child(int argc, char **argv, char **envp)
 	printf("SIGUSR1 reset to default: %s\n", sa.sa_handler == SIG_DFL ? "yes" : "no");
 	sigaction(SIGPIPE, NULL, &sa);
 	printf("SIGPIPE still ignored: %s\n", sa.sa_handler == SIG_IGN ? "yes" : "no");
+	char wd[256] = {0}, was[256] = {0};
+	if (!getcwd(wd, sizeof wd))
+		perror("getcwd");
+	ssize_t n = read(10, was, sizeof was - 1);
+	printf("descriptor 10 kept, at its offset: %s\n", n == (ssize_t)strlen(wd) ? "yes" : "no");
+	printf("working directory kept: %s\n", strcmp(was, wd) == 0 ? "yes" : "no");
+	printf("close-on-exec descriptor 11 closed: %s\n", fcntl(11, F_GETFD) < 0 && errno == EBADF ? "yes" : "no");
+	printf("umask kept: %s\n", umask(0) == 027 ? "yes" : "no");
+	char exe[256] = {0};
+	printf("/proc/self/exe is the program: %s\n",
+	       readlink("/proc/self/exe", exe, sizeof exe - 1) > 0 && strcmp(exe, SELF) == 0 ? "yes" : "no");
 	return 5;
 }
 
@@ -189,6 +211,25 @@ int main(int argc, char **argv, char **envp)
 	}
 	printf("script's status: %d\n", wait_for(p));
 
+	/* Programs of the file system. */
+	if (mkdir("exec-wd", 0755) || chdir("exec-wd")) {
+		perror("exec-wd");
+		return 1;
+	}
+	put("noexec.sh", "#!" SELF "\n", 0644);
+	try("a file without execute permission", "noexec.sh", plain, noenv);
+	put("garbage", "neither ELF nor script\n", 0755);
+	try("a file neither ELF nor script", "./garbage", plain, noenv);
+	put("s.sh", "#!" SELF " script-arg\n", 0755);
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		char *a[] = {"s", "x", NULL};
+		execve("./s.sh", a, noenv);
+		_exit(100);
+	}
+	printf("file system script's status: %d\n", wait_for(p));
+
 	signal(SIGUSR1, handler);
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t m;
@@ -197,6 +238,15 @@ int main(int argc, char **argv, char **envp)
 	sigprocmask(SIG_BLOCK, &m, NULL);
 	char pid[32];
 	snprintf(pid, sizeof pid, "%d", getpid());
+	/* Descriptor 10 holds the working directory's path, at offset 0. */
+	char wd[256] = {0};
+	if (!getcwd(wd, sizeof wd))
+		perror("getcwd");
+	put("kept", wd, 0644);
+	int fd = open("kept", O_RDONLY);
+	if (fd < 0 || dup2(fd, 10) != 10 || dup3(fd, 11, O_CLOEXEC) != 11 || close(fd))
+		perror("kept");
+	umask(027);
 	char *nargv[] = {"linux-exec", "child", pid, "with space", "", NULL};
 	char *nenv[] = {"A=1", "B=two words", "EMPTY=", NULL};
 	try("self", SELF, nargv, nenv);

@@ -407,7 +407,11 @@ mod entry {
             return syslib::log(&mut lib.native, why);
         };
         lib.native.read(at, blob);
-        if let Err(e) = lib.state.inherit(blob) {
+        let mut ctx = syslib::Ctx {
+            st: &mut lib.state,
+            native: &mut lib.native,
+        };
+        if let Err(e) = syslib::calls::execve::take_over(&mut ctx, blob) {
             let why = format_args!("inherited state refused ({e:?})");
             syslib::log(&mut lib.native, why);
         }

@@ -391,7 +391,9 @@ impl Native for MockNative {
     fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
         let mut n = 0;
         while n < buf.len() {
-            let Some(b) = self.typed.pop_front() else { break };
+            let Some(b) = self.typed.pop_front() else {
+                break;
+            };
             buf[n] = b;
             n += 1;
         }

@@ -77,7 +77,10 @@ impl Input {
         } else if b == cc(g::VWERASE) {
             let line = &self.buf[self.ready..];
             let keep = line.iter().rposition(|&c| c != b' ').map_or(0, |end| {
-                line[..end].iter().rposition(|&c| c == b' ').map_or(0, |s| s + 1)
+                line[..end]
+                    .iter()
+                    .rposition(|&c| c == b' ')
+                    .map_or(0, |s| s + 1)
             });
             for _ in keep..pending {
                 echo.extend_from_slice(if echoing { b"\x08 \x08" } else { b"" });
@@ -184,7 +187,10 @@ mod tests {
         assert!(l.native.slept >= 1_000_000_000);
         l.native.typed.extend(b"x\n");
         let nonblock = u64::from(g::O_NONBLOCK);
-        assert_eq!(call(&mut l, g::__NR_fcntl, &[0, u64::from(g::F_SETFL), nonblock]), 0);
+        assert_eq!(
+            call(&mut l, g::__NR_fcntl, &[0, u64::from(g::F_SETFL), nonblock]),
+            0
+        );
         l.native.keyboard = true;
         assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 6, "nextx\\n");
         assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), err(Errno::EAGAIN));
@@ -209,9 +215,17 @@ mod tests {
         assert_eq!(i.take(3, true).unwrap(), b"sec");
         assert_eq!(i.take(100, true).unwrap(), b"ond\n");
         typed(&mut i, &t, b"gone\x15kept two\x17\x17one\x04");
-        assert_eq!(i.take(100, true).unwrap(), b"one", "VEOF ends the line without a newline");
+        assert_eq!(
+            i.take(100, true).unwrap(),
+            b"one",
+            "VEOF ends the line without a newline"
+        );
         typed(&mut i, &t, b"\x04");
-        assert_eq!(i.take(100, true).unwrap(), b"", "VEOF on an empty line: end of file");
+        assert_eq!(
+            i.take(100, true).unwrap(),
+            b"",
+            "VEOF on an empty line: end of file"
+        );
         assert_eq!(i.take(100, true), None);
         assert_eq!(typed(&mut i, &t, b"abc\x03"), b"abc^C\n");
         assert_eq!(i.take(100, true), None, "^C threw the line away");

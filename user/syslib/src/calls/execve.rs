@@ -21,9 +21,11 @@
 //!
 //! What survives, as on Linux: the process id, parent and children (the
 //! kernel's), the blocked-signal mask, signals set to `SIG_IGN` (caught
-//! ones are reset to `SIG_DFL`), the resource limits. Not yet: the file
-//! descriptors (without `FD_CLOEXEC`) and the current directory (see
-//! `INHERIT-TODO` below).
+//! ones are reset to `SIG_DFL`), the resource limits, the working
+//! directory, the umask, and the descriptors without `FD_CLOEXEC` (their
+//! server descriptions pass to the new program as they are; those of
+//! close-on-exec descriptors travel too, for the new library to close:
+//! only a successful exec may close them). `/proc` files are not kept.
 //!
 //! ## The blob (version 1)
 //!
@@ -54,8 +56,72 @@ pub mod tag {
     pub const IGNORED: u16 = 2;
     /// Resource limits by `RLIMIT_*`: (soft u64, hard u64) each.
     pub const RLIMITS: u16 = 3;
-    // INHERIT-TODO (the lead): the current directory (4) and the file
-    // descriptors without FD_CLOEXEC (5) go here.
+    /// The working directory: its path (UTF-8).
+    pub const CWD: u16 = 4;
+    /// The file-mode creation mask: u32.
+    pub const UMASK: u16 = 5;
+    /// The descriptors: each its number (u32), close-on-exec (u8), its
+    /// kind ([`super::kind`], u8), 0 (u16), its flags (u32), the file
+    /// server's description (u64, 0 for the library's own files) and a
+    /// directory's path (length u32, then the bytes).
+    pub const FDS: u16 = 6;
+}
+
+/// Descriptor kinds in [`tag::FDS`]. `/proc` files are not inherited
+/// (their text was made for the old program).
+pub mod kind {
+    /// The console.
+    pub const CONSOLE: u8 = 0;
+    /// `/dev/null`.
+    pub const NULL: u8 = 1;
+    /// `/dev/zero`.
+    pub const ZERO: u8 = 2;
+    /// `/dev/urandom`.
+    pub const RANDOM: u8 = 3;
+    /// A file of the file server.
+    pub const FILE: u8 = 4;
+    /// A directory of the file server.
+    pub const DIR: u8 = 5;
+}
+
+/// One descriptor as the blob carries it.
+struct FdEntry<'a> {
+    n: u32,
+    cloexec: bool,
+    kind: u8,
+    flags: u32,
+    file: u64,
+    path: &'a [u8],
+}
+
+/// The descriptors of a [`tag::FDS`] payload; `None` if it is malformed.
+fn fd_entries(p: &[u8]) -> Option<Vec<FdEntry<'_>>> {
+    let mut v = Vec::new();
+    let mut at = 0;
+    while at < p.len() {
+        let e = p.get(at..at + 24)?;
+        let word = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+        let n = word(0);
+        let len = word(20) as usize;
+        let path = p.get(at + 24..at + 24 + len)?;
+        let kind = e[5];
+        if n as usize >= crate::fd::MAX_FDS || kind > kind::DIR || e[4] > 1 {
+            return None;
+        }
+        if kind == kind::DIR && core::str::from_utf8(path).is_err() {
+            return None;
+        }
+        v.push(FdEntry {
+            n,
+            cloexec: e[4] == 1,
+            kind,
+            flags: word(8),
+            file: u64::from_le_bytes(e[12..20].try_into().ok()?),
+            path,
+        });
+        at += 24 + len;
+    }
+    Some(v)
 }
 
 const HEADER: usize = 12;
@@ -108,8 +174,28 @@ impl State {
             b[8..].copy_from_slice(&l.max.to_le_bytes());
         }
         w.record(tag::RLIMITS, &limits);
-        // INHERIT-TODO (the lead): `w.record(tag::CWD, ...)` and the
-        // descriptor table here.
+        w.record(tag::CWD, self.cwd.as_bytes());
+        w.record(tag::UMASK, &self.umask.to_le_bytes());
+        let mut fds = Vec::new();
+        for (n, fd) in self.fds.iter() {
+            use crate::fd::{Object, Special};
+            let (k, file, path): (u8, u64, &[u8]) = match &fd.obj {
+                Object::Console => (kind::CONSOLE, 0, b""),
+                Object::Special(Special::Null) => (kind::NULL, 0, b""),
+                Object::Special(Special::Zero) => (kind::ZERO, 0, b""),
+                Object::Special(Special::Random) => (kind::RANDOM, 0, b""),
+                Object::Special(Special::Proc { .. }) => continue,
+                Object::File { file } => (kind::FILE, *file, b""),
+                Object::Dir { file, path } => (kind::DIR, *file, path.as_bytes()),
+            };
+            fds.extend((n as u32).to_le_bytes());
+            fds.extend([u8::from(fd.cloexec), k, 0, 0]);
+            fds.extend(fd.flags.to_le_bytes());
+            fds.extend(file.to_le_bytes());
+            fds.extend((path.len() as u32).to_le_bytes());
+            fds.extend(path);
+        }
+        w.record(tag::FDS, &fds);
         let len = w.len;
         if let Some(l) = w.out.get_mut(8..12) {
             l.copy_from_slice(&(len as u32).to_le_bytes());
@@ -118,15 +204,20 @@ impl State {
     }
 
     /// Takes over the state a blob from [`State::exec_blob`] carries (at
-    /// start-up, after exec). A malformed blob or one of another version
+    /// start-up, after exec); returns the file server's descriptions the
+    /// close-on-exec descriptors held, which the caller closes (one
+    /// reference each). A malformed blob or one of another version
     /// changes nothing and is `EINVAL`.
-    pub fn inherit(&mut self, blob: &[u8]) -> Result<(), Errno> {
+    pub fn inherit(&mut self, blob: &[u8]) -> Result<Vec<u64>, Errno> {
         let records = records(blob).ok_or(Errno::EINVAL)?;
         // Checked whole before anything is taken.
         for (t, p) in records.clone() {
             let ok = match t {
                 tag::BLOCKED | tag::IGNORED => p.len() == 8,
                 tag::RLIMITS => p.len() % 16 == 0,
+                tag::CWD => p.first() == Some(&b'/') && core::str::from_utf8(p).is_ok(),
+                tag::UMASK => p.len() == 4,
+                tag::FDS => fd_entries(p).is_some(),
                 _ => true,
             };
             if !ok {
@@ -134,6 +225,7 @@ impl State {
             }
         }
         let word = |p: &[u8]| u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
+        let mut close = Vec::new();
         for (t, p) in records {
             match t {
                 tag::BLOCKED => self.blocked = word(p) & !super::UNBLOCKABLE,
@@ -156,13 +248,51 @@ impl State {
                         l.max = word(&b[8..]);
                     }
                 }
-                // INHERIT-TODO (the lead): the current directory and the
-                // descriptors.
+                tag::CWD => self.cwd = String::from(core::str::from_utf8(p).unwrap_or("/")),
+                tag::UMASK => self.umask = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) & 0o777,
+                tag::FDS => {
+                    use crate::fd::{Fd, Object, Special, Table};
+                    let mut table = Table::default();
+                    for e in fd_entries(p).unwrap_or_default() {
+                        if e.cloexec {
+                            if e.file != 0 {
+                                close.push(e.file);
+                            }
+                            continue;
+                        }
+                        let obj = match e.kind {
+                            kind::CONSOLE => Object::Console,
+                            kind::NULL => Object::Special(Special::Null),
+                            kind::ZERO => Object::Special(Special::Zero),
+                            kind::RANDOM => Object::Special(Special::Random),
+                            kind::FILE => Object::File { file: e.file },
+                            _ => Object::Dir {
+                                file: e.file,
+                                path: core::str::from_utf8(e.path).unwrap_or("/").into(),
+                            },
+                        };
+                        if let Some(twice) = table.put(e.n as usize, Fd::new(obj, e.flags)) {
+                            // Numbered twice: a broken blob; keep the last.
+                            close.extend(twice.obj.description());
+                        }
+                    }
+                    self.fds = table;
+                }
                 _ => {}
             }
         }
-        Ok(())
+        Ok(close)
     }
+}
+
+/// At start-up after an exec: takes over the state in `blob`
+/// ([`State::inherit`]) and closes what the old program's close-on-exec
+/// descriptors held.
+pub fn take_over(ctx: &mut Ctx<'_>, blob: &[u8]) -> Result<(), Errno> {
+    for file in ctx.st.inherit(blob)? {
+        let _ = crate::fs::call(ctx, |fs| fs.close(file));
+    }
+    Ok(())
 }
 
 /// The records of a well-formed blob of this version.
@@ -461,6 +591,45 @@ mod tests {
             std::format!("/dev/fd/{fd}\0").into_bytes()
         );
         assert_eq!(l.native.images.last().unwrap().as_deref(), Some(&elf[..]));
+    }
+
+    #[test]
+    fn descriptors_the_directory_and_the_umask_survive() {
+        let mut l = lib_with_files();
+        let m = scratch(&mut l, 2);
+        put(&mut l, m, "/f", b"data", 0o644);
+        l.native.poke(m, b"/f\0/d\0");
+        assert_eq!(call(&mut l, g::__NR_open, &[m, 0, 0]), 3);
+        let cloexec = u64::from(g::O_CLOEXEC);
+        assert_eq!(call(&mut l, g::__NR_dup3, &[3, 7, cloexec]), 7);
+        assert_eq!(call(&mut l, g::__NR_mkdir, &[m + 3, 0o755]), 0);
+        assert_eq!(call(&mut l, g::__NR_chdir, &[m + 3]), 0);
+        assert_eq!(call(&mut l, g::__NR_open, &[m + 3, 0, 0]), 4);
+        call(&mut l, g::__NR_umask, &[0o077]);
+        let blob = blob_of(&l.state);
+        let kept: std::vec::Vec<_> = [0, 1, 2, 3, 4]
+            .iter()
+            .map(|&n| l.state.fds.get(n).unwrap().clone())
+            .collect();
+        // The new library (here over the same file server).
+        l.state.fds = crate::fd::Table::default();
+        l.state.cwd = "/".into();
+        l.state.umask = 0o022;
+        let close = l.state.inherit(&blob).unwrap();
+        assert_eq!(close, [kept[3].obj.description().unwrap()]);
+        let mut ctx = crate::Ctx {
+            st: &mut l.state,
+            native: &mut l.native,
+        };
+        super::take_over(&mut ctx, &blob).unwrap();
+        for (n, fd) in kept.iter().enumerate() {
+            assert_eq!(l.state.fds.get(n as u64), Ok(fd), "descriptor {n}");
+        }
+        assert_eq!(l.state.fds.get(7), Err(Errno::EBADF), "close-on-exec");
+        assert_eq!((l.state.cwd.as_str(), l.state.umask), ("/d", 0o077));
+        // The kept descriptor still reads its file.
+        assert_eq!(call(&mut l, g::__NR_read, &[3, m + 100, 10]), 4);
+        assert_eq!(l.native.peek(m + 100, 4), b"data");
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub fn timespec(ctx: &Ctx<'_>, at: u64) -> Result<u64, Errno> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
 }
 
 /// Sleeps until `deadline` on the library's clock; `EINTR` (the time
