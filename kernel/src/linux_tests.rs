@@ -151,6 +151,58 @@ ktest::ktest! {
         assert_eq!(usage_back_to(base), base, "nothing left behind");
     }
 
+    /// A process killed while it execs itself over and over (at whatever
+    /// point of an exec the kill finds it: a new image half started, its
+    /// library not yet registered; with several processors, killed from
+    /// another one while it runs, in the middle of an exec call too)
+    /// leaves nothing behind.
+    fn linux_exec_killed_midway() {
+        use crate::dispatch::{alloc_pid, kill_process, run_loop, run_loop_everywhere};
+        use crate::mm::user::{usage, usage_back_to};
+        use crate::process::{default_params, start_with, Personality};
+        use crate::time::now_ns;
+        use core::sync::atomic::Ordering;
+        const PATH: &str = "/bin/linux-exec";
+        if cpio::find(initramfs().expect("an initramfs"), PATH).ok().flatten().is_none() {
+            return;
+        }
+        let argv: [&[u8]; 3] = [b"linux-exec", b"bench", b"100000"];
+        let start = |cpu| {
+            start_with(PATH, &argv, Personality::Linux, alloc_pid(), cpu, default_params())
+        };
+        let base = usage();
+        let here = crate::arch::percpu::current_id();
+        let other = (here + 1) % crate::arch::percpu::online();
+        capture();
+        for ms in [1, 7, 13, 29, 41] {
+            // Killed between two of its runs, here.
+            let d = start(here).unwrap();
+            let end = now_ns() + ms * 1_000_000;
+            run_loop(&|| d.status().is_some() || now_ns() >= end);
+            assert_eq!(d.status(), None, "still execing after {ms} ms");
+            kill_process(&d.process, 0);
+            assert_eq!(d.status(), Some(0), "killed");
+            assert_eq!(usage_back_to(base), base, "nothing left behind after {ms} ms");
+            if other == here {
+                continue;
+            }
+            // Killed from this processor while it runs on another.
+            let d = start(other).unwrap();
+            let end = now_ns() + ms * 1_000_000;
+            let killed = core::sync::atomic::AtomicBool::new(false);
+            run_loop_everywhere(&|| {
+                let mine = crate::arch::percpu::current_id() == here;
+                if mine && now_ns() >= end && !killed.swap(true, Ordering::SeqCst) {
+                    kill_process(&d.process, 0);
+                }
+                d.status().is_some()
+            });
+            assert_eq!(d.status(), Some(0), "killed on processor {other}");
+            assert_eq!(usage_back_to(base), base, "nothing left behind after {ms} ms on {other}");
+        }
+        take_captured();
+    }
+
     /// argv, the environment and the auxiliary vector reach `main`.
     fn linux_arguments_and_environment() {
         let Some((status, out)) = run("linux-args", &["one", "two words"]) else { return };
