@@ -1,8 +1,7 @@
 //! `utimensat(dirfd, path, times, flags)`: sets access and modification
-//! times (`UTIME_NOW`, `UTIME_OMIT`; both now when `times` is NULL). A
-//! NULL path means `dirfd` itself (`futimens`), which works for an open
-//! directory; the file server has no by-description call for a file yet
-//! (`EOPNOTSUPP`).
+//! times (`UTIME_NOW`, `UTIME_OMIT`; both now when `times` is NULL), of a
+//! symlink itself with `AT_SYMLINK_NOFOLLOW`. A NULL path means `dirfd`
+//! itself (`futimens`).
 
 use crate::fd::Object;
 use crate::fs;
@@ -33,24 +32,22 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     } else {
         (time(ctx, a[2])?, time(ctx, a[2] + 16)?)
     };
-    let path = if a[1] == 0 {
-        match ctx.st.fds.get(u64::from(a[0] as u32))?.obj.clone() {
-            Object::Dir { path, .. } => alloc::string::String::from(&*path),
-            Object::File { .. } => {
-                crate::log_once(
-                    ctx,
-                    280,
-                    "futimens of a file: not supported by the file server yet",
-                );
-                return Err(Errno::EOPNOTSUPP);
+    if a[1] == 0 {
+        return match ctx.st.fds.get(u64::from(a[0] as u32))?.obj.clone() {
+            Object::Dir { file, .. } | Object::File { file } => {
+                fs::call(ctx, |fs| fs.futimens(file, atime, mtime)).map(|()| 0)
             }
-            _ => return Ok(0),
-        }
-    } else {
-        fs::at_path(ctx, a[0], a[1])?
-    };
-    if fs::special(ctx, &path).is_some() || (atime, mtime) == (OMIT, OMIT) {
-        return fs::stat_path(ctx, &path, true).map(|_| 0);
+            _ => Ok(0),
+        };
     }
-    fs::call(ctx, |fs| fs.utimens(&path, atime, mtime)).map(|()| 0)
+    let path = fs::at_path(ctx, a[0], a[1])?;
+    let follow = flags & g::AT_SYMLINK_NOFOLLOW == 0;
+    if fs::special(ctx, &path).is_some() || (atime, mtime) == (OMIT, OMIT) {
+        return fs::stat_path(ctx, &path, follow).map(|_| 0);
+    }
+    if follow {
+        fs::call(ctx, |fs| fs.utimens(&path, atime, mtime)).map(|()| 0)
+    } else {
+        fs::call(ctx, |fs| fs.lutimens(&path, atime, mtime)).map(|()| 0)
+    }
 }
