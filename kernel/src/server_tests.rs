@@ -143,6 +143,10 @@ ktest::kbench! {
         let (servers, _) = Servers::start(client);
         let (status, out) = servers.run_client(client, "bench");
         assert_eq!(status, 0, "{out}");
+        // The client's output was captured: pass its figures on.
+        for line in out.lines().filter(|l| l.starts_with("kbench:")) {
+            crate::println!("{line}");
+        }
         servers.stop();
     }
 }
