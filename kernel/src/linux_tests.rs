@@ -109,8 +109,11 @@ ktest::ktest! {
              bad argv string: -1 EFAULT\n\
              an argument over 128 KiB: -1 E2BIG\n\
              still running after the failed execs\n\
-             forked child runs the new program: hello\n\
+             forked child runs the new program: hello (/proc/self/exe is the program: yes)\n\
              forked child's status: 9\n\
+             forked child runs the new program: through a symbolic link \
+             (/proc/self/exe is the program: yes)\n\
+             linked child's status: 9\n\
              exec'd without argv: argc=1 argv[0]=[]\n\
              no-argv child's status: 6\n\
              interpreter argv: [/bin/linux-exec] [script-arg] [/bin/linux-exec-script] [x] [y]\n\
@@ -149,6 +152,14 @@ ktest::ktest! {
             assert!(cycles > 0, "{line}");
         }
         assert_eq!(usage_back_to(base), base, "nothing left behind");
+    }
+
+    /// A program the kernel starts through a symbolic link
+    /// (`/bin/linux-exec-link`, as busybox's applets are started): the
+    /// link is followed, and `/proc/self/exe` names the program itself.
+    fn linux_start_through_a_link() {
+        let Some((status, out)) = run_with_files("linux-exec-link", &["exe"]) else { return };
+        assert_eq!((status, out.as_str()), (0, "exe /bin/linux-exec\n"));
     }
 
     /// A process killed while it execs itself over and over (at whatever

@@ -332,11 +332,33 @@ pub enum Personality {
 
 /// The bytes of initramfs file `path`.
 pub fn program(path: &str) -> Result<&'static [u8], SpawnError> {
-    let archive = initramfs().ok_or_else(|| SpawnError::NotFound(path.into()))?;
-    Ok(cpio::find(archive, path)
-        .map_err(SpawnError::Archive)?
-        .ok_or_else(|| SpawnError::NotFound(path.into()))?
-        .data)
+    Ok(program_at(path)?.0)
+}
+
+/// Symbolic links followed in one lookup.
+pub const MAX_SYMLINKS: usize = 8;
+
+/// The bytes of initramfs file `path` and the path they are at: symbolic
+/// links are followed ([`MAX_SYMLINKS`]; a relative target from the
+/// link's directory), as busybox's applet links (`/bin/sh`) need.
+pub fn program_at(path: &str) -> Result<(&'static [u8], String), SpawnError> {
+    let not_found = || SpawnError::NotFound(path.into());
+    let archive = initramfs().ok_or_else(not_found)?;
+    let mut at = String::from(path);
+    for _ in 0..=MAX_SYMLINKS {
+        let entry = cpio::find(archive, &at)
+            .map_err(SpawnError::Archive)?
+            .ok_or_else(not_found)?;
+        if entry.kind() != cpio::Kind::Symlink {
+            return Ok((entry.data, at));
+        }
+        let target = core::str::from_utf8(entry.data).map_err(|_| not_found())?;
+        at = match (target.starts_with('/'), at.rsplit_once('/')) {
+            (false, Some((dir, _))) => alloc::format!("{dir}/{target}"),
+            _ => String::from(target),
+        };
+    }
+    Err(not_found())
 }
 
 /// The scheduling parameters of a process started by [`start`]: time
@@ -360,12 +382,12 @@ pub fn start_with(
     cpu: usize,
     params: sched::Params,
 ) -> Result<alloc::sync::Arc<crate::dispatch::Dispatcher>, SpawnError> {
-    let image = program(path)?;
+    let (image, at) = program_at(path)?;
     let (space, ctx) = match personality {
         Personality::Native => load(image, argv)?,
         Personality::Linux => {
             let args = Args {
-                exe: Some(path.as_bytes()),
+                exe: Some(at.as_bytes()),
                 ..Args::new(argv)
             };
             load_linux_with(image, &args, cpu)?

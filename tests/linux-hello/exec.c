@@ -23,6 +23,10 @@
 #ifndef SELF
 #define SELF "/bin/linux-exec"
 #endif
+/* A symbolic link to SELF. */
+#ifndef LINK
+#define LINK "/bin/linux-exec-link"
+#endif
 
 static const char *errname(int e)
 {
@@ -154,8 +158,18 @@ int main(int argc, char **argv, char **envp)
 	if (argc > 2 && strcmp(argv[1], "child") == 0)
 		return child(argc, argv, envp);
 	if (argc > 2 && strcmp(argv[1], "forked") == 0) {
-		printf("forked child runs the new program: %s\n", argv[2]);
+		char exe[256] = {0};
+		int same = readlink("/proc/self/exe", exe, sizeof exe - 1) > 0 && strcmp(exe, SELF) == 0;
+		printf("forked child runs the new program: %s (/proc/self/exe is the program: %s)\n", argv[2],
+		       same ? "yes" : "no");
 		return 9;
+	}
+	if (argc == 2 && strcmp(argv[1], "exe") == 0) {
+		char exe[256] = {0};
+		if (readlink("/proc/self/exe", exe, sizeof exe - 1) < 0)
+			perror("readlink");
+		printf("exe %s\n", exe);
+		return 0;
 	}
 	if (argc > 1 && strcmp(argv[1], "script-arg") == 0) {
 		printf("interpreter argv:");
@@ -192,6 +206,15 @@ int main(int argc, char **argv, char **envp)
 		_exit(100);
 	}
 	printf("forked child's status: %d\n", wait_for(p));
+
+	fflush(stdout);
+	p = fork();
+	if (p == 0) {
+		char *a[] = {"linux-exec", "forked", "through a symbolic link", NULL};
+		execve(LINK, a, noenv);
+		_exit(100);
+	}
+	printf("linked child's status: %d\n", wait_for(p));
 
 	fflush(stdout);
 	p = fork();

@@ -68,7 +68,7 @@ const USER_PROGRAMS: &[(&str, &str)] = &[
 /// Linux programs (C, built with `musl-gcc -static`) for the kernel's
 /// `linux_tests`: (source, path in the archive). A source that is not a
 /// `.c` file (a `#!` script, a file that is no program) goes in as it is,
-/// executable.
+/// executable; `-> target` makes a symbolic link to `target`.
 const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/hello.c", "bin/linux-hello"),
     ("tests/linux-hello/args.c", "bin/linux-args"),
@@ -81,6 +81,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/exec.c", "bin/linux-exec"),
     ("tests/linux-hello/exec-script", "bin/linux-exec-script"),
     ("tests/linux-hello/exec-garbage", "bin/linux-exec-garbage"),
+    ("-> linux-exec", "bin/linux-exec-link"),
     ("tests/linux-hello/futex.c", "bin/linux-futex"),
     (
         "tests/linux-hello/reflect-bench.c",
@@ -101,6 +102,12 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
     let dir = out_dir.join("linux");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (source, path) in LINUX_PROGRAMS {
+        if let Some(target) = source.strip_prefix("-> ") {
+            archive
+                .symlink(path, target)
+                .map_err(|e| format!("initramfs: {path}: {e}"))?;
+            continue;
+        }
         if !source.ends_with(".c") {
             let file = crate::root().join(source);
             let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
