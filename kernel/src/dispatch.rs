@@ -65,6 +65,9 @@ const HANDOFF: u64 = SWITCH + 2;
 const BLOCKED: u64 = SWITCH + 3;
 /// The dispatcher's process replaced its program ([`exec`]).
 const EXECED: u64 = SWITCH + 4;
+/// The dispatcher resumes a frame `sysret` cannot restore
+/// ([`user_resume_full`]).
+const RESUMED: u64 = SWITCH + 5;
 
 /// Still running (the exit status slot).
 const RUNNING: u64 = u64::MAX;
@@ -131,6 +134,15 @@ pub struct Process {
     /// rings, soft bits). A plain spin lock, interrupts on: the writes may
     /// fault pages in and wait for shootdowns.
     pub page_lock: spin::Mutex<()>,
+    /// Linux signals sent to it and not yet taken by its system library
+    /// (`crate::syscall::signal`).
+    pub signals: IrqMutex<crate::syscall::signal::Pending>,
+    /// Its Linux process group (`crate::syscall::pgrp`): its parent's
+    /// after a fork, its own id for a process the kernel starts.
+    pub pgid: core::sync::atomic::AtomicU32,
+    /// Its Linux session: its parent's after a fork, 0 (the kernel's) for
+    /// a process the kernel starts.
+    pub sid: core::sync::atomic::AtomicU32,
 }
 
 impl Process {
@@ -200,6 +212,10 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
 /// killed.
 pub fn new_child(space: Space, pid: u32, parent: &Process) -> Option<Arc<Process>> {
     let p = process_value(space, pid, parent.pid);
+    p.pgid
+        .store(parent.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
+    p.sid
+        .store(parent.sid.load(Ordering::Relaxed), Ordering::Relaxed);
     let mut procs = PROCESSES.lock();
     if parent.dying.load(Ordering::SeqCst) {
         return None;
@@ -231,7 +247,20 @@ fn process_value(space: Space, pid: u32, parent: u32) -> Arc<Process> {
         parent: AtomicU64::new(u64::from(parent)),
         dying: core::sync::atomic::AtomicBool::new(false),
         page_lock: spin::Mutex::new(()),
+        signals: IrqMutex::new(crate::syscall::signal::Pending::new()),
+        pgid: core::sync::atomic::AtomicU32::new(pid),
+        sid: core::sync::atomic::AtomicU32::new(0),
     })
+}
+
+/// Every live process, now (signals to groups, group checks).
+pub fn processes() -> alloc::vec::Vec<Arc<Process>> {
+    PROCESSES.lock().values().cloned().collect()
+}
+
+/// Whether `pid` ended and its parent has not collected it yet.
+pub fn zombie(pid: u32) -> bool {
+    ZOMBIES.lock().contains_key(&pid)
 }
 
 /// The live process `pid`.
@@ -390,6 +419,45 @@ pub fn kill_process(p: &Process, status: u64) {
     }
 }
 
+/// Ends process `p` alone with `status` (`SIGKILL`): unlike
+/// [`kill_process`], its children live on (they pass to its parent).
+/// Once this starts, `p` forks no more and gains no dispatchers.
+pub fn kill_one(p: &Process, status: u64) {
+    {
+        let _procs = PROCESSES.lock();
+        p.dying.store(true, Ordering::SeqCst);
+    }
+    let ids: alloc::vec::Vec<DispatcherId> = p.dispatchers.lock().values().copied().collect();
+    for id in ids {
+        if let Some(d) = get(id) {
+            kill(&d, status);
+        }
+    }
+}
+
+/// The process of `me`, the dispatcher running here, is ending (it sent
+/// itself `SIGKILL`): its other dispatchers stop now, `me` when its call
+/// returns.
+pub fn kill_one_others(me: &Dispatcher) {
+    let p = &me.process;
+    {
+        let _procs = PROCESSES.lock();
+        p.dying.store(true, Ordering::SeqCst);
+    }
+    let ids: alloc::vec::Vec<DispatcherId> = p
+        .dispatchers
+        .lock()
+        .values()
+        .copied()
+        .filter(|id| *id != me.id)
+        .collect();
+    for id in ids {
+        if let Some(d) = get(id) {
+            kill(&d, 0);
+        }
+    }
+}
+
 fn finish(d: &Dispatcher, status: u64) {
     let p = &d.process;
     let last = {
@@ -430,6 +498,24 @@ fn finish(d: &Dispatcher, status: u64) {
                     if let Some(pd) = get(id) {
                         signal(&pd, SOFT_CHILD);
                     }
+                }
+                // A Linux parent gets SIGCHLD (its library ignores it by
+                // default); a native one only the soft interrupt.
+                if pp.syscall_entry.load(Ordering::Acquire) != 0 {
+                    use crate::syscall::signal::{post, Queued, SIGCHLD};
+                    let (code, value) = match status {
+                        129..=192 => (2, status - 128), // CLD_KILLED
+                        s => (1, s & 0xff),             // CLD_EXITED
+                    };
+                    let _ = post(
+                        &pp,
+                        Queued {
+                            sig: SIGCHLD,
+                            code,
+                            pid: p.pid,
+                            value,
+                        },
+                    );
                 }
             }
         }
@@ -603,6 +689,16 @@ pub fn user_block_or_take() -> Blocked {
     Blocked::Blocks
 }
 
+/// The running dispatcher returns to a frame whose `rcx` and `r11` must
+/// survive (`sysret` would load them with the return address and
+/// flags): it goes back through the run loop, which enters user mode by
+/// `iretq` with every register (`resume` of an interrupted context).
+pub fn user_resume_full() {
+    if CURRENT[percpu::current_id()].load(Ordering::Relaxed) != 0 {
+        usermode::finish(RESUMED);
+    }
+}
+
 /// The running dispatcher asks to yield: true if one runs here (it then
 /// leaves user mode when the call returns).
 pub fn user_yield() -> bool {
@@ -690,6 +786,8 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
                     Err(e) => log::warn!("handoff {} -> {to}: {e:?}", d.id),
                 }
             }
+            // Entered again through the run loop (by `iretq`).
+            RESUMED => {}
             EXECED => {
                 // The new program, in the space `exec` installed.
                 if let Some(ctx) = EXEC_CONTEXT[cpu].lock().take() {

@@ -83,6 +83,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/exec-garbage", "bin/linux-exec-garbage"),
     ("-> linux-exec", "bin/linux-exec-link"),
     ("tests/linux-hello/futex.c", "bin/linux-futex"),
+    ("tests/linux-hello/signals.c", "bin/linux-signals"),
     (
         "tests/linux-hello/reflect-bench.c",
         "bin/linux-reflect-bench",

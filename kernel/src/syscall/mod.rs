@@ -7,7 +7,8 @@
 //! create/exit dispatcher, scheduling parameters), then the kernel's own
 //! from `sched::native::nr::COUNT` on (export and grant, resume, memory,
 //! clock, process id, fork/wait/exec, shared memory between processes
-//! (`shared.rs`), futexes (`futex.rs`)); `DEBUG | nr` are the kernel's
+//! (`shared.rs`), futexes (`futex.rs`), Linux signals and process groups
+//! (`signal.rs`, `pgrp.rs`)); `DEBUG | nr` are the kernel's
 //! debugging calls (the console, until the console server exists). Linux
 //! system-call numbers below `NATIVE` are reflected to the system library
 //! of a Linux process ([`reflect`]). Anything not in [`TABLE`] returns
@@ -28,10 +29,12 @@ mod fork;
 pub mod futex;
 mod ipc;
 mod memory;
+pub mod pgrp;
 mod process_id;
 pub mod reflect;
 mod set_fs_base;
 pub mod shared;
+pub mod signal;
 pub mod timer;
 mod yield_now;
 
@@ -77,6 +80,12 @@ pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
 pub const FUTEX_WAIT: u64 = sched::native::nr::COUNT + 14;
 /// `futex_wake(addr, n)`: see `futex.rs`.
 pub const FUTEX_WAKE: u64 = sched::native::nr::COUNT + 15;
+/// `signal_send(pid, sig, code, value)`: see `signal.rs`.
+pub const SIGNAL_SEND: u64 = sched::native::nr::COUNT + 16;
+/// `signal_take(buf, max)`: see `signal.rs`.
+pub const SIGNAL_TAKE: u64 = sched::native::nr::COUNT + 17;
+/// `process_group(op, pid, pgid)`: see `pgrp.rs`.
+pub const PROCESS_GROUP: u64 = sched::native::nr::COUNT + 18;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,6 +199,9 @@ syscall_table! {
     NATIVE | MAP_HANDLE                         => "map_handle",      shared::sys_map_handle;
     NATIVE | FUTEX_WAIT                         => "futex_wait",      futex::sys_futex_wait;
     NATIVE | FUTEX_WAKE                         => "futex_wake",      futex::sys_futex_wake;
+    NATIVE | SIGNAL_SEND                        => "signal_send",     signal::sys_signal_send;
+    NATIVE | SIGNAL_TAKE                        => "signal_take",     signal::sys_signal_take;
+    NATIVE | PROCESS_GROUP                      => "process_group",   pgrp::sys_process_group;
     NATIVE | GRANT                              => "grant",           ipc::sys_grant;
     NATIVE | sched::native::nr::EXIT_DISPATCHER => "exit_dispatcher", exit::sys_exit;
     DEBUG                                       => "console_write",   console_write::sys_console_write;

@@ -12,6 +12,14 @@
 //! and calls `resume(save_area)`: the kernel reloads that frame (checked
 //! like any return to user mode) and the program continues after its
 //! `syscall` instruction. Native calls are never reflected.
+//!
+//! While the library handles a reflected call the dispatcher is
+//! *disabled* (the flag in its dispatcher page, as during an upcall):
+//! no interrupt upcall may reuse the save area under it. `resume` enables
+//! it again. A frame that `sysret` cannot restore whole (one whose `rcx`
+//! and `r11` are not the return address and flags, such as a program
+//! interrupted by an upcall and now resumed) goes back through the run
+//! loop and `iretq` (`dispatch::user_resume_full`).
 
 use super::{Context, SyscallResult};
 use crate::arch::trap::TrapFrame;
@@ -79,7 +87,10 @@ pub fn entry() -> Option<u64> {
 /// library unmapped its dispatcher page) the program is stopped.
 pub fn reflect(frame: &mut TrapFrame, entry: u64) {
     let save = crate::ppc::DISPATCHER_VA + 4096 * percpu::current_id() as u64 + SAVE_OFFSET;
-    if copy_to_user(save, &frame_bytes(frame)).is_err() {
+    let disabled = save - SAVE_OFFSET + crate::ppc::page::DISABLED;
+    if copy_to_user(save, &frame_bytes(frame)).is_err()
+        || copy_to_user(disabled, &1u64.to_le_bytes()).is_err()
+    {
         log::warn!("system call reflection: the dispatcher page is gone: stopped");
         usermode::finish(128 + 11);
         return;
@@ -90,12 +101,18 @@ pub fn reflect(frame: &mut TrapFrame, entry: u64) {
 }
 
 /// `resume(save_area)`: continues the program from a saved frame: the
-/// caller's whole frame ([`Context::frame`]) is replaced, and the value
-/// returned is the saved `rax`. `-EFAULT` (to the library, its frame
-/// untouched) if the save area cannot be read.
+/// caller's whole frame ([`Context::frame`]) is replaced, the dispatcher
+/// is enabled again, and the value returned is the saved `rax`.
+/// `-EFAULT` (to the library, its frame untouched) if the save area
+/// cannot be read.
 pub fn sys_resume(cx: &mut Context<'_>) -> SyscallResult {
     let mut b = [0u8; FRAME_BYTES];
     copy_from_user(&mut b, cx.args[0])?;
+    let disabled = crate::ppc::page_of(percpu::current_id()) + crate::ppc::page::DISABLED;
+    copy_to_user(disabled, &0u64.to_le_bytes())?;
     *cx.frame = frame_from_bytes(&b);
+    if cx.frame.rcx != cx.frame.rip || cx.frame.r11 != cx.frame.rflags {
+        crate::dispatch::user_resume_full();
+    }
     Ok(cx.frame.rax)
 }

@@ -81,6 +81,7 @@ pub mod fs;
 pub mod mem;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
+pub mod signal;
 pub mod table;
 pub mod tty;
 
@@ -256,6 +257,47 @@ pub trait Native {
         let _ = ns;
         Err(Errno::ENOSYS)
     }
+    /// `signal_send(pid, sig, code, value)`: queues a signal for the
+    /// process `pid` (0: the caller's group, -1: every Linux process but
+    /// the caller, < -1: group `-pid`); `sig` 0 only checks
+    /// (`ESRCH`, `EPERM`).
+    fn signal_send(&mut self, pid: i64, sig: u32, code: i32, value: u64) -> Result<(), Errno> {
+        let _ = (pid, sig, code, value);
+        Err(Errno::ENOSYS)
+    }
+    /// `signal_take(buf, max)`: moves the kernel's queued signals for this
+    /// process into `out` (sig, `pid | code << 32`, value, 0); how many.
+    fn signal_take(&mut self, out: &mut [[u64; 4]]) -> Result<usize, Errno> {
+        let _ = out;
+        Ok(0)
+    }
+    /// Clears `bits` in this dispatcher's soft-interrupt word (its page)
+    /// and returns those that were set.
+    fn soft_take(&mut self, bits: u64) -> u64 {
+        let _ = bits;
+        0
+    }
+    /// The dispatcher's timer: raise `SOFT_TIMER` at `clock()` time `at`
+    /// (0: cancel).
+    fn timer(&mut self, at: u64) {
+        let _ = at;
+    }
+    /// `process_group(op, pid, pgid)` (`kernel::syscall::pgrp`).
+    fn process_group(&mut self, op: u64, pid: i64, pgid: i64) -> Result<u64, Errno> {
+        let _ = (op, pid, pgid);
+        Err(Errno::ENOSYS)
+    }
+    /// Saves the program's FPU/SSE registers (FXSAVE, 512 bytes) at
+    /// `addr` (validated, 16-byte aligned) and gives a signal handler a
+    /// clean FPU.
+    fn fpu_save(&mut self, addr: u64) {
+        let _ = addr;
+    }
+    /// Loads the program's FPU/SSE registers from a (validated) FXSAVE
+    /// area at `addr`.
+    fn fpu_restore(&mut self, addr: u64) {
+        let _ = addr;
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -362,6 +404,8 @@ pub struct State {
     pub robust_list: u64,
     /// Typed input of the console not read yet.
     pub tty: tty::Input,
+    /// Pending signals, the alternate stack, the alarm (`signal`).
+    pub sig: signal::Signals,
 }
 
 /// The library: the Linux state of the process and the native calls.
@@ -552,13 +596,84 @@ impl<N: Native> Syslib<N> {
             fs_server: None,
             robust_list: 0,
             tty: tty::Input::default(),
+            sig: signal::Signals::default(),
         };
         Syslib { native, state }
     }
 
     /// Performs Linux call `nr` with the argument registers
-    /// `rdi, rsi, rdx, r10, r8, r9`.
+    /// `rdi, rsi, rdx, r10, r8, r9` (an interrupted call is `EINTR`: this
+    /// path has no frame to deliver signals in or restart).
     pub fn handle(&mut self, nr: u64, args: [u64; 6]) -> Outcome {
+        match self.call(nr, args) {
+            Outcome::Return(v)
+                if v == signal::ERESTARTSYS.to_return()
+                    || v == signal::ERESTARTNOHAND.to_return() =>
+            {
+                Outcome::Return(Errno(linux_raw_sys::errno::EINTR).to_return())
+            }
+            o => o,
+        }
+    }
+
+    /// A reflected call in the program's saved frame `f` (the save
+    /// area): performs it, stores its result, then delivers pending
+    /// signals (`signal::deliver`), which may change the whole frame.
+    /// `Some(status)`: the process ends.
+    pub fn handle_frame(&mut self, f: &mut [u64; abi::frame::WORDS]) -> Option<u8> {
+        let (nr, args) = abi::frame::call(f);
+        self.state.sig.frame = *f;
+        let outcome = self.call(nr, args);
+        *f = self.state.sig.frame;
+        match outcome {
+            Outcome::Exit(status) => Some(status),
+            Outcome::Return(v) => {
+                f[abi::frame::RAX] = v;
+                let call = (nr != u64::from(g::__NR_rt_sigreturn)).then_some(nr);
+                self.deliver(f, call)
+            }
+        }
+    }
+
+    /// The program was interrupted in user mode by a soft interrupt (the
+    /// interrupt entry): pending signals are delivered into `f`.
+    pub fn interrupt(&mut self, f: &mut [u64; abi::frame::WORDS]) -> Option<u8> {
+        self.state.sig.frame = *f;
+        self.deliver(f, None)
+    }
+
+    /// An exception of the program (the trap entry), as a signal.
+    pub fn trap(
+        &mut self,
+        f: &mut [u64; abi::frame::WORDS],
+        vector: u64,
+        error: u64,
+        cr2: u64,
+    ) -> Option<u8> {
+        self.state.sig.frame = *f;
+        let mut ctx = Ctx {
+            st: &mut self.state,
+            native: &mut self.native,
+        };
+        signal::fault(&mut ctx, f[signal::RIP], vector, error, cr2);
+        self.deliver(f, None)
+    }
+
+    fn deliver(&mut self, f: &mut [u64; abi::frame::WORDS], call: Option<u64>) -> Option<u8> {
+        let mut ctx = Ctx {
+            st: &mut self.state,
+            native: &mut self.native,
+        };
+        let end = signal::deliver(&mut ctx, f, call);
+        if end.is_some() {
+            fs::close_all(&mut ctx);
+        }
+        end
+    }
+
+    /// [`handle`](Self::handle) as the call returns it (an interrupted
+    /// call's restart codes included).
+    fn call(&mut self, nr: u64, args: [u64; 6]) -> Outcome {
         let mut ctx = Ctx {
             st: &mut self.state,
             native: &mut self.native,

@@ -14,7 +14,7 @@
 //! From then on every Linux `syscall` of the program is reflected: the
 //! kernel saves its registers (a `TrapFrame`, 22 words) in this
 //! processor's dispatcher page and enters `k42_syslib_syscall_entry` with
-//! `rdi` = that save area, on the program's stack below its red zone. The
+//! `rdi` = that save area, on the library's own stack (`STACK`). The
 //! entry calls the library with the number and arguments from the save
 //! area, stores the result in the saved `rax` and calls `resume(save)`:
 //! the kernel reloads the frame and the program continues after its
@@ -45,7 +45,7 @@ mod k42 {
     //! them.
     use core::arch::asm;
     use core::sync::atomic::{AtomicU8, Ordering};
-    use syslib::{Errno, Native};
+    use syslib::{signal, Errno, Native};
 
     pub use syslib::abi::*;
 
@@ -105,6 +105,13 @@ mod k42 {
 
     /// 0: not asked yet, 1: no RDRAND, 2: RDRAND.
     static RDRAND: AtomicU8 = AtomicU8::new(0);
+
+    /// This dispatcher's page (from the save area of the last entry).
+    pub static PAGE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+    /// An FXSAVE area.
+    #[repr(C, align(16))]
+    struct Fxsave([u8; 512]);
 
     /// The kernel, as the library's `Native`.
     pub struct Kernel;
@@ -224,6 +231,65 @@ mod k42 {
             result(r).map(|()| r as u32)
         }
 
+        fn signal_send(&mut self, pid: i64, sig: u32, code: i32, value: u64) -> Result<(), Errno> {
+            let a = [pid as u64, u64::from(sig), code as i64 as u64, value, 0, 0];
+            result(call6(signal::nr::SIGNAL_SEND, a))
+        }
+
+        fn signal_take(&mut self, out: &mut [[u64; 4]]) -> Result<usize, Errno> {
+            let r = call3(
+                signal::nr::SIGNAL_TAKE,
+                out.as_mut_ptr() as u64,
+                out.len() as u64,
+                0,
+            );
+            result(r).map(|()| r as usize)
+        }
+
+        fn soft_take(&mut self, bits: u64) -> u64 {
+            let page = PAGE.load(Ordering::Relaxed);
+            if page == 0 {
+                return 0;
+            }
+            // SAFETY: the dispatcher page (set at each entry from the save
+            // area the kernel passed) is mapped in every process; its
+            // first word is the soft-interrupt bits, which the kernel
+            // sets and the user clears.
+            let word = unsafe { core::sync::atomic::AtomicU64::from_ptr(page as *mut u64) };
+            word.fetch_and(!bits, Ordering::AcqRel) & bits
+        }
+
+        fn timer(&mut self, at: u64) {
+            let (kind, t) = if at == 0 { (2, 0) } else { (0, at) };
+            call3(signal::nr::TIMER, kind, t, 0);
+        }
+
+        fn process_group(&mut self, op: u64, pid: i64, pgid: i64) -> Result<u64, Errno> {
+            let r = call3(signal::nr::PROCESS_GROUP, op, pid as u64, pgid as u64);
+            result(r).map(|()| r as u64)
+        }
+
+        fn fpu_save(&mut self, addr: u64) {
+            // SAFETY: the library checked the 512 bytes at `addr` (16-byte
+            // aligned) writable. The library itself uses no FPU or SSE
+            // registers, so they still hold the program's. The handler
+            // then starts with a clean x87 and the default MXCSR.
+            unsafe {
+                asm!("fxsave64 [{a}]", "fninit", "push 0x1f80", "ldmxcsr [rsp]", "add rsp, 8",
+                     a = in(reg) addr)
+            };
+        }
+
+        fn fpu_restore(&mut self, addr: u64) {
+            let mut area = Fxsave([0; 512]);
+            self.read(addr, &mut area.0);
+            // Reserved MXCSR bits would fault FXRSTOR: cleared.
+            let mxcsr = u32::from_le_bytes([area.0[24], area.0[25], area.0[26], area.0[27]]);
+            area.0[24..28].copy_from_slice(&(mxcsr & 0xffbf).to_le_bytes());
+            // SAFETY: FXRSTOR64 reads the 16-aligned 512-byte copy.
+            unsafe { asm!("fxrstor64 [{a}]", a = in(reg) area.0.as_ptr(), options(nostack)) };
+        }
+
         fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
             let r = call3(CONSOLE_READ, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
             result(r).map(|()| r as usize)
@@ -325,13 +391,23 @@ mod entry {
         inherit = sym INHERIT,
     );
 
-    // A reflected system call: rdi = the save area (the program's frame),
-    // rsp = below the program's red zone. The kernel saved everything.
+    /// The stack the library's entries run on (not the program's: a
+    /// signal frame goes there, below the interrupted stack pointer, as
+    /// on Linux, where the kernel has a stack of its own). One is enough:
+    /// the entries do not nest (the dispatcher is disabled while the
+    /// library runs).
+    #[repr(C, align(16))]
+    struct Stack([u8; STACK_BYTES]);
+    const STACK_BYTES: usize = 256 * 1024;
+    static mut STACK: Stack = Stack([0; STACK_BYTES]);
+
+    // A reflected system call: rdi = the save area (the program's frame).
+    // The kernel saved everything.
     global_asm!(
         ".global k42_syslib_syscall_entry",
         "k42_syslib_syscall_entry:",
         "cld",
-        "and rsp, -16",
+        "lea rsp, [rip + {stack} + {size}]",
         "call {reflect}",
         "mov rdi, rax",
         "mov eax, {resume}",
@@ -339,10 +415,45 @@ mod entry {
         "ud2",
         reflect = sym reflect,
         resume = const k42::RESUME,
+        stack = sym STACK,
+        size = const STACK_BYTES,
+    );
+
+    // A soft interrupt reached the program in user mode (the kernel's
+    // upcall): rdi = the save area (the program's frame), rsi = the bits.
+    // A trap (exception) of the program: rdi = the save area, rsi = the
+    // vector, rdx = the error code, rcx = CR2. Both run disabled and end
+    // with `resume`, as the reflection entry.
+    global_asm!(
+        ".global k42_syslib_interrupt_entry",
+        "k42_syslib_interrupt_entry:",
+        "cld",
+        "lea rsp, [rip + {stack} + {size}]",
+        "call {interrupt}",
+        "mov rdi, rax",
+        "mov eax, {resume}",
+        "syscall",
+        "ud2",
+        ".global k42_syslib_trap_entry",
+        "k42_syslib_trap_entry:",
+        "cld",
+        "lea rsp, [rip + {stack} + {size}]",
+        "call {trap}",
+        "mov rdi, rax",
+        "mov eax, {resume}",
+        "syscall",
+        "ud2",
+        interrupt = sym interrupt,
+        trap = sym trap,
+        resume = const k42::RESUME,
+        stack = sym STACK,
+        size = const STACK_BYTES,
     );
 
     extern "C" {
         fn k42_syslib_syscall_entry();
+        fn k42_syslib_interrupt_entry();
+        fn k42_syslib_trap_entry();
     }
 
     extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64, names: u64) -> ! {
@@ -369,6 +480,19 @@ mod entry {
             k42_syslib_syscall_entry as *const () as u64,
             0,
         );
+        // Signals: soft interrupts while the program runs, its exceptions.
+        let r =
+            r | k42::call3(
+                k42::SET_ENTRY_POINT,
+                syslib::signal::nr::INTERRUPT_ENTRY,
+                k42_syslib_interrupt_entry as *const () as u64,
+                0,
+            ) | k42::call3(
+                k42::SET_ENTRY_POINT,
+                syslib::signal::nr::TRAP_ENTRY,
+                k42_syslib_trap_entry as *const () as u64,
+                0,
+            );
         if r != 0 {
             let msg = b"[k42-syslib] the kernel refused the system-call entry point\n";
             k42::call3(k42::CONSOLE_WRITE, msg.as_ptr() as u64, msg.len() as u64, 0);
@@ -468,15 +592,61 @@ mod entry {
             f[frame::RAX] = syslib::Errno::EAGAIN.to_return();
             return save;
         }
-        let (nr, args) = frame::call(f);
+        k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
         // SAFETY: initialised by `start` before the entry was registered;
         // `BUSY` makes this the only reference.
         let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
-        let outcome = lib.handle(nr, args);
+        let end = lib.handle_frame(f);
         BUSY.store(false, Ordering::Release);
-        match outcome {
-            Outcome::Return(v) => f[frame::RAX] = v,
-            Outcome::Exit(status) => k42::exit(u64::from(status)),
+        if let Some(status) = end {
+            k42::exit(u64::from(status));
+        }
+        save
+    }
+
+    extern "C" fn interrupt(
+        save: *mut [u64; frame::WORDS],
+        _bits: u64,
+    ) -> *mut [u64; frame::WORDS] {
+        // SAFETY: as in `reflect`.
+        let f = unsafe { &mut *save };
+        if BUSY.swap(true, Ordering::Acquire) {
+            // In the library's direct-branch path: the signals wait in the
+            // page and the kernel for the next call.
+            return save;
+        }
+        k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
+        // SAFETY: as in `reflect`.
+        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
+        let end = lib.interrupt(f);
+        BUSY.store(false, Ordering::Release);
+        if let Some(status) = end {
+            k42::exit(u64::from(status));
+        }
+        save
+    }
+
+    extern "C" fn trap(
+        save: *mut [u64; frame::WORDS],
+        vector: u64,
+        error: u64,
+        cr2: u64,
+    ) -> *mut [u64; frame::WORDS] {
+        // SAFETY: as in `reflect`.
+        let f = unsafe { &mut *save };
+        if BUSY.swap(true, Ordering::Acquire) {
+            // A fault in the library itself (its direct-branch path).
+            let msg = b"[k42-syslib] an exception inside the library: killed\n";
+            k42::call3(k42::KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
+            k42::exit(128 + 11);
+        }
+        k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
+        // SAFETY: as in `reflect`.
+        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
+        let end = lib.trap(f, vector, error, cr2);
+        BUSY.store(false, Ordering::Release);
+        if let Some(status) = end {
+            k42::exit(u64::from(status));
         }
         save
     }

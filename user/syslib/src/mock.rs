@@ -67,6 +67,12 @@ pub struct MockNative {
     pub names: u64,
     /// How many sleepers `futex_wake` finds.
     pub futex_sleepers: u32,
+    /// Signals sent and queued, soft bits, the timer.
+    pub sig: MockSignals,
+    /// Where `fpu_save` saved (it writes 0x5a bytes).
+    pub fpu_saves: Vec<u64>,
+    /// Where `fpu_restore` loaded from.
+    pub fpu_restores: Vec<u64>,
     /// What the console's keyboard will type.
     pub typed: std::collections::VecDeque<u8>,
     /// Whether more may be typed once `typed` is empty (else the console
@@ -126,6 +132,9 @@ impl MockNative {
             servers: Vec::new(),
             names: 0,
             futex_sleepers: 0,
+            sig: MockSignals::default(),
+            fpu_saves: Vec::new(),
+            fpu_restores: Vec::new(),
             typed: std::collections::VecDeque::new(),
             keyboard: false,
             slept: 0,
@@ -454,6 +463,65 @@ impl Native for MockNative {
         self.ops.push(Op::FutexWake(addr, n));
         Ok(n.min(self.futex_sleepers))
     }
+
+    /// Signals to this process (pid [`CALLER`], or its group 0) are
+    /// queued as the kernel would; any other pid is `ESRCH`.
+    fn signal_send(&mut self, pid: i64, sig: u32, code: i32, value: u64) -> Result<(), Errno> {
+        self.sig.sent.push((pid, sig, code, value));
+        if pid != i64::from(CALLER) && pid != 0 {
+            return Err(Errno::ESRCH);
+        }
+        if sig != 0 {
+            let who = u64::from(CALLER) | (u64::from(code as u32) << 32);
+            self.sig.queued.push_back([u64::from(sig), who, value, 0]);
+            self.sig.soft |= crate::signal::SOFT_SIGNAL;
+        }
+        Ok(())
+    }
+
+    fn signal_take(&mut self, out: &mut [[u64; 4]]) -> Result<usize, Errno> {
+        let mut n = 0;
+        while n < out.len() {
+            let Some(q) = self.sig.queued.pop_front() else {
+                break;
+            };
+            out[n] = q;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn soft_take(&mut self, bits: u64) -> u64 {
+        let got = self.sig.soft & bits;
+        self.sig.soft &= !bits;
+        got
+    }
+
+    fn timer(&mut self, at: u64) {
+        self.sig.timer = at;
+    }
+
+    fn fpu_save(&mut self, addr: u64) {
+        self.write(addr, &[0x5a; crate::signal::FPU_BYTES as usize]);
+        self.fpu_saves.push(addr);
+    }
+
+    fn fpu_restore(&mut self, addr: u64) {
+        self.fpu_restores.push(addr);
+    }
+}
+
+/// The mock kernel's side of signals.
+#[derive(Default)]
+pub struct MockSignals {
+    /// Every `signal_send` (pid, sig, code, value).
+    pub sent: Vec<(i64, u32, i32, u64)>,
+    /// Queued for this process, as `signal_take` returns them.
+    pub queued: std::collections::VecDeque<[u64; 4]>,
+    /// The dispatcher page's soft-interrupt bits.
+    pub soft: u64,
+    /// The dispatcher timer's deadline (0: none).
+    pub timer: u64,
 }
 
 /// Test helpers.

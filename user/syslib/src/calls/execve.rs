@@ -65,6 +65,11 @@ pub mod tag {
     /// server's description (u64, 0 for the library's own files) and a
     /// directory's path (length u32, then the bytes).
     pub const FDS: u16 = 6;
+    /// Signals (`crate::signal`): the alarm (its deadline on the kernel
+    /// clock and its period, u64 each), then each pending signal taken
+    /// from the kernel already (number, `pid | code << 32`, value: u64
+    /// each).
+    pub const SIGNALS: u16 = 7;
 }
 
 /// Descriptor kinds in [`tag::FDS`]. `/proc` files are not inherited
@@ -168,6 +173,7 @@ impl State {
             .filter(|(_, a)| a.handler == SIG_IGN)
             .fold(0u64, |m, (i, _)| m | 1 << i);
         w.record(tag::IGNORED, &ignored.to_le_bytes());
+        w.record(tag::SIGNALS, &crate::signal::exec_record(&self.sig));
         let mut limits = [0u8; 16 * linux_raw_sys::general::RLIM_NLIMITS as usize];
         for (l, b) in self.rlimits.iter().zip(limits.chunks_exact_mut(16)) {
             b[..8].copy_from_slice(&l.cur.to_le_bytes());
@@ -218,6 +224,7 @@ impl State {
                 tag::CWD => p.first() == Some(&b'/') && core::str::from_utf8(p).is_ok(),
                 tag::UMASK => p.len() == 4,
                 tag::FDS => fd_entries(p).is_some(),
+                tag::SIGNALS => p.len() >= 16 && (p.len() - 16) % 24 == 0,
                 _ => true,
             };
             if !ok {
@@ -229,6 +236,7 @@ impl State {
         for (t, p) in records {
             match t {
                 tag::BLOCKED => self.blocked = word(p) & !super::UNBLOCKABLE,
+                tag::SIGNALS => crate::signal::inherit_record(self, p),
                 tag::IGNORED => {
                     let ignored = word(p) & !super::UNBLOCKABLE;
                     for (i, a) in self.actions.iter_mut().enumerate() {

@@ -20,6 +20,12 @@ pub fn call(ctx: &mut Ctx<'_>, _: [u64; 6]) -> SysResult {
         }
     }
     let r = ctx.native.fork_process().map(u64::from);
+    if r == Ok(0) {
+        // The child: its own id; no pending signals or alarm (Linux's
+        // rules, `signal::forked`).
+        ctx.st.pid = ctx.native.process_id().unwrap_or(ctx.st.pid);
+        crate::signal::forked(ctx.st);
+    }
     if r.is_err() {
         for f in held {
             fs::release(ctx, f);

@@ -1,11 +1,12 @@
-//! `getppid()`: the parent's id: 0, the kernel started this process (as
-//! Linux answers for init), until there is `fork`.
+//! `getppid()`: the parent's id, as the kernel knows it (it follows
+//! re-parenting when a parent ends first, `process_group` op 4); 0 for a
+//! process the kernel started (as Linux answers for init).
 
 use crate::{Ctx, SysResult};
 
 /// The handler.
-pub fn call(_: &mut Ctx<'_>, _: [u64; 6]) -> SysResult {
-    Ok(0)
+pub fn call(ctx: &mut Ctx<'_>, _: [u64; 6]) -> SysResult {
+    Ok(ctx.native.process_group(4, 0, 0).unwrap_or(0))
 }
 
 #[cfg(test)]

@@ -4,7 +4,14 @@
 //! the kernel reports a fault as 128 + signal), and returns its id.
 //! `WNOHANG` returns 0 while children run; `rusage` is zeroed. Process
 //! groups (`pid` < -1) are not distinguished yet.
+//!
+//! While it waits, a signal to act on interrupts it (`EINTR`, or a
+//! restart after a handler with `SA_RESTART`: `signal::ERESTARTSYS`).
+//! With `SIGCHLD` set to `SIG_IGN`, ended children are not kept for the
+//! parent (Linux reaps them itself): they are collected and forgotten
+//! here, and the call waits on until `ECHILD`.
 
+use crate::signal::{self, sig::SIGCHLD, ERESTARTSYS};
 use crate::{Ctx, Errno, SysResult};
 
 const WNOHANG: u64 = 1;
@@ -15,8 +22,9 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let want = if pid > 0 { pid as u32 } else { 0 };
     loop {
         match ctx.native.wait_child(want) {
+            Ok(_) if ctx.st.actions[SIGCHLD as usize - 1].handler == 1 => continue,
             Ok((child, status)) => {
-                let encoded: u32 = if (129..=159).contains(&status) {
+                let encoded: u32 = if (129..=192).contains(&status) {
                     (status - 128) as u32
                 } else {
                     ((status & 0xff) as u32) << 8
@@ -33,7 +41,9 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
                 if options & WNOHANG != 0 {
                     return Ok(0);
                 }
-                ctx.native.block();
+                if signal::wait(ctx) {
+                    return Err(ERESTARTSYS);
+                }
             }
             Err(e) => return Err(e),
         }
