@@ -30,6 +30,14 @@ fn run(name: &str, args: &[&str]) -> Option<(u64, String)> {
     Some((status, out))
 }
 
+/// Passes a program's `kbench:` lines on to the console (its output was
+/// captured, not printed).
+fn pass_on_kbench(out: &str) {
+    for line in out.lines().filter(|l| l.starts_with("kbench:")) {
+        crate::println!("{line}");
+    }
+}
+
 /// [`run`] with a fresh set of system services, so the program has an
 /// empty file system.
 fn run_with_files(name: &str, args: &[&str]) -> Option<(u64, String)> {
@@ -146,6 +154,7 @@ ktest::ktest! {
         let base = usage();
         let Some((status, out)) = run("linux-exec", &["bench", "20"]) else { return };
         assert_eq!(status, 0, "{out}");
+        pass_on_kbench(&out);
         for what in ["cycles/exec=", "cycles/spawn="] {
             let line = out.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {out}"));
             let cycles: u64 = line.rsplit('=').next().and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -296,6 +305,7 @@ ktest::kbench! {
     fn linux_exec_cost() {
         if let Some((status, out)) = run("linux-exec", &["bench", "200"]) {
             assert_eq!(status, 0, "{out}");
+            pass_on_kbench(&out);
         }
     }
 
@@ -304,6 +314,7 @@ ktest::kbench! {
     fn linux_reflection_cost() {
         if let Some((status, out)) = run("linux-reflect-bench", &[]) {
             assert_eq!(status, 0, "{out}");
+            pass_on_kbench(&out);
         }
     }
 }
