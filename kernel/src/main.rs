@@ -265,6 +265,10 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     arch::usermode::init_cpu();
     let hz = apic::calibrate();
     time::set_tsc_hz(hz);
+    match arch::rtc::read_unix() {
+        Some(t) => time::set_epoch(t),
+        None => log::warn!("no real-time clock: CLOCK_REALTIME starts at 1970"),
+    }
     log::info!(
         "clock: TSC {}.{:03} MHz{}, tick {} Hz",
         hz / 1_000_000,

@@ -167,6 +167,11 @@ pub struct Args<'a> {
 /// such number; C libraries skip types they do not know.
 pub const AT_K42_EXE: u64 = 0x4b42;
 
+/// An auxiliary-vector entry of K42-rs: Unix time in nanoseconds at boot,
+/// the zero of the kernel's clock (`time::epoch_ns`), for the system
+/// library's `CLOCK_REALTIME`.
+pub const AT_K42_EPOCH: u64 = 0x4b43;
+
 impl<'a> Args<'a> {
     /// `argv` with [`DEFAULT_ENV`] and nothing inherited.
     pub fn new(argv: &'a [&'a [u8]]) -> Self {
@@ -227,10 +232,10 @@ fn setup_rest(
         }
         Ok(top)
     };
-    let extra = match args.exe {
-        Some(exe) => Some((AT_K42_EXE, put(exe, true)?)),
-        None => None,
-    };
+    let mut extra = alloc::vec![(AT_K42_EPOCH, crate::time::epoch_ns())];
+    if let Some(exe) = args.exe {
+        extra.push((AT_K42_EXE, put(exe, true)?));
+    }
     let inherit = if args.inherit.is_empty() {
         0
     } else {
@@ -242,7 +247,7 @@ fn setup_rest(
         envp: args.envp,
         random: seed(),
         execfn: args.execfn.or(args.argv.first().copied()),
-        extra: extra.as_slice(),
+        extra: &extra,
         ..Default::default()
     };
     let mut size = 4096;

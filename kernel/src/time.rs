@@ -10,6 +10,21 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static TSC_BOOT: AtomicU64 = AtomicU64::new(0);
+/// Unix time in nanoseconds at boot (clock 0); 0 if unknown.
+static EPOCH_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Ties the clock to the wall clock: `unix_secs` (from the RTC) is now.
+pub fn set_epoch(unix_secs: u64) {
+    let epoch = (unix_secs * 1_000_000_000).saturating_sub(now_ns());
+    EPOCH_NS.store(epoch, Ordering::Relaxed);
+}
+
+/// Unix time in nanoseconds at boot, the clock's zero (0: no wall clock).
+/// Linux programs get it in their auxiliary vector
+/// (`process::AT_K42_EPOCH`) for `CLOCK_REALTIME`.
+pub fn epoch_ns() -> u64 {
+    EPOCH_NS.load(Ordering::Relaxed)
+}
 
 /// Records the boot TSC; call first thing.
 pub fn mark_boot() {

@@ -59,6 +59,9 @@ pub const SAVE_OFFSET: u64 = 0x800;
 /// executable's absolute path (a script's interpreter), for
 /// `/proc/self/exe` (`process::AT_K42_EXE` in the kernel).
 pub const AT_K42_EXE: u32 = 0x4b42;
+/// Auxiliary-vector entry of K42-rs: Unix time in nanoseconds at boot
+/// (`process::AT_K42_EPOCH` in the kernel).
+pub const AT_K42_EPOCH: u32 = 0x4b43;
 
 /// The direct-branch vector (paper §10): a read-only page the library
 /// maps at this fixed address, inside its own window, so a program built

@@ -402,6 +402,9 @@ pub struct State {
     /// `set_robust_list`'s head (walked at thread exit, once there are
     /// threads).
     pub robust_list: u64,
+    /// Unix time in nanoseconds at the kernel clock's zero (aux entry
+    /// `AT_K42_EPOCH`; 0: no wall clock), for `CLOCK_REALTIME`.
+    pub epoch_ns: u64,
     /// Typed input of the console not read yet.
     pub tty: tty::Input,
     /// Pending signals, the alternate stack, the alarm (`signal`).
@@ -526,6 +529,7 @@ impl<N: Native> Syslib<N> {
         p += 8;
         let (mut phdr, mut phnum, mut random, mut execfn) = (0, 0, 0, 0);
         let mut exe_path = 0;
+        let mut epoch_ns = 0;
         for _ in 0..64 {
             let (key, value) = (peek(&native, p), peek(&native, p + 8));
             match key as u32 {
@@ -535,6 +539,7 @@ impl<N: Native> Syslib<N> {
                 linux_raw_sys::auxvec::AT_RANDOM => random = value,
                 linux_raw_sys::auxvec::AT_EXECFN => execfn = value,
                 abi::AT_K42_EXE => exe_path = value,
+                abi::AT_K42_EPOCH => epoch_ns = value,
                 _ => {}
             }
             p += 16;
@@ -595,6 +600,7 @@ impl<N: Native> Syslib<N> {
             names: start.names,
             fs_server: None,
             robust_list: 0,
+            epoch_ns,
             tty: tty::Input::default(),
             sig: signal::Signals::default(),
         };

@@ -80,6 +80,8 @@ syscall_table! {
     __NR_arch_prctl      => arch_prctl;
     __NR_set_tid_address => set_tid_address;
     __NR_clock_gettime   => clock_gettime;
+    __NR_clock_getres    => clock_getres;
+    __NR_clock_settime   => clock_settime;
     __NR_gettimeofday    => gettimeofday;
     __NR_prlimit64       => prlimit64;
     __NR_getrandom       => getrandom;

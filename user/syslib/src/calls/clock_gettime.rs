@@ -2,10 +2,11 @@
 //! nanoseconds since boot from the TSC it calibrated at boot). On a kernel
 //! without that call the library scales the TSC itself, by the frequency
 //! the processor reports (CPUID leaves 0x15 and 0x16, see `main.rs`) or
-//! else [`NOMINAL_HZ`]. There is no wall clock (no RTC driver): `REALTIME`
-//! is the time since boot, counted from the Unix epoch. The CPU-time
-//! clocks are elapsed time too (one thread per process so far). Unknown
-//! clocks are `EINVAL`.
+//! else [`NOMINAL_HZ`]. The `REALTIME` clocks add the Unix time of the
+//! clock's zero, which the kernel read from the RTC at boot and hands every
+//! Linux program (aux entry `AT_K42_EPOCH`). The CPU-time clocks are
+//! elapsed time too (one thread per process so far). Unknown clocks are
+//! `EINVAL`.
 
 use crate::{Ctx, Errno, Native, SysResult};
 use linux_raw_sys::general as g;
@@ -47,27 +48,38 @@ pub fn now(ctx: &Ctx<'_>) -> u64 {
     ctx.st.clock.now_ns(ctx.native)
 }
 
+/// The wall-clock time, in nanoseconds since the Unix epoch.
+pub fn realtime(ctx: &Ctx<'_>) -> u64 {
+    ctx.st.epoch_ns.saturating_add(now(ctx))
+}
+
+/// Whether `clock` is one the library knows (`EINVAL` otherwise), and
+/// whether it is a wall clock.
+pub fn check(clock: u64) -> Result<bool, Errno> {
+    match clock as i32 {
+        c if c < 0 => Err(Errno::EINVAL),
+        c => match c as u32 {
+            g::CLOCK_REALTIME
+            | g::CLOCK_REALTIME_COARSE
+            | g::CLOCK_REALTIME_ALARM
+            | g::CLOCK_TAI => Ok(true),
+            g::CLOCK_MONOTONIC
+            | g::CLOCK_PROCESS_CPUTIME_ID
+            | g::CLOCK_THREAD_CPUTIME_ID
+            | g::CLOCK_MONOTONIC_RAW
+            | g::CLOCK_MONOTONIC_COARSE
+            | g::CLOCK_BOOTTIME
+            | g::CLOCK_BOOTTIME_ALARM => Ok(false),
+            _ => Err(Errno::EINVAL),
+        },
+    }
+}
+
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    let (clock, tp) = (a[0] as i32, a[1]);
-    if clock < 0 {
-        return Err(Errno::EINVAL);
-    }
-    match clock as u32 {
-        g::CLOCK_REALTIME
-        | g::CLOCK_MONOTONIC
-        | g::CLOCK_PROCESS_CPUTIME_ID
-        | g::CLOCK_THREAD_CPUTIME_ID
-        | g::CLOCK_MONOTONIC_RAW
-        | g::CLOCK_REALTIME_COARSE
-        | g::CLOCK_MONOTONIC_COARSE
-        | g::CLOCK_BOOTTIME
-        | g::CLOCK_REALTIME_ALARM
-        | g::CLOCK_BOOTTIME_ALARM
-        | g::CLOCK_TAI => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    let ns = now(ctx);
+    let tp = a[1];
+    let wall = check(a[0])?;
+    let ns = if wall { realtime(ctx) } else { now(ctx) };
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
     b[8..].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());

@@ -9,7 +9,7 @@ use crate::{Ctx, SysResult};
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let (tv, tz) = (a[0], a[1]);
     if tv != 0 {
-        let ns = clock_gettime::now(ctx);
+        let ns = clock_gettime::realtime(ctx);
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
         b[8..].copy_from_slice(&(ns % 1_000_000_000 / 1000).to_le_bytes());
