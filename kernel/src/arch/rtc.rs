@@ -80,8 +80,7 @@ fn to_unix(f: Fields, status_b: u8) -> Option<u64> {
         _ => 20,
     };
     let year = century * 100 + u32::from(dec(f[5]));
-    if sec > 59 || min > 59 || hour > 23 || !(1..=31).contains(&day) || !(1..=12).contains(&month)
-    {
+    if sec > 59 || min > 59 || hour > 23 || !(1..=31).contains(&day) || !(1..=12).contains(&month) {
         return None;
     }
     let days = days_from_civil(i64::from(year), u32::from(month), u32::from(day));
