@@ -154,8 +154,8 @@ impl Process {
 
 static PROCESSES: IrqMutex<BTreeMap<u32, Arc<Process>>> = IrqMutex::new(BTreeMap::new());
 /// Ended processes whose parent has not collected them: pid → (parent,
-/// status).
-static ZOMBIES: IrqMutex<BTreeMap<u32, (u32, u64)>> = IrqMutex::new(BTreeMap::new());
+/// status, process group).
+static ZOMBIES: IrqMutex<BTreeMap<u32, (u32, u64, u32)>> = IrqMutex::new(BTreeMap::new());
 
 /// Soft-interrupt bit: a child process ended.
 pub const SOFT_CHILD: u64 = 4;
@@ -169,23 +169,29 @@ pub enum WaitError {
     Running,
 }
 
-/// Collects an ended child of `parent` (`pid` 0: any): its pid and
-/// status.
-pub fn wait_child(parent: u32, pid: u32) -> Result<(u32, u64), WaitError> {
+/// Collects an ended child of `parent` (`want` 0: any, > 0: that pid,
+/// < 0: any in process group `-want`): its pid and status.
+pub fn wait_child(parent: u32, want: i64) -> Result<(u32, u64), WaitError> {
     // Lock order: processes, then zombies (as `finish`, which moves an
     // ending child from one to the other under both).
     let procs = PROCESSES.lock();
     let mut z = ZOMBIES.lock();
+    let wanted = |pid: u32, pgid: u32| match want {
+        0 => true,
+        w if w > 0 => i64::from(pid) == w,
+        w => i64::from(pgid) == -w,
+    };
     let found = z
         .iter()
-        .find(|(c, (p, _))| *p == parent && (pid == 0 || **c == pid))
-        .map(|(c, (_, s))| (*c, *s));
+        .find(|(c, (p, _, g))| *p == parent && wanted(**c, *g))
+        .map(|(c, (_, s, _))| (*c, *s));
     if let Some((c, s)) = found {
         z.remove(&c);
         return Ok((c, s));
     }
     let live = procs.values().any(|p| {
-        p.parent.load(Ordering::Relaxed) == u64::from(parent) && (pid == 0 || p.pid == pid)
+        p.parent.load(Ordering::Relaxed) == u64::from(parent)
+            && wanted(p.pid, p.pgid.load(Ordering::Relaxed))
     });
     if live {
         Err(WaitError::Running)
@@ -483,10 +489,10 @@ fn finish(d: &Dispatcher, status: u64) {
             }
             let mut z = ZOMBIES.lock();
             // Its own ended children will never be collected now.
-            z.retain(|_, (pp, _)| *pp != p.pid);
+            z.retain(|_, (pp, _, _)| *pp != p.pid);
             let lives = parent != 0 && procs.contains_key(&parent);
             if lives {
-                z.insert(p.pid, (parent, status));
+                z.insert(p.pid, (parent, status, p.pgid.load(Ordering::Relaxed)));
             }
             lives
         };

@@ -188,7 +188,8 @@ pub trait Native {
     fn fork_process(&mut self) -> Result<u32, Errno> {
         Err(Errno::ENOSYS)
     }
-    /// `wait_child(pid)` (0: any): an ended child's id and status, EAGAIN
+    /// `wait_child(pid)` (0: any; as an `i32`, negative: any in process
+    /// group `-pid`): an ended child's id and status, EAGAIN
     /// while children run, ECHILD if there is none.
     fn wait_child(&mut self, pid: u32) -> Result<(u32, u64), Errno> {
         let _ = pid;

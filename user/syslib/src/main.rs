@@ -175,7 +175,8 @@ mod k42 {
         }
 
         fn wait_child(&mut self, pid: u32) -> Result<(u32, u64), Errno> {
-            let r = call3(WAIT_CHILD, u64::from(pid), 0, 0);
+            // Sign-extended: a negative pid is a process group.
+            let r = call3(WAIT_CHILD, pid as i32 as i64 as u64, 0, 0);
             result(r).map(|()| (r as u32, (r as u64) >> 32))
         }
 

@@ -61,6 +61,7 @@ syscall_table! {
     __NR_getpgrp         => getpgrp;
     __NR_setsid          => setsid;
     __NR_getsid          => getsid;
+    __NR_waitid          => waitid;
     __NR_getpid          => getpid;
     __NR_getppid         => getppid;
     __NR_gettid          => gettid;

@@ -113,6 +113,7 @@ pub mod unlinkat;
 pub mod utimensat;
 pub mod vfork;
 pub mod wait4;
+pub mod waitid;
 pub mod write;
 pub mod writev;
 

@@ -18,7 +18,9 @@ pub fn timespec(ctx: &Ctx<'_>, at: u64) -> Result<u64, Errno> {
 }
 
 /// Sleeps until `deadline` on the library's clock; `EINTR` (the time
-/// left) if a soft interrupt came first.
+/// left) if a signal to act on came first (other soft interrupts, such as
+/// an ignored signal or a child's end, do not end the sleep:
+/// `signal::interrupted`).
 pub fn sleep_until(ctx: &mut Ctx<'_>, deadline: u64) -> Result<(), (Errno, u64)> {
     loop {
         let t = now(ctx);
@@ -27,6 +29,7 @@ pub fn sleep_until(ctx: &mut Ctx<'_>, deadline: u64) -> Result<(), (Errno, u64)>
         }
         match ctx.native.sleep_ns(deadline - t) {
             Ok(()) => {}
+            Err(e) if e.0 == linux_raw_sys::errno::EINTR && !crate::signal::interrupted(ctx) => {}
             Err(e) => return Err((e, deadline.saturating_sub(now(ctx)))),
         }
     }

@@ -2,8 +2,9 @@
 //! (`pid` > 0: that child; -1 or 0: any), stores its status in Linux's
 //! encoding (`code << 8` for an exit, the signal number for a fault:
 //! the kernel reports a fault as 128 + signal), and returns its id.
-//! `WNOHANG` returns 0 while children run; `rusage` is zeroed. Process
-//! groups (`pid` < -1) are not distinguished yet.
+//! `WNOHANG` returns 0 while children run; `rusage` is zeroed. `pid` 0
+//! waits for a child in the caller's process group, `pid` < -1 for one in
+//! group `-pid` (the kernel keeps the groups).
 //!
 //! While it waits, a signal to act on interrupts it (`EINTR`, or a
 //! restart after a handler with `SA_RESTART`: `signal::ERESTARTSYS`).
@@ -19,7 +20,15 @@ const WNOHANG: u64 = 1;
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let (pid, wstatus, options, rusage) = (a[0] as i32, a[1], a[2], a[3]);
-    let want = if pid > 0 { pid as u32 } else { 0 };
+    // The kernel's choice: a pid, 0 (any), or a process group (negative).
+    let want = match pid {
+        -1 => 0,
+        0 => match ctx.native.process_group(0, 0, 0) {
+            Ok(g) => (g as i32).wrapping_neg() as u32,
+            Err(_) => 0,
+        },
+        p => p as u32,
+    };
     loop {
         match ctx.native.wait_child(want) {
             Ok(_) if ctx.st.actions[SIGCHLD as usize - 1].handler == 1 => continue,
