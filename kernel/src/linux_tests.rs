@@ -338,3 +338,48 @@ ktest::ktest! {
         assert_eq!(crate::mm::user::usage_back_to(base), base);
     }
 }
+
+ktest::ktest! {
+    /// Busybox's shell on the file server: the boot image's files are
+    /// ramfs's (`ls` of `/bin`, `cat` of a boot file), a command runs by
+    /// exec of a boot file (its index to the kernel, not its bytes), an
+    /// error status comes back to the shell.
+    fn linux_busybox_shell() {
+        let base = crate::mm::user::usage();
+        let script = "echo hi; cd /bin && ls -1; cat /etc/passwd; /bin/true && echo true ran; \
+                      ls /no/such; echo status=$?";
+        let Some((status, out)) = run_with_files("busybox", &["sh", "-c", script]) else {
+            return;
+        };
+        assert!(out.starts_with("hi\n"), "{out}");
+        for name in ["busybox", "sh", "ls", "native-tests", "k42-syslib"] {
+            let listed = out.lines().any(|l| l == name);
+            assert_eq!(listed, name != "k42-syslib", "{name} in /bin: {out}");
+        }
+        assert!(out.lines().count() > 100, "the applet links: {out}");
+        assert!(out.contains("\nroot:x:0:0:root:/root:/bin/sh\n"), "{out}");
+        assert!(out.contains("\ntrue ran\n"), "{out}");
+        assert!(out.ends_with("status=1\n"), "{out}");
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+}
+
+ktest::ktest! {
+    /// Pipes, FIFOs and poll/select (`tests/linux-hello/pipes.c`, the
+    /// same 44 checks pass on Linux): data both ways with a forked child,
+    /// end of file, EPIPE and SIGPIPE, a writer blocked on a full pipe
+    /// until the reader drains it (on the file server's doorbell),
+    /// O_NONBLOCK, poll and select timing out and woken by a child's
+    /// write, a FIFO whose opens wait for each other, and a three-stage
+    /// chain through execve.
+    fn linux_pipes() {
+        let base = crate::mm::user::usage();
+        let Some((status, out)) = run_with_files("linux-pipes", &[]) else { return };
+        assert!(!out.contains("FAILED"), "status {status}: {out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 44, "{out}");
+        assert!(out.ends_with("pipes: 0 failed\n"), "{out}");
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+}

@@ -1,6 +1,8 @@
 //! The kernel console: a small monitor on the serial port.
 //!
-//! Until user space exists, `cargo xtask run` lands here. Commands:
+//! `cargo xtask run` starts `/init` of the initramfs first (busybox's
+//! shell; [`run`]) and lands here when it ends, or at once with `monitor`
+//! on the kernel command line. Commands:
 //!
 //! ```text
 //! help       this list
@@ -181,6 +183,29 @@ fn run_program(args: &str, personality: crate::process::Personality) {
     }
 }
 
+/// `/init` of the initramfs as a Linux process on the console (a `#!`
+/// script through its interpreter, as exec runs it), until it ends; then
+/// the monitor. Nothing without an `/init`.
+fn run_init() {
+    let Some(Ok(Some(init))) = crate::process::initramfs().map(|a| cpio::find(a, "/init")) else {
+        return;
+    };
+    let interpreter = init.data.strip_prefix(b"#!").and_then(|line| {
+        let line = line.split(|&b| b == b'\n').next()?;
+        let line = core::str::from_utf8(line).ok()?.trim();
+        line.split_whitespace().next()
+    });
+    let path = interpreter.unwrap_or("/init");
+    let mut argv: alloc::vec::Vec<&[u8]> = alloc::vec![path.as_bytes()];
+    if interpreter.is_some() {
+        argv.push(b"/init");
+    }
+    match crate::process::start_and_wait(path, &argv, crate::process::Personality::Linux) {
+        Ok(status) => println!("/init ended with status {status}"),
+        Err(e) => println!("/init: {path}: {e}"),
+    }
+}
+
 fn poweroff() {
     println!("  powering off");
     power::power_off();
@@ -221,6 +246,9 @@ pub fn run() -> ! {
     };
     // Programs started from here may read what is typed.
     crate::syscall::console_read::open_input();
+    if !crate::cmdline().has("monitor") {
+        run_init();
+    }
     println!("K42-rs monitor. Type 'help' for commands.");
     print!("{PROMPT}");
     let mut line = String::new();

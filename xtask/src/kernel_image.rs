@@ -8,10 +8,11 @@
 //! `target/k42/kernel-{debug,release}.elf`; exception reports and panics
 //! then print backtraces with names.
 //!
-//! Beside it goes `initramfs.cpio`: the user programs (today the
-//! `native-tests` program the in-kernel user-mode tests run), built as
-//! static executables and packed with the `cpio` crate; every QEMU run
-//! passes it as `-initrd`.
+//! Beside it goes `initramfs.cpio`: the user programs (the servers, the
+//! system library, the native and Linux test programs), built as static
+//! executables, and Debian's static busybox with its applet links and an
+//! `/init` that starts its shell, packed with the `cpio` crate; every QEMU
+//! run passes it as `-initrd`.
 
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 use std::path::{Path, PathBuf};
@@ -144,6 +145,76 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
     Ok(())
 }
 
+/// What `cargo xtask run` starts: a banner, then busybox's shell. The
+/// kernel (booted without `ktest`, `difftest`, `kbench` or `monitor`)
+/// runs it as a Linux process on the console once the system services
+/// are up; the files are the file server's (ramfs imported this archive),
+/// so nothing is mounted. The shell runs without job control (`+m`): the
+/// console has no foreground process group. When the shell exits the
+/// kernel's monitor takes over.
+const INIT: &str = "#!/bin/sh
+# K42-rs /init (written by cargo xtask build)
+export PATH=/bin HOME=/root
+cd /
+echo
+echo 'K42-rs: busybox sh, files from the file server (ramfs); exit for the kernel monitor'
+exec /bin/sh +m
+";
+
+/// Debian's static busybox (`/bin/busybox`, package busybox-static, or
+/// `$K42_BUSYBOX`) as `/bin/busybox`, a link `/bin/<applet>` to it for
+/// each applet (the names our own programs have are kept), `/init`
+/// ([`INIT`]), `/tmp`, `/root`, `/etc/passwd` and `/etc/group`. Without a static
+/// busybox only a note: the kernel then boots into its monitor.
+fn add_busybox(archive: &mut cpio::Writer) -> Result<(), String> {
+    let path = std::env::var_os("K42_BUSYBOX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/bin/busybox"));
+    if !crate::prereq::is_static_elf(&path) {
+        eprintln!(
+            "note: no static busybox at {} (apt-get install busybox-static): no shell for cargo xtask run",
+            path.display()
+        );
+        return Ok(());
+    }
+    let err = |e: cpio::Error| format!("initramfs: {e}");
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    archive.file("bin/busybox", 0o755, &bytes).map_err(err)?;
+    let list = Command::new(&path)
+        .arg("--list")
+        .output()
+        .map_err(|e| format!("cannot run {} --list: {e}", path.display()))?;
+    let ours: Vec<&str> = USER_PROGRAMS
+        .iter()
+        .chain(LINUX_PROGRAMS)
+        .map(|(_, p)| *p)
+        .collect();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let applet = applet.trim();
+        let link = format!("bin/{applet}");
+        if applet.is_empty()
+            || applet.contains('/')
+            || applet == "busybox"
+            || ours.contains(&link.as_str())
+        {
+            continue;
+        }
+        archive.symlink(&link, "busybox").map_err(err)?;
+    }
+    for d in ["tmp", "root", "etc"] {
+        let mode = if d == "tmp" { 0o1777 } else { 0o755 };
+        archive.dir(d, mode).map_err(err)?;
+    }
+    archive
+        .file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")
+        .map_err(err)?;
+    archive
+        .file("etc/group", 0o644, b"root:x:0:\n")
+        .map_err(err)?;
+    archive.file("init", 0o755, INIT.as_bytes()).map_err(err)?;
+    Ok(())
+}
+
 /// The code generation of user programs: the small code model at
 /// ordinary addresses, not the kernel's flags from .cargo/config.toml
 /// (RUSTFLAGS replaces them).
@@ -213,6 +284,7 @@ fn build_initramfs(out_dir: &Path, release: bool) -> Result<PathBuf, String> {
             .map_err(|e| format!("initramfs: {path}: {e}"))?;
     }
     add_linux_programs(&mut archive, out_dir)?;
+    add_busybox(&mut archive)?;
     let out = out_dir.join(INITRAMFS);
     std::fs::write(&out, archive.finish()).map_err(|e| format!("{}: {e}", out.display()))?;
     crate::step(format!("initramfs: {}", out.display()));

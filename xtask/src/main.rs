@@ -193,7 +193,7 @@ fn run(mut args: RunArgs, gdb: bool) -> Result<(), String> {
         args.mem,
         qemu::version(),
         if interactive {
-            "; type 'help' at the k42> prompt, 'poweroff' to leave"
+            "; busybox sh, 'exit' for the k42> monitor ('help', 'poweroff')"
         } else {
             ""
         }

@@ -131,7 +131,7 @@ fn install_package(pkg: &str, why: &str) -> Result<(), String> {
 }
 
 /// Whether the ELF file at `path` is statically linked (no `PT_INTERP`).
-fn is_static_elf(path: &std::path::Path) -> bool {
+pub(crate) fn is_static_elf(path: &std::path::Path) -> bool {
     let Ok(b) = std::fs::read(path) else {
         return false;
     };

@@ -15,7 +15,10 @@
 //! in the caller (at most [`IMAGE_MAX`] bytes): the system library passes
 //! a file that lives in a file server, which the kernel cannot read, and
 //! checks its permissions itself; `path` then only names it (`AT_EXECFN`,
-//! a script's argument). The interpreter of a `#!` image comes from the
+//! a script's argument). A file the server still holds as the boot image
+//! has it comes as ([`IMAGE_BOOT`], its boot entry's index: `bootfs.rs`)
+//! instead, and is not copied at all (its `/proc/self/exe` is the entry's
+//! name in the archive). The interpreter of a `#!` image comes from the
 //! initramfs.
 //!
 //! Everything is copied out of the caller first; then the file is looked
@@ -74,6 +77,10 @@ pub const MAX_ARG_STRLEN: usize = 32 * 4096;
 pub const INHERIT_MAX: usize = 8192;
 /// Largest image passed in memory (`ENOMEM` beyond).
 pub const IMAGE_MAX: u64 = 64 << 20;
+/// `image`'s first word for a file of the boot image: the second is the
+/// entry's index (`bootfs.rs`), a file the file server still holds as the
+/// boot image has it (not copied through the server).
+pub const IMAGE_BOOT: u64 = u64::MAX;
 /// Symbolic links followed in one lookup.
 pub const MAX_SYMLINKS: usize = 8;
 /// Nested `#!` interpreters (Linux's `BINPRM_MAX_RECURSION`).
@@ -99,22 +106,34 @@ pub fn sys_exec(cx: &mut Context<'_>) -> SyscallResult {
     let envp = read_strings(envp, &mut budget)?;
     let mut blob = alloc::vec![0u8; inherit_len];
     copy_from_user(&mut blob, inherit)?;
-    let given = if image == 0 {
+    let mut bytes = Vec::new();
+    let mut boot_name = None;
+    let given: Option<&[u8]> = if image == 0 {
         None
     } else {
         let (at, len) = (read_u64(image)?, read_u64(image.wrapping_add(8))?);
-        if len > IMAGE_MAX {
-            return Err(Errno::Enomem);
+        if at == IMAGE_BOOT {
+            let (data, name) = super::bootfs::file(len).ok_or(Errno::Enoent)?;
+            // A script's program is its interpreter.
+            boot_name = Some(name).filter(|_| !data.starts_with(b"#!"));
+            Some(data)
+        } else {
+            if len > IMAGE_MAX {
+                return Err(Errno::Enomem);
+            }
+            bytes
+                .try_reserve_exact(len as usize)
+                .map_err(|_| Errno::Enomem)?;
+            bytes.resize(len as usize, 0);
+            copy_from_user(&mut bytes, at)?;
+            Some(&bytes)
         }
-        let mut bytes = Vec::new();
-        bytes
-            .try_reserve_exact(len as usize)
-            .map_err(|_| Errno::Enomem)?;
-        bytes.resize(len as usize, 0);
-        copy_from_user(&mut bytes, at)?;
-        Some(bytes)
     };
-    let (image, exe) = resolve(&path, given.as_deref(), &mut argv)?;
+    let (image, mut exe) = resolve(&path, given, &mut argv)?;
+    if let Some(name) = boot_name {
+        // The file itself, not a link to it (`path` may be one).
+        exe = canonical(name.as_bytes(), "/")?;
+    }
     let argv: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
     let args = Args {

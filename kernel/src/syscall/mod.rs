@@ -21,6 +21,7 @@
 //! one is `-EFAULT`.
 
 mod block;
+pub mod bootfs;
 pub mod console_read;
 mod console_write;
 mod exec;
@@ -68,6 +69,10 @@ pub const FORK_PROCESS: u64 = sched::native::nr::COUNT + 8;
 pub const WAIT_CHILD: u64 = sched::native::nr::COUNT + 9;
 /// `exec(path, argv, envp, inherit, inherit_len, image)`: see `exec.rs`.
 pub const EXEC: u64 = sched::native::nr::COUNT + 10;
+/// `boot_entry(i, buf, len)`: see `bootfs.rs`.
+pub const BOOT_ENTRY: u64 = sched::native::nr::COUNT + 19;
+/// `boot_read(i, offset, buf, len)`: see `bootfs.rs`.
+pub const BOOT_READ: u64 = sched::native::nr::COUNT + 20;
 /// Base of the kernel debugging calls.
 pub const DEBUG: u64 = 0x4b42_1000;
 /// `map_shared(addr, len, prot)`: see `shared.rs`.
@@ -191,6 +196,8 @@ syscall_table! {
     NATIVE | FORK_PROCESS                       => "fork_process",    fork::sys_fork_process;
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
     NATIVE | EXEC                               => "exec",            exec::sys_exec;
+    NATIVE | BOOT_ENTRY                         => "boot_entry",      bootfs::sys_boot_entry;
+    NATIVE | BOOT_READ                          => "boot_read",       bootfs::sys_boot_read;
     NATIVE | MAP_ANON                           => "map_anon",        memory::sys_map_anon;
     NATIVE | UNMAP                              => "unmap",           memory::sys_unmap;
     NATIVE | PROTECT                            => "protect",         memory::sys_protect;

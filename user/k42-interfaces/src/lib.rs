@@ -408,6 +408,13 @@ pub trait FileSystem {
     /// (`AT_SYMLINK_NOFOLLOW`).
     #[ppc(rights = 0b10)]
     fn lutimens(&self, path: &str, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
+
+    /// The boot image's entry (its index, for the kernel's `exec`) whose
+    /// contents regular file `path` (links followed) still has: a file
+    /// the server took from the initramfs and nobody changed since
+    /// (`EINVAL` for any other file, `ENOENT` if there is none).
+    #[ppc(rights = 0b1)]
+    fn boot_file(&self, path: &str) -> Result<u32, Errno>;
 }
 
 /// The directory-entry encoding of [`FileSystem::getdents`]: Linux's
@@ -601,6 +608,9 @@ mod tests {
         }
         fn lutimens(&self, _: &str, _: u64, _: u64) -> Result<(), Errno> {
             Ok(())
+        }
+        fn boot_file(&self, _: &str) -> Result<u32, Errno> {
+            Err(Errno::ENOENT)
         }
     }
 

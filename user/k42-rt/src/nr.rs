@@ -50,6 +50,10 @@ pub const MAP_HANDLE: u64 = NATIVE | 25;
 pub const FUTEX_WAIT: u64 = NATIVE | 26;
 /// `futex_wake(addr, n)` → how many woke.
 pub const FUTEX_WAKE: u64 = NATIVE | 27;
+/// `boot_entry(i, buf, len)` → the entry record's length.
+pub const BOOT_ENTRY: u64 = NATIVE | 31;
+/// `boot_read(i, offset, buf, len)` → the bytes copied.
+pub const BOOT_READ: u64 = NATIVE | 32;
 /// `console_write(ptr, len)` (debugging call; the console server's).
 pub const CONSOLE_WRITE: u64 = DEBUG;
 /// `set_fs_base(base)`.

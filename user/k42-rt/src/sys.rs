@@ -244,6 +244,56 @@ pub fn futex_wake(addr: &core::sync::atomic::AtomicU32, n: u32) -> Result<u32, E
     check(nr::FUTEX_WAKE, addr.as_ptr() as u64, u64::from(n), 0).map(|w| w as u32)
 }
 
+/// An entry of the boot image (`kernel/src/syscall/bootfs.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootEntry {
+    /// `st_mode`: the type and permission bits.
+    pub mode: u32,
+    /// A file's bytes, a symbolic link's target length, 0 otherwise.
+    pub size: u64,
+}
+
+/// Bytes of a boot entry's record before its name.
+pub const BOOT_RECORD: usize = 16;
+
+/// Entry `i` of the boot image and its name (as stored: no leading `/`),
+/// read through `buf`. `ENOENT` past the last entry, `ENAMETOOLONG` if
+/// the record does not fit `buf`.
+pub fn boot_entry(i: u32, buf: &mut [u8]) -> Result<(BootEntry, &[u8]), Errno> {
+    let a = [
+        u64::from(i),
+        buf.as_mut_ptr() as u64,
+        buf.len() as u64,
+        0,
+        0,
+        0,
+    ];
+    let len = Errno::from_ret(syscall6(nr::BOOT_ENTRY, a).0)? as usize;
+    if len > buf.len() {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let word = |at: usize| u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
+    let entry = BootEntry {
+        mode: word(0),
+        size: u64::from(word(8)) | u64::from(word(12)) << 32,
+    };
+    Ok((entry, &buf[BOOT_RECORD..len]))
+}
+
+/// Copies entry `i`'s data (a file's contents, a link's target) from
+/// `offset` into `buf`: the bytes copied, 0 at the end.
+pub fn boot_read(i: u32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+    let a = [
+        u64::from(i),
+        offset,
+        buf.as_mut_ptr() as u64,
+        buf.len() as u64,
+        0,
+        0,
+    ];
+    Errno::from_ret(syscall6(nr::BOOT_READ, a).0).map(|n| n as usize)
+}
+
 /// Writes to the kernel console (the console server's back end; at most
 /// [`nr::CONSOLE_MAX`] bytes at once).
 pub fn console_write(bytes: &[u8]) -> Result<usize, Errno> {

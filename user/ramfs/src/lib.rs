@@ -87,6 +87,11 @@ pub use k42_interfaces::{
 };
 use k42_rt::Errno;
 
+mod boot;
+#[cfg(target_os = "none")]
+pub use boot::KernelBoot;
+pub use boot::{BootEntry, BootSource, Imported};
+
 /// Largest file.
 pub const MAX_FILE: u64 = 16 << 20;
 /// Most open file descriptions, all clients together (`ENFILE`).
@@ -117,6 +122,12 @@ const OPEN_ONLY: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
 const SETTABLE: u32 = O_APPEND | O_NONBLOCK;
 
 enum Body {
+    /// A file of the boot image, unchanged: entry `index`, `len` bytes,
+    /// read through the kernel ([`boot`]).
+    Boot {
+        index: u32,
+        len: u64,
+    },
     File(Vec<u8>),
     Dir(Dir),
     Symlink(String),
@@ -146,6 +157,7 @@ impl Node {
     fn stat(&self) -> Stat {
         let (size, kind) = match &self.body {
             Body::File(d) => (d.len() as u64, kind::FILE),
+            Body::Boot { len, .. } => (*len, kind::FILE),
             Body::Dir(d) => (d.entries.len() as u64, kind::DIR),
             Body::Symlink(t) => (t.len() as u64, kind::SYMLINK),
         };
@@ -246,6 +258,8 @@ struct Tree {
     capacity: usize,
     /// State of the key generator (xorshift64*, stirred with the clock).
     rng: u64,
+    /// Where boot files' contents come from ([`Ramfs::import`]).
+    boot: Option<alloc::boxed::Box<dyn BootSource>>,
 }
 
 const ROOT: usize = 0;
@@ -490,6 +504,7 @@ impl Tree {
         }
         self.bytes -= match &n.body {
             Body::File(d) => d.len(),
+            Body::Boot { .. } => 0,
             Body::Symlink(t) => t.len(),
             Body::Dir(_) => 0,
         };
@@ -520,6 +535,7 @@ impl Tree {
             return Err(Errno::EFBIG);
         }
         let len = len as usize;
+        boot::copy_up(self, i)?;
         let (budget, bytes) = (self.capacity, self.bytes);
         let Body::File(d) = &mut self.node_mut(i).body else {
             return Err(Errno::EISDIR);
@@ -685,6 +701,7 @@ impl Ramfs {
                 bytes: 0,
                 capacity,
                 rng: mix(now ^ 0x4b42_7266_7300_0001),
+                boot: None,
             }),
             clock,
         }
@@ -728,6 +745,10 @@ impl FileSystem for Ramfs {
         t.new_file(i, flags, now)
     }
 
+    fn boot_file(&self, path: &str) -> Result<u32, Errno> {
+        boot::index(&self.tree.lock(), path)
+    }
+
     fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno> {
         let creat = flags & O_CREAT != 0;
         if flags & O_ACCMODE == O_ACCMODE
@@ -754,8 +775,12 @@ impl FileSystem for Ramfs {
                 match &n.body {
                     Body::Symlink(_) => return Err(Errno::ELOOP),
                     Body::Dir(_) if writes || creat => return Err(Errno::EISDIR),
-                    Body::File(_) if flags & O_DIRECTORY != 0 => return Err(Errno::ENOTDIR),
-                    Body::File(_) if flags & O_TRUNC != 0 => t.truncate(i, 0, now)?,
+                    Body::File(_) | Body::Boot { .. } if flags & O_DIRECTORY != 0 => {
+                        return Err(Errno::ENOTDIR)
+                    }
+                    Body::File(_) | Body::Boot { .. } if flags & O_TRUNC != 0 => {
+                        t.truncate(i, 0, now)?
+                    }
                     _ => {}
                 }
                 i
@@ -781,6 +806,13 @@ impl FileSystem for Ramfs {
         } else {
             offset(at)?
         };
+        let node = t.file(file)?.node;
+        if let Some(n) = boot::read(&t, node, start, buf)? {
+            if at == AT_CURRENT {
+                t.file_mut(file)?.offset += u64::from(n);
+            }
+            return Ok(n);
+        }
         let Body::File(d) = &t.node(o.node).body else {
             return Err(Errno::EISDIR);
         };
@@ -796,6 +828,15 @@ impl FileSystem for Ramfs {
     fn write(&self, file: u64, at: u64, data: &[u8]) -> Result<u32, Errno> {
         let now = self.now();
         let mut t = self.tree.lock();
+        // A boot file becomes the server's before it changes.
+        if let Some(i) = t
+            .file(file)
+            .ok()
+            .filter(|o| o.flags & O_ACCMODE != O_RDONLY)
+            .map(|o| o.node)
+        {
+            boot::copy_up(&mut t, i)?;
+        }
         let o = t.file(file)?;
         if o.flags & O_ACCMODE == O_RDONLY {
             return Err(Errno::EBADF);
@@ -842,6 +883,7 @@ impl FileSystem for Ramfs {
             (_, SEEK_SET) => 0,
             (_, SEEK_CUR) => o.offset,
             (Body::File(d), SEEK_END) => d.len() as u64,
+            (Body::Boot { len, .. }, SEEK_END) => *len,
             _ => return Err(Errno::EINVAL),
         };
         let new = i128::from(base) + i128::from(off);
@@ -976,7 +1018,9 @@ impl FileSystem for Ramfs {
         let mut t = self.tree.lock();
         let o = t.file(file)?;
         let i = o.node;
-        if o.flags & O_ACCMODE == O_RDONLY || !matches!(t.node(i).body, Body::File(_)) {
+        if o.flags & O_ACCMODE == O_RDONLY
+            || !matches!(t.node(i).body, Body::File(_) | Body::Boot { .. })
+        {
             return Err(Errno::EINVAL);
         }
         t.truncate(i, len, now)
@@ -1053,7 +1097,9 @@ impl FileSystem for Ramfs {
             match (&t.node(dst).body, src_dir) {
                 (Body::Dir(e), true) if !e.entries.is_empty() => return Err(Errno::ENOTEMPTY),
                 (Body::Dir(_), false) => return Err(Errno::EISDIR),
-                (Body::File(_) | Body::Symlink(_), true) => return Err(Errno::ENOTDIR),
+                (Body::File(_) | Body::Boot { .. } | Body::Symlink(_), true) => {
+                    return Err(Errno::ENOTDIR)
+                }
                 _ => {}
             }
         }

@@ -3,8 +3,8 @@
 //! ids, or `*` for everyone (Linux processes, forked at any time, must all
 //! write). Everyone may read; writers may also write; admins may also
 //! chmod. Times come from the kernel clock (ns since boot).
-//! Exports one `FileSystem` object (index 0), registers it as `ramfs`, and
-//! serves.
+//! Imports the boot image's files (`boot.rs`), exports one `FileSystem`
+//! object (index 0), registers it as `ramfs`, and serves.
 //! `CPUS`: the processors it serves on, comma-separated, the first the
 //! one it starts on (a PPC stays on the caller's processor).
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -48,6 +48,10 @@ mod program {
         let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
         let fs = FS.call_once(|| FileSystemServer(Ramfs::new(CAPACITY, clock)));
+        // The boot image's files (`boot.rs`): without them it still serves.
+        if let Err(e) = fs.0.import(ramfs::KernelBoot) {
+            k42_rt::println!("ramfs: the boot image's files: {e}");
+        }
         let h = server.export(fs)?;
         server.grant(h, Grantee::Anyone, Rights(rights::READ))?;
         // Grants to one grantee replace each other: admins last.

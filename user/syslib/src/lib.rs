@@ -214,6 +214,20 @@ pub trait Native {
         let _ = (path, argv, envp, inherit, image);
         Errno::ENOSYS
     }
+    /// [`exec`](Native::exec) of the boot image's file `index` (a file
+    /// the file server still holds as the initramfs has it), named
+    /// `path`: the kernel takes the bytes from the initramfs.
+    fn exec_boot(
+        &mut self,
+        path: &[u8],
+        argv: u64,
+        envp: u64,
+        inherit: &[u8],
+        index: u32,
+    ) -> Errno {
+        let _ = (path, argv, envp, inherit, index);
+        Errno::ENOSYS
+    }
     /// A synchronous PPC to a server's object (`ipc_call`, through the
     /// per-processor PPC page): `req` in, `reply` out.
     fn ppc_call(

@@ -219,6 +219,30 @@ mod k42 {
             Errno((r as u64).wrapping_neg() as u32)
         }
 
+        fn exec_boot(
+            &mut self,
+            path: &[u8],
+            argv: u64,
+            envp: u64,
+            inherit: &[u8],
+            index: u32,
+        ) -> Errno {
+            // `IMAGE_BOOT` (kernel/src/syscall/exec.rs) and the index.
+            let words = [u64::MAX, u64::from(index)];
+            let r = call6(
+                EXEC,
+                [
+                    path.as_ptr() as u64,
+                    argv,
+                    envp,
+                    inherit.as_ptr() as u64,
+                    inherit.len() as u64,
+                    words.as_ptr() as u64,
+                ],
+            );
+            Errno((r as u64).wrapping_neg() as u32)
+        }
+
         fn map_shared(&mut self, addr: u64, len: u64, prot: u32) -> Result<(), Errno> {
             result(call3(MAP_SHARED, addr, len, u64::from(prot)))
         }

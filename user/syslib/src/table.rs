@@ -70,6 +70,11 @@ syscall_table! {
     __NR_getgid          => getgid;
     __NR_getegid         => getegid;
     __NR_exit            => exit;
+    __NR_clone           => clone;
+    __NR_prctl           => prctl;
+    __NR_rseq            => rseq;
+    __NR_sendfile        => sendfile;
+    __NR_time            => time;
     __NR_fork            => fork;
     __NR_vfork           => vfork;
     __NR_wait4           => wait4;

@@ -7,7 +7,11 @@
 //! has none). A file of the file server (`ramfs`), which the kernel cannot
 //! read, the library reads whole after checking that it is a regular file
 //! someone may execute (`EACCES`): it goes to the kernel as the image.
-//! Any other path is the initramfs's, which the kernel searches. The
+//! A file the server still holds as the boot image has it
+//! (`FileSystem::boot_file`: ramfs imports the initramfs at start) goes
+//! by its boot entry's index instead ([`run_boot`]), so a 2 MB busybox is
+//! not copied through the server page by page. Any other path is the
+//! initramfs's, which the kernel searches. The
 //! library writes its inheritable state into a blob
 //! ([`State::exec_blob`]) and calls `exec(path, argv, envp, blob, image)`:
 //! the kernel copies `argv` and `envp` out of the program (its `EFAULT`
@@ -340,6 +344,14 @@ pub fn exec(ctx: &mut Ctx<'_>, dirfd: i32, path: &str, argv: u64, envp: u64) -> 
         return Err(Errno::ENOENT);
     }
     let abs = crate::fs::absolute(ctx, dirfd, path)?;
+    if let Some((index, script)) = boot_image(ctx, &abs)? {
+        let name = if script { path } else { &abs };
+        match run_boot(ctx, name, index, argv, envp) {
+            // A kernel without boot images: read the file as any other.
+            Err(e) if e == Errno::ENOSYS => {}
+            r => return r,
+        }
+    }
     let image = file_image(ctx, &abs)?;
     // The kernel looks an absolute path up, and names the program by it;
     // a script's path reaches its interpreter as the program gave it.
@@ -367,6 +379,40 @@ pub fn run(ctx: &mut Ctx<'_>, name: &str, image: Option<&[u8]>, argv: u64, envp:
     Err(ctx
         .native
         .exec(name.as_bytes(), argv, envp, &blob[..n], image))
+}
+
+/// [`run`] for a file of the boot image: the kernel takes it from there
+/// by its entry's index, nothing is copied.
+pub fn run_boot(ctx: &mut Ctx<'_>, name: &str, index: u32, argv: u64, envp: u64) -> SysResult {
+    let mut blob = [0u8; INHERIT_MAX];
+    let n = ctx.st.exec_blob(&mut blob);
+    if n > blob.len() {
+        return Err(Errno::ENOMEM);
+    }
+    let mut name = String::from(name);
+    name.push('\0');
+    Err(ctx
+        .native
+        .exec_boot(name.as_bytes(), argv, envp, &blob[..n], index))
+}
+
+/// If executable file `path` (absolute) of the file server is still the
+/// boot image's (`FileSystem::boot_file`): its entry's index and whether
+/// it is a `#!` script. `EACCES` as [`file_image`].
+pub fn boot_image(ctx: &mut Ctx<'_>, path: &str) -> Result<Option<(u32, bool)>, Errno> {
+    if ctx.st.names == 0 {
+        return Ok(None); // no file server (as in `file_image`)
+    }
+    let Ok(index) = crate::fs::call(ctx, |fs| fs.boot_file(path)) else {
+        return Ok(None);
+    };
+    let (_, mode, _) = crate::fs::stat_path(ctx, path, true)?;
+    executable(mode)?;
+    let file = crate::fs::call(ctx, |fs| fs.open(path, k42_interfaces::flags::O_RDONLY))?;
+    let mut head = [0u8; 2];
+    let got = crate::fs::call(ctx, |fs| fs.read(file, 0, &mut head));
+    let _ = crate::fs::call(ctx, |fs| fs.close(file));
+    Ok(Some((index, got? == 2 && head == *b"#!")))
 }
 
 /// The contents of executable file `path` (absolute) of the file server,
