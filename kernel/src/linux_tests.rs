@@ -45,6 +45,52 @@ fn run_with_files(name: &str, args: &[&str]) -> Option<(u64, String)> {
 }
 
 ktest::ktest! {
+    /// No Linux system call, whatever its number and arguments, brings the
+    /// kernel down: `tests/linux-hello/fuzz.c` throws random calls at the
+    /// system library (and through it at the kernel and the servers) for a
+    /// few seconds of guest time (`fuzz.seconds=N`, 5 by default; `cargo
+    /// xtask test` also runs a minute), each run stopped after half a
+    /// second or when it dies. Afterwards the services still serve a file
+    /// program and no frame is left behind.
+    fn linux_fuzz_system_calls() {
+        use crate::dispatch;
+        let path = "/bin/linux-fuzz";
+        if crate::process::program(path).is_err() {
+            crate::println!("    ({path} is not in the initramfs: built without musl-gcc; skipped)");
+            return;
+        }
+        let secs = crate::cmdline().get_u64("fuzz.seconds").unwrap_or(5);
+        let base = crate::mm::user::usage();
+        let now = crate::time::now_ns;
+        let (runs, died) = crate::services::with_system(|| {
+            let end = now() + secs * 1_000_000_000;
+            let (mut runs, mut died) = (0u64, 0u64);
+            while now() < end {
+                runs += 1;
+                let seed = alloc::format!("{runs}");
+                capture();
+                let d = crate::process::start(path, &[b"linux-fuzz", seed.as_bytes()], crate::process::Personality::Linux)
+                    .unwrap_or_else(|e| panic!("{path}: {e}"));
+                let stop = now() + 500_000_000;
+                dispatch::run_loop(&|| d.status().is_some() || now() >= stop);
+                if d.status().is_some() {
+                    died += 1;
+                }
+                dispatch::kill_process(&d.process, 0);
+                let _ = take_captured();
+            }
+            let after = run("linux-files", &[]).expect("linux-files is there too");
+            assert_eq!(after.0, 0, "the services still serve files: {}", after.1);
+            (runs, died)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        crate::println!("    {runs} fuzz runs, {died} ended by the program's own fault or call before the deadline");
+        assert!(runs > 0);
+        assert_eq!(crate::mm::user::usage_back_to(base), base, "nothing left behind");
+    }
+}
+
+ktest::ktest! {
     /// Files through the system library and the file server (ramfs, by
     /// PPC from the library): every check of `tests/linux-hello/files.c`
     /// (offsets shared by dup and fork, O_APPEND, stat, directories,

@@ -79,6 +79,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/fork.c", "bin/linux-fork"),
     ("tests/linux-hello/files.c", "bin/linux-files"),
     ("tests/linux-hello/stdin.c", "bin/linux-stdin"),
+    ("tests/linux-hello/fuzz.c", "bin/linux-fuzz"),
     ("tests/linux-hello/exec.c", "bin/linux-exec"),
     ("tests/linux-hello/exec-script", "bin/linux-exec-script"),
     ("tests/linux-hello/exec-garbage", "bin/linux-exec-garbage"),

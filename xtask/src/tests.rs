@@ -345,10 +345,11 @@ fn boot_trace(kernel: &std::path::Path, tally: &mut Tally) {
 /// Guest seconds of the long system-call fuzz (issue 9: "one minute").
 pub const LONG_FUZZ_SECONDS: u32 = 60;
 
-/// The system-call fuzz test once more, for [`LONG_FUZZ_SECONDS`] of
-/// guest time at `-smp 4` (the machine runs it for 5 s otherwise): random
-/// numbers and arguments from a user process may kill the process, never
-/// the kernel, and leave nothing behind.
+/// The system-call fuzz tests once more (native calls at the kernel,
+/// Linux calls at the system library), each for [`LONG_FUZZ_SECONDS`] of
+/// guest time at `-smp 4` (the machines run them for 5 s otherwise):
+/// random numbers and arguments from a user process may kill the process,
+/// never the kernel, and leave nothing behind.
 fn long_fuzz(kernel: &std::path::Path, tally: &mut Tally) {
     let machine = Machine {
         label: "smp4-fuzz60",
@@ -363,7 +364,7 @@ fn long_fuzz(kernel: &std::path::Path, tally: &mut Tally) {
         kernel,
         &machine,
         None,
-        Some("dispatch_fuzz_system_calls"),
+        Some("fuzz_system_calls"),
         Some(&append),
         tally,
     );
