@@ -13,9 +13,17 @@
 //! timeout bytes=N newline=yes|no ms=N`, then `@@difftest@@ all done`,
 //! and powers off.
 //!
-//! Where the Linux runner gives each program a fresh directory, stdin
-//! from `/dev/null` and a real file system, K42-rs gives what its system
-//! library has so far: that difference is what the comparison measures.
+//! Each program gets a fresh set of system services (so a file system
+//! holding just the boot image's files, `ramfs`'s import) and, as the
+//! Linux runner gives it, its own directory `/scratch/NAME` as the working
+//! directory, stdin at end of file (`/dev/null`), umask 022 and the
+//! runner's environment: a tiny start-up script of busybox's shell
+//! ([`STARTER`]) makes the directory, sets them and `exec`s the program,
+//! so the program runs as that same process (a Linux program's working
+//! directory and descriptors are its system library's, which carries them
+//! across exec). Without busybox the program starts directly, in `/` with
+//! the console for stdin. What still differs from the Linux runner:
+//! stdout and stderr are the console (a terminal), not a pipe.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -24,6 +32,31 @@ use crate::{dispatch, println, process};
 
 const MARK: &str = "@@difftest@@";
 const LIMIT_NS: u64 = 5_000_000_000;
+
+/// Busybox, which runs [`STARTER`].
+const BUSYBOX: &str = "/bin/busybox";
+
+/// What the Linux runner (`difftest-run.c`) does between its `fork` and
+/// `execve`, as a `sh -c` script: `$1` is the program's name, `$2` its
+/// path, the rest its arguments.
+const STARTER: &str = "n=$1; shift; umask 022; mkdir -p /scratch/$n && cd /scratch/$n && \
+    exec env -i PATH=/bin:/difftest HOME=/ LC_ALL=C TZ=UTC TERM=dumb \"$@\" </dev/null";
+
+/// Starts program `path` (`argv[0]`) called `name` through [`STARTER`]
+/// when busybox is there, else as it is.
+fn start(
+    name: &str,
+    path: &str,
+    argv: &[&[u8]],
+) -> Result<alloc::sync::Arc<dispatch::Dispatcher>, process::SpawnError> {
+    if process::program(BUSYBOX).is_err() {
+        return process::start(path, argv, process::Personality::Linux);
+    }
+    let mut v: Vec<&[u8]> = alloc::vec![b"sh", b"-c", STARTER.as_bytes(), b"difftest-start"];
+    v.push(name.as_bytes());
+    v.extend_from_slice(argv);
+    process::start(BUSYBOX, &v, process::Personality::Linux)
+}
 
 /// Runs the suite and powers off.
 pub fn run() -> ! {
@@ -51,7 +84,7 @@ fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
     // ended, framed, so that kernel log lines meanwhile stay outside.
     let run = || {
         process::capture();
-        let status: String = match process::start(path, argv, process::Personality::Linux) {
+        let status: String = match start(name, path, argv) {
             Ok(d) => {
                 dispatch::run_loop(&|| {
                     d.status().is_some() || crate::time::now_ns() > t0 + LIMIT_NS
@@ -98,4 +131,39 @@ fn run_one(name: &str, path: &str, argv: &[&[u8]]) {
         "{MARK} end {name} status={status} bytes={} newline={newline} ms={ms}",
         out.len()
     );
+}
+
+ktest::ktest! {
+    /// The starter gives a program the Linux runner's world: its own
+    /// directory `/scratch/NAME`, stdin at end of file, umask 022, the
+    /// runner's environment and nothing else.
+    fn difftest_starter_gives_the_linux_runners_world() {
+        if process::program(BUSYBOX).is_err() {
+            println!("    (no {BUSYBOX} in the initramfs; skipped)");
+            return;
+        }
+        let run = |name: &str, argv: &[&[u8]]| {
+            crate::services::with_system(|| {
+                process::capture();
+                let path = core::str::from_utf8(argv[0]).unwrap();
+                let d = start(name, path, argv).unwrap();
+                dispatch::run_loop(&|| d.status().is_some());
+                (d.status(), process::take_captured())
+            })
+            .unwrap()
+        };
+        let script: &[u8] = b"pwd; umask; cat; echo end of file; ls -d /scratch/*";
+        assert_eq!(
+            run("where", &[b"/bin/sh", b"-c", script]),
+            (Some(0), "/scratch/where\n0022\nend of file\n/scratch/where\n".into())
+        );
+        assert_eq!(
+            run("env", &[b"/bin/env"]),
+            (
+                Some(0),
+                "PATH=/bin:/difftest\nHOME=/\nLC_ALL=C\nTZ=UTC\nTERM=dumb\n".into()
+            )
+        );
+        assert_eq!(run("fails", &[b"/bin/false"]).0, Some(1));
+    }
 }
