@@ -143,6 +143,9 @@ pub struct Process {
     /// Its Linux session: its parent's after a fork, 0 (the kernel's) for
     /// a process the kernel starts.
     pub sid: core::sync::atomic::AtomicU32,
+    /// Stopped by this signal (0: not stopped; its library waits for
+    /// `SIGCONT`).
+    pub stopped: core::sync::atomic::AtomicU32,
 }
 
 impl Process {
@@ -156,6 +159,36 @@ static PROCESSES: IrqMutex<BTreeMap<u32, Arc<Process>>> = IrqMutex::new(BTreeMap
 /// Ended processes whose parent has not collected them: pid → (parent,
 /// status, process group).
 static ZOMBIES: IrqMutex<BTreeMap<u32, (u32, u64, u32)>> = IrqMutex::new(BTreeMap::new());
+/// Children stopped or continued since their parent last asked
+/// (`wait4` with `WUNTRACED`/`WCONTINUED`): pid → (parent, event).
+static EVENTS: IrqMutex<BTreeMap<u32, (u32, u64)>> = IrqMutex::new(BTreeMap::new());
+
+/// A child's event: stopped by signal `STOPPED | sig`.
+pub const STOPPED: u64 = 0x1000;
+/// A child's event: continued.
+pub const CONTINUED: u64 = 0x2000;
+/// `wait_child` options: report stopped children (`WUNTRACED`).
+pub const WUNTRACED: u64 = 2;
+/// `wait_child` options: report continued children (`WCONTINUED`).
+pub const WCONTINUED: u64 = 8;
+
+/// `p` stopped or continued ([`STOPPED`], [`CONTINUED`]): recorded for
+/// its parent, which is woken.
+pub fn child_event(p: &Process, event: u64) {
+    let parent = p.parent.load(Ordering::Relaxed) as u32;
+    if parent == 0 {
+        return;
+    }
+    EVENTS.lock().insert(p.pid, (parent, event));
+    if let Some(pp) = process(parent) {
+        let ids: alloc::vec::Vec<DispatcherId> = pp.dispatchers.lock().values().copied().collect();
+        for id in ids {
+            if let Some(pd) = get(id) {
+                signal(&pd, SOFT_CHILD);
+            }
+        }
+    }
+}
 
 /// Soft-interrupt bit: a child process ended.
 pub const SOFT_CHILD: u64 = 4;
@@ -170,8 +203,10 @@ pub enum WaitError {
 }
 
 /// Collects an ended child of `parent` (`want` 0: any, > 0: that pid,
-/// < 0: any in process group `-want`): its pid and status.
-pub fn wait_child(parent: u32, want: i64) -> Result<(u32, u64), WaitError> {
+/// < 0: any in process group `-want`): its pid and status; with
+/// [`WUNTRACED`] or [`WCONTINUED`] in `options`, a child's stop or
+/// continuation too (status [`STOPPED`] | signal, [`CONTINUED`]).
+pub fn wait_child(parent: u32, want: i64, options: u64) -> Result<(u32, u64), WaitError> {
     // Lock order: processes, then zombies (as `finish`, which moves an
     // ending child from one to the other under both).
     let procs = PROCESSES.lock();
@@ -188,6 +223,23 @@ pub fn wait_child(parent: u32, want: i64) -> Result<(u32, u64), WaitError> {
     if let Some((c, s)) = found {
         z.remove(&c);
         return Ok((c, s));
+    }
+    if options & (WUNTRACED | WCONTINUED) != 0 {
+        let mut ev = EVENTS.lock();
+        let hit = ev
+            .iter()
+            .find(|(c, (p, e))| {
+                let group = procs.get(c).map_or(0, |q| q.pgid.load(Ordering::Relaxed));
+                *p == parent
+                    && wanted(**c, group)
+                    && ((e & STOPPED != 0 && options & WUNTRACED != 0)
+                        || (*e == CONTINUED && options & WCONTINUED != 0))
+            })
+            .map(|(c, (_, e))| (*c, *e));
+        if let Some((c, e)) = hit {
+            ev.remove(&c);
+            return Ok((c, e));
+        }
     }
     let live = procs.values().any(|p| {
         p.parent.load(Ordering::Relaxed) == u64::from(parent)
@@ -256,6 +308,7 @@ fn process_value(space: Space, pid: u32, parent: u32) -> Arc<Process> {
         signals: IrqMutex::new(crate::syscall::signal::Pending::new()),
         pgid: core::sync::atomic::AtomicU32::new(pid),
         sid: core::sync::atomic::AtomicU32::new(0),
+        stopped: core::sync::atomic::AtomicU32::new(0),
     })
 }
 
@@ -490,6 +543,7 @@ fn finish(d: &Dispatcher, status: u64) {
             let mut z = ZOMBIES.lock();
             // Its own ended children will never be collected now.
             z.retain(|_, (pp, _, _)| *pp != p.pid);
+            EVENTS.lock().remove(&p.pid);
             let lives = parent != 0 && procs.contains_key(&parent);
             if lives {
                 z.insert(p.pid, (parent, status, p.pgid.load(Ordering::Relaxed)));

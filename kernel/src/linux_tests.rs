@@ -373,13 +373,14 @@ ktest::ktest! {
     /// by siglongjmp, default actions ending children with
     /// WIFSIGNALED statuses, SIGKILL of spinning and pausing children, a
     /// handler reaching a child spinning in user mode (interrupt upcall),
-    /// SIGCHLD, SIGALRM from alarm and setitimer, process groups and
-    /// kill(-pgid). Every frame comes back.
+    /// SIGCHLD, SIGALRM from alarm and setitimer, stop and continue
+    /// (WUNTRACED, WCONTINUED), process groups and kill(-pgid). Every
+    /// frame comes back.
     fn linux_signals() {
         let base = crate::mm::user::usage();
         let Some((status, out)) = run("linux-signals", &[]) else { return };
         assert!(!out.contains("FAILED"), "status {status}: {out}");
-        assert!(out.ends_with("signals: 30 ok, 0 failed\n"), "status {status}: {out}");
+        assert!(out.ends_with("signals: 33 ok, 0 failed\n"), "status {status}: {out}");
         assert_eq!(status, 0, "{out}");
         assert_eq!(crate::mm::user::usage_back_to(base), base);
     }

@@ -229,7 +229,23 @@ int main(void)
 	setitimer(ITIMER_REAL, &it, &old);
 	check("periodic setitimer", alrm >= 4 && old.it_interval.tv_usec == 10000, alrm);
 
-	/* 9. Process groups and kill(-pgid). */
+	/* 9. Stop and continue. */
+	c = fork();
+	if (c == 0) {
+		raise(SIGSTOP);
+		_exit(3);
+	}
+	while (waitpid(c, &st, WUNTRACED) < 0 && errno == EINTR)
+		;
+	check("SIGSTOP stops, wait4 WUNTRACED sees it", WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP, st);
+	kill(c, SIGCONT);
+	while (waitpid(c, &st, WCONTINUED) < 0 && errno == EINTR)
+		;
+	check("SIGCONT continues, WCONTINUED sees it", WIFCONTINUED(st), st);
+	st = status_of(c);
+	check("the continued child exits", WIFEXITED(st) && WEXITSTATUS(st) == 3, st);
+
+	/* 10. Process groups and kill(-pgid). */
 	check("setpgid(0, 0): a group leader", setpgid(0, 0) == 0 && getpgrp() == getpid() && getpgid(0) == getpid(), getpgrp());
 	check("setsid as a group leader is EPERM", setsid() == -1 && errno == EPERM, errno);
 	c = fork();

@@ -7,8 +7,9 @@
 //! this processor that continues from this very call with `rax` = 0, the
 //! current FPU state and FS/GS bases. It returns the child's id.
 //!
-//! `wait_child(pid)` (`pid` 0: any child, negative: any child in process
-//! group `-pid`) returns `status << 32 | pid` of
+//! `wait_child(pid, options)` (`pid` 0: any child, negative: any child in
+//! process group `-pid`; `options` `WUNTRACED`/`WCONTINUED`: stops and
+//! continuations too, `dispatch::wait_child`) returns `status << 32 | pid` of
 //! an ended child, `-EAGAIN` while the children still run (the caller
 //! blocks; a child's end raises [`SOFT_CHILD`](crate::dispatch::SOFT_CHILD)
 //! in the parent), `-ECHILD` if there is none.
@@ -71,7 +72,7 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
 pub fn sys_wait_child(cx: &mut Context<'_>) -> SyscallResult {
     let a = &cx.args;
     let d = dispatch::current().ok_or(Errno::Einval)?;
-    match dispatch::wait_child(d.process.pid, a[0] as i64) {
+    match dispatch::wait_child(d.process.pid, a[0] as i64, a[1]) {
         Ok((pid, status)) => Ok((status << 32) | u64::from(pid)),
         Err(WaitError::Running) => Err(Errno::Eagain),
         Err(WaitError::NoChild) => Err(Errno::Echild),

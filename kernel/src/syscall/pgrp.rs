@@ -6,8 +6,9 @@
 //! own group, in the kernel's session 0.
 //!
 //! `op` 0 `getpgid(pid)`, 1 `setpgid(pid, pgid)`, 2 `getsid(pid)`,
-//! 3 `setsid()`, 4 the caller's parent (`getppid`); `pid` 0 is the
-//! caller. Linux's rules: `setpgid` moves
+//! 3 `setsid()`, 4 the caller's parent (`getppid`), 5 the caller stops
+//! by signal `pid` (the library's default action of a stop signal:
+//! `signal::stopped`); `pid` 0 is the caller. Linux's rules: `setpgid` moves
 //! the caller or one of its children (else `ESRCH`), in its session
 //! (else `EPERM`), not a session leader (`EPERM`), into a group of that
 //! session or a new one named by the process's own id (else `EPERM`);
@@ -29,6 +30,8 @@ pub const GETSID: u64 = 2;
 pub const SETSID: u64 = 3;
 /// The caller's parent (`getppid`; 0: the kernel started it).
 pub const GETPPID: u64 = 4;
+/// The caller stops by signal `pid` (`signal::stopped`).
+pub const STOP: u64 = 5;
 
 /// Serializes the changes (a check and its update are one step).
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
@@ -96,6 +99,11 @@ pub fn sys_process_group(cx: &mut Context<'_>) -> SyscallResult {
             Ok(u64::from(me.pid))
         }
         GETPPID => Ok(me.parent.load(Ordering::Relaxed)),
+        STOP => {
+            drop(_g);
+            super::signal::stopped(me, pid.min(64));
+            Ok(0)
+        }
         _ => Err(Errno::Einval),
     }
 }

@@ -48,6 +48,12 @@ pub const SOFT_SIGNAL: u64 = 8;
 pub const SIGKILL: u32 = 9;
 /// `SIGCHLD`.
 pub const SIGCHLD: u32 = 17;
+/// `SIGCONT`.
+pub const SIGCONT: u32 = 18;
+/// `si_code` of a `SIGCHLD`: the child stopped.
+pub const CLD_STOPPED: i32 = 5;
+/// `si_code` of a `SIGCHLD`: the child continued.
+pub const CLD_CONTINUED: i32 = 6;
 /// Most signals queued for one process.
 pub const MAX_QUEUED: usize = 128;
 /// Signal numbers go up to this.
@@ -114,6 +120,10 @@ pub fn post(p: &Process, q: Queued) -> Result<(), Errno> {
         dispatch::kill_one(p, 128 + u64::from(SIGKILL));
         return Ok(());
     }
+    if q.sig == SIGCONT && p.stopped.swap(0, Ordering::AcqRel) != 0 {
+        dispatch::child_event(p, dispatch::CONTINUED);
+        tell_parent(p, CLD_CONTINUED, u64::from(SIGCONT));
+    }
     p.signals.lock().push(q)?;
     let ids: alloc::vec::Vec<sched::DispatcherId> =
         p.dispatchers.lock().values().copied().collect();
@@ -123,6 +133,31 @@ pub fn post(p: &Process, q: Queued) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+/// Queues `SIGCHLD` (`code`, `value`) for `p`'s parent, if it is a
+/// Linux process.
+fn tell_parent(p: &Process, code: i32, value: u64) {
+    let parent = p.parent.load(Ordering::Relaxed) as u32;
+    if let Some(pp) = dispatch::process(parent).filter(|pp| signalable(pp)) {
+        let q = Queued {
+            sig: SIGCHLD,
+            code,
+            pid: p.pid,
+            value,
+        };
+        let _ = post(&pp, q);
+    }
+}
+
+/// The calling process stops (its library's default action for a stop
+/// signal `sig`, `process_group` op 5): its parent learns it (`wait4`
+/// with `WUNTRACED`, `SIGCHLD` with `CLD_STOPPED`); the library then
+/// blocks until `SIGCONT`.
+pub fn stopped(p: &Process, sig: u32) {
+    p.stopped.store(sig.max(1), Ordering::Release);
+    dispatch::child_event(p, dispatch::STOPPED | u64::from(sig));
+    tell_parent(p, CLD_STOPPED, u64::from(sig));
 }
 
 /// The processes `pid` names for the caller `me` (see the module docs);

@@ -313,6 +313,13 @@ pub trait Native {
     fn fpu_restore(&mut self, addr: u64) {
         let _ = addr;
     }
+    /// [`wait_child`](Native::wait_child) with Linux's `WUNTRACED` (2)
+    /// and `WCONTINUED` (8) in `options`: a child's stop is status
+    /// `0x1000 | signal`, its continuation `0x2000`.
+    fn wait_child_options(&mut self, pid: u32, options: u64) -> Result<(u32, u64), Errno> {
+        let _ = options;
+        self.wait_child(pid)
+    }
 }
 
 /// What the kernel hands the library when it starts it.

@@ -256,6 +256,11 @@ mod k42 {
             result(r).map(|()| r as u32)
         }
 
+        fn wait_child_options(&mut self, pid: u32, options: u64) -> Result<(u32, u64), Errno> {
+            let r = call3(WAIT_CHILD, pid as i32 as i64 as u64, options, 0);
+            result(r).map(|()| (r as u32, (r as u64) >> 32))
+        }
+
         fn signal_send(&mut self, pid: i64, sig: u32, code: i32, value: u64) -> Result<(), Errno> {
             let a = [pid as u64, u64::from(sig), code as i64 as u64, value, 0, 0];
             result(call6(signal::nr::SIGNAL_SEND, a))

@@ -16,8 +16,12 @@
 //! (lowest number first, synchronous faults before everything):
 //!
 //! - ignored (`SIG_IGN`, or a default of "ignore": `SIGCHLD`, `SIGURG`,
-//!   `SIGWINCH`, `SIGCONT`, and the stop signals, since there is no
-//!   stopped state yet): dropped;
+//!   `SIGWINCH`, `SIGCONT`): dropped;
+//! - default "stop" (`SIGSTOP`, `SIGTSTP`, `SIGTTIN`, `SIGTTOU`): the
+//!   kernel records the stop for the parent (`wait4` with `WUNTRACED`,
+//!   `SIGCHLD` with `CLD_STOPPED` unless `SA_NOCLDSTOP`) and the library
+//!   blocks until `SIGCONT` (whose sending the kernel reports as
+//!   `CLD_CONTINUED`, `WCONTINUED`) or `SIGKILL`;
 //! - default "terminate" or "core": the process ends with status
 //!   128 + the signal (the encoding the kernel uses for "killed by
 //!   signal N": the parent's `wait4` reports `WIFSIGNALED`);
@@ -46,8 +50,9 @@
 //! the number again) if no handler runs or the handler has `SA_RESTART`
 //! (`ERESTARTSYS` only), as Linux does.
 //!
-//! Not yet: stopping and continuing (`SIGSTOP` and friends are
-//! ignored), `si_uid` other than 0, per-thread signals (one thread per
+//! Not yet: job control beyond stop and continue (no terminal's
+//! foreground group, `SIGTTIN`/`SIGTTOU` are never sent), `si_uid` other
+//! than 0, per-thread signals (one thread per
 //! process), delivery through the direct-branch path (the signals wait
 //! for the next trap).
 
@@ -118,6 +123,10 @@ pub mod code {
     pub const CLD_EXITED: i32 = 1;
     /// `SIGCHLD`: killed.
     pub const CLD_KILLED: i32 = 2;
+    /// `SIGCHLD`: stopped.
+    pub const CLD_STOPPED: i32 = 5;
+    /// `SIGCHLD`: continued.
+    pub const CLD_CONTINUED: i32 = 6;
     pub const SEGV_MAPERR: i32 = 1;
     pub const SEGV_ACCERR: i32 = 2;
     pub const FPE_INTDIV: i32 = 1;
@@ -131,6 +140,7 @@ pub mod code {
 
 const SIG_DFL: u64 = 0;
 const SIG_IGN: u64 = 1;
+const SA_NOCLDSTOP: u64 = 1;
 const SA_SIGINFO: u64 = 4;
 const SA_ONSTACK: u64 = 0x0800_0000;
 const SA_RESTART: u64 = 0x1000_0000;
@@ -278,6 +288,8 @@ pub enum Disposition {
     Terminate,
     /// A handler runs.
     Handler,
+    /// The process stops until `SIGCONT` (or `SIGKILL`).
+    Stop,
 }
 
 /// What action `a` does for signal `s`.
@@ -286,8 +298,7 @@ pub fn disposition(s: u32, a: &SigAction) -> Disposition {
         SIG_IGN if s != sig::SIGKILL && s != sig::SIGSTOP => Disposition::Ignore,
         SIG_DFL | SIG_IGN => match s {
             sig::SIGCHLD | sig::SIGURG | sig::SIGWINCH | sig::SIGCONT => Disposition::Ignore,
-            // No stopped state yet: see the module docs.
-            sig::SIGSTOP | sig::SIGTSTP | sig::SIGTTIN | sig::SIGTTOU => Disposition::Ignore,
+            sig::SIGSTOP | sig::SIGTSTP | sig::SIGTTIN | sig::SIGTTOU => Disposition::Stop,
             _ => Disposition::Terminate,
         },
         _ => Disposition::Handler,
@@ -301,6 +312,22 @@ pub fn push(st: &mut crate::State, info: Info) {
         return;
     }
     if info.sig < 32 && st.sig.pending.iter().any(|p| p.sig == info.sig) {
+        return;
+    }
+    // SIGCONT and the stop signals cancel each other's pending ones.
+    const STOPS: u64 =
+        bit(sig::SIGSTOP) | bit(sig::SIGTSTP) | bit(sig::SIGTTIN) | bit(sig::SIGTTOU);
+    if info.sig == sig::SIGCONT {
+        st.sig.pending.retain(|p| bit(p.sig) & STOPS == 0);
+    } else if bit(info.sig) & STOPS != 0 {
+        st.sig.pending.retain(|p| p.sig != sig::SIGCONT);
+    }
+    // A child's stop or continuation, unless SA_NOCLDSTOP.
+    let chld = &st.actions[sig::SIGCHLD as usize - 1];
+    if info.sig == sig::SIGCHLD
+        && matches!(info.code, code::CLD_STOPPED | code::CLD_CONTINUED)
+        && chld.flags & SA_NOCLDSTOP != 0
+    {
         return;
     }
     st.sig.pending.push(info);
@@ -449,6 +476,7 @@ pub fn deliver(ctx: &mut Ctx<'_>, f: &mut [u64; fw::WORDS], call: Option<u64>) -
         match disposition(info.sig, &action) {
             Disposition::Ignore => continue,
             Disposition::Terminate => return Some(terminate(ctx, &info)),
+            Disposition::Stop => stop(ctx, info.sig),
             Disposition::Handler => {
                 if let Some(nr) = call.take() {
                     settle_call(f, nr, Some(action.flags));
@@ -471,6 +499,22 @@ pub fn deliver(ctx: &mut Ctx<'_>, f: &mut [u64; fw::WORDS], call: Option<u64>) -
         ctx.st.blocked = m;
     }
     None
+}
+
+/// The default action of a stop signal: the kernel tells the parent,
+/// then the process waits for `SIGCONT` (left pending: its action comes
+/// next) or `SIGKILL` (the kernel ends it).
+fn stop(ctx: &mut Ctx<'_>, s: u32) {
+    if ctx.native.process_group(5, i64::from(s), 0).is_err() {
+        return; // no kernel support: the signal is ignored
+    }
+    loop {
+        poll(ctx);
+        if ctx.st.sig.pending.iter().any(|i| i.sig == sig::SIGCONT) {
+            return;
+        }
+        ctx.native.block();
+    }
 }
 
 /// The status of a process `info` ends (logged).

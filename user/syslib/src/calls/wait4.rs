@@ -2,7 +2,9 @@
 //! (`pid` > 0: that child; -1 or 0: any), stores its status in Linux's
 //! encoding (`code << 8` for an exit, the signal number for a fault:
 //! the kernel reports a fault as 128 + signal), and returns its id.
-//! `WNOHANG` returns 0 while children run; `rusage` is zeroed. `pid` 0
+//! `WNOHANG` returns 0 while children run; `WUNTRACED` and `WCONTINUED`
+//! report a child's stop (`(sig << 8) | 0x7f`) and continuation
+//! (`0xffff`); `rusage` is zeroed. `pid` 0
 //! waits for a child in the caller's process group, `pid` < -1 for one in
 //! group `-pid` (the kernel keeps the groups).
 //!
@@ -16,6 +18,8 @@ use crate::signal::{self, sig::SIGCHLD, ERESTARTSYS};
 use crate::{Ctx, Errno, SysResult};
 
 const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WCONTINUED: u64 = 8;
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
@@ -30,13 +34,21 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         p => p as u32,
     };
     loop {
-        match ctx.native.wait_child(want) {
-            Ok(_) if ctx.st.actions[SIGCHLD as usize - 1].handler == 1 => continue,
+        match ctx
+            .native
+            .wait_child_options(want, options & (WUNTRACED | WCONTINUED))
+        {
+            Ok((_, status))
+                if status < 0x1000 && ctx.st.actions[SIGCHLD as usize - 1].handler == 1 =>
+            {
+                continue
+            }
             Ok((child, status)) => {
-                let encoded: u32 = if (129..=192).contains(&status) {
-                    (status - 128) as u32
-                } else {
-                    ((status & 0xff) as u32) << 8
+                let encoded: u32 = match status {
+                    0x2000 => 0xffff,
+                    s if s & 0x1000 != 0 => (((s & 0xff) as u32) << 8) | 0x7f,
+                    129..=192 => (status - 128) as u32,
+                    s => ((s & 0xff) as u32) << 8,
                 };
                 if wstatus != 0 {
                     ctx.write_user(wstatus, &encoded.to_le_bytes())?;

@@ -2,8 +2,8 @@
 //! end, as `wait4` (the kernel's `wait_child`, interrupted by signals the
 //! same way), and describes it in a `siginfo_t`: `SIGCHLD`, `CLD_EXITED`
 //! with the exit code or `CLD_KILLED` with the signal, the child's pid.
-//! `P_ALL`, `P_PID` and `P_PGID`; `WEXITED` is required (stopped and
-//! continued children do not exist yet); `WNOHANG` returns 0 with a
+//! `P_ALL`, `P_PID` and `P_PGID`; `WEXITED`, `WSTOPPED` (`CLD_STOPPED`)
+//! and `WCONTINUED` (`CLD_CONTINUED`); `WNOHANG` returns 0 with a
 //! zeroed `si_pid` while children run. `WNOWAIT` (leave the child
 //! waitable) is `EINVAL` for now: the kernel's collection is final.
 
@@ -12,6 +12,8 @@ use crate::{Ctx, Errno, SysResult};
 
 const WNOHANG: u64 = 1;
 const WEXITED: u64 = 4;
+const WSTOPPED: u64 = 2;
+const WCONTINUED: u64 = 8;
 const WNOWAIT: u64 = 0x0100_0000;
 const P_ALL: u64 = 0;
 const P_PID: u64 = 1;
@@ -20,9 +22,9 @@ const P_PGID: u64 = 2;
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let (idtype, id, infop, options, rusage) = (a[0], a[1] as i32, a[2], a[3], a[4]);
-    if options & WEXITED == 0
+    if options & (WEXITED | WSTOPPED | WCONTINUED) == 0
         || options & WNOWAIT != 0
-        || options & !(WNOHANG | WEXITED | 2 | 8) != 0
+        || options & !(WNOHANG | WEXITED | WSTOPPED | WCONTINUED) != 0
     {
         return Err(Errno::EINVAL);
     }
@@ -41,10 +43,19 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     };
     let mut info = [0u8; 128];
     loop {
-        match ctx.native.wait_child(want) {
-            Ok(_) if ctx.st.actions[SIGCHLD as usize - 1].handler == 1 => continue,
+        match ctx
+            .native
+            .wait_child_options(want, options & (WSTOPPED | WCONTINUED))
+        {
+            Ok((_, status))
+                if status < 0x1000 && ctx.st.actions[SIGCHLD as usize - 1].handler == 1 =>
+            {
+                continue
+            }
             Ok((child, status)) => {
                 let (c, value) = match status {
+                    0x2000 => (code::CLD_CONTINUED, 18),
+                    s if s & 0x1000 != 0 => (code::CLD_STOPPED, s & 0xff),
                     129..=192 => (code::CLD_KILLED, status - 128),
                     s => (code::CLD_EXITED, s & 0xff),
                 };
