@@ -86,6 +86,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("-> linux-exec", "bin/linux-exec-link"),
     ("tests/linux-hello/futex.c", "bin/linux-futex"),
     ("tests/linux-hello/signals.c", "bin/linux-signals"),
+    ("tests/linux-hello/pipes.c", "bin/linux-pipes"),
     (
         "tests/linux-hello/reflect-bench.c",
         "bin/linux-reflect-bench",

@@ -145,6 +145,32 @@ pub mod kind {
     pub const DIR: u32 = 2;
     /// A symbolic link.
     pub const SYMLINK: u32 = 3;
+    /// A pipe: a FIFO (named, made by `mknod`) or an anonymous pipe (no
+    /// name; made by `pipe`).
+    pub const FIFO: u32 = 4;
+}
+
+/// Pipes: sizes and the readiness bits of [`FileSystem::poll`] (Linux's
+/// `poll` values, so the system library passes them on).
+pub mod pipe {
+    /// Bytes a pipe holds (Linux's default pipe size).
+    pub const CAPACITY: usize = 65536;
+    /// A write of at most this many bytes is atomic: all or nothing
+    /// (`EAGAIN` when it does not fit).
+    pub const PIPE_BUF: usize = 4096;
+    /// Data to read (or end of file: a pipe with no writer left).
+    pub const POLLIN: u32 = 0x1;
+    /// Room to write.
+    pub const POLLOUT: u32 = 0x4;
+    /// A write end whose readers are gone.
+    pub const POLLERR: u32 = 0x8;
+    /// A read end whose writers are gone.
+    pub const POLLHUP: u32 = 0x10;
+    /// Not a description of the server.
+    pub const POLLNVAL: u32 = 0x20;
+    /// K42-rs's own: the other side of a FIFO has opened since this
+    /// description was (what a blocking `open` of a FIFO waits for).
+    pub const PEER: u32 = 0x8000;
 }
 
 /// Open flags: the Linux values, so the system library passes them on.
@@ -208,7 +234,7 @@ pub struct Stat {
     /// Bytes (files), the target's length (symlinks) or entries
     /// (directories, `.` and `..` not counted).
     pub size: u64,
-    /// [`kind::FILE`], [`kind::DIR`] or [`kind::SYMLINK`].
+    /// [`kind::FILE`], [`kind::DIR`], [`kind::SYMLINK`] or [`kind::FIFO`]
     pub kind: u32,
     /// Permission bits (`0o644` ...; `0o777` for a symlink), kept, not
     /// enforced (there are no user ids yet; rights are per process).
@@ -409,6 +435,46 @@ pub trait FileSystem {
     #[ppc(rights = 0b10)]
     fn lutimens(&self, path: &str, atime_ns: u64, mtime_ns: u64) -> Result<(), Errno>;
 
+    /// A pipe: (read end, write end), two descriptions of a node with no
+    /// name ([`kind::FIFO`]) holding up to [`pipe::CAPACITY`] bytes.
+    /// `flags`: `O_NONBLOCK` (kept as a status flag of both; the server
+    /// never blocks) and `O_CLOEXEC` (the library's); others `EINVAL`.
+    ///
+    /// Pipe ends (and FIFOs) read and write at [`AT_CURRENT`] only
+    /// (`ESPIPE` otherwise, and for `seek`): `read` takes what is there,
+    /// 0 when no write end is left, `EAGAIN` when empty; `write` puts what
+    /// fits (a write of at most [`pipe::PIPE_BUF`] bytes all or nothing),
+    /// `EAGAIN` when full, `EPIPE` when no read end is left. A client
+    /// that wants to wait watches the [`doorbell`](FileSystem::doorbell).
+    #[ppc(rights = 0b1)]
+    fn pipe(&self, flags: u32) -> Result<(u64, u64), Errno>;
+
+    /// Makes a FIFO at `path`: `mode` is `S_IFIFO` (0o010000) with the
+    /// permission bits; other node types are `EPERM` (no devices here),
+    /// `EEXIST` if the name exists. Opening a FIFO gives a pipe end: for
+    /// reading (`open`), writing or both (`create`, which also needs
+    /// `O_NONBLOCK`'s rule: a write-only open with no reader is `ENXIO`).
+    #[ppc(rights = 0b10)]
+    fn mknod(&self, path: &str, mode: u32) -> Result<(), Errno>;
+
+    /// Readiness of the descriptions in `files` (8 bytes each,
+    /// little-endian) into `out` (8 bytes each: the [`pipe`] bits in the
+    /// low word, the bytes ready to read in the high one): files and
+    /// directories are always ready (`POLLIN | POLLOUT` as their access
+    /// mode allows), a made-up description is `POLLNVAL`. Returns how many
+    /// have a bit set. `EINVAL` unless `out` has room for each.
+    #[ppc(rights = 0b1)]
+    fn poll(&self, files: &[u8], #[ppc(out)] out: &mut [u8]) -> Result<u32, Errno>;
+
+    /// The doorbell: a handle for the caller's `map_handle` of one page of
+    /// the server, read only, whose first 32-bit word the server
+    /// increments and `futex_wake`s at every change of a pipe (data in or
+    /// out, an end opened or closed). A client reads the word, tries, and
+    /// if it has to wait, `futex_wait`s on the word it read: no change is
+    /// missed. `ENOSYS` when the server has no doorbell.
+    #[ppc(rights = 0b1)]
+    fn doorbell(&self, #[ppc(caller)] caller: ProcessId) -> Result<u64, Errno>;
+
     /// The boot image's entry (its index, for the kernel's `exec`) whose
     /// contents regular file `path` (links followed) still has: a file
     /// the server took from the initramfs and nobody changed since
@@ -423,7 +489,7 @@ pub trait FileSystem {
 /// the program's): the inode number (`d_ino`, 8 bytes), the offset of the
 /// next entry (`d_off`, 8 bytes: its index), the record's length
 /// (`d_reclen`, 2 bytes), the type (`d_type`: `DT_DIR` 4, `DT_REG` 8,
-/// `DT_LNK` 10), the name and a NUL, padded with zeros to a multiple of 8
+/// `DT_LNK` 10, `DT_FIFO` 1), the name and a NUL, padded with zeros to a multiple of 8
 /// bytes. All little-endian.
 pub mod dirent {
     use super::kind;
@@ -442,6 +508,7 @@ pub mod dirent {
             kind::DIR => 4,
             kind::FILE => 8,
             kind::SYMLINK => 10,
+            kind::FIFO => 1,
             _ => 0,
         }
     }
@@ -499,6 +566,7 @@ pub mod dirent {
                 4 => kind::DIR,
                 8 => kind::FILE,
                 10 => kind::SYMLINK,
+                1 => kind::FIFO,
                 _ => 0,
             };
             at += len;
@@ -611,6 +679,19 @@ mod tests {
         }
         fn boot_file(&self, _: &str) -> Result<u32, Errno> {
             Err(Errno::ENOENT)
+        }
+        fn pipe(&self, _: u32) -> Result<(u64, u64), Errno> {
+            Ok((5, 6))
+        }
+        fn mknod(&self, _: &str, _: u32) -> Result<(), Errno> {
+            Ok(())
+        }
+        fn poll(&self, files: &[u8], out: &mut [u8]) -> Result<u32, Errno> {
+            out[..files.len()].copy_from_slice(files);
+            Ok((files.len() / 8) as u32)
+        }
+        fn doorbell(&self, caller: ProcessId) -> Result<u64, Errno> {
+            Ok(u64::from(caller.0))
         }
     }
 

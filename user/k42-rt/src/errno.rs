@@ -34,6 +34,7 @@ errnos! {
     ENOENT = 2, "No such file or directory (or name).";
     ESRCH = 3, "No such process.";
     EIO = 5, "Input/output error (a PPC that could not be delivered).";
+    ENXIO = 6, "No such device (a FIFO opened for writing without a reader, `O_NONBLOCK`).";
     E2BIG = 7, "Arguments too long (do not fit registers + PPC page).";
     EBADF = 9, "Bad handle.";
     EAGAIN = 11, "Try again.";
@@ -49,7 +50,9 @@ errnos! {
     EMFILE = 24, "Too many open files.";
     EFBIG = 27, "File too large.";
     ENOSPC = 28, "No space left.";
+    ESPIPE = 29, "Illegal seek (a pipe).";
     EMLINK = 31, "Too many links.";
+    EPIPE = 32, "Broken pipe (no reader left).";
     ENAMETOOLONG = 36, "Name too long.";
     ENOSYS = 38, "No such call (or method).";
     ENOTEMPTY = 39, "Directory not empty.";

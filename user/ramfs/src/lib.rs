@@ -25,7 +25,11 @@
 //!   targets (`ENOSPC`, checked with fallible allocation), [`MAX_FILE`]
 //!   per file (`EFBIG`), [`MAX_NAMES`] directory entries (`ENOSPC`),
 //!   [`MAX_OPEN`] open descriptions in all (`ENFILE`), [`PATH_MAX`] and
-//!   [`FILE_NAME_MAX`] (`ENAMETOOLONG`).
+//!   [`FILE_NAME_MAX`] (`ENAMETOOLONG`);
+//! * pipes and FIFOs ([`pipe`](mod@pipe)): bounded queues whose ends are
+//!   descriptions; the server never waits, it rings a doorbell ([`Bell`])
+//!   that clients wait on, and answers `poll` for any set of
+//!   descriptions.
 //!
 //! Descriptions are not tied to processes, so one held by a process that
 //! dies without closing it stays until the server ends (there is no death
@@ -91,6 +95,11 @@ mod boot;
 #[cfg(target_os = "none")]
 pub use boot::KernelBoot;
 pub use boot::{BootEntry, BootSource, Imported};
+use ppc_idl::ProcessId;
+
+mod pipe;
+pub use pipe::Bell;
+use pipe::Pipe;
 
 /// Largest file.
 pub const MAX_FILE: u64 = 16 << 20;
@@ -131,6 +140,8 @@ enum Body {
     File(Vec<u8>),
     Dir(Dir),
     Symlink(String),
+    /// A FIFO, or an anonymous pipe (no name).
+    Pipe(Pipe),
 }
 
 struct Dir {
@@ -160,6 +171,7 @@ impl Node {
             Body::Boot { len, .. } => (*len, kind::FILE),
             Body::Dir(d) => (d.entries.len() as u64, kind::DIR),
             Body::Symlink(t) => (t.len() as u64, kind::SYMLINK),
+            Body::Pipe(_) => (0, kind::FIFO),
         };
         Stat {
             ino: self.ino,
@@ -196,6 +208,9 @@ struct Open {
     /// it, so the next call resumes after that name even if entries before
     /// it came or went.
     cursor: Option<(u64, String)>,
+    /// Pipe ends: the other side's opens when this one opened
+    /// ([`Pipe::open`]).
+    seen: u32,
 }
 
 struct Slot {
@@ -268,6 +283,7 @@ const ROOT: usize = 0;
 pub struct Ramfs {
     tree: spin::Mutex<Tree>,
     clock: fn() -> u64,
+    bell: Option<&'static dyn Bell>,
 }
 
 /// A checked offset or length argument (Linux's `loff_t` is signed).
@@ -506,6 +522,7 @@ impl Tree {
             Body::File(d) => d.len(),
             Body::Boot { .. } => 0,
             Body::Symlink(t) => t.len(),
+            Body::Pipe(p) => p.buf.len(),
             Body::Dir(_) => 0,
         };
         self.nodes[i] = None;
@@ -562,8 +579,10 @@ impl Tree {
 
     /// `truncate` of node `i`.
     fn truncate(&mut self, i: usize, len: u64, now: u64) -> Result<(), Errno> {
-        if self.node(i).is_dir() {
-            return Err(Errno::EISDIR);
+        match self.node(i).body {
+            Body::Dir(_) => return Err(Errno::EISDIR),
+            Body::Pipe(_) => return Err(Errno::EINVAL),
+            _ => {}
         }
         self.resize(i, offset(len)?)?;
         self.node_mut(i).modified(now);
@@ -633,12 +652,17 @@ impl Tree {
         }
         self.rng = mix(self.rng ^ now);
         let key = ((self.rng >> 32) as u32).max(1);
+        let seen = match &mut self.node_mut(i).body {
+            Body::Pipe(p) => p.open(flags),
+            _ => 0,
+        };
         let open = Open {
             node: i,
             flags: flags & !OPEN_ONLY,
             offset: 0,
             refs: 1,
             cursor: None,
+            seen,
         };
         let index = match self.free_files.pop() {
             Some(x) => x,
@@ -654,6 +678,30 @@ impl Tree {
         self.open += 1;
         self.node_mut(i).opens += 1;
         Ok(index as u64 | u64::from(key) << 32)
+    }
+
+    /// Writes what fits of `data` into pipe `i` (see [`Pipe::room`]),
+    /// within the byte budget.
+    fn pipe_write(&mut self, i: usize, data: &[u8], now: u64) -> Result<usize, Errno> {
+        let Body::Pipe(p) = &self.node(i).body else {
+            return Err(Errno::EINVAL);
+        };
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = p.room(data.len())?;
+        if self.bytes + n > self.capacity {
+            return Err(Errno::ENOSPC);
+        }
+        let node = self.node_mut(i);
+        let Body::Pipe(p) = &mut node.body else {
+            return Err(Errno::EINVAL);
+        };
+        p.buf.try_reserve(n).map_err(|_| Errno::ENOSPC)?;
+        p.buf.extend(&data[..n]);
+        node.modified(now);
+        self.bytes += n;
+        Ok(n)
     }
 
     /// Is `i` directory `d` or below it?
@@ -704,6 +752,21 @@ impl Ramfs {
                 boot: None,
             }),
             clock,
+            bell: None,
+        }
+    }
+
+    /// The same, ringing `bell` at every change of a pipe (see
+    /// [`FileSystem::doorbell`]).
+    pub fn with_bell(mut self, bell: &'static dyn Bell) -> Ramfs {
+        self.bell = Some(bell);
+        self
+    }
+
+    /// Rings the doorbell (outside the tree's lock: it wakes waiters).
+    fn ring(&self) {
+        if let Some(b) = self.bell {
+            b.ring();
         }
     }
 
@@ -742,7 +805,13 @@ impl FileSystem for Ramfs {
             Final::Follow
         };
         let i = t.lookup(path, fin)?;
-        t.new_file(i, flags, now)
+        let f = t.new_file(i, flags, now)?;
+        let fifo = matches!(t.node(i).body, Body::Pipe(_));
+        drop(t);
+        if fifo {
+            self.ring(); // a writer may wait for a reader
+        }
+        Ok(f)
     }
 
     fn boot_file(&self, path: &str) -> Result<u32, Errno> {
@@ -781,6 +850,13 @@ impl FileSystem for Ramfs {
                     Body::File(_) | Body::Boot { .. } if flags & O_TRUNC != 0 => {
                         t.truncate(i, 0, now)?
                     }
+                    Body::Pipe(p)
+                        if flags & O_ACCMODE == O_WRONLY
+                            && flags & O_NONBLOCK != 0
+                            && p.readers == 0 =>
+                    {
+                        return Err(Errno::ENXIO);
+                    }
                     _ => {}
                 }
                 i
@@ -792,7 +868,13 @@ impl FileSystem for Ramfs {
                 t.add(w.dir, name, mode & 0o7777, Body::File(Vec::new()), now)?
             }
         };
-        t.new_file(i, flags, now)
+        let f = t.new_file(i, flags, now)?;
+        let fifo = matches!(t.node(i).body, Body::Pipe(_));
+        drop(t);
+        if fifo {
+            self.ring(); // a reader may wait for a writer
+        }
+        Ok(f)
     }
 
     fn read(&self, file: u64, at: u64, buf: &mut [u8]) -> Result<u32, Errno> {
@@ -801,8 +883,21 @@ impl FileSystem for Ramfs {
         if o.flags & O_ACCMODE == O_WRONLY {
             return Err(Errno::EBADF);
         }
+        let (node, current) = (o.node, o.offset);
+        if let Body::Pipe(p) = &mut t.node_mut(node).body {
+            if at != AT_CURRENT {
+                return Err(Errno::ESPIPE);
+            }
+            let n = p.read(buf)?;
+            t.bytes -= n;
+            drop(t);
+            if n > 0 {
+                self.ring(); // room for a waiting writer
+            }
+            return Ok(n as u32);
+        }
         let start = if at == AT_CURRENT {
-            o.offset
+            current
         } else {
             offset(at)?
         };
@@ -813,7 +908,7 @@ impl FileSystem for Ramfs {
             }
             return Ok(n);
         }
-        let Body::File(d) = &t.node(o.node).body else {
+        let Body::File(d) = &t.node(node).body else {
             return Err(Errno::EISDIR);
         };
         let start = usize::try_from(start).unwrap_or(usize::MAX).min(d.len());
@@ -841,15 +936,24 @@ impl FileSystem for Ramfs {
         if o.flags & O_ACCMODE == O_RDONLY {
             return Err(Errno::EBADF);
         }
-        let i = o.node;
+        let (i, oflags, current) = (o.node, o.flags, o.offset);
         let len = match &t.node(i).body {
             Body::File(d) => d.len() as u64,
+            Body::Pipe(_) if at != AT_CURRENT => return Err(Errno::ESPIPE),
+            Body::Pipe(_) => {
+                let n = t.pipe_write(i, data, now)?;
+                drop(t);
+                if n > 0 {
+                    self.ring(); // data for a waiting reader
+                }
+                return Ok(n as u32);
+            }
             _ => return Err(Errno::EISDIR),
         };
-        let start = if o.flags & O_APPEND != 0 {
+        let start = if oflags & O_APPEND != 0 {
             len
         } else if at == AT_CURRENT {
-            o.offset
+            current
         } else {
             offset(at)?
         };
@@ -880,6 +984,7 @@ impl FileSystem for Ramfs {
         let mut t = self.tree.lock();
         let o = t.file(file)?;
         let base = match (&t.node(o.node).body, whence) {
+            (Body::Pipe(_), _) => return Err(Errno::ESPIPE),
             (_, SEEK_SET) => 0,
             (_, SEEK_CUR) => o.offset,
             (Body::File(d), SEEK_END) => d.len() as u64,
@@ -915,8 +1020,19 @@ impl FileSystem for Ramfs {
         };
         t.free_files.push(index); // room reserved: it came from `files`
         t.open -= 1;
-        t.node_mut(o.node).opens -= 1;
+        let n = t.node_mut(o.node);
+        n.opens -= 1;
+        let pipe = if let Body::Pipe(p) = &mut n.body {
+            p.close(o.flags);
+            true
+        } else {
+            false
+        };
         t.release(o.node);
+        drop(t);
+        if pipe {
+            self.ring(); // the other side may see its end of file
+        }
         Ok(())
     }
 
@@ -1097,7 +1213,7 @@ impl FileSystem for Ramfs {
             match (&t.node(dst).body, src_dir) {
                 (Body::Dir(e), true) if !e.entries.is_empty() => return Err(Errno::ENOTEMPTY),
                 (Body::Dir(_), false) => return Err(Errno::EISDIR),
-                (Body::File(_) | Body::Boot { .. } | Body::Symlink(_), true) => {
+                (Body::File(_) | Body::Boot { .. } | Body::Symlink(_) | Body::Pipe(_), true) => {
                     return Err(Errno::ENOTDIR)
                 }
                 _ => {}
@@ -1234,6 +1350,104 @@ impl FileSystem for Ramfs {
         let i = t.lookup(path, Final::NoFollow)?;
         t.set_times(i, atime, mtime, now);
         Ok(())
+    }
+
+    fn pipe(&self, flags: u32) -> Result<(u64, u64), Errno> {
+        if flags & !(O_NONBLOCK | O_CLOEXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let now = self.now();
+        let mut t = self.tree.lock();
+        if t.open + 2 > MAX_OPEN {
+            return Err(Errno::ENFILE);
+        }
+        t.nodes.try_reserve(1).map_err(|_| Errno::ENFILE)?;
+        let node = Node {
+            ino: t.next_ino,
+            mode: 0o600,
+            nlink: 0,
+            opens: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            body: Body::Pipe(Pipe::default()),
+        };
+        t.next_ino += 1;
+        let i = match t.free.pop() {
+            Some(i) => {
+                t.nodes[i] = Some(node);
+                i
+            }
+            None => {
+                t.nodes.push(Some(node));
+                t.nodes.len() - 1
+            }
+        };
+        let status = flags & O_NONBLOCK;
+        let r = match t.new_file(i, O_RDONLY | status, now) {
+            Ok(r) => r,
+            Err(e) => {
+                t.release(i);
+                return Err(e);
+            }
+        };
+        match t.new_file(i, O_WRONLY | status, now) {
+            Ok(w) => Ok((r, w)),
+            Err(e) => {
+                drop(t);
+                let _ = self.close(r);
+                Err(e)
+            }
+        }
+    }
+
+    fn mknod(&self, path: &str, mode: u32) -> Result<(), Errno> {
+        const S_IFMT: u32 = 0o170_000;
+        let body = match mode & S_IFMT {
+            0o010_000 => Body::Pipe(Pipe::default()),
+            0 | 0o100_000 => Body::File(Vec::new()),
+            _ => return Err(Errno::EPERM),
+        };
+        let now = self.now();
+        let mut t = self.tree.lock();
+        let w = t.walk(path, Final::Parent)?;
+        if w.node.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        if w.slash {
+            return Err(Errno::ENOENT);
+        }
+        t.add(w.dir, w.name(Errno::EEXIST)?, mode & 0o7777, body, now)?;
+        Ok(())
+    }
+
+    fn poll(&self, files: &[u8], out: &mut [u8]) -> Result<u32, Errno> {
+        use k42_interfaces::pipe::{POLLIN, POLLNVAL, POLLOUT};
+        if !files.len().is_multiple_of(8) || out.len() < files.len() {
+            return Err(Errno::EINVAL);
+        }
+        let t = self.tree.lock();
+        let mut ready = 0;
+        for (f, o) in files.chunks_exact(8).zip(out.chunks_exact_mut(8)) {
+            let h = u64::from_le_bytes(f.try_into().unwrap_or([0; 8]));
+            let (bits, avail) = match t.file(h) {
+                Err(_) => (POLLNVAL, 0),
+                Ok(d) => match &t.node(d.node).body {
+                    Body::Pipe(p) => (p.poll(d.flags, d.seen), p.buf.len() as u32),
+                    _ => (POLLIN | POLLOUT, 0),
+                },
+            };
+            if bits & !k42_interfaces::pipe::PEER != 0 {
+                ready += 1;
+            }
+            o[..4].copy_from_slice(&bits.to_le_bytes());
+            o[4..].copy_from_slice(&avail.to_le_bytes());
+        }
+        Ok(ready)
+    }
+
+    fn doorbell(&self, caller: ProcessId) -> Result<u64, Errno> {
+        self.bell.ok_or(Errno::ENOSYS)?.share(caller)
     }
 }
 

@@ -13,6 +13,7 @@ k42_rt::entry!(program::main);
 
 #[cfg(target_os = "none")]
 mod program {
+    use core::sync::atomic::{AtomicU32, Ordering};
     use k42_interfaces::{FileSystemServer, NameServiceClient};
     use k42_rt::server::{Grantee, Server};
     use k42_rt::transport::KernelTransport;
@@ -44,10 +45,48 @@ mod program {
         k42_rt::sys::clock().unwrap_or(0)
     }
 
+    /// Where the doorbell page is (shared memory, `map_shared`).
+    const DOORBELL: u64 = 0x6100_0000;
+
+    /// The doorbell (`ramfs::Bell`): the first word of the page at
+    /// [`DOORBELL`], which clients map read only.
+    struct KernelBell;
+
+    impl KernelBell {
+        fn word(&self) -> &'static AtomicU32 {
+            // SAFETY: `setup` mapped the page at DOORBELL (shared,
+            // read-write) before it made a `KernelBell`, and never unmaps
+            // it; the word is aligned and only ever accessed atomically.
+            unsafe { &*(DOORBELL as *const AtomicU32) }
+        }
+    }
+
+    impl ramfs::Bell for KernelBell {
+        fn ring(&self) {
+            let w = self.word();
+            w.fetch_add(1, Ordering::Release);
+            let _ = k42_rt::sys::futex_wake(w, u32::MAX);
+        }
+
+        fn share(&self, pid: ProcessId) -> Result<u64, Errno> {
+            k42_rt::sys::share(DOORBELL, 4096, pid, k42_rt::sys::Prot::READ)
+        }
+    }
+
+    static BELL: KernelBell = KernelBell;
+
     fn setup(args: &Args) -> Result<Server, Errno> {
         let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
-        let fs = FS.call_once(|| FileSystemServer(Ramfs::new(CAPACITY, clock)));
+        // Pipes' doorbell: without the page, clients poll.
+        let bell = k42_rt::sys::map_shared(DOORBELL, 4096, k42_rt::sys::Prot::READ_WRITE);
+        let fs = FS.call_once(|| {
+            let fs = Ramfs::new(CAPACITY, clock);
+            FileSystemServer(match bell {
+                Ok(()) => fs.with_bell(&BELL),
+                Err(_) => fs,
+            })
+        });
         // The boot image's files (`boot.rs`): without them it still serves.
         if let Err(e) = fs.0.import(ramfs::KernelBoot) {
             k42_rt::println!("ramfs: the boot image's files: {e}");

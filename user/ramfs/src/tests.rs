@@ -780,3 +780,201 @@ fn through_ppc_a_reader_cannot_write_and_descriptions_cross_processes() {
     assert_eq!(&two, b"/s");
     assert_eq!(r.lstat("/l").unwrap().unwrap().size, 7);
 }
+
+/// A doorbell that counts its rings.
+struct CountingBell(AtomicU64);
+impl Bell for CountingBell {
+    fn ring(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    fn share(&self, pid: ProcessId) -> Result<u64, k42_rt::Errno> {
+        Ok(u64::from(pid.0) << 32 | 7)
+    }
+}
+
+fn rings(b: &CountingBell) -> u64 {
+    b.0.load(Ordering::Relaxed)
+}
+
+fn poll1(fs: &Ramfs, f: u64) -> (u32, u32) {
+    let mut out = [0u8; 8];
+    fs.poll(&f.to_le_bytes(), &mut out).unwrap();
+    (
+        u32::from_le_bytes(out[..4].try_into().unwrap()),
+        u32::from_le_bytes(out[4..].try_into().unwrap()),
+    )
+}
+
+#[test]
+fn a_pipe_carries_bytes_and_ends_with_eof_or_epipe() {
+    use k42_interfaces::pipe::*;
+    static BELL: CountingBell = CountingBell(AtomicU64::new(0));
+    let fs = fs().with_bell(&BELL);
+    let open = fs.open_files();
+    let (r, w) = fs.pipe(0).unwrap();
+    assert_eq!(fs.open_files(), open + 2);
+    assert_eq!(fs.fstat(r).unwrap().kind, kind::FIFO);
+    let mut buf = [0u8; 16];
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Err(k42_rt::Errno::EAGAIN));
+    assert_eq!(fs.write(r, AT_CURRENT, b"x"), Err(k42_rt::Errno::EBADF));
+    assert_eq!(fs.read(w, AT_CURRENT, &mut buf), Err(k42_rt::Errno::EBADF));
+    assert_eq!(poll1(&fs, r).0 & !PEER, 0, "nothing to read");
+    assert_eq!(poll1(&fs, w).0 & !PEER, POLLOUT);
+    let before = rings(&BELL);
+    assert_eq!(fs.write(w, AT_CURRENT, b"hello"), Ok(5));
+    assert!(rings(&BELL) > before, "a write rings the doorbell");
+    assert_eq!(poll1(&fs, r), (POLLIN | PEER, 5), "readable, 5 bytes");
+    assert_eq!(fs.write(w, 0, b"x"), Err(k42_rt::Errno::ESPIPE));
+    assert_eq!(fs.read(r, 0, &mut buf), Err(k42_rt::Errno::ESPIPE));
+    assert_eq!(fs.seek(r, 0, SEEK_CUR), Err(k42_rt::Errno::ESPIPE));
+    assert_eq!(fs.ftruncate(w, 0), Err(k42_rt::Errno::EINVAL));
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf[..3]), Ok(3));
+    assert_eq!(&buf[..3], b"hel");
+    // Bytes in a pipe count against the budget while they wait.
+    assert_eq!(fs.bytes(), 2);
+    // The writer goes: what is left, then end of file and a hang-up.
+    let before = rings(&BELL);
+    fs.close(w).unwrap();
+    assert!(rings(&BELL) > before, "a close rings the doorbell");
+    assert_eq!(poll1(&fs, r).0 & (POLLIN | POLLHUP), POLLIN | POLLHUP);
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(2));
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(0));
+    assert_eq!(poll1(&fs, r).0 & !PEER, POLLHUP);
+    fs.close(r).unwrap();
+    assert_eq!(poll1(&fs, r).0, POLLNVAL);
+    assert_eq!((fs.open_files(), fs.bytes()), (open, 0), "all freed");
+    // The reader goes: the writer gets EPIPE and POLLERR.
+    let (r, w) = fs.pipe(O_NONBLOCK).unwrap();
+    assert_eq!(fs.flags(w, 0, 0).unwrap() & O_NONBLOCK, O_NONBLOCK);
+    fs.close(r).unwrap();
+    assert_eq!(fs.write(w, AT_CURRENT, b"x"), Err(k42_rt::Errno::EPIPE));
+    assert_eq!(poll1(&fs, w).0 & POLLERR, POLLERR);
+    fs.close(w).unwrap();
+    assert_eq!(fs.pipe(O_APPEND), Err(k42_rt::Errno::EINVAL));
+    assert_eq!(fs.doorbell(ProcessId(9)), Ok(9 << 32 | 7));
+    assert_eq!(
+        Ramfs::new(1 << 20, tick).doorbell(ProcessId(9)),
+        Err(k42_rt::Errno::ENOSYS)
+    );
+}
+
+#[test]
+fn a_full_pipe_takes_small_writes_whole_and_large_ones_in_part() {
+    use k42_interfaces::pipe::*;
+    let fs = Ramfs::new(1 << 20, tick);
+    let (r, w) = fs.pipe(0).unwrap();
+    let page = [7u8; PIPE_BUF];
+    for _ in 0..CAPACITY / PIPE_BUF - 1 {
+        assert_eq!(fs.write(w, AT_CURRENT, &page), Ok(PIPE_BUF as u32));
+    }
+    assert_eq!(fs.write(w, AT_CURRENT, &[1; 4000]), Ok(4000));
+    assert_eq!(poll1(&fs, w).0 & POLLOUT, 0, "less than PIPE_BUF free");
+    // 96 bytes free: a 100-byte write is all or nothing...
+    assert_eq!(
+        fs.write(w, AT_CURRENT, &[2; 100]),
+        Err(k42_rt::Errno::EAGAIN)
+    );
+    // ... one larger than PIPE_BUF puts what fits.
+    assert_eq!(fs.write(w, AT_CURRENT, &[3; 5000]), Ok(96));
+    assert_eq!(
+        fs.write(w, AT_CURRENT, &[3; 5000]),
+        Err(k42_rt::Errno::EAGAIN)
+    );
+    let mut buf = [0u8; 4096];
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(4096));
+    assert_eq!(poll1(&fs, w).0 & POLLOUT, POLLOUT);
+    let mut total = 4096;
+    loop {
+        match fs.read(r, AT_CURRENT, &mut buf) {
+            Ok(n) => total += n as usize,
+            Err(e) => {
+                assert_eq!(e, k42_rt::Errno::EAGAIN);
+                break;
+            }
+        }
+    }
+    assert_eq!(total, CAPACITY);
+    assert_eq!(&buf[..0], &[] as &[u8]);
+}
+
+#[test]
+fn fifos_have_names_and_open_rules() {
+    use k42_interfaces::pipe::*;
+    let fs = fs();
+    assert_eq!(fs.mknod("/p", 0o010_644), Ok(()));
+    assert_eq!(fs.mknod("/p", 0o010_644), Err(k42_rt::Errno::EEXIST));
+    assert_eq!(fs.mknod("/dev", 0o020_644), Err(k42_rt::Errno::EPERM));
+    assert_eq!(fs.mknod("/reg", 0o644), Ok(()));
+    assert_eq!(fs.stat("/reg").unwrap().kind, kind::FILE);
+    let st = fs.stat("/p").unwrap();
+    assert_eq!((st.kind, st.mode, st.size), (kind::FIFO, 0o644, 0));
+    assert!(list(&fs, "/", 4096).contains(&("p".to_string(), kind::FIFO)));
+    // A nonblocking writer without a reader: ENXIO.
+    assert_eq!(
+        fs.create("/p", O_WRONLY | O_NONBLOCK, 0),
+        Err(k42_rt::Errno::ENXIO)
+    );
+    let r = fs.open("/p", O_RDONLY | O_NONBLOCK).unwrap();
+    assert_eq!(poll1(&fs, r).0, 0, "no writer yet: no hang-up, no peer");
+    let mut buf = [0u8; 8];
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(0), "no writer: EOF");
+    let w = fs.create("/p", O_WRONLY | O_NONBLOCK, 0).unwrap();
+    assert_eq!(poll1(&fs, r).0 & PEER, PEER, "the writer came");
+    assert_eq!(poll1(&fs, w).0 & (PEER | POLLOUT), PEER | POLLOUT);
+    assert_eq!(fs.write(w, AT_CURRENT, b"fifo"), Ok(4));
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(4));
+    assert_eq!(&buf[..4], b"fifo");
+    fs.close(w).unwrap();
+    assert_eq!(poll1(&fs, r).0 & POLLHUP, POLLHUP);
+    // A writer that opens first waits (in its library) for a reader.
+    let w = fs.create("/p", O_WRONLY, 0).unwrap();
+    assert_eq!(poll1(&fs, w).0 & PEER, PEER, "the old reader is still open");
+    fs.close(r).unwrap();
+    fs.close(w).unwrap();
+    let w = fs.create("/p", O_WRONLY, 0).unwrap();
+    assert_eq!(poll1(&fs, w).0 & PEER, 0);
+    let r = fs.open("/p", O_RDONLY).unwrap();
+    assert_eq!(poll1(&fs, w).0 & PEER, PEER);
+    // O_RDWR never waits; unlink leaves the open ends working.
+    let rw = fs.create("/p", O_RDWR, 0).unwrap();
+    assert_eq!(poll1(&fs, rw).0 & PEER, PEER);
+    fs.unlink("/p").unwrap();
+    assert_eq!(fs.write(rw, AT_CURRENT, b"ab"), Ok(2));
+    assert_eq!(fs.read(r, AT_CURRENT, &mut buf), Ok(2));
+    assert_eq!(fs.truncate("/reg", 0), Ok(()));
+    for f in [r, w, rw] {
+        fs.close(f).unwrap();
+    }
+    assert_eq!(fs.bytes(), 0);
+}
+
+#[test]
+fn pipes_through_the_stubs() {
+    use k42_interfaces::pipe::*;
+    let server = FileSystemServer(fs());
+    let h = ObjectHandle::new(ProcessId(1), 0, 1);
+    let grants = [(ProcessId(11), Rights(rights::READ | rights::WRITE))];
+    let t = LoopbackTransport::new(&server, h, &grants, ProcessId(11));
+    let c = FileSystemClient::new(&t, h);
+    let (r, w) = c.pipe(0).unwrap().unwrap();
+    assert_eq!(c.write(w, AT_CURRENT, b"abc"), Ok(Ok(3)));
+    let mut files = [0u8; 24];
+    files[..8].copy_from_slice(&r.to_le_bytes());
+    files[8..16].copy_from_slice(&w.to_le_bytes());
+    files[16..].copy_from_slice(&12345u64.to_le_bytes());
+    let mut out = [0u8; 24];
+    assert_eq!(c.poll(&files, &mut out), Ok(Ok(3)));
+    let word = |i: usize| u32::from_le_bytes(out[i..i + 4].try_into().unwrap());
+    assert_eq!((word(0) & POLLIN, word(4)), (POLLIN, 3));
+    assert_eq!(word(8) & POLLOUT, POLLOUT);
+    assert_eq!(word(16), POLLNVAL);
+    assert_eq!(
+        c.poll(&files, &mut out[..16]),
+        Ok(Err(k42_rt::Errno::EINVAL))
+    );
+    assert_eq!(
+        c.doorbell(),
+        Ok(Err(k42_rt::Errno::ENOSYS)),
+        "this one has no doorbell"
+    );
+}

@@ -289,6 +289,7 @@ pub fn mode_of(s: &Stat) -> u32 {
     let t = match s.kind {
         kind::DIR => g::S_IFDIR,
         kind::SYMLINK => g::S_IFLNK,
+        kind::FIFO => g::S_IFIFO,
         _ => g::S_IFREG,
     };
     t | (s.mode & 0o7777)
@@ -401,7 +402,16 @@ pub fn open(ctx: &mut Ctx<'_>, path: &str, flags: u32, mode: u32) -> Result<Obje
     } else {
         call(ctx, |fs| fs.open(path, passed))?
     };
-    let is_dir = match call(ctx, |fs| fs.fstat(file)) {
+    let st = call(ctx, |fs| fs.fstat(file));
+    let waits = flags & g::O_NONBLOCK == 0 && access != g::O_RDWR;
+    // A FIFO's blocking open waits for the other side (`pipe`).
+    let st = match st {
+        Ok(s) if s.kind == kind::FIFO && waits => {
+            crate::pipe::wait_for(ctx, file, k42_interfaces::pipe::PEER).map(|()| s)
+        }
+        r => r,
+    };
+    let is_dir = match st {
         Ok(s) => s.kind == kind::DIR,
         Err(e) => {
             let _ = call(ctx, |fs| fs.close(file));
@@ -493,6 +503,8 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
             ctx.st.mem.check(buf, len, Access::Write)?;
             let mut done = 0u64;
             let mut chunk = [0u8; CHUNK];
+            // An empty pipe: wait (`pipe`) unless non-blocking.
+            let mut waiter = crate::pipe::Waiter::default();
             while done < len {
                 let want = (len - done).min(CHUNK as u64) as usize;
                 let at = if offset == AT_CURRENT {
@@ -502,6 +514,10 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
                 };
                 let got = match call(ctx, |fs| fs.read(file, at, &mut chunk[..want])) {
                     Ok(n) => n as usize,
+                    Err(Errno::EAGAIN) if done == 0 => {
+                        waiter.again(ctx, file)?;
+                        continue;
+                    }
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
                 };
@@ -537,6 +553,8 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
         Object::File { file } => {
             let mut done = 0u64;
             let mut chunk = [0u8; CHUNK];
+            // A full pipe: wait (`pipe`) unless non-blocking.
+            let mut waiter = crate::pipe::Waiter::default();
             while done < len || len == 0 {
                 let n = (len - done).min(CHUNK as u64) as usize;
                 ctx.read_user(buf + done, &mut chunk[..n])?;
@@ -547,6 +565,18 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
                 };
                 let put = match call(ctx, |fs| fs.write(file, at, &chunk[..n])) {
                     Ok(n) => n as u64,
+                    Err(Errno::EAGAIN) => match waiter.again(ctx, file) {
+                        Ok(()) => continue,
+                        Err(e) if done == 0 => return Err(e),
+                        Err(_) => break,
+                    },
+                    Err(crate::pipe::EPIPE) => {
+                        crate::pipe::broken(ctx);
+                        if done == 0 {
+                            return Err(crate::pipe::EPIPE);
+                        }
+                        break;
+                    }
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
                 };

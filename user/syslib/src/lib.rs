@@ -81,6 +81,7 @@ pub mod fs;
 pub mod mem;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
+pub mod pipe;
 pub mod signal;
 pub mod table;
 pub mod tty;
@@ -320,6 +321,12 @@ pub trait Native {
         let _ = options;
         self.wait_child(pid)
     }
+    /// `map_handle(handle, addr)`: maps memory another process shared
+    /// with this one (`share`) at `addr`: its length.
+    fn map_handle(&mut self, handle: u64, addr: u64) -> Result<u64, Errno> {
+        let _ = (handle, addr);
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -431,6 +438,8 @@ pub struct State {
     pub tty: tty::Input,
     /// Pending signals, the alternate stack, the alarm (`signal`).
     pub sig: signal::Signals,
+    /// The file server's doorbell (`pipe`), once mapped.
+    pub doorbell: pipe::Doorbell,
 }
 
 /// The library: the Linux state of the process and the native calls.
@@ -625,6 +634,7 @@ impl<N: Native> Syslib<N> {
             epoch_ns,
             tty: tty::Input::default(),
             sig: signal::Signals::default(),
+            doorbell: pipe::Doorbell::Unknown,
         };
         Syslib { native, state }
     }

@@ -320,6 +320,10 @@ mod k42 {
             unsafe { asm!("fxrstor64 [{a}]", a = in(reg) area.0.as_ptr(), options(nostack)) };
         }
 
+        fn map_handle(&mut self, handle: u64, addr: u64) -> Result<u64, Errno> {
+            k42_rt::sys::map_handle(handle, addr).map_err(|e| Errno(e.0))
+        }
+
         fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
             let r = call3(CONSOLE_READ, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
             result(r).map(|()| r as usize)

@@ -27,6 +27,8 @@ pub enum Op {
     FutexWait(u64, u32, u64),
     /// `futex_wake(addr, n)`.
     FutexWake(u64, u32),
+    /// `map_handle(handle, addr)`.
+    MapHandle(u64, u64),
 }
 
 /// The mock kernel.
@@ -156,7 +158,9 @@ impl MockNative {
             .push((k42_rt::from_raw(NAMES), Box::new(NameServiceServer(names))));
         self.servers.push((
             k42_rt::from_raw(FILES),
-            Box::new(FileSystemServer(ramfs::Ramfs::new(1 << 20, mock_clock))),
+            Box::new(FileSystemServer(
+                ramfs::Ramfs::new(1 << 20, mock_clock).with_bell(&BELL),
+            )),
         ));
         self.names = NAMES;
         self
@@ -509,7 +513,39 @@ impl Native for MockNative {
     fn fpu_restore(&mut self, addr: u64) {
         self.fpu_restores.push(addr);
     }
+
+    /// The mock file server's doorbell ([`MockBell`]): a read-only page
+    /// of zeros (nobody rings it here: a wait on it returns at once).
+    fn map_handle(&mut self, handle: u64, addr: u64) -> Result<u64, Errno> {
+        if handle != MockBell::HANDLE {
+            return Err(Errno::EBADF);
+        }
+        self.premap(addr, PAGE, PROT_READ);
+        self.ops.push(Op::MapHandle(handle, addr));
+        Ok(PAGE)
+    }
 }
+
+/// The mock file server's doorbell: counts its rings; its page is the
+/// mock's [`Native::map_handle`] of [`MockBell::HANDLE`].
+pub struct MockBell(pub std::sync::atomic::AtomicU64);
+
+impl MockBell {
+    /// The handle `share` gives.
+    pub const HANDLE: u64 = 0xbe11;
+}
+
+impl ramfs::Bell for MockBell {
+    fn ring(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn share(&self, _: ProcessId) -> Result<u64, k42_rt::Errno> {
+        Ok(Self::HANDLE)
+    }
+}
+
+/// The doorbell of every mock file server.
+pub static BELL: MockBell = MockBell(std::sync::atomic::AtomicU64::new(0));
 
 /// The mock kernel's side of signals.
 #[derive(Default)]

@@ -121,6 +121,14 @@ syscall_table! {
     __NR_lstat            => lstat;
     __NR_mkdir            => mkdir;
     __NR_mkdirat          => mkdirat;
+    __NR_mknod            => mknod;
+    __NR_mknodat          => mknodat;
+    __NR_pipe             => pipe;
+    __NR_pipe2            => pipe2;
+    __NR_poll             => poll;
+    __NR_ppoll            => ppoll;
+    __NR_select           => select;
+    __NR_pselect6         => pselect6;
     __NR_newfstatat       => newfstatat;
     __NR_open             => open;
     __NR_openat           => openat;

@@ -35,6 +35,12 @@ pub struct Input {
 }
 
 impl Input {
+    /// Whether a read would return at once (a line, raw bytes, or end of
+    /// file).
+    pub fn readable(&self) -> bool {
+        self.ready > 0 || self.eof
+    }
+
     /// Takes in one typed byte under `termios`; what to echo goes to
     /// `echo`.
     pub fn feed(&mut self, t: &crate::calls::ioctl::Termios, b: u8, echo: &mut Vec<u8>) {
