@@ -173,6 +173,20 @@ pub fn clock() -> Result<u64, Errno> {
     check(nr::CLOCK, 0, 0, 0)
 }
 
+/// Unix time in nanoseconds at the kernel clock's zero, from the
+/// auxiliary vector (0 until the runtime read it, or without an RTC).
+static EPOCH: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Records the boot's Unix time (the runtime's start-up does).
+pub fn set_epoch(ns: u64) {
+    EPOCH.store(ns, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// The wall clock: nanoseconds since the Unix epoch.
+pub fn wall_clock() -> Result<u64, Errno> {
+    Ok(clock()? + EPOCH.load(core::sync::atomic::Ordering::Relaxed))
+}
+
 /// Memory protection for [`map_anon`] and [`protect`] (Linux's bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Prot(pub u64);

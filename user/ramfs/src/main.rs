@@ -2,7 +2,7 @@
 //! server's handle (hex), `WRITERS` and `ADMINS` comma-separated process
 //! ids, or `*` for everyone (Linux processes, forked at any time, must all
 //! write). Everyone may read; writers may also write; admins may also
-//! chmod. Times come from the kernel clock (ns since boot).
+//! chmod. Times are Unix times (the runtime's wall clock).
 //! Imports the boot image's files (`boot.rs`), exports one `FileSystem`
 //! object (index 0), registers it as `ramfs`, and serves.
 //! `CPUS`: the processors it serves on, comma-separated, the first the
@@ -42,7 +42,7 @@ mod program {
     }
 
     fn clock() -> u64 {
-        k42_rt::sys::clock().unwrap_or(0)
+        k42_rt::sys::wall_clock().unwrap_or(0)
     }
 
     /// Where the doorbell page is (shared memory, `map_shared`).
