@@ -19,9 +19,11 @@
 //!   the program's segments, its stack, `brk`, where `mmap` puts things.
 //!   In K42 the layout belongs to user level (regions and FCMs); the
 //!   kernel here only maps what the library asks for, at fixed addresses;
-//! - the rest of the per-process Linux state: signal actions and mask
-//!   (recorded; no delivery yet), resource limits, the FS/GS bases, the
-//!   terminal settings of the console, the random generator.
+//! - **signals** ([`signal`]): actions, mask, pending set, handler
+//!   frames and `rt_sigreturn`, faults as signals, the alarm; the kernel
+//!   only carries the notification (`signal_send`, a soft interrupt);
+//! - the rest of the per-process Linux state: resource limits, the FS/GS
+//!   bases, the terminal settings of the console, the random generator.
 //!
 //! - the **direct-branch vector** ([`abi::DIRECT_VECTOR`], paper §10): a
 //!   read-only page with the address of the library's call entry, so a

@@ -1,8 +1,8 @@
 //! `rt_sigaction(sig, act, oact, sigsetsize)`: records the action (the
 //! handler, flags, restorer and mask of `struct kernel_sigaction`) and
-//! returns the old one. Signals are not delivered yet: recording them is
-//! what a start-up needs. `SIGKILL` and `SIGSTOP` cannot be caught
-//! (`EINVAL`), nor be in a mask.
+//! returns the old one; `crate::signal` acts on it when a signal comes.
+//! `SIGKILL` and `SIGSTOP` cannot be caught (`EINVAL`), nor be in a
+//! mask.
 
 use super::UNBLOCKABLE;
 use crate::{Ctx, Errno, SigAction, SysResult};

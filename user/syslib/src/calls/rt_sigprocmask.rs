@@ -1,6 +1,7 @@
 //! `rt_sigprocmask(how, set, oset, sigsetsize)`: the blocked-signal mask
-//! (`SIG_BLOCK`, `SIG_UNBLOCK`, `SIG_SETMASK`), recorded for when signals
-//! are delivered. `SIGKILL` and `SIGSTOP` are never blocked.
+//! (`SIG_BLOCK`, `SIG_UNBLOCK`, `SIG_SETMASK`); signals it unblocks are
+//! delivered when the call returns (`crate::signal::deliver`). `SIGKILL`
+//! and `SIGSTOP` are never blocked.
 
 use super::UNBLOCKABLE;
 use crate::{Ctx, Errno, SysResult};
