@@ -132,10 +132,13 @@ impl Pipe {
             }
         }
         if w {
+            // As Linux: writable with room, an error once no reader is
+            // left (both, then).
+            if CAPACITY - self.buf.len() >= PIPE_BUF {
+                bits |= POLLOUT;
+            }
             if self.readers == 0 {
                 bits |= POLLERR;
-            } else if CAPACITY - self.buf.len() >= PIPE_BUF {
-                bits |= POLLOUT;
             }
         }
         let peer = match (r, w) {

@@ -518,6 +518,10 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
                         waiter.again(ctx, file)?;
                         continue;
                     }
+                    Err(crate::pipe::EIO) => {
+                        waiter.busy(ctx)?;
+                        continue;
+                    }
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
                 };
@@ -570,6 +574,10 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
                         Err(e) if done == 0 => return Err(e),
                         Err(_) => break,
                     },
+                    Err(crate::pipe::EIO) => {
+                        waiter.busy(ctx)?;
+                        continue;
+                    }
                     Err(crate::pipe::EPIPE) => {
                         crate::pipe::broken(ctx);
                         if done == 0 {

@@ -124,9 +124,31 @@ fn wait_for_ring(ctx: &mut Ctx<'_>, seen: Option<u32>, timeout_ns: u64) -> Resul
 pub struct Waiter {
     /// The doorbell word read before the last try (`None`: not yet).
     seen: Option<Option<u32>>,
+    /// Tries the server was too busy to take (see [`Waiter::busy`]).
+    busy: u32,
 }
 
+/// How often a call the server was too busy to take is tried again, a
+/// millisecond apart.
+pub const BUSY_RETRIES: u32 = 1000;
+
 impl Waiter {
+    /// The server was too busy to take the call (`EIO`: the transport
+    /// gave up after its own tries, which happens when many waiters woken
+    /// by one ring call it at once on one processor): sleeps a
+    /// millisecond before the caller tries again, `EIO` after
+    /// [`BUSY_RETRIES`].
+    pub fn busy(&mut self, ctx: &mut Ctx<'_>) -> Result<(), Errno> {
+        self.busy += 1;
+        if self.busy > BUSY_RETRIES {
+            return Err(EIO);
+        }
+        match ctx.native.sleep_ns(1_000_000) {
+            Err(e) if e != EIO && signal::interrupted(ctx) => Err(ERESTARTSYS),
+            _ => Ok(()),
+        }
+    }
+
     /// Description `file` said `EAGAIN`: `EAGAIN` if it is non-blocking,
     /// `ERESTARTSYS` if a signal is to be acted on; otherwise returns
     /// when the caller should try again (at once the first time, with the
@@ -393,3 +415,18 @@ pub fn put_timespec(ctx: &mut Ctx<'_>, at: u64, ns: u64) -> Result<(), Errno> {
     ctx.write_u64(at, ns / 1_000_000_000)?;
     ctx.write_u64(at + 8, ns % 1_000_000_000)
 }
+
+/// `FIONREAD` of descriptor `fd`: the bytes a read would find, if it is a
+/// pipe of the file server (`None` otherwise).
+pub fn bytes_ready(ctx: &mut Ctx<'_>, fd: u64) -> Result<Option<u32>, Errno> {
+    let Some(file) = ctx.st.fds.get(fd)?.obj.description() else {
+        return Ok(None);
+    };
+    if fs::call(ctx, |s| s.fstat(file))?.kind != k42_interfaces::kind::FIFO {
+        return Ok(None);
+    }
+    Ok(Some(server_poll(ctx, &[file])?[0].1))
+}
+
+/// `EIO`: a call the file server could not take.
+pub const EIO: Errno = Errno(linux_raw_sys::errno::EIO);

@@ -75,6 +75,12 @@ impl Termios {
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    if a[1] as u32 == io::FIONREAD {
+        if let Some(n) = crate::pipe::bytes_ready(ctx, a[0])? {
+            ctx.write_user(a[2], &n.to_le_bytes())?;
+            return Ok(0);
+        }
+    }
     if !crate::fs::is_console(ctx, a[0])? {
         return Err(Errno::ENOTTY);
     }

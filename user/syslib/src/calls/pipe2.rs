@@ -65,6 +65,13 @@ mod tests {
         assert_eq!(call(&mut l, g::__NR_write, &[w, m + 100, 16]), 16);
         assert_eq!(call(&mut l, g::__NR_read, &[r, m + 200, 7]), 7);
         assert_eq!(l.native.peek(m + 200, 7), b"through");
+        let fionread = u64::from(linux_raw_sys::ioctl::FIONREAD);
+        assert_eq!(call(&mut l, g::__NR_ioctl, &[r, fionread, m + 400]), 0);
+        assert_eq!(
+            l.native.peek(m + 400, 4),
+            9u32.to_le_bytes(),
+            "9 bytes left"
+        );
         assert_eq!(
             call(&mut l, g::__NR_read, &[w, m + 200, 7]),
             err(Errno::EBADF)
