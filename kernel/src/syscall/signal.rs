@@ -105,9 +105,11 @@ impl Default for Pending {
 }
 
 /// Whether `p` can receive signals: a Linux process (its system library
-/// registered the system-call entry).
+/// registered the system-call entry, or the library forked it: only it
+/// forks, so this holds while a forked process execs, between the old
+/// library and the new one, which takes the queue when it starts).
 fn signalable(p: &Process) -> bool {
-    p.syscall_entry.load(Ordering::Acquire) != 0
+    p.syscall_entry.load(Ordering::Acquire) != 0 || p.parent.load(Ordering::Relaxed) != 0
 }
 
 /// Queues `q` for `p` and tells its dispatchers (`SIGKILL`: ends it).

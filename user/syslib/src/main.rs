@@ -506,6 +506,11 @@ mod entry {
         // SAFETY: nothing else runs yet (`BUSY` is set from the start).
         let lib = unsafe { (*LIB.0.get()).write(lib) };
         inherit(lib);
+        // Signals sent while the process exec'd this program.
+        syslib::signal::take(&mut syslib::Ctx {
+            st: &mut lib.state,
+            native: &mut lib.native,
+        });
         publish_vector(lib);
         BUSY.store(false, Ordering::Release);
         let r = k42::call3(

@@ -338,28 +338,34 @@ pub fn push(st: &mut crate::State, info: Info) {
 pub fn poll(ctx: &mut Ctx<'_>) {
     let bits = ctx.native.soft_take(SOFT_SIGNAL | SOFT_TIMER);
     if bits & SOFT_SIGNAL != 0 {
-        loop {
-            let mut buf = [[0u64; 4]; 16];
-            let n = ctx.native.signal_take(&mut buf).unwrap_or(0);
-            for w in &buf[..n] {
-                push(
-                    ctx.st,
-                    Info {
-                        sig: w[0] as u32,
-                        code: (w[1] >> 32) as i32,
-                        pid: w[1] as u32,
-                        value: w[2],
-                        fault: None,
-                    },
-                );
-            }
-            if n < buf.len() {
-                break;
-            }
-        }
+        take(ctx);
     }
     if bits & SOFT_TIMER != 0 {
         alarm_check(ctx);
+    }
+}
+
+/// Moves the kernel's queue into the pending set (at start-up too: what
+/// was sent while the process exec'd waits there).
+pub fn take(ctx: &mut Ctx<'_>) {
+    loop {
+        let mut buf = [[0u64; 4]; 16];
+        let n = ctx.native.signal_take(&mut buf).unwrap_or(0);
+        for w in &buf[..n] {
+            push(
+                ctx.st,
+                Info {
+                    sig: w[0] as u32,
+                    code: (w[1] >> 32) as i32,
+                    pid: w[1] as u32,
+                    value: w[2],
+                    fault: None,
+                },
+            );
+        }
+        if n < buf.len() {
+            break;
+        }
     }
 }
 
