@@ -58,12 +58,61 @@ fn start(
     process::start(BUSYBOX, &v, process::Personality::Linux)
 }
 
+/// The suite's own runner, which the Linux side runs too.
+const RUNNER: &str = "/difftest/difftest-run";
+
+/// Per program, at most (the runner's limit for each, and some room).
+const RUNNER_MS_PER_PROGRAM: u64 = 20_000;
+
+/// With `difftest.runner` on the command line (and busybox there): the
+/// suite's own runner (`tests/difftest/harness/difftest-run.c`) runs the
+/// whole list as on Linux -- each program forked into its own process
+/// group and directory under `/scratch`, stdin from `/dev/null`, stdout and
+/// stderr through one pipe, a time limit, the frames printed by the runner
+/// itself -- with one set of system services for the run. The kernel only
+/// starts it, waits, and powers off.
+fn run_with_runner(programs: usize) -> ! {
+    println!("{MARK} ready");
+    let limit = crate::time::now_ns() + programs as u64 * RUNNER_MS_PER_PROGRAM * 1_000_000;
+    let script = alloc::format!(
+        "umask 022; mkdir -p /scratch /tmp; exec {RUNNER} /difftest/list {}",
+        RUNNER_MS_PER_PROGRAM - 5_000
+    );
+    let outcome = crate::services::with_system(|| {
+        let argv: [&[u8]; 3] = [b"sh", b"-c", script.as_bytes()];
+        match process::start(BUSYBOX, &argv, process::Personality::Linux) {
+            Ok(d) => {
+                dispatch::run_loop(&|| d.status().is_some() || crate::time::now_ns() > limit);
+                let s = d.status();
+                dispatch::kill_process(&d.process, 0);
+                match s {
+                    Some(0) => Ok(()),
+                    Some(s) => Err(alloc::format!("the runner ended with status {s}")),
+                    None => Err(String::from("the runner ran out of time")),
+                }
+            }
+            Err(e) => Err(alloc::format!("{BUSYBOX}: {e}")),
+        }
+    });
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => println!("k42-rs difftest: {e}"),
+        Err(e) => println!("k42-rs difftest: no system services: {e}"),
+    }
+    println!("{MARK} all done");
+    crate::arch::power::power_off()
+}
+
 /// Runs the suite and powers off.
 pub fn run() -> ! {
     let list = process::initramfs()
         .and_then(|a| cpio::find(a, "/difftest/list").ok().flatten())
         .map(|e| String::from_utf8_lossy(e.data).into_owned())
         .unwrap_or_default();
+    let runner = process::program(RUNNER).is_ok() && process::program(BUSYBOX).is_ok();
+    if runner && crate::cmdline().has("difftest.runner") {
+        run_with_runner(list.lines().count())
+    }
     println!("{MARK} ready");
     for line in list.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();

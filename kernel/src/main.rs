@@ -192,6 +192,7 @@ pub extern "C" fn kmain(start_info: u64) -> ! {
     let level = match info.cmdline.get("loglevel") {
         Some("debug") => log::LevelFilter::Debug,
         Some("warn") => log::LevelFilter::Warn,
+        Some("error") => log::LevelFilter::Error,
         Some("trace") => log::LevelFilter::Trace,
         _ => log::LevelFilter::Info,
     };
