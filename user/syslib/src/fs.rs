@@ -368,6 +368,11 @@ pub fn stat_fd(ctx: &mut Ctx<'_>, fd: u64) -> Result<Attrs, Errno> {
 /// Opens `path` (absolute) with Linux `flags` and `mode` (before the
 /// umask): the new descriptor's object.
 pub fn open(ctx: &mut Ctx<'_>, path: &str, flags: u32, mode: u32) -> Result<Object, Errno> {
+    // No process has a controlling terminal yet (the console is nobody's):
+    // `/dev/tty` cannot be opened, as in Linux without one.
+    if normalize(path) == "/dev/tty" {
+        return Err(Errno::ENXIO);
+    }
     if let Some(own) = special(ctx, path) {
         return match own {
             Own::Object(o) if flags & g::O_DIRECTORY != 0 => {

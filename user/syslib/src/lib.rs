@@ -109,6 +109,7 @@ macro_rules! errnos {
 }
 errnos!(
     EPERM,
+    ENXIO,
     ENOENT,
     ESRCH,
     EBADF,
