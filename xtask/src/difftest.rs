@@ -888,6 +888,50 @@ pub enum BenchFigure {
     Failed(String),
 }
 
+/// The suite as part of `cargo xtask test`: builds it, runs it on Linux
+/// and on K42-rs at `-smp 1`, and compares. Returns the comparison, or why
+/// it could not run.
+pub fn suite() -> Result<Comparison, String> {
+    let machine = machine("smp1")?;
+    crate::prereq::ensure_qemu()?;
+    crate::prereq::ensure_musl_gcc()?;
+    let busybox = crate::prereq::static_busybox()?;
+    let linux = crate::prereq::linux_kernel()?;
+    let work = crate::target_dir().join("k42/difftest");
+    let progs = discover(&crate::root().join("tests/difftest/progs"), None)?;
+    build_all(&progs, &work.join("bin"))?;
+    let image = build_initramfs(&progs, &work.join("bin"), &busybox, PROGRAM_TIMEOUT_MS)?;
+    let initramfs = work.join("initramfs.cpio");
+    std::fs::write(&initramfs, &image).map_err(|e| e.to_string())?;
+    let guest = Guest {
+        label: "linux",
+        kernel: &linux,
+        cmdline: LINUX_CMDLINE,
+    };
+    let log = work.join("linux.log");
+    let linux_run = boot(&guest, &initramfs, machine, "256M", progs.len(), &log)?;
+    if !linux_run.all_done {
+        return Err(format!(
+            "Linux did not run the whole list; log: {}",
+            log.display()
+        ));
+    }
+    let k42 = run_k42(&initramfs, machine, progs.len(), &work.join("k42.log"))?;
+    Ok(compare(&linux_run.outcomes, &k42, ("linux", "k42-rs")))
+}
+
+/// `tests/difftest/known-differences.txt`: program → why it still differs.
+pub fn known_differences() -> BTreeMap<String, String> {
+    let path = crate::root().join("tests/difftest/known-differences.txt");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, why)| (n.trim().to_string(), why.trim().to_string()))
+        .collect()
+}
+
 /// Reads `bench: KEY cycles=N ...` lines out of the benchmark programs'
 /// outcomes. A program that did not exit 0 gives `Failed` for every key
 /// it owns (its name is `bench_KEY`).

@@ -370,6 +370,37 @@ fn long_fuzz(kernel: &std::path::Path, tally: &mut Tally) {
     );
 }
 
+/// The differential suite (`cargo xtask difftest`): each program that
+/// matches Linux passes; one that differs fails unless
+/// `tests/difftest/known-differences.txt` lists it (then it is reported,
+/// not counted).
+fn difftest(tally: &mut Tally) {
+    crate::step("differential tests: the suite on Linux and on K42-rs (-smp 1)");
+    let c = match crate::difftest::suite() {
+        Ok(c) => c,
+        Err(e) => return tally.fail(format!("difftest: {e}")),
+    };
+    let known = crate::difftest::known_differences();
+    for name in &c.matched {
+        tally.passed += 1;
+        println!("    ok   [difftest] {name}");
+        if known.contains_key(name) {
+            println!(
+                "         ({name} matches now: take it off tests/difftest/known-differences.txt)"
+            );
+        }
+    }
+    for (name, diff) in &c.differed {
+        match known.get(name) {
+            Some(why) => println!("    known difference [difftest] {name}: {why}"),
+            None => {
+                eprintln!("==== {name} differs\n{diff}");
+                tally.fail(format!("[difftest] {name} differs from Linux (see above)"));
+            }
+        }
+    }
+}
+
 /// Runs the suite; the exit code is non-zero if anything failed.
 pub fn run(args: TestArgs) -> ExitCode {
     let mut tally = Tally::default();
@@ -419,6 +450,7 @@ pub fn run(args: TestArgs) -> ExitCode {
                 if args.only.is_none() && args.machine.is_empty() {
                     long_fuzz(&kernel, &mut tally);
                     boot_trace(&kernel, &mut tally);
+                    difftest(&mut tally);
                 }
             }
         }
