@@ -64,8 +64,10 @@ mod program {
     impl ramfs::Bell for KernelBell {
         fn ring(&self) {
             let w = self.word();
+            // The client that made the change wakes the waiters, after
+            // its call: a wake inside this handler would hand the
+            // processor to a waiter while the server is still busy.
             w.fetch_add(1, Ordering::Release);
-            let _ = k42_rt::sys::futex_wake(w, u32::MAX);
         }
 
         fn share(&self, pid: ProcessId) -> Result<u64, Errno> {

@@ -24,7 +24,10 @@ use ppc_idl::ProcessId;
 /// `share` and `futex_wake`; a server without one has no doorbell
 /// (`ENOSYS`), and its clients poll.
 pub trait Bell: Sync + Send {
-    /// Increments the doorbell word and wakes who waits on it.
+    /// Increments the doorbell word. (The client whose call changed a
+    /// pipe `futex_wake`s the waiters when the call returns: a wake from
+    /// inside the PPC handler would hand the processor to a waiter that
+    /// then finds the server busy with the call.)
     fn ring(&self);
     /// Lets process `pid` map the doorbell page: the handle it passes to
     /// `map_handle`.

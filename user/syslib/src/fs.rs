@@ -401,12 +401,15 @@ pub fn open(ctx: &mut Ctx<'_>, path: &str, flags: u32, mode: u32) -> Result<Obje
         | g::O_NONBLOCK;
     let passed = access | (flags & mine);
     let writes = access != g::O_RDONLY || flags & (g::O_CREAT | g::O_TRUNC) != 0;
+    let mut bell = crate::pipe::bell_before(ctx);
     let file = if writes {
         let mode = mode & !ctx.st.umask & 0o7777;
         call(ctx, |fs| fs.create(path, passed, mode))?
     } else {
         call(ctx, |fs| fs.open(path, passed))?
     };
+    // A FIFO's other side may wait for this one.
+    crate::pipe::rang(ctx, &mut bell);
     let st = call(ctx, |fs| fs.fstat(file));
     let waits = flags & g::O_NONBLOCK == 0 && access != g::O_RDWR;
     // A FIFO's blocking open waits for the other side (`pipe`).
@@ -445,7 +448,9 @@ pub fn hold(ctx: &mut Ctx<'_>, fd: &Fd) -> Result<(), Errno> {
 /// Drops the reference `fd` held.
 pub fn release(ctx: &mut Ctx<'_>, fd: Fd) {
     if let Some(file) = fd.obj.description() {
+        let mut bell = crate::pipe::bell_before(ctx);
         let _ = call(ctx, |fs| fs.close(file));
+        crate::pipe::rang(ctx, &mut bell); // a pipe's other end may wait
     }
 }
 
@@ -508,8 +513,10 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
             ctx.st.mem.check(buf, len, Access::Write)?;
             let mut done = 0u64;
             let mut chunk = [0u8; CHUNK];
-            // An empty pipe: wait (`pipe`) unless non-blocking.
+            // An empty pipe: wait (`pipe`) unless non-blocking; a read
+            // that made room wakes a waiting writer.
             let mut waiter = crate::pipe::Waiter::default();
+            let mut bell = crate::pipe::bell_before(ctx);
             while done < len {
                 let want = (len - done).min(CHUNK as u64) as usize;
                 let at = if offset == AT_CURRENT {
@@ -518,7 +525,10 @@ pub fn read(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> SysR
                     offset + done
                 };
                 let got = match call(ctx, |fs| fs.read(file, at, &mut chunk[..want])) {
-                    Ok(n) => n as usize,
+                    Ok(n) => {
+                        crate::pipe::rang(ctx, &mut bell);
+                        n as usize
+                    }
                     Err(Errno::EAGAIN) if done == 0 => {
                         waiter.again(ctx, file)?;
                         continue;
@@ -562,8 +572,10 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
         Object::File { file } => {
             let mut done = 0u64;
             let mut chunk = [0u8; CHUNK];
-            // A full pipe: wait (`pipe`) unless non-blocking.
+            // A full pipe: wait (`pipe`) unless non-blocking; a write
+            // wakes a waiting reader.
             let mut waiter = crate::pipe::Waiter::default();
+            let mut bell = crate::pipe::bell_before(ctx);
             while done < len || len == 0 {
                 let n = (len - done).min(CHUNK as u64) as usize;
                 ctx.read_user(buf + done, &mut chunk[..n])?;
@@ -573,7 +585,10 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
                     offset + done
                 };
                 let put = match call(ctx, |fs| fs.write(file, at, &chunk[..n])) {
-                    Ok(n) => n as u64,
+                    Ok(n) => {
+                        crate::pipe::rang(ctx, &mut bell);
+                        n as u64
+                    }
                     Err(Errno::EAGAIN) => match waiter.again(ctx, file) {
                         Ok(()) => continue,
                         Err(e) if done == 0 => return Err(e),

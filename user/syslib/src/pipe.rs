@@ -12,8 +12,11 @@
 //!   process at [`DOORBELL_VA`] on first need (`FileSystem::doorbell`
 //!   gives a handle for `map_handle`; a forked child inherits the
 //!   mapping, an exec'd program maps it again). The server increments
-//!   its first word and `futex_wake`s it at every change of any pipe
-//!   (data in or out, an end opened or closed);
+//!   its first word at every change of any pipe (data in or out, an end
+//!   opened or closed); the library whose call changed it `futex_wake`s
+//!   the word when the call returns ([`rang`]: a wake from inside the
+//!   server's PPC handler would hand the processor to a waiter that then
+//!   finds the server busy);
 //! - a call that got `EAGAIN` on a blocking description ([`Waiter`])
 //!   reads the word, tries again, and if it still has to wait,
 //!   `futex_wait`s for the word to move from what it read: a change
@@ -80,6 +83,28 @@ pub fn doorbell(ctx: &mut Ctx<'_>) -> Option<u64> {
         }
     };
     mapped.ok()
+}
+
+/// The doorbell word before a call that may change a pipe (mapping the
+/// doorbell on first use; `None` without one): see [`rang`].
+pub fn bell_before(ctx: &mut Ctx<'_>) -> Option<u32> {
+    ring_count(ctx)
+}
+
+/// After such a call: if the server rang meanwhile, wakes whoever waits
+/// on the doorbell (the server does not: see `ramfs::Bell`), and notes
+/// the word for the next call.
+pub fn rang(ctx: &mut Ctx<'_>, before: &mut Option<u32>) {
+    let (Doorbell::Mapped(a), Some(b)) = (ctx.st.doorbell, *before) else {
+        return;
+    };
+    let mut w = [0u8; 4];
+    ctx.native.read(a, &mut w);
+    let now = u32::from_le_bytes(w);
+    if now != b {
+        let _ = ctx.native.futex_wake(a, u32::MAX);
+        *before = Some(now);
+    }
 }
 
 /// The doorbell word now (0 without one).
