@@ -7,6 +7,17 @@ use crate::{Access, Ctx, Errno, SysResult};
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
+    at_offset(ctx, a, fs::read)
+}
+
+/// `preadv` and `pwritev`: the vector's buffers in order through `op`
+/// (`fs::read` or `fs::write`) at `offset` onwards, stopping at a short
+/// transfer.
+pub fn at_offset(
+    ctx: &mut Ctx<'_>,
+    a: [u64; 6],
+    op: fn(&mut Ctx<'_>, u64, u64, u64, u64) -> SysResult,
+) -> SysResult {
     let (fd, iov, count, offset) = (a[0], a[1], a[2] as i32, a[3] as i64);
     if offset < 0 || count < 0 || count as u64 > super::writev::UIO_MAXIOV {
         return Err(Errno::EINVAL);
@@ -21,7 +32,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         if len == 0 {
             continue;
         }
-        let n = match fs::read(ctx, fd, base, len, offset as u64 + total) {
+        let n = match op(ctx, fd, base, len, offset as u64 + total) {
             Ok(n) => n,
             Err(e) if total == 0 => return Err(e),
             Err(_) => break,

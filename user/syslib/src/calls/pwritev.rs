@@ -1,35 +1,10 @@
 //! `pwritev(fd, iov, iovcnt, offset)`: `writev` at `offset`, leaving the
-//! description's offset alone.
+//! description's offset alone (the same walk as `preadv`).
 
-use crate::fd::Object;
 use crate::fs;
-use crate::{Access, Ctx, Errno, SysResult};
+use crate::{Ctx, SysResult};
 
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
-    let (fd, iov, count, offset) = (a[0], a[1], a[2] as i32, a[3] as i64);
-    if offset < 0 || count < 0 || count as u64 > super::writev::UIO_MAXIOV {
-        return Err(Errno::EINVAL);
-    }
-    if matches!(ctx.st.fds.get(fd)?.obj, Object::Console) {
-        return Err(Errno::ESPIPE);
-    }
-    ctx.st.mem.check(iov, count as u64 * 16, Access::Read)?;
-    let mut total = 0u64;
-    for i in 0..count as u64 {
-        let (base, len) = (ctx.read_u64(iov + 16 * i)?, ctx.read_u64(iov + 16 * i + 8)?);
-        if len == 0 {
-            continue;
-        }
-        let n = match fs::write(ctx, fd, base, len, offset as u64 + total) {
-            Ok(n) => n,
-            Err(e) if total == 0 => return Err(e),
-            Err(_) => break,
-        };
-        total += n;
-        if n < len {
-            break;
-        }
-    }
-    Ok(total)
+    super::preadv::at_offset(ctx, a, fs::write)
 }
