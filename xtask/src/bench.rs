@@ -6,6 +6,9 @@
 //! - In-kernel: the kernel booted with `kbench` at `--smp N`; each
 //!   `ktest::kbench!` function prints `kbench:` lines (cycles per
 //!   operation, scaling over processor counts), which are shown here.
+//! - `--vs-linux`: the static microbenchmarks of `tests/linux-bench` on
+//!   Linux and on K42-rs in the same QEMU (`cargo xtask difftest --bench`),
+//!   both figures and the ratio per row.
 //!
 //! Figures go into `docs/perf/*.md` as ratios from one run: absolute times
 //! under software emulation are noise.
@@ -22,6 +25,13 @@ pub struct BenchArgs {
     /// Only the hosted benchmarks.
     #[arg(long, conflicts_with = "kernel_only")]
     host_only: bool,
+    /// Instead: the Linux microbenchmarks on Linux and on K42-rs in the
+    /// same QEMU (tests/linux-bench), side by side.
+    #[arg(long, conflicts_with_all = ["kernel_only", "host_only"])]
+    vs_linux: bool,
+    /// With --vs-linux: only benchmarks whose name contains this.
+    #[arg(long, requires = "vs_linux")]
+    filter: Option<String>,
     /// Processors for the in-kernel run (it sweeps 1, 2, 4 .. N).
     #[arg(long, default_value_t = 4)]
     smp: u32,
@@ -32,6 +42,9 @@ pub struct BenchArgs {
 
 /// Runs the benchmarks.
 pub fn run(args: BenchArgs) -> Result<(), String> {
+    if args.vs_linux {
+        return crate::difftest::run(crate::difftest::DifftestArgs::vs_linux(args.filter));
+    }
     if !args.kernel_only {
         let mut crates: Vec<String> = std::fs::read_dir(crate::root().join("crates"))
             .map_err(|e| e.to_string())?

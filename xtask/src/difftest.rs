@@ -70,6 +70,22 @@ pub struct DifftestArgs {
     machine: String,
 }
 
+impl DifftestArgs {
+    /// `difftest --bench [--filter F]`: the Linux-against-K42-rs
+    /// microbenchmarks (`cargo xtask bench --vs-linux`).
+    pub fn vs_linux(filter: Option<String>) -> Self {
+        DifftestArgs {
+            filter,
+            linux_only: false,
+            keep: false,
+            self_check: false,
+            shell: false,
+            bench: true,
+            machine: "smp1".into(),
+        }
+    }
+}
+
 /// What one program did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
