@@ -32,7 +32,7 @@ int main(void)
 	}
 	close(a[0]);
 	close(b[1]);
-	bench("ctx_switch", 2000, 2, body);
+	bench("ctx_switch", 200, 2, body);
 	close(a[1]);
 	waitpid(p, NULL, 0);
 	return 0;

@@ -16,6 +16,6 @@ static void body(long n)
 
 int main(void)
 {
-	bench("fork", 200, 1, body);
+	bench("fork", 50, 1, body);
 	return 0;
 }

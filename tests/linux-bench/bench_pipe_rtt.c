@@ -30,7 +30,7 @@ int main(void)
 	}
 	close(to_child[0]);
 	close(to_parent[1]);
-	bench("pipe_rtt", 2000, 1, body);
+	bench("pipe_rtt", 200, 1, body);
 	close(to_child[1]);
 	waitpid(p, NULL, 0);
 	return 0;
