@@ -622,20 +622,29 @@ mod entry {
         }
     }
 
-    extern "C" fn reflect(save: *mut [u64; frame::WORDS]) -> *mut [u64; frame::WORDS] {
+    type Frame = [u64; frame::WORDS];
+
+    /// What the three entries share: unless a call is already inside the
+    /// library (`busy` handles that), runs `body` on the library and the
+    /// frame the kernel saved at `save`, ends the process if it says so,
+    /// and hands the frame back for `resume`.
+    fn enter(
+        save: *mut Frame,
+        busy: impl FnOnce(&mut Frame),
+        body: impl FnOnce(&mut Syslib<Kernel>, &mut Frame) -> Option<u8>,
+    ) -> *mut Frame {
         // SAFETY: the kernel passes this processor's save area, in the
         // dispatcher page mapped in every process.
         let f = unsafe { &mut *save };
         if BUSY.swap(true, Ordering::Acquire) {
-            // A Linux call from inside the library (a bug): refuse it.
-            f[frame::RAX] = syslib::Errno::EAGAIN.to_return();
+            busy(f);
             return save;
         }
         k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
-        // SAFETY: initialised by `start` before the entry was registered;
-        // `BUSY` makes this the only reference.
+        // SAFETY: initialised by `start` before the entries were
+        // registered; `BUSY` makes this the only reference.
         let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
-        let end = lib.handle_frame(f);
+        let end = body(lib, f);
         BUSY.store(false, Ordering::Release);
         if let Some(status) = end {
             k42::exit(u64::from(status));
@@ -643,51 +652,36 @@ mod entry {
         save
     }
 
-    extern "C" fn interrupt(
-        save: *mut [u64; frame::WORDS],
-        _bits: u64,
-    ) -> *mut [u64; frame::WORDS] {
-        // SAFETY: as in `reflect`.
-        let f = unsafe { &mut *save };
-        if BUSY.swap(true, Ordering::Acquire) {
+    extern "C" fn reflect(save: *mut Frame) -> *mut Frame {
+        enter(
+            save,
+            // A Linux call from inside the library (a bug): refuse it.
+            |f| f[frame::RAX] = syslib::Errno::EAGAIN.to_return(),
+            |lib, f| lib.handle_frame(f),
+        )
+    }
+
+    extern "C" fn interrupt(save: *mut Frame, _bits: u64) -> *mut Frame {
+        enter(
+            save,
             // In the library's direct-branch path: the signals wait in the
             // page and the kernel for the next call.
-            return save;
-        }
-        k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
-        // SAFETY: as in `reflect`.
-        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
-        let end = lib.interrupt(f);
-        BUSY.store(false, Ordering::Release);
-        if let Some(status) = end {
-            k42::exit(u64::from(status));
-        }
-        save
+            |_| {},
+            |lib, f| lib.interrupt(f),
+        )
     }
 
-    extern "C" fn trap(
-        save: *mut [u64; frame::WORDS],
-        vector: u64,
-        error: u64,
-        cr2: u64,
-    ) -> *mut [u64; frame::WORDS] {
-        // SAFETY: as in `reflect`.
-        let f = unsafe { &mut *save };
-        if BUSY.swap(true, Ordering::Acquire) {
-            // A fault in the library itself (its direct-branch path).
-            let msg = b"[k42-syslib] an exception inside the library: killed\n";
-            k42::call3(k42::KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
-            k42::exit(128 + 11);
-        }
-        k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
-        // SAFETY: as in `reflect`.
-        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
-        let end = lib.trap(f, vector, error, cr2);
-        BUSY.store(false, Ordering::Release);
-        if let Some(status) = end {
-            k42::exit(u64::from(status));
-        }
-        save
+    extern "C" fn trap(save: *mut Frame, vector: u64, error: u64, cr2: u64) -> *mut Frame {
+        enter(
+            save,
+            |_| {
+                // A fault in the library itself (its direct-branch path).
+                let msg = b"[k42-syslib] an exception inside the library: killed\n";
+                k42::call3(k42::KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
+                k42::exit(128 + 11);
+            },
+            |lib, f| lib.trap(f, vector, error, cr2),
+        )
     }
 }
 
