@@ -211,6 +211,12 @@ pub trait Fcm<P: Platform>: Send + Sync {
     fn discard(&self, offset: u64, len: u64);
     /// Caps the units this FCM keeps resident (`None`: no cap).
     fn set_max_resident(&self, max: Option<usize>);
+    /// The end of the "file" (bytes, page aligned; `None`: no end): a
+    /// fault at or past it is refused ([`MmError::BadAddress`]: SIGBUS
+    /// for a file mapping), and the pages past it leave the cache and
+    /// every mapping of it (the HAT unmaps them in each attachment).
+    /// Pages being read in are kept. Returns the units dropped.
+    fn set_limit(&self, limit: Option<u64>) -> usize;
     /// A snapshot.
     fn info(&self) -> FcmInfo;
 }
@@ -348,6 +354,8 @@ pub struct FcmCore<P: Platform> {
     attachments: Vec<Attachment>,
     users: usize,
     max_resident: Option<usize>,
+    /// The file's end ([`Fcm::set_limit`]).
+    limit: Option<u64>,
     faults: u64,
     evictions: u64,
 }
@@ -378,6 +386,7 @@ impl<P: Platform> FcmCore<P> {
             attachments: Vec::new(),
             users: 0,
             max_resident: None,
+            limit: None,
             faults: 0,
             evictions: 0,
         }
@@ -557,6 +566,9 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
     fn fault(&mut self, cx: &FaultCx<'_, P>) -> Result<Resolved, MmError> {
         let c = &mut self.core;
         c.faults += 1;
+        if c.limit.is_some_and(|l| cx.offset >= l) {
+            return Err(MmError::BadAddress(cx.va));
+        }
         let ub = c.unit_bytes();
         let unit = cx.offset / ub;
         let (count, large) = (c.unit_pages, c.large());
@@ -802,8 +814,14 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
         me: &FcmRef<P>,
     ) -> Result<Option<IoId>, MmError> {
         self.with(|s| {
-            if s.core.kind != FcmKind::File {
+            // A file, or shared anonymous memory that a file server keeps
+            // a file in (mapped privately through `map_private_from`).
+            if s.core.kind == FcmKind::Frozen {
                 return Err(MmError::Invalid("copy_into is for file FCMs"));
+            }
+            let ub = s.core.unit_bytes();
+            if s.core.limit.is_some_and(|l| unit * ub >= l) {
+                return Err(MmError::BadAddress(unit * ub));
             }
             let count = s.core.unit_pages;
             if let Some(page) = s.core.pages.get_mut(&unit) {
@@ -815,6 +833,11 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
                 return Ok(None);
             }
             let fr = s.core.fr.clone().ok_or(MmError::Io)?;
+            if s.core.kind == FcmKind::Computation && !fr.call(|f| f.has(unit * ub))? {
+                // Never written: zeros, and nothing enters this cache.
+                s.core.frames.zero(dst, count);
+                return Ok(None);
+            }
             match s.read_in(&fr, unit, waiter, me)? {
                 Ok(pfn) => {
                     s.core.frames.copy(pfn, dst, count);
@@ -965,6 +988,40 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
 
     fn set_max_resident(&self, max: Option<usize>) {
         let _ = self.with(|s| s.core.max_resident = max);
+    }
+
+    fn set_limit(&self, limit: Option<u64>) -> usize {
+        self.with(|s| {
+            let c = &mut s.core;
+            c.limit = limit;
+            let Some(limit) = limit else {
+                return 0;
+            };
+            let first = limit.div_ceil(c.unit_bytes());
+            let gone: Vec<u64> = c
+                .pages
+                .range(first..)
+                .filter(|(_, p)| p.io.is_none())
+                .map(|(u, _)| *u)
+                .collect();
+            for unit in &gone {
+                // Translations first: no access may reach the frame once
+                // it is freed.
+                for (hat, va, scope) in c.places(*unit) {
+                    hat.unmap(va, scope);
+                }
+                if let Some(p) = c.pages.remove(unit) {
+                    c.pm_free(p.pfn);
+                }
+            }
+            if let Some(fr) = &c.fr {
+                if c.kind == FcmKind::Computation {
+                    let _ = fr.call(|f| f.discard(first * c.unit_bytes(), u64::MAX / 2));
+                }
+            }
+            gone.len()
+        })
+        .unwrap_or(0)
     }
 
     fn info(&self) -> FcmInfo {

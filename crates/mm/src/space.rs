@@ -362,6 +362,117 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         self.add_region(here, fcms)
     }
 
+    /// Maps `[src, src + len)` of `from`'s shared memory at `va` here as a
+    /// private, copy-on-write view with `prot`: a computation FCM whose
+    /// misses copy the shared FCM's page, so the view follows the shared
+    /// memory until it touches a page, and its stores stay its own (Linux
+    /// `MAP_PRIVATE` of a file that a file server keeps in shared memory).
+    /// Same rules for the range as [`map_shared_from`](Self::map_shared_from);
+    /// the copies are charged to this space's PM.
+    pub fn map_private_from<H2: Hat + 'static>(
+        &self,
+        va: u64,
+        from: &AddressSpace<P, H2>,
+        src: u64,
+        len: u64,
+        prot: Prot,
+    ) -> Result<(), MmError> {
+        let e = from
+            .process
+            .call(|p| p.lookup(src))?
+            .ok_or(MmError::BadAddress(src))?;
+        let info = e.info;
+        if !info.shared || info.kind != RegionKind::Default || info.large {
+            return Err(MmError::Invalid(
+                "only shared memory of a default region can be mapped elsewhere",
+            ));
+        }
+        check_range(src, len, PAGE_SIZE)?;
+        check_range(va, len, PAGE_SIZE)?;
+        if src + len > info.end() {
+            return Err(MmError::Invalid("the range leaves the shared region"));
+        }
+        let shared = e.region.call(|r| r.fcms())?;
+        let [shared] = shared.as_slice() else {
+            return Err(MmError::Invalid("a default region has one FCM"));
+        };
+        self.map_copy_of(va, len, prot, shared, info.offset + (src - info.start))
+    }
+
+    /// A private copy-on-write region over `parent` (a file FCM, or shared
+    /// anonymous memory) at file offset `offset`.
+    fn map_copy_of(
+        &self,
+        va: u64,
+        len: u64,
+        prot: Prot,
+        parent: &FcmRef<P>,
+        offset: u64,
+    ) -> Result<(), MmError> {
+        let fr: FrRef<P> = self.rt.create(StdRoot::<AnonFr>::shared(()))?;
+        let core = FcmCore::new(
+            self.rt,
+            self.frames.clone(),
+            self.pm.clone(),
+            self.root.clone(),
+            Some(fr),
+            FcmKind::Computation,
+            1,
+        )
+        .with_file_parent(parent.clone());
+        parent.call(|f| f.add_user())?;
+        let fcm = create_fcm(self.rt, PolicyKind::Fifo, core)?;
+        let weak = fcm.downgrade();
+        self.pm.call(|p| p.register(weak))?;
+        let info = RegionInfo {
+            start: va,
+            len,
+            prot,
+            kind: RegionKind::Default,
+            offset,
+            large: false,
+            shared: false,
+        };
+        if let Err(e) = self.add_region(info, alloc::vec![fcm.clone()]) {
+            // The region never attached: drop the FCM's hold on the parent.
+            crate::fcm::release_chain(fcm.call(|f| f.release_user())?)?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sets the end of the "file" held in the shared region at `va` (a
+    /// region of [`MapOptions::shared`] memory of the default kind):
+    /// `size` bytes from the region's start (at most its length), rounded
+    /// up to a page. Pages
+    /// past it leave the FCM and every mapping of it, here and in other
+    /// spaces ([`Fcm::set_limit`](crate::Fcm::set_limit)); an access past
+    /// it faults, in every mapper. `None` lifts the end. Returns the pages
+    /// dropped.
+    pub fn set_shared_end(&self, va: u64, size: Option<u64>) -> Result<usize, MmError> {
+        let e = self
+            .process
+            .call(|p| p.lookup(va))?
+            .ok_or(MmError::BadAddress(va))?;
+        let info = e.info;
+        if !info.shared || info.kind != RegionKind::Default || info.large || va != info.start {
+            return Err(MmError::Invalid(
+                "a file's end is set at the start of its shared region",
+            ));
+        }
+        let page = PAGE_SIZE as u64;
+        let limit = match size {
+            Some(n) if n > info.len => return Err(MmError::Invalid("past the region's end")),
+            Some(n) => Some(info.offset + n.div_ceil(page) * page),
+            None => None,
+        };
+        let fcms = e.region.call(|r| r.fcms())?;
+        Ok(fcms
+            .iter()
+            .map(|f| f.call(|f| f.set_limit(limit)))
+            .sum::<Result<usize, _>>()?)
+    }
+
     /// `mmap(MAP_SHARED)` of `file` at byte `offset` (page aligned).
     pub fn map_file(
         &self,
@@ -396,36 +507,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         offset: u64,
     ) -> Result<(), MmError> {
         check_file_range(va, len, offset)?;
-        let fr: FrRef<P> = self.rt.create(StdRoot::<AnonFr>::shared(()))?;
-        let core = FcmCore::new(
-            self.rt,
-            self.frames.clone(),
-            self.pm.clone(),
-            self.root.clone(),
-            Some(fr),
-            FcmKind::Computation,
-            1,
-        )
-        .with_file_parent(file.fcm.clone());
-        file.fcm.call(|f| f.add_user())?;
-        let fcm = create_fcm(self.rt, PolicyKind::Fifo, core)?;
-        let weak = fcm.downgrade();
-        self.pm.call(|p| p.register(weak))?;
-        let info = RegionInfo {
-            start: va,
-            len,
-            prot,
-            kind: RegionKind::Default,
-            offset,
-            large: false,
-            shared: false,
-        };
-        if let Err(e) = self.add_region(info, alloc::vec![fcm.clone()]) {
-            // The region never attached: drop the FCM's hold on the file.
-            crate::fcm::release_chain(fcm.call(|f| f.release_user())?)?;
-            return Err(e);
-        }
-        Ok(())
+        self.map_copy_of(va, len, prot, &file.fcm, offset)
     }
 
     /// Regions overlapping `[va, va + len)`.

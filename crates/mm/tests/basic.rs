@@ -1020,3 +1020,77 @@ fn shared_memory_is_mapped_in_a_second_space() {
         assert_eq!(m.mm.frames_in_use().unwrap(), 0);
     });
 }
+
+/// A file server's file in shared memory (`map_shared_from`,
+/// `map_private_from`, `set_shared_end`): the semantics of Linux file
+/// mappings over it.
+#[test]
+fn file_in_shared_memory_private_views_and_its_end() {
+    both(|rep| {
+        let m = machine(2, 128);
+        let _c = m.rt.enter(0).unwrap();
+        let server = m.space(rep);
+        let client = m.space(rep);
+        let shared = MapOptions {
+            shared: true,
+            ..Default::default()
+        };
+        // The server's window for the file: 16 pages, the file 2 of them.
+        server.map_anon(VA, 16 * P, Prot::RW, shared).unwrap();
+        server.set_shared_end(VA, Some(2 * P - 100)).unwrap();
+        server.write(VA + P, b"abc").unwrap();
+        client
+            .map_shared_from(VA + 64 * P, &server, VA, 4 * P, Prot::RW)
+            .unwrap();
+        client
+            .map_private_from(VA + 128 * P, &server, VA, 4 * P, Prot::RW)
+            .unwrap();
+        let mut b = [0u8; 3];
+        // A page nobody wrote: zeros, copied without entering the file.
+        client.read(VA + 128 * P, &mut b).unwrap();
+        assert_eq!(b, [0; 3]);
+        // Shared stores reach the private view until it touches the page.
+        client.write(VA + 64 * P + P + 1, b"S").unwrap();
+        client.read(VA + 128 * P + P, &mut b).unwrap();
+        assert_eq!(&b, b"aSc");
+        client.write(VA + 128 * P + P, b"P").unwrap();
+        server.write(VA + P + 2, b"Q").unwrap();
+        client.read(VA + 128 * P + P, &mut b).unwrap();
+        assert_eq!(&b, b"PSc", "the private copy keeps its own page");
+        server.read(VA + P, &mut b).unwrap();
+        assert_eq!(&b, b"aSQ", "private stores never reach the file");
+        // Past the end: refused for everyone, in every view.
+        assert_eq!(
+            client.read(VA + 64 * P + 2 * P, &mut b),
+            Err(MmError::BadAddress(VA + 66 * P))
+        );
+        assert!(client.read(VA + 128 * P + 3 * P, &mut b).is_err());
+        assert!(server.write(VA + 2 * P, b"x").is_err());
+        // Shrinking takes the pages away from every mapping.
+        let before = m.mm.frames_in_use().unwrap();
+        assert_eq!(server.set_shared_end(VA, Some(10)).unwrap(), 1);
+        assert_eq!(m.mm.frames_in_use().unwrap(), before - 1);
+        assert!(client.read(VA + 64 * P + P, &mut b).is_err());
+        assert!(server.read(VA + P, &mut b).is_err());
+        client.read(VA + 64 * P, &mut b).unwrap();
+        // Growing again: a fresh, zeroed page.
+        server.set_shared_end(VA, Some(2 * P)).unwrap();
+        client.read(VA + 64 * P + P, &mut b).unwrap();
+        assert_eq!(b, [0; 3]);
+        // Only at the start of a shared default region.
+        assert!(server.set_shared_end(VA + P, Some(1)).is_err());
+        assert!(client.set_shared_end(VA + 128 * P, Some(1)).is_err());
+        // Private views of private memory are refused.
+        server
+            .map_anon(VA + 32 * P, P, Prot::RW, MapOptions::default())
+            .unwrap();
+        assert!(client
+            .map_private_from(VA + 200 * P, &server, VA + 32 * P, P, Prot::RW)
+            .is_err());
+        // The file outlives the server's window while a view maps it.
+        server.destroy().unwrap();
+        client.read(VA + 64 * P + 1, &mut b).unwrap();
+        client.destroy().unwrap();
+        assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+    });
+}
