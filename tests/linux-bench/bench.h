@@ -9,6 +9,19 @@
  * Cycles are the guest's TSC: under QEMU's software emulation (TCG) they
  * are a scaled host clock, so only ratios between kernels in the same
  * QEMU configuration mean anything.
+ *
+ * The measured system calls go through SYS(...), those that may wait (a
+ * pipe's read) through SYS_WAITS(...): both are libc's syscall(), a trap.
+ * Built with -DBENCH_DIRECT (the `-direct` programs of `cargo xtask bench
+ * --vs-linux`), they go through the system library's direct-branch
+ * header instead (user/syslib/include/k42-syslib.h): SYS takes the
+ * library's vector on K42-rs where the call can, SYS_WAITS traps, and on
+ * Linux (no vector) both trap. The line then says which way the measured
+ * calls went (path: direct, trap or mixed; the counts; why the first one
+ * that trapped did):
+ *
+ *   bench: KEY cycles=N ns=N iters=N path=direct direct=N trapped=0
+ *   bench: KEY cycles=N ns=N iters=N path=mixed direct=N trapped=N why=waits
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -26,6 +39,18 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef BENCH_DIRECT
+#include "k42-syslib.h"
+#define SYS(...) K42_SYSCALL(__VA_ARGS__)
+#define SYS_WAITS(...) K42_SYSCALL_TRAP(__VA_ARGS__)
+/* This program's own name under /difftest (execve runs itself). */
+#define BENCH_SUFFIX "-direct"
+#else
+#define SYS(...) syscall(__VA_ARGS__)
+#define SYS_WAITS(...) syscall(__VA_ARGS__)
+#define BENCH_SUFFIX ""
+#endif
 
 static inline uint64_t rdtsc(void)
 {
@@ -47,12 +72,37 @@ static inline void die(const char *what)
 	exit(99);
 }
 
+/* Before the first measured call: a direct build looks for the vector. */
+static inline void bench_init(void)
+{
+#ifdef BENCH_DIRECT
+	k42_direct_init();
+#endif
+}
+
+#ifdef BENCH_DIRECT
+/* The end of a direct-built program's line: which way the measured calls
+ * went. */
+static inline void bench_path(unsigned long direct, unsigned long trapped, const char *why)
+{
+	const char *path = trapped == 0 && direct > 0 ? "direct" : direct == 0 ? "trap" : "mixed";
+	printf(" path=%s direct=%lu trapped=%lu", path, direct, trapped);
+	if (why)
+		printf(" why=%s", why);
+}
+#endif
+
 /* Runs body(iters) three times; prints the best per-operation figures. */
 static inline void bench(const char *key, long iters, long per_iter_ops,
 			 void (*body)(long iters))
 {
 	double best_c = 0, best_ns = 0;
+	bench_init();
 	body(iters / 10 + 1); /* warm up */
+#ifdef BENCH_DIRECT
+	k42_calls.direct = k42_calls.trapped = 0;
+	k42_calls.why = 0;
+#endif
 	for (int run = 0; run < 3; run++) {
 		uint64_t c0 = rdtsc(), n0 = mono_ns();
 		body(iters);
@@ -64,8 +114,12 @@ static inline void bench(const char *key, long iters, long per_iter_ops,
 			best_ns = ns;
 		}
 	}
-	printf("bench: %s cycles=%.0f ns=%.0f iters=%ld\n", key, best_c, best_ns,
+	printf("bench: %s cycles=%.0f ns=%.0f iters=%ld", key, best_c, best_ns,
 	       iters * per_iter_ops);
+#ifdef BENCH_DIRECT
+	bench_path(k42_calls.direct, k42_calls.trapped, k42_calls.why);
+#endif
+	printf("\n");
 }
 
 /* Pins the calling process to processor 0. */

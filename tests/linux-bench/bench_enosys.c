@@ -5,12 +5,12 @@
 static void body(long n)
 {
 	for (long i = 0; i < n; i++)
-		syscall(1000);
+		SYS(1000);
 }
 
 int main(void)
 {
-	if (syscall(1000) != -1 || errno != ENOSYS)
+	if (SYS(1000) != -1 || errno != ENOSYS)
 		die("syscall 1000 should fail with ENOSYS");
 	bench("enosys", 20000, 1, body);
 	return 0;

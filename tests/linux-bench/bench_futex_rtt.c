@@ -3,7 +3,8 @@
  * MAP_SHARED | MAP_ANONYMOUS memory, each sleeping in FUTEX_WAIT until
  * the other's FUTEX_WAKE. The figure is per round trip (two wakes, two
  * sleeps, two switches): the K42-rs side is its system library's futex on
- * the kernel's futex_wait/futex_wake. */
+ * the kernel's futex_wait/futex_wake. In the direct build the wake goes
+ * through the vector and the wait traps (k42-syslib.h). */
 #include "bench.h"
 
 /* musl does not search the kernel headers: the numbers of <linux/futex.h>. */
@@ -19,7 +20,7 @@ static void wait_for(uint32_t want)
 		uint32_t v = __atomic_load_n(turn, __ATOMIC_SEQ_CST);
 		if (v == want)
 			return;
-		if (syscall(SYS_futex, turn, FUTEX_WAIT, v, NULL, NULL, 0) < 0 && errno != EAGAIN &&
+		if (SYS(SYS_futex, turn, FUTEX_WAIT, v, NULL, NULL, 0) < 0 && errno != EAGAIN &&
 		    errno != EINTR)
 			die("futex wait");
 	}
@@ -28,7 +29,7 @@ static void wait_for(uint32_t want)
 static void pass(uint32_t to)
 {
 	__atomic_store_n(turn, to, __ATOMIC_SEQ_CST);
-	syscall(SYS_futex, turn, FUTEX_WAKE, 1, NULL, NULL, 0);
+	SYS(SYS_futex, turn, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
 static void body(long n)

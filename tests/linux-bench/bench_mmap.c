@@ -4,10 +4,11 @@
 static void body(long n)
 {
 	for (long i = 0; i < n; i++) {
-		void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		void *m = (void *)SYS(SYS_mmap, NULL, 4096, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
 			die("mmap");
-		munmap(m, 4096);
+		SYS(SYS_munmap, m, 4096);
 	}
 }
 

@@ -4,7 +4,7 @@
 static void body(long n)
 {
 	for (long i = 0; i < n; i++)
-		syscall(SYS_getppid);
+		SYS(SYS_getppid);
 }
 
 int main(void)

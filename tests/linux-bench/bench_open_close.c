@@ -4,10 +4,10 @@
 static void body(long n)
 {
 	for (long i = 0; i < n; i++) {
-		int fd = open("d1/d2/file", O_RDONLY);
+		int fd = SYS(SYS_open, "d1/d2/file", O_RDONLY);
 		if (fd < 0)
 			die("open");
-		close(fd);
+		SYS(SYS_close, fd);
 	}
 }
 

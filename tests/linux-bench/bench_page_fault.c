@@ -7,14 +7,14 @@
 static void body(long n)
 {
 	for (long r = 0; r < n; r += PAGES) {
-		char *m = mmap(NULL, PAGES * 4096L, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		char *m = (char *)SYS(SYS_mmap, NULL, PAGES * 4096L, PROT_READ | PROT_WRITE,
+				      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
 			die("mmap");
 		long k = n - r < PAGES ? n - r : PAGES;
 		for (long i = 0; i < k; i++)
 			m[i * 4096] = 1;
-		munmap(m, PAGES * 4096L);
+		SYS(SYS_munmap, m, PAGES * 4096L);
 	}
 }
 

@@ -7,7 +7,7 @@ static char buf[4096];
 static void body(long n)
 {
 	for (long i = 0; i < n; i++)
-		if (pread(fd, buf, sizeof buf, 0) != sizeof buf)
+		if (SYS(SYS_pread64, fd, buf, sizeof buf, 0) != sizeof buf)
 			die("pread");
 }
 

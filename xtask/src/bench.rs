@@ -7,8 +7,10 @@
 //!   `ktest::kbench!` function prints `kbench:` lines (cycles per
 //!   operation, scaling over processor counts), which are shown here.
 //! - `--vs-linux`: the static microbenchmarks of `tests/linux-bench` on
-//!   Linux and on K42-rs in the same QEMU (`cargo xtask difftest --bench`),
-//!   both figures and the ratio per row.
+//!   Linux and on K42-rs in the same QEMU (`cargo xtask difftest --bench`):
+//!   on K42-rs once through trap reflection and once built against the
+//!   direct-branch header (`user/syslib/include/k42-syslib.h`); the
+//!   figures, each K42-rs column's ratio to Linux and direct to trap.
 //!
 //! Figures go into `docs/perf/*.md` as ratios from one run: absolute times
 //! under software emulation are noise.

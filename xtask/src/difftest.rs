@@ -23,8 +23,11 @@
 //! `--linux-only` prints Linux's outputs (the expected ones). `--self-check`
 //! runs Linux twice and compares the runs, which checks that every program
 //! prints deterministic output. `--bench` runs `tests/linux-bench/` instead
-//! and prints cycles per operation (issue 9, point 5). `--shell` boots Linux
-//! on the suite's initramfs into an interactive busybox shell.
+//! and prints cycles per operation (issue 9, point 5): on Linux, and on
+//! K42-rs each program twice, through trap reflection and built against
+//! the system library's direct-branch header ([`bench_table_vs`]).
+//! `--shell` boots Linux on the suite's initramfs into an interactive
+//! busybox shell.
 
 use crate::qemu::{self, Io, Status};
 use std::collections::BTreeMap;
@@ -394,6 +397,11 @@ fn headers(dirs: &[&Path]) -> Vec<PathBuf> {
 /// Builds one C program with musl-gcc, if its output is older than its
 /// source or a header in `include`.
 fn build_c(src: &Path, out: &Path, include: &[&Path]) -> Result<(), String> {
+    build_c_with(src, out, include, &[])
+}
+
+/// [`build_c`] with extra compiler flags (`-DNAME`).
+fn build_c_with(src: &Path, out: &Path, include: &[&Path], flags: &[&str]) -> Result<(), String> {
     let hdrs = headers(include);
     let mut deps: Vec<&Path> = hdrs.iter().map(PathBuf::as_path).collect();
     deps.push(src);
@@ -408,6 +416,7 @@ fn build_c(src: &Path, out: &Path, include: &[&Path]) -> Result<(), String> {
         "-Wextra",
         "-Wno-unused-parameter",
     ]);
+    cmd.args(flags);
     for dir in include {
         cmd.arg("-I").arg(dir);
     }
@@ -791,22 +800,7 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
     }
 
     let result = if args.bench {
-        // The same programs on K42-rs, through trap reflection.
-        crate::step("booting K42-rs on the same benchmarks");
-        let k42 = match run_k42(
-            &initramfs,
-            machine,
-            progs.len(),
-            &work.join("bench-k42.log"),
-        ) {
-            Ok(o) => bench_rows(&o),
-            Err(e) => {
-                crate::step(format!("K42-rs: {e}"));
-                BTreeMap::new()
-            }
-        };
-        print!("{}", bench_table_vs(&bench_rows(&first.outcomes), &k42));
-        Ok(())
+        bench_k42(&progs, &bin_dir, &busybox, machine, &work, &first.outcomes)
     } else if args.linux_only {
         print_outcomes(&first.outcomes, &first.millis);
         let mut slow: Vec<(&String, &u64)> = first.millis.iter().collect();
@@ -879,31 +873,6 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
     result
 }
 
-/// The rows of the Linux-vs-K42-rs table, in the issue's order: the key a
-/// benchmark prints (`bench: KEY cycles=N iters=N`) and the row's label.
-pub const BENCH_ROWS: [(&str, &str); 11] = [
-    ("null", "null syscall (getppid)"),
-    ("enosys", "invalid syscall (ENOSYS)"),
-    ("getpid", "getpid"),
-    ("fork", "fork+exit+wait"),
-    ("execve", "execve"),
-    ("pipe_rtt", "pipe round trip"),
-    ("page_fault", "page fault (fresh anon page)"),
-    ("mmap", "mmap+munmap"),
-    ("open_close", "open+close"),
-    ("read_4k", "read 4 KiB"),
-    ("ctx_switch", "context switch (pipe ping-pong)"),
-];
-
-/// One benchmark's figure: cycles per operation, or why there is none.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BenchFigure {
-    /// Cycles (`rdtsc`) per operation.
-    Cycles(f64),
-    /// The program failed or printed no figure: its status.
-    Failed(String),
-}
-
 /// The suite as part of `cargo xtask test`: builds it, runs it on Linux
 /// and on K42-rs at `-smp 1`, and compares. Returns the comparison, or why
 /// it could not run.
@@ -948,6 +917,177 @@ pub fn known_differences() -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The K42-rs side of `bench --vs-linux`: the same programs, each also
+/// built against the direct-branch header, run back to back in one boot
+/// (`bench_null`, then `bench_null-direct`, ...); prints the table beside
+/// Linux's figures (`linux`). An error if a direct build that should
+/// have taken the vector did not ([`check_direct`]).
+fn bench_k42(
+    progs: &[Program],
+    bin_dir: &Path,
+    busybox: &Path,
+    machine: &crate::tests::Machine,
+    work: &Path,
+    linux: &Outcomes,
+) -> Result<(), String> {
+    let direct = direct_programs(progs);
+    build_direct(&direct, bin_dir)?;
+    let mut both: Vec<Program> = progs.iter().cloned().chain(direct).collect();
+    both.sort_by(|a, b| a.name.cmp(&b.name));
+    let image = build_initramfs(&both, bin_dir, busybox, BENCH_TIMEOUT_MS)?;
+    let initramfs = work.join("bench-k42.cpio");
+    std::fs::write(&initramfs, &image).map_err(|e| e.to_string())?;
+    crate::step(format!(
+        "booting K42-rs on the same benchmarks, through trap reflection and the direct branch ({} programs)",
+        both.len()
+    ));
+    let mut run = BenchRun {
+        linux: bench_rows(linux),
+        ..BenchRun::default()
+    };
+    match run_k42(&initramfs, machine, both.len(), &work.join("bench-k42.log")) {
+        Ok(o) => {
+            let (plain, direct) = split_direct(&o);
+            run.trap = bench_rows(&plain);
+            run.direct = direct_rows(&direct);
+        }
+        Err(e) => crate::step(format!("K42-rs: {e}")),
+    }
+    let _ = std::fs::remove_file(&initramfs);
+    print!("{}", bench_table_vs(&run));
+    check_direct(&run.direct)
+}
+
+/// The rows of the Linux-vs-K42-rs table, in the issue's order: the key a
+/// benchmark prints (`bench: KEY cycles=N iters=N`) and the row's label.
+pub const BENCH_ROWS: [(&str, &str); 12] = [
+    ("null", "null syscall (getppid)"),
+    ("enosys", "invalid syscall (ENOSYS)"),
+    ("getpid", "getpid"),
+    ("fork", "fork+exit+wait"),
+    ("execve", "execve"),
+    ("pipe_rtt", "pipe round trip"),
+    ("page_fault", "page fault (fresh anon page)"),
+    ("mmap", "mmap+munmap"),
+    ("open_close", "open+close"),
+    ("read_4k", "read 4 KiB"),
+    ("ctx_switch", "context switch (pipe ping-pong)"),
+    ("futex_rtt", "futex round trip"),
+];
+
+/// The rows whose measured calls can all take the direct branch: on
+/// K42-rs their direct builds must have used the vector.
+pub const DIRECT_ROWS: [&str; 3] = ["null", "enosys", "getpid"];
+
+/// One benchmark's figure: cycles per operation, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BenchFigure {
+    /// Cycles (`rdtsc`) per operation.
+    Cycles(f64),
+    /// The program failed or printed no figure: its status.
+    Failed(String),
+}
+
+/// A benchmark built against the direct-branch header
+/// (`user/syslib/include/k42-syslib.h`, `-DBENCH_DIRECT`): its figure
+/// and which way its measured calls went (the `path=` of its line).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirectFigure {
+    /// Every measured call went through the library's vector: cycles per
+    /// operation.
+    Direct(f64),
+    /// Some measured calls went through the vector and some trapped (the
+    /// calls that may wait): cycles per operation, the counts, and why
+    /// the first trapped.
+    Mixed {
+        cycles: f64,
+        direct: u64,
+        trapped: u64,
+        why: String,
+    },
+    /// No measured call went through the vector: why (`fork`, `waits`:
+    /// calls the direct path cannot make; `no-vector`: there was none).
+    Trapped(String),
+    /// The program failed or printed no figure (or not a direct build's
+    /// line): why.
+    Failed(String),
+}
+
+/// The figures of one `--vs-linux` run.
+#[derive(Debug, Default)]
+pub struct BenchRun {
+    /// Linux, the plain builds.
+    pub linux: BTreeMap<String, BenchFigure>,
+    /// K42-rs, the plain builds: every call a reflected trap.
+    pub trap: BTreeMap<String, BenchFigure>,
+    /// K42-rs, the direct builds.
+    pub direct: BTreeMap<String, DirectFigure>,
+}
+
+/// The name of a benchmark's direct build (`bench_null-direct`): built
+/// with `-DBENCH_DIRECT`, run on K42-rs only.
+pub const DIRECT_SUFFIX: &str = "-direct";
+
+/// The direct builds of the C programs in `progs`: the same sources,
+/// named with [`DIRECT_SUFFIX`].
+pub fn direct_programs(progs: &[Program]) -> Vec<Program> {
+    progs
+        .iter()
+        .filter(|p| !p.script)
+        .map(|p| Program {
+            name: format!("{}{DIRECT_SUFFIX}", p.name),
+            source: p.source.clone(),
+            script: false,
+        })
+        .collect()
+}
+
+/// Builds the direct builds (`direct_programs`) into `out_dir`: each
+/// source with `-DBENCH_DIRECT` and the system library's headers.
+fn build_direct(direct: &[Program], out_dir: &Path) -> Result<(), String> {
+    let syslib = crate::root().join("user/syslib/include");
+    direct.iter().try_for_each(|p| {
+        let own = p.source.parent().unwrap_or(Path::new("."));
+        build_c_with(
+            &p.source,
+            &out_dir.join(&p.name),
+            &[own, &syslib],
+            &["-DBENCH_DIRECT"],
+        )
+    })
+}
+
+/// Splits outcomes into the plain builds' and the direct builds' (those
+/// named with [`DIRECT_SUFFIX`], which is taken off).
+pub fn split_direct(outcomes: &Outcomes) -> (Outcomes, Outcomes) {
+    let mut plain = Outcomes::new();
+    let mut direct = Outcomes::new();
+    for (name, o) in outcomes {
+        match name.strip_suffix(DIRECT_SUFFIX) {
+            Some(base) => direct.insert(base.to_string(), o.clone()),
+            None => plain.insert(name.clone(), o.clone()),
+        };
+    }
+    (plain, direct)
+}
+
+/// One `bench: KEY name=value ...` line: the key and its fields.
+fn bench_line(line: &str) -> Option<(&str, BTreeMap<&str, &str>)> {
+    let mut words = line.strip_prefix("bench: ")?.split_whitespace();
+    let key = words.next()?;
+    Some((key, words.filter_map(|w| w.split_once('=')).collect()))
+}
+
+/// The `cycles=` of a bench line's fields, if it is a number.
+fn cycles(fields: &BTreeMap<&str, &str>) -> Option<f64> {
+    fields.get("cycles")?.parse::<f64>().ok()
+}
+
+/// The key a program owns (its name is `bench_KEY`).
+fn own_key(name: &str) -> String {
+    name.strip_prefix("bench_").unwrap_or(name).to_string()
+}
+
 /// Reads `bench: KEY cycles=N ...` lines out of the benchmark programs'
 /// outcomes. A program that did not exit 0 gives `Failed` for every key
 /// it owns (its name is `bench_KEY`).
@@ -955,66 +1095,172 @@ pub fn bench_rows(outcomes: &Outcomes) -> BTreeMap<String, BenchFigure> {
     let mut rows = BTreeMap::new();
     for (name, o) in outcomes {
         let mut any = false;
-        for line in o.output.lines() {
-            let Some(rest) = line.strip_prefix("bench: ") else {
-                continue;
-            };
-            let mut words = rest.split_whitespace();
-            let Some(key) = words.next() else { continue };
-            let cycles = words
-                .filter_map(|w| w.strip_prefix("cycles="))
-                .find_map(|v| v.parse::<f64>().ok());
-            if let Some(c) = cycles {
+        for (key, fields) in o.output.lines().filter_map(bench_line) {
+            if let Some(c) = cycles(&fields) {
                 rows.insert(key.to_string(), BenchFigure::Cycles(c));
                 any = true;
             }
         }
         if o.status != "exit:0" || !any {
-            let key = name.strip_prefix("bench_").unwrap_or(name).to_string();
-            rows.insert(key, BenchFigure::Failed(o.status.clone()));
+            rows.insert(own_key(name), BenchFigure::Failed(o.status.clone()));
         }
     }
     rows
 }
 
-/// The table `cargo xtask difftest --bench` prints: Linux, K42-rs through
-/// trap reflection (`k42`), the direct-branch column (empty: these
-/// programs make plain `syscall`s) and the ratio of K42-rs to Linux.
-pub fn bench_table_vs(
-    rows: &BTreeMap<String, BenchFigure>,
-    k42: &BTreeMap<String, BenchFigure>,
-) -> String {
+/// Reads the direct builds' lines (`... path=P direct=N trapped=N
+/// [why=W]`, see `tests/linux-bench/bench.h`) out of their outcomes (named
+/// without the suffix, as [`split_direct`] gives them).
+pub fn direct_rows(outcomes: &Outcomes) -> BTreeMap<String, DirectFigure> {
+    let mut rows = BTreeMap::new();
+    for (name, o) in outcomes {
+        let mut any = false;
+        for (key, fields) in o.output.lines().filter_map(bench_line) {
+            let Some(c) = cycles(&fields) else { continue };
+            let count = |f: &str| fields.get(f).and_then(|v| v.parse::<u64>().ok());
+            let why = fields.get("why").map_or("no calls", |w| w).to_string();
+            let figure = match (count("direct"), count("trapped")) {
+                (Some(0), Some(_)) => DirectFigure::Trapped(why),
+                (Some(_), Some(0)) => DirectFigure::Direct(c),
+                (Some(direct), Some(trapped)) => DirectFigure::Mixed {
+                    cycles: c,
+                    direct,
+                    trapped,
+                    why,
+                },
+                _ => DirectFigure::Failed("no path in its line".into()),
+            };
+            rows.insert(key.to_string(), figure);
+            any = true;
+        }
+        if o.status != "exit:0" || !any {
+            rows.insert(own_key(name), DirectFigure::Failed(o.status.clone()));
+        }
+    }
+    rows
+}
+
+/// The check of a K42-rs run's direct builds: each of [`DIRECT_ROWS`]
+/// that has a figure went through the vector (a build that found no
+/// vector, or trapped, would give the trap's figure in the direct
+/// column).
+pub fn check_direct(direct: &BTreeMap<String, DirectFigure>) -> Result<(), String> {
+    let wrong: Vec<String> = DIRECT_ROWS
+        .iter()
+        .filter_map(|&k| match direct.get(k) {
+            Some(DirectFigure::Trapped(why)) => Some(format!("{k} trapped ({why})")),
+            Some(DirectFigure::Mixed { why, .. }) => Some(format!("{k} partly trapped ({why})")),
+            _ => None,
+        })
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "direct builds that did not take the vector on K42-rs: {}",
+            wrong.join(", ")
+        ))
+    }
+}
+
+/// A ratio of two figures, to two places.
+fn ratio(num: Option<f64>, den: Option<f64>) -> String {
+    match (num, den) {
+        (Some(n), Some(d)) if d > 0.0 => format!("{:.2}", n / d),
+        _ => "-".into(),
+    }
+}
+
+/// The table `cargo xtask bench --vs-linux` prints: Linux, K42-rs through
+/// trap reflection and through the direct branch, and the ratios: each
+/// K42-rs column to Linux, and direct to trap (the paper's 44%). A direct
+/// figure some of whose calls trapped (those that may wait) is marked
+/// `mixed`, its ratios `*`, and explained under the table; a direct build
+/// none of whose calls could take the vector says why instead of a
+/// figure. Under the table: the direct branch against reflection for the
+/// null call, beside the paper's figure.
+pub fn bench_table_vs(run: &BenchRun) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<34} {:>14} {:>14} {:>14} {:>10}",
-        "benchmark (cycles/op)", "Linux", "K42-rs trap", "K42-rs direct", "K42/Linux"
+        "{:<32} {:>11} {:>12} {:>15} {:>10} {:>12} {:>11}",
+        "benchmark (cycles/op)",
+        "Linux",
+        "K42-rs trap",
+        "K42-rs direct",
+        "trap/Linux",
+        "direct/Linux",
+        "direct/trap"
     );
     let cell = |f: Option<&BenchFigure>| match f {
         Some(BenchFigure::Cycles(c)) => format!("{c:.0}"),
         Some(BenchFigure::Failed(s)) => format!("failed ({s})"),
         None => "not run".into(),
     };
+    let figure = |f: Option<&BenchFigure>| match f {
+        Some(BenchFigure::Cycles(c)) => Some(*c),
+        _ => None,
+    };
     let known: Vec<&str> = BENCH_ROWS.iter().map(|r| r.0).collect();
-    let extra = rows.keys().filter(|k| !known.contains(&k.as_str()));
+    let mut extra: Vec<&String> = run
+        .linux
+        .keys()
+        .chain(run.trap.keys())
+        .chain(run.direct.keys())
+        .filter(|k| !known.contains(&k.as_str()))
+        .collect();
+    extra.sort();
+    extra.dedup();
     let all = BENCH_ROWS
         .iter()
         .map(|&(k, l)| (k.to_string(), l.to_string()))
-        .chain(extra.map(|k| (k.clone(), k.clone())));
+        .chain(extra.into_iter().map(|k| (k.clone(), k.clone())));
+    let mut notes = Vec::new();
     for (key, label) in all {
-        let ratio = match (rows.get(&key), k42.get(&key)) {
-            (Some(BenchFigure::Cycles(l)), Some(BenchFigure::Cycles(k))) if *l > 0.0 => {
-                format!("{:.2}", k / l)
+        let linux = figure(run.linux.get(&key));
+        let trap = figure(run.trap.get(&key));
+        let (direct_cell, direct, mark) = match run.direct.get(&key) {
+            Some(DirectFigure::Direct(c)) => (format!("{c:.0}"), Some(*c), ""),
+            Some(DirectFigure::Mixed {
+                cycles,
+                direct,
+                trapped,
+                why,
+            }) => {
+                notes.push(format!(
+                    "* {label}: {trapped} of {} measured calls trapped ({why})",
+                    direct + trapped
+                ));
+                (format!("{cycles:.0} mixed"), Some(*cycles), "*")
             }
-            _ => "-".into(),
+            Some(DirectFigure::Trapped(why)) => (format!("traps ({why})"), None, ""),
+            Some(DirectFigure::Failed(s)) => (format!("failed ({s})"), None, ""),
+            None => ("not run".into(), None, ""),
         };
+        let mark = |r: String| if r == "-" { r } else { r + mark };
         let _ = writeln!(
             out,
-            "{label:<34} {:>14} {:>14} {:>14} {ratio:>10}",
-            cell(rows.get(&key)),
-            cell(k42.get(&key)),
-            "-"
+            "{label:<32} {:>11} {:>12} {direct_cell:>15} {:>10} {:>12} {:>11}",
+            cell(run.linux.get(&key)),
+            cell(run.trap.get(&key)),
+            ratio(trap, linux),
+            mark(ratio(direct, linux)),
+            mark(ratio(direct, trap)),
         );
+    }
+    for n in notes {
+        let _ = writeln!(out, "{n}");
+    }
+    let null = (figure(run.trap.get("null")), run.direct.get("null"));
+    if let (Some(t), Some(DirectFigure::Direct(d))) = null {
+        if t > 0.0 {
+            let _ = writeln!(
+                out,
+                "direct branch against trap reflection (null syscall): {:.2} of the time, {:.0}% faster (paper §10: 44% faster)",
+                d / t,
+                100.0 * (1.0 - d / t)
+            );
+        }
     }
     out
 }
@@ -1223,7 +1469,10 @@ partial\n";
         assert_eq!(rows["execve"], BenchFigure::Failed("signal:11".into()));
         assert_eq!(rows["custom"], BenchFigure::Cycles(7.0));
         assert!(!rows.contains_key("broken"));
-        let t = bench_table_vs(&rows, &BTreeMap::new());
+        let t = bench_table_vs(&BenchRun {
+            linux: rows,
+            ..BenchRun::default()
+        });
         let line = |label: &str| {
             t.lines()
                 .find(|l| l.starts_with(label))
@@ -1238,6 +1487,190 @@ partial\n";
         assert!(line("null syscall").contains("not run"), "{t}");
         assert!(line("custom").contains(" 7 "), "{t}");
         assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 1);
+    }
+
+    fn direct_line(key: &str, cycles: u32, direct: u64, trapped: u64, why: &str) -> String {
+        let path = match (direct, trapped) {
+            (_, 0) => "direct",
+            (0, _) => "trap",
+            _ => "mixed",
+        };
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" why={why}")
+        };
+        format!(
+            "bench: {key} cycles={cycles} ns=1 iters=10 path={path} direct={direct} trapped={trapped}{why}\n"
+        )
+    }
+
+    #[test]
+    fn direct_builds_are_split_off_and_say_which_way_they_went() {
+        let outcomes = map(&[
+            (
+                "bench_null",
+                o("bench: null cycles=9000 iters=10\n", "exit:0"),
+            ),
+            (
+                "bench_null-direct",
+                o(&direct_line("null", 300, 30, 0, ""), "exit:0"),
+            ),
+            (
+                "bench_pipe_rtt-direct",
+                o(&direct_line("pipe_rtt", 2000, 600, 600, "waits"), "exit:0"),
+            ),
+            (
+                "bench_fork-direct",
+                o(&direct_line("fork", 90000, 0, 300, "fork"), "exit:0"),
+            ),
+            (
+                "bench_getpid-direct",
+                o(&direct_line("getpid", 7000, 0, 30, "no-vector"), "exit:0"),
+            ),
+            (
+                "bench_mmap-direct",
+                o("bench: mmap cycles=5 iters=10\n", "exit:0"),
+            ),
+            ("bench_execve-direct", o("", "signal:11")),
+        ]);
+        let (plain, direct) = split_direct(&outcomes);
+        assert_eq!(plain.keys().collect::<Vec<_>>(), ["bench_null"]);
+        assert!(direct.contains_key("bench_null") && direct.contains_key("bench_fork"));
+        let d = direct_rows(&direct);
+        assert_eq!(d["null"], DirectFigure::Direct(300.0));
+        assert_eq!(
+            d["pipe_rtt"],
+            DirectFigure::Mixed {
+                cycles: 2000.0,
+                direct: 600,
+                trapped: 600,
+                why: "waits".into()
+            }
+        );
+        assert_eq!(d["fork"], DirectFigure::Trapped("fork".into()));
+        assert_eq!(d["getpid"], DirectFigure::Trapped("no-vector".into()));
+        assert!(
+            matches!(&d["mmap"], DirectFigure::Failed(w) if w.contains("no path")),
+            "a plain build's line is no direct figure"
+        );
+        assert_eq!(d["execve"], DirectFigure::Failed("signal:11".into()));
+        // The check: null went through the vector; getpid found none.
+        let err = check_direct(&d).unwrap_err();
+        assert!(err.contains("getpid trapped (no-vector)"), "{err}");
+        assert!(!err.contains("null"), "{err}");
+        let mut ok = d.clone();
+        ok.remove("getpid");
+        assert_eq!(check_direct(&ok), Ok(()));
+        ok.insert(
+            "enosys".into(),
+            DirectFigure::Mixed {
+                cycles: 1.0,
+                direct: 1,
+                trapped: 1,
+                why: "waits".into(),
+            },
+        );
+        assert!(check_direct(&ok)
+            .unwrap_err()
+            .contains("enosys partly trapped"));
+    }
+
+    #[test]
+    fn the_table_has_the_direct_column_and_its_ratios() {
+        let cycles = |v: &[(&str, f64)]| {
+            v.iter()
+                .map(|&(k, c)| (k.to_string(), BenchFigure::Cycles(c)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        let run = BenchRun {
+            linux: cycles(&[("null", 1000.0), ("pipe_rtt", 200_000.0), ("fork", 2e6)]),
+            trap: cycles(&[("null", 8000.0), ("pipe_rtt", 3e6), ("fork", 1e7)]),
+            direct: [
+                ("null", DirectFigure::Direct(2000.0)),
+                (
+                    "pipe_rtt",
+                    DirectFigure::Mixed {
+                        cycles: 1.5e6,
+                        direct: 400,
+                        trapped: 400,
+                        why: "waits".into(),
+                    },
+                ),
+                ("fork", DirectFigure::Trapped("fork".into())),
+            ]
+            .into_iter()
+            .map(|(k, f)| (k.to_string(), f))
+            .collect(),
+        };
+        let t = bench_table_vs(&run);
+        let line = |label: &str| t.lines().find(|l| l.starts_with(label)).unwrap();
+        let cells = |label: &str| {
+            line(label)
+                .split_whitespace()
+                .rev()
+                .take(3)
+                .collect::<Vec<_>>()
+        };
+        // null: direct 2000, trap/Linux 8.00, direct/Linux 2.00, direct/trap 0.25.
+        assert!(line("null syscall").contains(" 2000 "), "{t}");
+        assert_eq!(cells("null syscall"), ["0.25", "2.00", "8.00"], "{t}");
+        // pipe: a mixed figure, its ratios marked and explained.
+        assert!(line("pipe round trip").contains("1500000 mixed"), "{t}");
+        assert_eq!(cells("pipe round trip"), ["0.50*", "7.50*", "15.00"], "{t}");
+        assert!(
+            t.contains("* pipe round trip: 400 of 800 measured calls trapped (waits)"),
+            "{t}"
+        );
+        // fork: no direct figure, and why.
+        assert!(line("fork+exit+wait").contains("traps (fork)"), "{t}");
+        assert_eq!(cells("fork+exit+wait"), ["-", "-", "5.00"], "{t}");
+        assert!(line("getpid").contains("not run"), "{t}");
+        // Beside the paper: 2000 / 8000 = 0.25 of the time, 75% faster.
+        assert!(
+            t.contains("(null syscall): 0.25 of the time, 75% faster (paper §10: 44% faster)"),
+            "{t}"
+        );
+        assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 2);
+    }
+
+    /// A benchmark built against the direct-branch header, run on this
+    /// (Linux) host: no vector, so every call traps and the line says so;
+    /// the plain build's line has no path. Skipped without musl-gcc.
+    #[test]
+    fn a_direct_build_falls_back_to_the_trap_on_linux() {
+        if Command::new("musl-gcc").arg("--version").output().is_err() {
+            eprintln!("note: musl-gcc is not installed (apt-get install musl-tools); skipping");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-direct-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let bench = crate::root().join("tests/linux-bench");
+        let progs = discover(&bench, Some("bench_getpid")).unwrap();
+        let direct = direct_programs(&progs);
+        assert_eq!(direct[0].name, "bench_getpid-direct");
+        build_c(&progs[0].source, &dir.join(&progs[0].name), &[&bench]).unwrap();
+        build_direct(&direct, &dir).unwrap();
+        let run = |name: &str| {
+            let out = Command::new(dir.join(name)).output().unwrap();
+            assert!(out.status.success(), "{name}");
+            o(&String::from_utf8_lossy(&out.stdout), "exit:0")
+        };
+        let plain = map(&[("bench_getpid", run("bench_getpid"))]);
+        let direct = map(&[("bench_getpid", run("bench_getpid-direct"))]);
+        assert!(!plain["bench_getpid"].output.contains("path="));
+        assert!(matches!(
+            bench_rows(&plain)["getpid"],
+            BenchFigure::Cycles(_)
+        ));
+        assert_eq!(
+            direct_rows(&direct)["getpid"],
+            DirectFigure::Trapped("no-vector".into()),
+            "{}",
+            direct["bench_getpid"].output
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The in-guest runner, run on this (Linux) host on real processes:

@@ -14,11 +14,38 @@
  * k42_syscall returns what the kernel's `syscall` would: a value or
  * -errno. On Linux (no vector) k42_direct_init() returns 0 and
  * k42_syscall falls back to the `syscall` instruction.
+ *
+ * The paper's macros, for switching an application's hot calls in and
+ * out of Linux emulation one call site at a time, are libc's syscall()
+ * with the same arguments (-1 and errno on failure):
+ *
+ *   K42_SYSCALL(SYS_write, fd, buf, n)       // the vector where it can
+ *   K42_SYSCALL_TRAP(SYS_read, pipe, buf, n) // always the trap
+ *
+ * Not every call can take the direct branch: the library runs it as a
+ * function call, with no saved frame of the program. k42_syscall traps,
+ * even where the vector is, for the calls k42_trap_only() names:
+ *
+ *   - fork, vfork, clone, clone3 ("fork"): the kernel starts the child
+ *     from the program's frame, which only the trap saves;
+ *   - rt_sigreturn ("frame"): it replaces the trapped frame;
+ *   - calls that wait ("waits": wait4, waitid, pause, rt_sigsuspend,
+ *     nanosleep, clock_nanosleep, poll, ppoll, select, pselect6,
+ *     epoll_wait, epoll_pwait, a futex wait): the direct path has no frame
+ *     to deliver a signal in or to restart the call from, so a signal
+ *     would end the wait with EINTR. A read or write that may wait (on a
+ *     pipe) only the caller can tell: K42_SYSCALL_TRAP.
+ *
+ * k42_calls counts which way the calls went, and the first reason one
+ * trapped ("no-vector" without the library), for a program that wants to
+ * show it really took the vector.
  */
 #ifndef K42_SYSLIB_H
 #define K42_SYSLIB_H
 
+#include <errno.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 
 #define K42_SYSLIB_VECTOR 0x7fff0000UL
@@ -31,6 +58,14 @@ struct k42_syslib_vector {
 };
 
 static long (*k42_direct)(long, long, long, long, long, long, long);
+
+/* Which way calls went: through the vector, or the trap (and why the
+ * first one that trapped did). */
+static struct {
+	unsigned long direct;
+	unsigned long trapped;
+	const char *why;
+} k42_calls;
 
 /* Finds the vector: only under K42-rs (uname's version names it), so
  * that on Linux the unmapped address is never touched. */
@@ -46,19 +81,100 @@ static inline int k42_direct_init(void)
 	return 1;
 }
 
-static inline long k42_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+/* Why call `nr` (with first arguments a1, a2) must trap, or 0 if the
+ * direct branch can make it. */
+static inline const char *k42_trap_only(long nr, long a1, long a2)
 {
-	if (k42_direct)
-		return k42_direct(nr, a1, a2, a3, a4, a5, a6);
+	(void)a1;
+	switch (nr) {
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_clone:
+#ifdef SYS_clone3
+	case SYS_clone3:
+#endif
+		return "fork";
+	case SYS_rt_sigreturn:
+		return "frame";
+	case SYS_wait4:
+	case SYS_waitid:
+	case SYS_pause:
+	case SYS_rt_sigsuspend:
+	case SYS_nanosleep:
+	case SYS_clock_nanosleep:
+	case SYS_poll:
+	case SYS_ppoll:
+	case SYS_select:
+	case SYS_pselect6:
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+		return "waits";
+	case SYS_futex:
+		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET,
+		 * FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 (the command, without
+		 * the private and clock flags). */
+		switch (a2 & 127) {
+		case 0:
+		case 6:
+		case 9:
+		case 11:
+		case 13:
+			return "waits";
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* The trap: the `syscall` instruction, counted. */
+static inline long k42_trap(const char *why, long nr, long a1, long a2, long a3, long a4, long a5,
+			    long a6)
+{
 	register long r10 __asm__("r10") = a4;
 	register long r8 __asm__("r8") = a5;
 	register long r9 __asm__("r9") = a6;
 	long r;
+	k42_calls.trapped++;
+	if (!k42_calls.why)
+		k42_calls.why = why;
 	__asm__ volatile("syscall"
 			 : "=a"(r)
 			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return r;
 }
+
+/* Call `nr` through the vector where there is one and the call can take
+ * it, else through the trap. */
+static inline long k42_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	const char *why = k42_direct ? k42_trap_only(nr, a1, a2) : "no-vector";
+	if (!why) {
+		k42_calls.direct++;
+		return k42_direct(nr, a1, a2, a3, a4, a5, a6);
+	}
+	return k42_trap(why, nr, a1, a2, a3, a4, a5, a6);
+}
+
+/* A kernel-style result (-errno) as libc's: -1 with errno set. */
+static inline long k42_ret(long r)
+{
+	if ((unsigned long)r > -4096UL) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* The call number and up to six arguments, padded with zeros. */
+#define K42__ARGS(nr, a1, a2, a3, a4, a5, a6, ...)                                             \
+	(long)(nr), (long)(a1), (long)(a2), (long)(a3), (long)(a4), (long)(a5), (long)(a6)
+
+/* syscall(nr, ...) through the vector where it can go (k42_syscall). */
+#define K42_SYSCALL(...) k42_ret(k42_syscall(K42__ARGS(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)))
+
+/* syscall(nr, ...) through the trap: a call the caller knows may wait. */
+#define K42_SYSCALL_TRAP(...)                                                                  \
+	k42_ret(k42_trap("waits", K42__ARGS(__VA_ARGS__, 0, 0, 0, 0, 0, 0, 0)))
 
 #endif
