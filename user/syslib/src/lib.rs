@@ -86,6 +86,7 @@ pub mod mock;
 pub mod pipe;
 pub mod signal;
 pub mod table;
+pub mod threads;
 pub mod tty;
 
 use core::fmt::Write as _;
@@ -330,6 +331,34 @@ pub trait Native {
         let _ = (handle, addr);
         Err(Errno::ENOSYS)
     }
+    /// A library context for new thread `tid` ([`threads`]): its own
+    /// library stack, the caller's FPU/SSE registers, and a start that
+    /// calls [`Syslib::thread_started`] and resumes the frame it returns
+    /// (`EAGAIN` without memory for it).
+    fn thread_create(&mut self, tid: u32) -> Result<(), Errno> {
+        let _ = tid;
+        Err(Errno::EAGAIN)
+    }
+    /// Suspends the library context of thread `from` (and the program's
+    /// FPU/SSE registers) and continues `to`'s; returns when a switch
+    /// comes back to `from`. Library entries run on `to`'s stack from now
+    /// on.
+    fn thread_switch(&mut self, from: u32, to: u32) {
+        let _ = (from, to);
+        unreachable!("thread_switch without thread_create");
+    }
+    /// Frees ended thread `tid`'s library context (never the running
+    /// one's).
+    fn thread_free(&mut self, tid: u32) {
+        let _ = tid;
+    }
+    /// Makes the library's entries run on the stack below `top` from now
+    /// on, and returns the previous top (a vfork child's entries must not
+    /// use the stack its parent waits on). 0 changes nothing.
+    fn swap_entry_stack(&mut self, top: u64) -> u64 {
+        let _ = top;
+        0
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -443,6 +472,8 @@ pub struct State {
     pub sig: signal::Signals,
     /// The file server's doorbell (`pipe`), once mapped.
     pub doorbell: pipe::Doorbell,
+    /// The program's threads (`threads`): which runs, and the others.
+    pub threads: threads::Threads,
 }
 
 /// The library: the Linux state of the process and the native calls.
@@ -610,9 +641,10 @@ impl<N: Native> Syslib<N> {
                 exe.push(char::from(b[0]));
             }
         }
+        let pid = native.process_id().unwrap_or(1);
         let state = State {
             mem,
-            pid: native.process_id().unwrap_or(1),
+            pid,
             cpu: start.cpu,
             clear_child_tid: 0,
             fs_base: 0,
@@ -638,6 +670,7 @@ impl<N: Native> Syslib<N> {
             tty: tty::Input::default(),
             sig: signal::Signals::default(),
             doorbell: pipe::Doorbell::Unknown,
+            threads: threads::Threads::new(pid),
         };
         Syslib { native, state }
     }
@@ -674,6 +707,15 @@ impl<N: Native> Syslib<N> {
                 self.deliver(f, call)
             }
         }
+    }
+
+    /// A new thread's first moment, on its own library stack
+    /// ([`Native::thread_create`]): the program frame it starts from.
+    pub fn thread_started(&mut self) -> [u64; abi::frame::WORDS] {
+        threads::started(&mut Ctx {
+            st: &mut self.state,
+            native: &mut self.native,
+        })
     }
 
     /// The program was interrupted in user mode by a soft interrupt (the

@@ -40,10 +40,16 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
+extern crate alloc;
+
+#[cfg(target_os = "none")]
 mod k42 {
     //! The native calls the library makes, and the `Native` trait over
     //! them.
-    use core::arch::asm;
+    use alloc::boxed::Box;
+    use alloc::collections::BTreeMap;
+    use alloc::vec::Vec;
+    use core::arch::{asm, global_asm};
     use core::sync::atomic::{AtomicU8, Ordering};
     use syslib::{signal, Errno, Native};
 
@@ -113,8 +119,83 @@ mod k42 {
     #[repr(C, align(16))]
     struct Fxsave([u8; 512]);
 
-    /// The kernel, as the library's `Native`.
-    pub struct Kernel;
+    /// The kernel, as the library's `Native`, and the library contexts
+    /// of the program's threads (`syslib::threads`).
+    pub struct Kernel {
+        /// Each thread's library context, by thread id (boxed: a
+        /// suspended thread's saved stack pointer must not move while the
+        /// map changes).
+        contexts: BTreeMap<u32, Box<LibContext>>,
+    }
+
+    impl Kernel {
+        /// No thread but the first, which runs on the library's static
+        /// stack.
+        pub fn new() -> Self {
+            Kernel {
+                contexts: BTreeMap::new(),
+            }
+        }
+    }
+
+    /// Bytes of a thread's library stack.
+    const THREAD_STACK: usize = 128 * 1024;
+
+    /// Where a thread is suspended in the library: its stack pointer (the
+    /// callee-saved registers and the return address are on its stack),
+    /// the program's FPU/SSE registers of that thread, and its library
+    /// stack (`None`: the first thread's, the static one).
+    pub struct LibContext {
+        sp: u64,
+        fpu: Fxsave,
+        stack: Option<Box<[u128]>>,
+    }
+
+    impl LibContext {
+        /// The top of its library stack: where its entries start.
+        fn top(&self) -> u64 {
+            match &self.stack {
+                Some(s) => s.as_ptr() as u64 + (s.len() * 16) as u64,
+                None => super::entry::main_stack_top(),
+            }
+        }
+    }
+
+    // The register switch between library contexts: rdi = where to save
+    // this context's stack pointer, rsi = the stack pointer to load. Only
+    // the System V callee-saved registers need saving: the caller has
+    // spilled the rest. A new context's stack holds zeros for them and
+    // `k42_syslib_thread_trampoline` as the return address.
+    global_asm!(
+        ".global k42_syslib_switch",
+        "k42_syslib_switch:",
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "mov [rdi], rsp",
+        "mov rsp, rsi",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+        ".global k42_syslib_thread_trampoline",
+        "k42_syslib_thread_trampoline:",
+        "and rsp, -16",
+        "call {main}",
+        "ud2",
+        main = sym super::entry::thread_main,
+    );
+
+    extern "C" {
+        fn k42_syslib_switch(save: *mut u64, load: u64);
+        fn k42_syslib_thread_trampoline();
+    }
 
     impl Native for Kernel {
         fn console_write(&mut self, bytes: &[u8]) {
@@ -324,6 +405,82 @@ mod k42 {
             k42_rt::sys::map_handle(handle, addr).map_err(|e| Errno(e.0))
         }
 
+        fn thread_create(&mut self, tid: u32) -> Result<(), Errno> {
+            let mut words = Vec::new();
+            words
+                .try_reserve_exact(THREAD_STACK / 16)
+                .map_err(|_| Errno::EAGAIN)?;
+            words.resize(THREAD_STACK / 16, 0u128);
+            let mut c = Box::new(LibContext {
+                sp: 0,
+                fpu: Fxsave([0; 512]),
+                stack: Some(words.into_boxed_slice()),
+            });
+            // The first switch to it pops six zero registers and returns
+            // into the trampoline.
+            let sp = c.top() - 8 * 8;
+            let trampoline = k42_syslib_thread_trampoline as *const () as u64;
+            // SAFETY: `sp .. sp + 64` lies at the top of the stack just
+            // allocated, which nothing else uses; FXSAVE64 only stores the
+            // FPU/SSE registers (the program's: the library uses none)
+            // into the 16-aligned area.
+            unsafe {
+                core::ptr::write_bytes(sp as *mut u64, 0, 7);
+                ((sp + 48) as *mut u64).write(trampoline);
+                asm!("fxsave64 [{a}]", a = in(reg) c.fpu.0.as_mut_ptr(), options(nostack));
+            }
+            c.sp = sp;
+            self.contexts.insert(tid, c);
+            Ok(())
+        }
+
+        fn thread_switch(&mut self, from: u32, to: u32) {
+            let Some(next) = self.contexts.get(&to) else {
+                let msg = b"[k42-syslib] switch to a thread without a context: killed\n";
+                call3(KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
+                exit(128 + 6);
+            };
+            let (load, top) = (next.sp, next.top());
+            let load_fpu = next.fpu.0.as_ptr();
+            let me = self.contexts.entry(from).or_insert_with(|| {
+                Box::new(LibContext {
+                    sp: 0,
+                    fpu: Fxsave([0; 512]),
+                    stack: None,
+                })
+            });
+            let save = &mut me.sp as *mut u64;
+            let save_fpu = me.fpu.0.as_mut_ptr();
+            super::entry::set_entry_stack(top);
+            // SAFETY: both contexts are boxed in `contexts` and stay there
+            // until `thread_free`, which the library calls only for ended
+            // threads that are not running; `load` is a stack pointer that
+            // `k42_syslib_switch` saved (or `thread_create` laid out), so
+            // the switch returns into that context. The FPU areas are
+            // 16-aligned 512-byte areas of the two contexts; FXRSTOR64 of
+            // an area FXSAVE64 wrote cannot fault. Nothing here touches
+            // `self` after the switch: when this context runs again the
+            // other threads may have changed the map.
+            unsafe {
+                asm!("fxsave64 [{s}]", "fxrstor64 [{l}]", s = in(reg) save_fpu,
+                     l = in(reg) load_fpu, options(nostack));
+                k42_syslib_switch(save, load);
+            }
+        }
+
+        fn thread_free(&mut self, tid: u32) {
+            self.contexts.remove(&tid);
+        }
+
+        fn swap_entry_stack(&mut self, top: u64) -> u64 {
+            if top == 0 {
+                return super::entry::entry_stack();
+            }
+            let old = super::entry::entry_stack();
+            super::entry::set_entry_stack(top);
+            old
+        }
+
         fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
             let r = call3(CONSOLE_READ, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
             result(r).map(|()| r as usize)
@@ -400,14 +557,40 @@ mod entry {
 
     /// The library's state: written once by `_start`, then used by one
     /// reflected call at a time (`BUSY`).
+    ///
+    /// With several threads (`syslib::threads`) a call may wait in the
+    /// middle, suspended on its thread's library stack, while another
+    /// thread's call runs: each holds a `&mut Syslib` made here, but only
+    /// one runs at a time, and a call waits only inside
+    /// `syslib::threads`, which reaches the switch through the whole
+    /// `Ctx` (so the compiler assumes the state may have changed when the
+    /// switch returns) and holds no reference into the state across it.
     struct Instance(UnsafeCell<MaybeUninit<Syslib<Kernel>>>);
-    // SAFETY: access is serialised by `BUSY` (and the process has a single
-    // dispatcher and thread so far).
+    // SAFETY: access is serialised by `BUSY`: one dispatcher per process,
+    // and its threads run in the library one at a time (see above).
     unsafe impl Sync for Instance {}
     static LIB: Instance = Instance(UnsafeCell::new(MaybeUninit::uninit()));
     static BUSY: AtomicBool = AtomicBool::new(true);
     /// The inherit blob's address and length (`r9`, `r10` at `_start`).
     static INHERIT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    /// Where the entries put their stack pointer: the top of the running
+    /// thread's library stack (`STACK` for the first thread).
+    static ENTRY_STACK: AtomicU64 = AtomicU64::new(0);
+
+    /// The top of the first thread's library stack.
+    pub fn main_stack_top() -> u64 {
+        core::ptr::addr_of!(STACK) as u64 + STACK_BYTES as u64
+    }
+
+    /// Where the next entry's stack starts.
+    pub fn entry_stack() -> u64 {
+        ENTRY_STACK.load(Ordering::Relaxed)
+    }
+
+    /// Sets where the next entry's stack starts.
+    pub fn set_entry_stack(top: u64) {
+        ENTRY_STACK.store(top, Ordering::Relaxed);
+    }
 
     // The kernel starts the library here: rsp = the program's initial
     // stack, rdi = its entry, rsi = its brk start, rdx = the processor,
@@ -427,30 +610,27 @@ mod entry {
 
     /// The stack the library's entries run on (not the program's: a
     /// signal frame goes there, below the interrupted stack pointer, as
-    /// on Linux, where the kernel has a stack of its own). One is enough:
-    /// the entries do not nest (the dispatcher is disabled while the
-    /// library runs).
+    /// on Linux, where the kernel has a stack of its own), for the first
+    /// thread; other threads have their own (`Kernel::thread_create`).
+    /// One per thread is enough: the entries do not nest (the dispatcher
+    /// is disabled while the library runs).
     #[repr(C, align(16))]
     struct Stack([u8; STACK_BYTES]);
     const STACK_BYTES: usize = 256 * 1024;
     static mut STACK: Stack = Stack([0; STACK_BYTES]);
 
     // A reflected system call: rdi = the save area (the program's frame).
-    // The kernel saved everything.
+    // The kernel saved everything. The running thread's library stack
+    // (`ENTRY_STACK`); `reflect` ends with `resume`.
     global_asm!(
         ".global k42_syslib_syscall_entry",
         "k42_syslib_syscall_entry:",
         "cld",
-        "lea rsp, [rip + {stack} + {size}]",
+        "mov rsp, [rip + {top}]",
         "call {reflect}",
-        "mov rdi, rax",
-        "mov eax, {resume}",
-        "syscall",
         "ud2",
         reflect = sym reflect,
-        resume = const k42::RESUME,
-        stack = sym STACK,
-        size = const STACK_BYTES,
+        top = sym ENTRY_STACK,
     );
 
     // A soft interrupt reached the program in user mode (the kernel's
@@ -462,26 +642,18 @@ mod entry {
         ".global k42_syslib_interrupt_entry",
         "k42_syslib_interrupt_entry:",
         "cld",
-        "lea rsp, [rip + {stack} + {size}]",
+        "mov rsp, [rip + {top}]",
         "call {interrupt}",
-        "mov rdi, rax",
-        "mov eax, {resume}",
-        "syscall",
         "ud2",
         ".global k42_syslib_trap_entry",
         "k42_syslib_trap_entry:",
         "cld",
-        "lea rsp, [rip + {stack} + {size}]",
+        "mov rsp, [rip + {top}]",
         "call {trap}",
-        "mov rdi, rax",
-        "mov eax, {resume}",
-        "syscall",
         "ud2",
         interrupt = sym interrupt,
         trap = sym trap,
-        resume = const k42::RESUME,
-        stack = sym STACK,
-        size = const STACK_BYTES,
+        top = sym ENTRY_STACK,
     );
 
     extern "C" {
@@ -493,8 +665,9 @@ mod entry {
     extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64, names: u64) -> ! {
         // The descriptor table and paths live in the runtime's heap.
         k42_rt::heap::init();
+        set_entry_stack(main_stack_top());
         let lib = Syslib::start(
-            Kernel,
+            Kernel::new(),
             Startup {
                 rsp,
                 entry,
@@ -624,35 +797,59 @@ mod entry {
 
     type Frame = [u64; frame::WORDS];
 
+    /// Continues the program from `frame` (the kernel's `resume`).
+    fn resume(frame: *const Frame) -> ! {
+        k42::call3(k42::RESUME, frame as u64, 0, 0);
+        let msg = b"[k42-syslib] resume refused the frame: killed\n";
+        k42::call3(k42::KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
+        k42::exit(128 + 11)
+    }
+
     /// What the three entries share: unless a call is already inside the
-    /// library (`busy` handles that), runs `body` on the library and the
-    /// frame the kernel saved at `save`, ends the process if it says so,
-    /// and hands the frame back for `resume`.
+    /// library (`busy` handles that, on the save area), copies the frame
+    /// the kernel saved at `save` onto this thread's library stack (the
+    /// save area is the next entry's once this thread waits), runs `body`
+    /// on the library and the copy, ends the process if it says so, and
+    /// resumes the copy.
     fn enter(
         save: *mut Frame,
         busy: impl FnOnce(&mut Frame),
         body: impl FnOnce(&mut Syslib<Kernel>, &mut Frame) -> Option<u8>,
-    ) -> *mut Frame {
-        // SAFETY: the kernel passes this processor's save area, in the
-        // dispatcher page mapped in every process.
-        let f = unsafe { &mut *save };
+    ) -> ! {
         if BUSY.swap(true, Ordering::Acquire) {
-            busy(f);
-            return save;
+            // SAFETY: the kernel passes this processor's save area, in
+            // the dispatcher page mapped in every process.
+            busy(unsafe { &mut *save });
+            resume(save);
         }
         k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
+        // SAFETY: as above; the kernel wrote the whole frame.
+        let mut frame: Frame = unsafe { *save };
         // SAFETY: initialised by `start` before the entries were
-        // registered; `BUSY` makes this the only reference.
+        // registered; `BUSY` makes this the only running reference (see
+        // `Instance`).
         let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
-        let end = body(lib, f);
+        let end = body(lib, &mut frame);
         BUSY.store(false, Ordering::Release);
         if let Some(status) = end {
             k42::exit(u64::from(status));
         }
-        save
+        resume(&frame)
     }
 
-    extern "C" fn reflect(save: *mut Frame) -> *mut Frame {
+    /// A new thread's first moment, on its own library stack (the
+    /// trampoline of `Kernel::thread_create` calls it): the library gives
+    /// the program frame it starts from.
+    pub extern "C" fn thread_main() -> ! {
+        // SAFETY: a thread starts only from a switch made inside the
+        // library, which holds `BUSY` for it (see `Instance`).
+        let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
+        let frame = lib.thread_started();
+        BUSY.store(false, Ordering::Release);
+        resume(&frame)
+    }
+
+    extern "C" fn reflect(save: *mut Frame) -> ! {
         enter(
             save,
             // A Linux call from inside the library (a bug): refuse it.
@@ -661,7 +858,7 @@ mod entry {
         )
     }
 
-    extern "C" fn interrupt(save: *mut Frame, _bits: u64) -> *mut Frame {
+    extern "C" fn interrupt(save: *mut Frame, _bits: u64) -> ! {
         enter(
             save,
             // In the library's direct-branch path: the signals wait in the
@@ -671,7 +868,7 @@ mod entry {
         )
     }
 
-    extern "C" fn trap(save: *mut Frame, vector: u64, error: u64, cr2: u64) -> *mut Frame {
+    extern "C" fn trap(save: *mut Frame, vector: u64, error: u64, cr2: u64) -> ! {
         enter(
             save,
             |_| {

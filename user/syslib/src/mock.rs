@@ -82,6 +82,8 @@ pub struct MockNative {
     pub keyboard: bool,
     /// Nanoseconds slept.
     pub slept: u64,
+    /// Threads given a library context (`thread_create`).
+    pub threads_made: Vec<u32>,
 }
 
 /// The mock's name server object (process 2, object 0).
@@ -140,6 +142,7 @@ impl MockNative {
             typed: std::collections::VecDeque::new(),
             keyboard: false,
             slept: 0,
+            threads_made: Vec::new(),
         }
     }
 
@@ -183,6 +186,11 @@ impl MockNative {
                 .expect("poke: unmapped");
             page.0[(a % PAGE) as usize] = *b;
         }
+    }
+
+    /// Reads a u32 regardless of protection.
+    pub fn peek_u32(&self, addr: u64) -> u32 {
+        u32::from_le_bytes(self.peek(addr, 4).try_into().expect("4 bytes"))
     }
 
     /// Reads bytes regardless of protection (a test looking).
@@ -512,6 +520,13 @@ impl Native for MockNative {
 
     fn fpu_restore(&mut self, addr: u64) {
         self.fpu_restores.push(addr);
+    }
+
+    /// Recorded; the mock cannot switch stacks, so a test never lets a
+    /// thread wait while another is ready.
+    fn thread_create(&mut self, tid: u32) -> Result<(), Errno> {
+        self.threads_made.push(tid);
+        Ok(())
     }
 
     /// The mock file server's doorbell ([`MockBell`]): a read-only page

@@ -102,7 +102,7 @@ pub fn rang(ctx: &mut Ctx<'_>, before: &mut Option<u32>) {
     ctx.native.read(a, &mut w);
     let now = u32::from_le_bytes(w);
     if now != b {
-        let _ = ctx.native.futex_wake(a, u32::MAX);
+        let _ = crate::threads::futex_wake(ctx, a, u32::MAX);
         *before = Some(now);
     }
 }
@@ -121,14 +121,14 @@ fn ring_count(ctx: &mut Ctx<'_>) -> Option<u32> {
 fn wait_for_ring(ctx: &mut Ctx<'_>, seen: Option<u32>, timeout_ns: u64) -> Result<bool, Errno> {
     let slice = crate::tty::POLL_NS;
     let r = match (ctx.st.doorbell, seen) {
-        (Doorbell::Mapped(a), Some(seen)) => ctx.native.futex_wait(a, seen, timeout_ns),
+        (Doorbell::Mapped(a), Some(seen)) => crate::threads::futex_wait(ctx, a, seen, timeout_ns),
         _ => {
             let ns = if timeout_ns == 0 {
                 slice
             } else {
                 timeout_ns.min(slice)
             };
-            match ctx.native.sleep_ns(ns) {
+            match crate::threads::sleep(ctx, ns) {
                 Ok(()) if ns == timeout_ns => Err(Errno(linux_raw_sys::errno::ETIMEDOUT)),
                 r => r,
             }
@@ -168,7 +168,7 @@ impl Waiter {
         if self.busy > BUSY_RETRIES {
             return Err(EIO);
         }
-        match ctx.native.sleep_ns(1_000_000) {
+        match crate::threads::sleep(ctx, 1_000_000) {
             Err(e) if e != EIO && signal::interrupted(ctx) => Err(ERESTARTSYS),
             _ => Ok(()),
         }

@@ -52,8 +52,8 @@
 //!
 //! Not yet: job control beyond stop and continue (no terminal's
 //! foreground group, `SIGTTIN`/`SIGTTOU` are never sent), `si_uid` other
-//! than 0, per-thread signals (one thread per
-//! process), delivery through the direct-branch path (the signals wait
+//! than 0, per-thread signals (a signal to any thread is the process's:
+//! `threads`), delivery through the direct-branch path (the signals wait
 //! for the next trap).
 
 use crate::abi::frame as fw;
@@ -449,7 +449,7 @@ pub fn wait(ctx: &mut Ctx<'_>) -> bool {
     if interrupted(ctx) {
         return true;
     }
-    ctx.native.block();
+    crate::threads::block(ctx);
     interrupted(ctx)
 }
 

@@ -25,6 +25,10 @@ pub fn call(ctx: &mut Ctx<'_>, _: [u64; 6]) -> SysResult {
         // rules, `signal::forked`).
         ctx.st.pid = ctx.native.process_id().unwrap_or(ctx.st.pid);
         crate::signal::forked(ctx.st);
+        // Only the calling thread lives on in the child (`threads`).
+        for id in ctx.st.threads.forked(ctx.st.pid) {
+            ctx.native.thread_free(id);
+        }
     }
     if r.is_err() {
         for f in held {

@@ -2,6 +2,10 @@
 //! `FUTEX_WAKE`, and their `_BITSET` forms with the match-any bitset, on
 //! the kernel's `futex_wait`/`futex_wake` (`kernel::syscall::futex`).
 //!
+//! With several threads the waits and wake-ups of the process's own
+//! threads are the library's (`threads`); the kernel's serve other
+//! processes and a single-threaded one.
+//!
 //! `FUTEX_PRIVATE_FLAG` changes nothing here: the kernel keys a word of
 //! shared memory (`mmap(MAP_SHARED | MAP_ANONYMOUS)`) by its frame and a
 //! private one by (process, address) either way, so waiters in a parent
@@ -40,7 +44,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     }
     ctx.st.mem.check(uaddr, 4, Access::Read)?;
     if matches!(cmd, g::FUTEX_WAKE | g::FUTEX_WAKE_BITSET) {
-        return ctx.native.futex_wake(uaddr, val).map(u64::from);
+        return crate::threads::futex_wake(ctx, uaddr, val).map(u64::from);
     }
     let timeout = match utime {
         0 => 0,
@@ -62,7 +66,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             left.max(1)
         }
     };
-    ctx.native.futex_wait(uaddr, val, timeout)?;
+    crate::threads::futex_wait(ctx, uaddr, val, timeout)?;
     Ok(0)
 }
 

@@ -21,6 +21,7 @@ mod tests {
         assert_eq!(call(&mut l, g::__NR_gettid, &[]), 1);
         assert_eq!(call(&mut l, g::__NR_getppid, &[]), 0);
         l.state.pid = 7;
+        l.state.threads = crate::threads::Threads::new(7);
         assert_eq!(call(&mut l, g::__NR_getpid, &[]), 7);
         assert_eq!(call(&mut l, g::__NR_gettid, &[]), 7);
     }

@@ -101,6 +101,7 @@ pub mod rt_sigqueueinfo;
 pub mod rt_sigreturn;
 pub mod rt_sigsuspend;
 pub mod rt_sigtimedwait;
+pub mod sched_yield;
 pub mod select;
 pub mod sendfile;
 pub mod set_robust_list;

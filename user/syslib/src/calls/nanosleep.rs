@@ -27,7 +27,7 @@ pub fn sleep_until(ctx: &mut Ctx<'_>, deadline: u64) -> Result<(), (Errno, u64)>
         if t >= deadline {
             return Ok(());
         }
-        match ctx.native.sleep_ns(deadline - t) {
+        match crate::threads::sleep(ctx, deadline - t) {
             Ok(()) => {}
             Err(e) if e.0 == linux_raw_sys::errno::EINTR && !crate::signal::interrupted(ctx) => {}
             Err(e) => return Err((e, deadline.saturating_sub(now(ctx)))),

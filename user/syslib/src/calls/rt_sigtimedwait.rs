@@ -62,7 +62,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             }
             None => {}
         }
-        ctx.native.block();
+        crate::threads::block(ctx);
     };
     if ctx.st.sig.wake_at != 0 {
         ctx.st.sig.wake_at = 0;

@@ -1,5 +1,5 @@
 //! `set_robust_list(head, len)`: records the thread's robust-futex list
-//! (walked at thread exit once there are threads); `EINVAL` unless `len`
+//! (kept per thread; not walked yet at thread exit); `EINVAL` unless `len`
 //! is the size of `struct robust_list_head` (24).
 
 use crate::{Ctx, Errno, SysResult};

@@ -1,5 +1,5 @@
 //! `set_tid_address(tidptr)`: records where the thread's id is cleared
-//! (and a futex woken) when it exits, once there are threads; returns the
+//! (and a futex woken) when it exits (`threads::exit`); returns the
 //! thread id.
 
 use crate::{Ctx, SysResult};
@@ -7,7 +7,7 @@ use crate::{Ctx, SysResult};
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     ctx.st.clear_child_tid = a[0];
-    Ok(u64::from(ctx.st.pid))
+    Ok(u64::from(ctx.st.threads.current))
 }
 
 #[cfg(test)]

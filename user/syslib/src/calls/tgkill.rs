@@ -1,6 +1,8 @@
 //! `tgkill(tgid, tid, sig)`: a signal to thread `tid` of process `tgid`.
-//! One thread per process, whose id is the process's: `tid` must be
-//! `tgid` (else `ESRCH`); ids <= 0 are `EINVAL`. `si_code` `SI_TKILL`.
+//! A thread of this process stands for the process (`tkill`); in another
+//! process only its first thread, whose id is the process's, is known:
+//! `tid` must then be `tgid` (else `ESRCH`). Ids <= 0 are `EINVAL`.
+//! `si_code` `SI_TKILL`.
 
 use crate::signal::{self, code};
 use crate::{Ctx, Errno, SysResult};
@@ -11,7 +13,8 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tid != tgid {
+    let own = tgid as u32 == ctx.st.pid;
+    if own && !ctx.st.threads.has(tid as u32) || !own && tid != tgid {
         return Err(Errno::ESRCH);
     }
     signal::send(ctx, i64::from(tgid), a[2], code::SI_TKILL, 0)
