@@ -146,6 +146,10 @@ pub struct Process {
     /// Stopped by this signal (0: not stopped; its library waits for
     /// `SIGCONT`).
     pub stopped: core::sync::atomic::AtomicU32,
+    /// A vfork child (`crate::syscall::vfork`): the raw id + 1 of the
+    /// parent's dispatcher, suspended until this process execs or ends
+    /// (0: none, or released).
+    pub vfork_parent: AtomicU64,
 }
 
 impl Process {
@@ -261,7 +265,7 @@ pub fn alloc_pid() -> u32 {
 
 /// A process around `space`, with id `pid` (from [`alloc_pid`]).
 pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
-    let p = process_value(space, pid, 0);
+    let p = process_value(Arc::new(ProcessSpace(Some(space))), pid, 0);
     PROCESSES.lock().insert(pid, p.clone());
     p
 }
@@ -269,6 +273,17 @@ pub fn new_process(space: Space, pid: u32) -> Arc<Process> {
 /// A process forked by `parent`, or `None` while `parent` is being
 /// killed.
 pub fn new_child(space: Space, pid: u32, parent: &Process) -> Option<Arc<Process>> {
+    new_child_in(Arc::new(ProcessSpace(Some(space))), pid, parent)
+}
+
+/// A child of `parent` in `parent`'s own address space (vfork,
+/// `crate::syscall::vfork`), or `None` while `parent` is being killed.
+/// The space goes with the last of the processes that hold it.
+pub fn new_child_sharing(pid: u32, parent: &Process) -> Option<Arc<Process>> {
+    new_child_in(parent.space()?, pid, parent)
+}
+
+fn new_child_in(space: Arc<ProcessSpace>, pid: u32, parent: &Process) -> Option<Arc<Process>> {
     let p = process_value(space, pid, parent.pid);
     p.pgid
         .store(parent.pgid.load(Ordering::Relaxed), Ordering::Relaxed);
@@ -290,10 +305,10 @@ pub fn discard(p: &Process) {
     drop(space);
 }
 
-fn process_value(space: Space, pid: u32, parent: u32) -> Arc<Process> {
+fn process_value(space: Arc<ProcessSpace>, pid: u32, parent: u32) -> Arc<Process> {
     Arc::new(Process {
         pid,
-        space: spin::Mutex::new(Some(Arc::new(ProcessSpace(Some(space))))),
+        space: spin::Mutex::new(Some(space)),
         dispatchers: IrqMutex::new(BTreeMap::new()),
         ipc_entry: AtomicU64::new(0),
         ipc_stack: AtomicU64::new(0),
@@ -309,6 +324,7 @@ fn process_value(space: Space, pid: u32, parent: u32) -> Arc<Process> {
         pgid: core::sync::atomic::AtomicU32::new(pid),
         sid: core::sync::atomic::AtomicU32::new(0),
         stopped: core::sync::atomic::AtomicU32::new(0),
+        vfork_parent: AtomicU64::new(0),
     })
 }
 
@@ -345,6 +361,9 @@ pub struct Dispatcher {
     pending: AtomicU64,
     /// Preempted since it last ran (for the run entry point).
     preempted: core::sync::atomic::AtomicBool,
+    /// Suspended by a vfork until its child execs or ends
+    /// (`crate::syscall::vfork`: 0, or its state word).
+    pub vfork: AtomicU64,
 }
 
 impl Dispatcher {
@@ -397,6 +416,7 @@ pub fn create(
         serving: AtomicU64::new(0),
         pending: AtomicU64::new(0),
         preempted: core::sync::atomic::AtomicBool::new(false),
+        vfork: AtomicU64::new(0),
     });
     {
         // Checked, and made findable, under the lock `kill_process` takes
@@ -579,6 +599,9 @@ fn finish(d: &Dispatcher, status: u64) {
                 }
             }
         }
+        // A vfork parent waiting for this process goes on (its zombie is
+        // there for its wait).
+        crate::syscall::vfork::release(p);
         crate::syscall::shared::forget(p.pid);
         // Destroyed here, or by whoever still holds it when they let go.
         let space = p.space.lock().take();
@@ -679,6 +702,8 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
     }
     // Its shared-memory handles named the old image's memory.
     crate::syscall::shared::forget(p.pid);
+    // A vfork parent waiting for this process has its space back.
+    crate::syscall::vfork::release(p);
     d.preempted.store(false, Ordering::Relaxed);
     *EXEC_CONTEXT[percpu::current_id()].lock() = Some(alloc::boxed::Box::new(ctx));
     usermode::finish(EXECED);
@@ -749,6 +774,17 @@ pub fn user_block_or_take() -> Blocked {
     Blocked::Blocks
 }
 
+/// The running dispatcher blocks when the current call returns, whatever
+/// soft interrupts are pending (a vfork parent, `crate::syscall::vfork`:
+/// only its child's exec or end lets it run again).
+pub fn user_suspend() {
+    let cur = CURRENT[percpu::current_id()].load(Ordering::Relaxed);
+    if cur != 0 {
+        ktrace::events::sched::block(&crate::trace::TRACER, cur - 1);
+        usermode::finish(BLOCKED);
+    }
+}
+
 /// The running dispatcher returns to a frame whose `rcx` and `r11` must
 /// survive (`sysret` would load them with the return address and
 /// flags): it goes back through the run loop, which enters user mode by
@@ -817,13 +853,24 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
         let Some(space) = d.process.space() else {
             continue;
         };
+        if !crate::syscall::vfork::may_run(&d, &space, cpu) {
+            // Woken by something else while its vfork child runs: it
+            // waits on (the child's exec or end wakes it for good).
+            let _ = smp().block(d.id, now());
+            if !crate::syscall::vfork::waiting(&d) {
+                let _ = smp().wake(d.id);
+            }
+            continue;
+        }
         let status = {
             let _on = Activation::new(&space);
             let mut ctx = d.ctx.lock();
             // A `futex_wait` it blocked in returns now; its token is spent.
             crate::syscall::futex::resumed(raw, &mut ctx.frame);
-            d.pending
-                .fetch_and(!crate::syscall::futex::SOFT_FUTEX, Ordering::SeqCst);
+            d.pending.fetch_and(
+                !(crate::syscall::futex::SOFT_FUTEX | crate::syscall::vfork::SOFT_VFORK),
+                Ordering::SeqCst,
+            );
             upcall(&d, &space, &mut ctx, cpu);
             CURRENT[cpu].store(raw + 1, Ordering::Relaxed);
             let s = usermode::run(&mut ctx);

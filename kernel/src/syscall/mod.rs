@@ -37,6 +37,7 @@ mod set_fs_base;
 pub mod shared;
 pub mod signal;
 pub mod timer;
+pub mod vfork;
 mod yield_now;
 
 use crate::arch::trap::TrapFrame;
@@ -91,6 +92,8 @@ pub const SIGNAL_SEND: u64 = sched::native::nr::COUNT + 16;
 pub const SIGNAL_TAKE: u64 = sched::native::nr::COUNT + 17;
 /// `process_group(op, pid, pgid)`: see `pgrp.rs`.
 pub const PROCESS_GROUP: u64 = sched::native::nr::COUNT + 18;
+/// `vfork_process(frame, pid_at)`: see `vfork.rs`.
+pub const VFORK_PROCESS: u64 = sched::native::nr::COUNT + 28;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,6 +198,7 @@ syscall_table! {
     NATIVE | RESUME                             => "resume",          reflect::sys_resume;
     NATIVE | FORK_PROCESS                       => "fork_process",    fork::sys_fork_process;
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
+    NATIVE | VFORK_PROCESS                      => "vfork_process",   vfork::sys_vfork_process;
     NATIVE | EXEC                               => "exec",            exec::sys_exec;
     NATIVE | BOOT_ENTRY                         => "boot_entry",      bootfs::sys_boot_entry;
     NATIVE | BOOT_READ                          => "boot_read",       bootfs::sys_boot_read;

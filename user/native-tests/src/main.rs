@@ -324,6 +324,9 @@ mod ppc {
 mod shm;
 
 #[cfg(target_os = "none")]
+mod vfork;
+
+#[cfg(target_os = "none")]
 mod heap {
     //! A bump allocator over a static arena: enough for the thread
     //! library's tables and stacks in a test program (nothing is reused).
@@ -742,6 +745,7 @@ mod program {
             "async-send" => async_send(arg2),
             "softirq" => softirq(arg2),
             "shm-fork" => crate::shm::fork_case(),
+            "vfork" => crate::vfork::run(),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
             "futex-pingpong" | "futex-bench" | "futex-alias" => crate::shm::pingpong(case, arg2),
             "futex-errors" => crate::shm::errors(),
