@@ -5,7 +5,7 @@
  * and how many trapped (each image has its own count). */
 #include "bench.h"
 
-#define ITERS 200
+#define ITERS 100
 
 static void chain(long left, uint64_t c0, uint64_t n0, unsigned long direct, unsigned long trapped)
 {

@@ -19,6 +19,6 @@ int main(void)
 	if (fd < 0)
 		die("create");
 	close(fd);
-	bench("open_close", 5000, 1, body);
+	bench("open_close", 2500, 1, body);
 	return 0;
 }

@@ -994,13 +994,15 @@ pub enum BenchFigure {
 #[derive(Debug, Clone, PartialEq)]
 pub enum DirectFigure {
     /// Every measured call went through the library's vector: cycles per
-    /// operation.
-    Direct(f64),
+    /// operation, and those of the same program's runs through the trap,
+    /// alternated with them (`trap_cycles=`; `None` where it has none).
+    Direct { cycles: f64, trap: Option<f64> },
     /// Some measured calls went through the vector and some trapped (the
-    /// calls that may wait): cycles per operation, the counts, and why
-    /// the first trapped.
+    /// calls that may wait): cycles per operation (and through the trap,
+    /// as for `Direct`), the counts, and why the first trapped.
     Mixed {
         cycles: f64,
+        trap: Option<f64>,
         direct: u64,
         trapped: u64,
         why: String,
@@ -1119,11 +1121,15 @@ pub fn direct_rows(outcomes: &Outcomes) -> BTreeMap<String, DirectFigure> {
             let Some(c) = cycles(&fields) else { continue };
             let count = |f: &str| fields.get(f).and_then(|v| v.parse::<u64>().ok());
             let why = fields.get("why").map_or("no calls", |w| w).to_string();
+            let trap = fields
+                .get("trap_cycles")
+                .and_then(|v| v.parse::<f64>().ok());
             let figure = match (count("direct"), count("trapped")) {
                 (Some(0), Some(_)) => DirectFigure::Trapped(why),
-                (Some(_), Some(0)) => DirectFigure::Direct(c),
+                (Some(_), Some(0)) => DirectFigure::Direct { cycles: c, trap },
                 (Some(direct), Some(trapped)) => DirectFigure::Mixed {
                     cycles: c,
+                    trap,
                     direct,
                     trapped,
                     why,
@@ -1173,12 +1179,16 @@ fn ratio(num: Option<f64>, den: Option<f64>) -> String {
 
 /// The table `cargo xtask bench --vs-linux` prints: Linux, K42-rs through
 /// trap reflection and through the direct branch, and the ratios: each
-/// K42-rs column to Linux, and direct to trap (the paper's 44%). A direct
-/// figure some of whose calls trapped (those that may wait) is marked
-/// `mixed`, its ratios `*`, and explained under the table; a direct build
-/// none of whose calls could take the vector says why instead of a
-/// figure. Under the table: the direct branch against reflection for the
-/// null call, beside the paper's figure.
+/// K42-rs column to Linux, and direct to trap (the paper's 44%). Direct
+/// to trap compares the direct build's runs with its own runs through the
+/// trap, alternated in one process (`trap_cycles`, see
+/// `tests/linux-bench/bench.h`); where it has none (execve), with the
+/// trap column, and a note says so. A direct figure some of whose calls
+/// trapped (those that may wait) is marked `mixed`, its ratios `*`, and
+/// explained under the table; a direct build none of whose calls could
+/// take the vector says why instead of a figure. Under the table: the
+/// direct branch against reflection for the null call, beside the
+/// paper's figure.
 pub fn bench_table_vs(run: &BenchRun) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -1216,13 +1226,17 @@ pub fn bench_table_vs(run: &BenchRun) -> String {
         .map(|&(k, l)| (k.to_string(), l.to_string()))
         .chain(extra.into_iter().map(|k| (k.clone(), k.clone())));
     let mut notes = Vec::new();
+    let mut unpaired = Vec::new();
     for (key, label) in all {
         let linux = figure(run.linux.get(&key));
         let trap = figure(run.trap.get(&key));
-        let (direct_cell, direct, mark) = match run.direct.get(&key) {
-            Some(DirectFigure::Direct(c)) => (format!("{c:.0}"), Some(*c), ""),
+        let (direct_cell, direct, paired, mark) = match run.direct.get(&key) {
+            Some(DirectFigure::Direct { cycles, trap }) => {
+                (format!("{cycles:.0}"), Some(*cycles), *trap, "")
+            }
             Some(DirectFigure::Mixed {
                 cycles,
+                trap,
                 direct,
                 trapped,
                 why,
@@ -1231,12 +1245,15 @@ pub fn bench_table_vs(run: &BenchRun) -> String {
                     "* {label}: {trapped} of {} measured calls trapped ({why})",
                     direct + trapped
                 ));
-                (format!("{cycles:.0} mixed"), Some(*cycles), "*")
+                (format!("{cycles:.0} mixed"), Some(*cycles), *trap, "*")
             }
-            Some(DirectFigure::Trapped(why)) => (format!("traps ({why})"), None, ""),
-            Some(DirectFigure::Failed(s)) => (format!("failed ({s})"), None, ""),
-            None => ("not run".into(), None, ""),
+            Some(DirectFigure::Trapped(why)) => (format!("traps ({why})"), None, None, ""),
+            Some(DirectFigure::Failed(s)) => (format!("failed ({s})"), None, None, ""),
+            None => ("not run".into(), None, None, ""),
         };
+        if direct.is_some() && paired.is_none() && trap.is_some() {
+            unpaired.push(label.clone());
+        }
         let mark = |r: String| if r == "-" { r } else { r + mark };
         let _ = writeln!(
             out,
@@ -1245,14 +1262,22 @@ pub fn bench_table_vs(run: &BenchRun) -> String {
             cell(run.trap.get(&key)),
             ratio(trap, linux),
             mark(ratio(direct, linux)),
-            mark(ratio(direct, trap)),
+            mark(ratio(direct, paired.or(trap))),
         );
     }
     for n in notes {
         let _ = writeln!(out, "{n}");
     }
-    let null = (figure(run.trap.get("null")), run.direct.get("null"));
-    if let (Some(t), Some(DirectFigure::Direct(d))) = null {
+    if !unpaired.is_empty() {
+        let _ = writeln!(
+            out,
+            "direct/trap against the trap column (no trap runs of its own): {}",
+            unpaired.join(", ")
+        );
+    }
+    if let Some(DirectFigure::Direct { cycles: d, trap }) = run.direct.get("null") {
+        let t = trap.or(figure(run.trap.get("null"))).unwrap_or(0.0);
+        let d = *d;
         if t > 0.0 {
             let _ = writeln!(
                 out,
@@ -1490,6 +1515,11 @@ partial\n";
     }
 
     fn direct_line(key: &str, cycles: u32, direct: u64, trapped: u64, why: &str) -> String {
+        let trap = if direct > 0 {
+            format!(" trap_cycles={}", cycles * 4)
+        } else {
+            String::new()
+        };
         let path = match (direct, trapped) {
             (_, 0) => "direct",
             (0, _) => "trap",
@@ -1501,7 +1531,7 @@ partial\n";
             format!(" why={why}")
         };
         format!(
-            "bench: {key} cycles={cycles} ns=1 iters=10 path={path} direct={direct} trapped={trapped}{why}\n"
+            "bench: {key} cycles={cycles} ns=1 iters=10{trap} path={path} direct={direct} trapped={trapped}{why}\n"
         )
     }
 
@@ -1532,17 +1562,31 @@ partial\n";
                 "bench_mmap-direct",
                 o("bench: mmap cycles=5 iters=10\n", "exit:0"),
             ),
+            (
+                "bench_execve-x-direct",
+                o(
+                    "bench: execve_x cycles=9 iters=1 path=direct direct=1 trapped=0\n",
+                    "exit:0",
+                ),
+            ),
             ("bench_execve-direct", o("", "signal:11")),
         ]);
         let (plain, direct) = split_direct(&outcomes);
         assert_eq!(plain.keys().collect::<Vec<_>>(), ["bench_null"]);
         assert!(direct.contains_key("bench_null") && direct.contains_key("bench_fork"));
         let d = direct_rows(&direct);
-        assert_eq!(d["null"], DirectFigure::Direct(300.0));
+        assert_eq!(
+            d["null"],
+            DirectFigure::Direct {
+                cycles: 300.0,
+                trap: Some(1200.0)
+            }
+        );
         assert_eq!(
             d["pipe_rtt"],
             DirectFigure::Mixed {
                 cycles: 2000.0,
+                trap: Some(8000.0),
                 direct: 600,
                 trapped: 600,
                 why: "waits".into()
@@ -1555,6 +1599,14 @@ partial\n";
             "a plain build's line is no direct figure"
         );
         assert_eq!(d["execve"], DirectFigure::Failed("signal:11".into()));
+        assert_eq!(
+            d["execve_x"],
+            DirectFigure::Direct {
+                cycles: 9.0,
+                trap: None
+            },
+            "no trap runs of its own"
+        );
         // The check: null went through the vector; getpid found none.
         let err = check_direct(&d).unwrap_err();
         assert!(err.contains("getpid trapped (no-vector)"), "{err}");
@@ -1566,6 +1618,7 @@ partial\n";
             "enosys".into(),
             DirectFigure::Mixed {
                 cycles: 1.0,
+                trap: None,
                 direct: 1,
                 trapped: 1,
                 why: "waits".into(),
@@ -1584,14 +1637,38 @@ partial\n";
                 .collect::<BTreeMap<_, _>>()
         };
         let run = BenchRun {
-            linux: cycles(&[("null", 1000.0), ("pipe_rtt", 200_000.0), ("fork", 2e6)]),
-            trap: cycles(&[("null", 8000.0), ("pipe_rtt", 3e6), ("fork", 1e7)]),
+            linux: cycles(&[
+                ("null", 1000.0),
+                ("pipe_rtt", 200_000.0),
+                ("fork", 2e6),
+                ("execve", 1e7),
+            ]),
+            trap: cycles(&[
+                ("null", 8000.0),
+                ("pipe_rtt", 3e6),
+                ("fork", 1e7),
+                ("execve", 2e8),
+            ]),
             direct: [
-                ("null", DirectFigure::Direct(2000.0)),
+                (
+                    "null",
+                    DirectFigure::Direct {
+                        cycles: 2000.0,
+                        trap: Some(10_000.0),
+                    },
+                ),
+                (
+                    "execve",
+                    DirectFigure::Direct {
+                        cycles: 1e8,
+                        trap: None,
+                    },
+                ),
                 (
                     "pipe_rtt",
                     DirectFigure::Mixed {
                         cycles: 1.5e6,
+                        trap: Some(2e6),
                         direct: 400,
                         trapped: 400,
                         why: "waits".into(),
@@ -1612,12 +1689,19 @@ partial\n";
                 .take(3)
                 .collect::<Vec<_>>()
         };
-        // null: direct 2000, trap/Linux 8.00, direct/Linux 2.00, direct/trap 0.25.
+        // null: direct 2000, trap/Linux 8.00, direct/Linux 2.00, and
+        // direct/trap against its own trap runs (10 000): 0.20.
         assert!(line("null syscall").contains(" 2000 "), "{t}");
-        assert_eq!(cells("null syscall"), ["0.25", "2.00", "8.00"], "{t}");
+        assert_eq!(cells("null syscall"), ["0.20", "2.00", "8.00"], "{t}");
+        // execve: no trap runs of its own, so against the trap column.
+        assert_eq!(cells("execve"), ["0.50", "10.00", "20.00"], "{t}");
+        assert!(
+            t.contains("direct/trap against the trap column (no trap runs of its own): execve\n"),
+            "{t}"
+        );
         // pipe: a mixed figure, its ratios marked and explained.
         assert!(line("pipe round trip").contains("1500000 mixed"), "{t}");
-        assert_eq!(cells("pipe round trip"), ["0.50*", "7.50*", "15.00"], "{t}");
+        assert_eq!(cells("pipe round trip"), ["0.75*", "7.50*", "15.00"], "{t}");
         assert!(
             t.contains("* pipe round trip: 400 of 800 measured calls trapped (waits)"),
             "{t}"
@@ -1626,12 +1710,12 @@ partial\n";
         assert!(line("fork+exit+wait").contains("traps (fork)"), "{t}");
         assert_eq!(cells("fork+exit+wait"), ["-", "-", "5.00"], "{t}");
         assert!(line("getpid").contains("not run"), "{t}");
-        // Beside the paper: 2000 / 8000 = 0.25 of the time, 75% faster.
+        // Beside the paper: 2000 / 10 000 = 0.20 of the time, 80% faster.
         assert!(
-            t.contains("(null syscall): 0.25 of the time, 75% faster (paper §10: 44% faster)"),
+            t.contains("(null syscall): 0.20 of the time, 80% faster (paper §10: 44% faster)"),
             "{t}"
         );
-        assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 2);
+        assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 3);
     }
 
     /// A benchmark built against the direct-branch header, run on this
