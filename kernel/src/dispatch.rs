@@ -824,6 +824,7 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
         if tick != last_tick {
             last_tick = tick;
             crate::syscall::timer::expire();
+            crate::syscall::console_read::poll();
             crate::clustered::quiescent();
         }
         let pick = match next.take() {

@@ -430,3 +430,91 @@ ktest::ktest! {
         assert_eq!(crate::mm::user::usage_back_to(base), base);
     }
 }
+
+ktest::ktest! {
+    /// Job control on the console (issue 9, the shell): an interactive
+    /// busybox `sh -i` with the console as its controlling terminal
+    /// (`terminal::start_on_console`) runs `sleep 100` in a group of its
+    /// own that it puts in the foreground; a `^C` typed while nobody reads
+    /// the console (the shell waits in `wait4`) is the kernel's to see: it
+    /// sends that group `SIGINT`, and the prompt comes back at once with
+    /// `$?` 130. `^Z` stops a foreground job and `fg` continues it. A
+    /// background job: `jobs`, `kill %1` (143), `wait`. The shell's end
+    /// hangs the console up.
+    fn linux_busybox_job_control() {
+        use crate::syscall::{console_read::push_input, terminal};
+        use crate::time::now_ns;
+        let base = crate::mm::user::usage();
+        if cpio::find(initramfs().expect("an initramfs"), "/bin/busybox").ok().flatten().is_none() {
+            crate::println!("    (/bin/busybox is not in the initramfs; skipped)");
+            return;
+        }
+        const S: u64 = 1_000_000_000;
+        let (status, out, took) = crate::services::with_system(|| {
+            capture();
+            let d = terminal::start_on_console("/bin/busybox", &[b"sh", b"-i"])
+                .unwrap_or_else(|e| panic!("busybox: {e}"));
+            let shell = d.process.pid;
+            // Runs the shell (and its jobs) until `cond`, the shell's end
+            // or `secs` of guest time: whether `cond` came true.
+            let run = |secs: u64, cond: &dyn Fn() -> bool| {
+                let end = now_ns() + secs * S;
+                crate::dispatch::run_loop(&|| cond() || d.status().is_some() || now_ns() >= end);
+                cond()
+            };
+            let job = || terminal::foreground().is_some_and(|g| g != shell);
+            let prompt = || terminal::foreground() == Some(shell);
+            // The output so far (shown at each step: the harness wants a
+            // line at least every 30 s).
+            let out = core::cell::RefCell::new(String::new());
+            let step = |what: &str, ok: bool| {
+                let more = take_captured();
+                capture();
+                out.borrow_mut().push_str(&more);
+                crate::println!("    {what}: {ok} {more:?}");
+                assert!(ok, "{what}: {}", out.borrow());
+            };
+            let mut took = alloc::vec::Vec::new();
+            for (line, key) in [("sleep 100\n", "\x03echo status=$?\n"), ("sleep 100\n", "\x1a")] {
+                push_input(line.as_bytes());
+                step("a job in the foreground", run(20, &job));
+                // Let it get to its sleep (a human is slower still).
+                run(1, &|| false);
+                let t = now_ns();
+                push_input(key.as_bytes());
+                step("the prompt back", run(20, &prompt));
+                took.push(now_ns() - t);
+            }
+            push_input(b"jobs\nfg\n");
+            step("fg", run(20, &job));
+            run(1, &|| false);
+            push_input(b"\x03echo fg status=$?\n");
+            step("^C", run(20, &prompt));
+            push_input(b"sleep 100 &\njobs\nkill %1; wait %1; echo killed=$?\n");
+            push_input(b"sleep 1 & wait $!; echo waited=$?; exit 3\n");
+            step("exit", run(20, &|| d.status().is_some()));
+            let status = d.status();
+            if status.is_none() {
+                crate::dispatch::kill_process(&d.process, 0);
+            }
+            terminal::hang_up(shell);
+            let out = out.take() + &take_captured();
+            (status, out, took)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ms: alloc::vec::Vec<u64> = took.iter().map(|t| t / 1_000_000).collect();
+        crate::println!("    ^C and ^Z: back at the prompt after {ms:?} ms");
+        assert_eq!(status, Some(3), "{out}");
+        assert!(out.contains("^C"), "echoed: {out}");
+        assert!(out.contains("\nstatus=130\n"), "{out}");
+        assert!(out.contains("^Z"), "echoed: {out}");
+        assert!(out.contains("Stopped"), "{out}");
+        assert!(out.contains("\nfg status=130\n"), "{out}");
+        assert!(out.contains("Running") && out.contains("sleep 100"), "jobs: {out}");
+        assert!(out.contains("\nkilled=143\n"), "{out}");
+        assert!(out.contains("\nwaited=0\n"), "{out}");
+        assert!(took.iter().all(|t| *t < 5 * S), "{took:?}");
+        assert_eq!(terminal::foreground(), None, "hung up");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+}

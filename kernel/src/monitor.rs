@@ -200,7 +200,7 @@ fn run_init() {
     if interpreter.is_some() {
         argv.push(b"/init");
     }
-    match crate::process::start_and_wait(path, &argv, crate::process::Personality::Linux) {
+    match crate::syscall::terminal::run_on_console(path, &argv) {
         Ok(status) => println!("/init ended with status {status}"),
         Err(e) => println!("/init: {path}: {e}"),
     }

@@ -151,16 +151,18 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
 /// kernel (booted without `ktest`, `difftest`, `kbench` or `monitor`)
 /// runs it as a Linux process on the console once the system services
 /// are up; the files are the file server's (ramfs imported this archive),
-/// so nothing is mounted. The shell runs without job control (`+m`): the
-/// console has no foreground process group. When the shell exits the
-/// kernel's monitor takes over.
+/// so nothing is mounted. `/init` leads a session whose controlling
+/// terminal is the console (the kernel's `terminal::run_on_console`), so
+/// the interactive shell has job control: `^C` and `^Z` reach its
+/// foreground job, `&`, `jobs`, `fg`, `bg`, `kill %1` and `wait` work.
+/// When the shell exits the kernel's monitor takes over.
 const INIT: &str = "#!/bin/sh
 # K42-rs /init (written by cargo xtask build)
 export PATH=/bin HOME=/root
 cd /
 echo
 echo 'K42-rs: busybox sh, files from the file server (ramfs); exit for the kernel monitor'
-exec /bin/sh +m
+exec /bin/sh
 ";
 
 /// Debian's static busybox (`/bin/busybox`, package busybox-static, or

@@ -9,7 +9,8 @@
 //! clock, process id, fork/wait/exec, shared memory between processes
 //! (`shared.rs`), futexes (`futex.rs`), Linux signals and process groups
 //! (`signal.rs`, `pgrp.rs`)); `DEBUG | nr` are the kernel's
-//! debugging calls (the console, until the console server exists). Linux
+//! debugging calls (the console and its terminal, `terminal.rs`, until
+//! the console server exists). Linux
 //! system-call numbers below `NATIVE` are reflected to the system library
 //! of a Linux process ([`reflect`]). Anything not in [`TABLE`] returns
 //! `-ENOSYS`, is logged once per number, and is traced like every call.
@@ -36,6 +37,7 @@ pub mod reflect;
 mod set_fs_base;
 pub mod shared;
 pub mod signal;
+pub mod terminal;
 pub mod timer;
 pub mod vfork;
 mod yield_now;
@@ -127,6 +129,9 @@ pub enum Errno {
     Ebusy = 16,
     /// No such device (the console has no input).
     Enodev = 19,
+    /// Not a terminal (the console is not the caller's controlling
+    /// terminal).
+    Enotty = 25,
     /// Not a directory.
     Enotdir = 20,
     /// The call would deadlock.
@@ -220,6 +225,7 @@ syscall_table! {
     DEBUG | 2                                   => "set_gs_base",     set_fs_base::sys_set_gs_base;
     DEBUG | 3                                   => "kernel_log",      console_write::sys_kernel_log;
     DEBUG | 4                                   => "console_read",    console_read::sys_console_read;
+    DEBUG | 5                                   => "terminal",        terminal::sys_terminal;
 }
 
 /// Unknown numbers seen (a bit each for the first 64 distinct ones, so

@@ -108,7 +108,7 @@ impl Default for Pending {
 /// registered the system-call entry, or the library forked it: only it
 /// forks, so this holds while a forked process execs, between the old
 /// library and the new one, which takes the queue when it starts).
-fn signalable(p: &Process) -> bool {
+pub fn signalable(p: &Process) -> bool {
     p.syscall_entry.load(Ordering::Acquire) != 0 || p.parent.load(Ordering::Relaxed) != 0
 }
 

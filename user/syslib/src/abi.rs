@@ -47,6 +47,9 @@ pub const SET_GS_BASE: u64 = CONSOLE_WRITE | 2;
 pub const KERNEL_LOG: u64 = CONSOLE_WRITE | 3;
 /// `console_read(buf, len)`: the bytes typed so far (0: none yet).
 pub const CONSOLE_READ: u64 = CONSOLE_WRITE | 4;
+/// `terminal(op, a, b)`: the console as a controlling terminal (its
+/// foreground group, `TIOCSCTTY`, the signal characters; `tty.rs`).
+pub const TERMINAL: u64 = CONSOLE_WRITE | 5;
 /// The entry-point kind of reflected system calls
 /// (`sched::native::EntryPoint::SystemCall`).
 pub const SYSCALL_ENTRY: u64 = 7;

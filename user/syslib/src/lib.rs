@@ -272,6 +272,13 @@ pub trait Native {
         let _ = buf;
         Err(Errno::ENODEV)
     }
+    /// `terminal(op, a, b)`: the console as the controlling terminal
+    /// (`kernel::syscall::terminal`; ops in [`tty::op`]): `ENOTTY` when
+    /// it is not this process's.
+    fn terminal(&mut self, op: u64, a: u64, b: u64) -> Result<u64, Errno> {
+        let _ = (op, a, b);
+        Err(Errno::ENOTTY)
+    }
     /// Sleeps `ns` nanoseconds (`EINTR` if a soft interrupt came first).
     fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
         let _ = ns;

@@ -486,6 +486,11 @@ mod k42 {
             result(r).map(|()| r as usize)
         }
 
+        fn terminal(&mut self, op: u64, a: u64, b: u64) -> Result<u64, Errno> {
+            let r = call3(TERMINAL, op, a, b);
+            result(r).map(|()| r as u64)
+        }
+
         fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
             // A futex wait on a word nobody wakes: only its timeout (or a
             // soft interrupt) ends it.

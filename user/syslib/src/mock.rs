@@ -75,6 +75,8 @@ pub struct MockNative {
     pub fpu_saves: Vec<u64>,
     /// Where `fpu_restore` loaded from.
     pub fpu_restores: Vec<u64>,
+    /// The console as a controlling terminal.
+    pub terminal: MockTerminal,
     /// What the console's keyboard will type.
     pub typed: std::collections::VecDeque<u8>,
     /// Whether more may be typed once `typed` is empty (else the console
@@ -139,6 +141,7 @@ impl MockNative {
             sig: MockSignals::default(),
             fpu_saves: Vec::new(),
             fpu_restores: Vec::new(),
+            terminal: MockTerminal::default(),
             typed: std::collections::VecDeque::new(),
             keyboard: false,
             slept: 0,
@@ -410,6 +413,10 @@ impl Native for MockNative {
     }
 
     fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
+        let t = &self.terminal;
+        if t.controlling && t.fg != t.pgid {
+            return Err(Errno(linux_raw_sys::errno::EIO));
+        }
         let mut n = 0;
         while n < buf.len() {
             let Some(b) = self.typed.pop_front() else {
@@ -422,6 +429,42 @@ impl Native for MockNative {
             return Err(Errno::ENODEV);
         }
         Ok(n)
+    }
+
+    fn terminal(&mut self, op: u64, a: u64, b: u64) -> Result<u64, Errno> {
+        use crate::tty::op;
+        let t = &mut self.terminal;
+        t.calls.push((op, a, b));
+        match op {
+            op::SIGNALS => return Ok(0),
+            op::ACQUIRE => {
+                if !t.controlling {
+                    (t.controlling, t.fg) = (true, t.pgid);
+                }
+                return Ok(0);
+            }
+            _ if !t.controlling => return Err(Errno::ENOTTY),
+            _ => {}
+        }
+        match op {
+            op::FOREGROUND => Ok(u64::from(t.fg)),
+            op::SET_FOREGROUND => {
+                let g = u32::try_from(a as i64).map_err(|_| Errno::EINVAL)?;
+                if g != t.pgid && !t.groups.contains(&g) {
+                    return Err(Errno::EPERM);
+                }
+                if t.fg != t.pgid && b == 0 {
+                    return Err(Errno(linux_raw_sys::errno::EIO));
+                }
+                t.fg = g;
+                Ok(0)
+            }
+            op::RELEASE => {
+                t.controlling = false;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        }
     }
 
     fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
@@ -561,6 +604,33 @@ impl ramfs::Bell for MockBell {
 
 /// The doorbell of every mock file server.
 pub static BELL: MockBell = MockBell(std::sync::atomic::AtomicU64::new(0));
+
+/// The mock kernel's console terminal (`kernel::syscall::terminal`): the
+/// mock process leads its session; its group is `pgid`.
+pub struct MockTerminal {
+    /// Whether the console is the process's controlling terminal.
+    pub controlling: bool,
+    /// The foreground group.
+    pub fg: u32,
+    /// The process's group.
+    pub pgid: u32,
+    /// The session's other groups (`tcsetpgrp` may choose them).
+    pub groups: Vec<u32>,
+    /// Every call (op, a, b).
+    pub calls: Vec<(u64, u64, u64)>,
+}
+
+impl Default for MockTerminal {
+    fn default() -> Self {
+        MockTerminal {
+            controlling: false,
+            fg: CALLER,
+            pgid: CALLER,
+            groups: Vec::new(),
+            calls: Vec::new(),
+        }
+    }
+}
 
 /// The mock kernel's side of signals.
 #[derive(Default)]

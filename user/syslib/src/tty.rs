@@ -6,13 +6,30 @@
 //! erasing with `VERASE`, `VKILL` and `VWERASE` and ending it with a
 //! newline or `VEOF`, and hands complete lines to `read`; without it,
 //! bytes as they come (at least one). `ECHO` echoes what was typed,
-//! `ICRNL` turns a carriage return into a newline, and with `ISIG` the
-//! interrupt character (`^C`) throws the line away (the `SIGINT` it should
-//! also raise needs signals in the library). A reader with nothing to read
-//! sleeps [`POLL_NS`] between tries.
+//! `ICRNL` turns a carriage return into a newline. A reader with nothing
+//! to read sleeps [`POLL_NS`] between tries; a signal that is to be acted
+//! on ends the wait (`ERESTARTSYS`: restarted unless a handler without
+//! `SA_RESTART` runs).
 //!
 //! The settings are the `termios` of `ioctl(TCGETS/TCSETS)`; the typed
 //! but unread input belongs to this process (a child reads its own).
+//!
+//! **Job control.** The kernel keeps what must work while nobody reads
+//! (`kernel::syscall::terminal`, the native call `terminal(op, a, b)`,
+//! ops in [`op`]): which session has the console as its controlling
+//! terminal, its foreground process group (`TIOCGPGRP`, `TIOCSPGRP`,
+//! `TIOCSCTTY`, `TIOCNOTTY`), and the signal characters: at every
+//! `TCSETS` the library gives it one word ([`signal_word`]: `VINTR`,
+//! `VQUIT`, `VSUSP`, `ISIG`, echo, `NOFLSH`), so that a typed `^C` sends
+//! `SIGINT` to the foreground group even while the shell waits in
+//! `wait4`. Such a character that reaches the library anyway (the kernel
+//! has another process's settings) throws the line away here, as it
+//! always did. A process of a background group that reads the console
+//! gets `EIO` from the kernel and raises `SIGTTIN` on its group (a stop,
+//! [`job_stop`]), or fails with `EIO` if it ignores or blocks `SIGTTIN`;
+//! `tcsetpgrp` from the background raises `SIGTTOU` the same way
+//! (`calls::ioctl`). Not yet: `TOSTOP` (writes from the background),
+//! `SIGTTOU` for `TCSETS`, orphaned process groups.
 
 use alloc::vec::Vec;
 
@@ -21,6 +38,57 @@ use linux_raw_sys::general as g;
 
 /// How long a reader sleeps when no byte was typed.
 pub const POLL_NS: u64 = 10_000_000;
+
+/// The ops of the native `terminal(op, a, b)` (`kernel::syscall::terminal`).
+pub mod op {
+    /// `tcgetpgrp`: the foreground group.
+    pub const FOREGROUND: u64 = 0;
+    /// `tcsetpgrp(a)`; `b`: the caller ignores or blocks `SIGTTOU` (else
+    /// `EIO` from a background group).
+    pub const SET_FOREGROUND: u64 = 1;
+    /// `TIOCSCTTY` (`a`: steal it from another session).
+    pub const ACQUIRE: u64 = 2;
+    /// `TIOCNOTTY`.
+    pub const RELEASE: u64 = 3;
+    /// The signal characters ([`signal_word`](super::signal_word)).
+    pub const SIGNALS: u64 = 4;
+}
+
+/// `EIO`.
+const EIO: Errno = Errno(linux_raw_sys::errno::EIO);
+
+/// What the kernel needs of `t` to raise signals from typed characters:
+/// `VINTR` in bits 0-7, `VQUIT` 8-15, `VSUSP` 16-23, `ISIG` bit 24,
+/// `ECHO` and `ECHOCTL` (echo `^C`) bit 25, `NOFLSH` bit 26.
+pub fn signal_word(t: &crate::calls::ioctl::Termios) -> u64 {
+    let l = t.flags[3];
+    let cc = |i: u32| u64::from(t.cc[i as usize]);
+    let bit = |on: bool, b: u32| u64::from(on) << b;
+    cc(g::VINTR)
+        | cc(g::VQUIT) << 8
+        | cc(g::VSUSP) << 16
+        | bit(l & g::ISIG != 0, 24)
+        | bit(l & g::ECHO != 0 && l & g::ECHOCTL != 0, 25)
+        | bit(l & g::NOFLSH != 0, 26)
+}
+
+/// Whether signal `s` is ignored or blocked (then job control's stop
+/// signals are not sent: the call fails or goes ahead instead).
+pub fn quiet(ctx: &Ctx<'_>, s: u32) -> bool {
+    use crate::signal::{bit, disposition, Disposition};
+    let a = &ctx.st.actions[s as usize - 1];
+    ctx.st.blocked & bit(s) != 0 || disposition(s, a) == Disposition::Ignore
+}
+
+/// A background process touched the terminal: `s` (`SIGTTIN`,
+/// `SIGTTOU`) goes to its whole group, and the call is restarted after
+/// the stop (`ERESTARTSYS`).
+pub fn job_stop(ctx: &mut Ctx<'_>, s: u32) -> Errno {
+    let _ = ctx
+        .native
+        .signal_send(0, s, crate::signal::code::SI_KERNEL, 0);
+    crate::signal::ERESTARTSYS
+}
 
 /// Typed input not yet read.
 #[derive(Clone, Debug, Default)]
@@ -152,13 +220,18 @@ pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult 
             Ok(n) => n,
             // Nobody can type: end of file.
             Err(Errno::ENODEV) => return Ok(0),
+            // A background group of the terminal's session.
+            Err(EIO) if quiet(ctx, crate::signal::sig::SIGTTIN) => return Err(EIO),
+            Err(EIO) => return Err(job_stop(ctx, crate::signal::sig::SIGTTIN)),
             Err(e) => return Err(e),
         };
         if n == 0 {
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            ctx.native.sleep_ns(POLL_NS)?;
+            if ctx.native.sleep_ns(POLL_NS).is_err() && crate::signal::interrupted(ctx) {
+                return Err(crate::signal::ERESTARTSYS);
+            }
             continue;
         }
         let mut echo = Vec::new();
@@ -200,6 +273,31 @@ mod tests {
         l.native.keyboard = true;
         assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 6, "nextx\\n");
         assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), err(Errno::EAGAIN));
+    }
+
+    /// A background group's read raises SIGTTIN on its group and is
+    /// restarted after the stop; with SIGTTIN ignored it is EIO.
+    #[test]
+    fn background_reads_stop_or_fail() {
+        use crate::signal::{code, sig};
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        l.native.keyboard = true;
+        l.native.typed.extend(b"mine\n");
+        let t = &mut l.native.terminal;
+        (t.controlling, t.fg) = (true, 9);
+        // ERESTARTSYS: `handle` (no frame to restart) says EINTR.
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), err(Errno(4)));
+        let ttin = (0, sig::SIGTTIN, code::SI_KERNEL, 0);
+        assert_eq!(l.native.sig.sent, [ttin]);
+        assert_eq!(l.native.typed.len(), 5, "nothing taken");
+        l.state.actions[sig::SIGTTIN as usize - 1].handler = 1;
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), err(Errno(5)));
+        assert_eq!(l.native.sig.sent.len(), 1);
+        // In the foreground again: the line.
+        l.native.terminal.fg = 1;
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 5);
+        assert_eq!(l.native.peek(m, 5), b"mine\n");
     }
 
     fn typed(i: &mut Input, t: &Termios, s: &[u8]) -> Vec<u8> {

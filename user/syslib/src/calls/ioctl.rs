@@ -1,11 +1,18 @@
 //! `ioctl(fd, request, arg)`: on the console (descriptors 0-2 at start,
-//! `/dev/tty`), a terminal: `TCGETS` and `TCSETS`/`TCSETSW`/`TCSETSF` read and record
-//! its settings (recorded only: the console has no line discipline
-//! yet), `TIOCGWINSZ`/`TIOCSWINSZ` its window size (24 x 80 to start),
-//! `TIOCGPGRP` the process's group. Any other request is `ENOTTY`, as a
+//! `/dev/tty`), a terminal: `TCGETS` and `TCSETS`/`TCSETSW`/`TCSETSF` read
+//! and record its settings (the library's line discipline, `tty.rs`, uses
+//! them; the kernel is told the signal characters), `TIOCGWINSZ`/
+//! `TIOCSWINSZ` its window size (24 x 80 to start). Job control, on the
+//! kernel's `terminal` call (`tty.rs`): `TIOCGPGRP`/`TIOCSPGRP` the
+//! foreground process group (`tcgetpgrp`, `tcsetpgrp`: `ENOTTY` if the
+//! console is not the caller's controlling terminal, `EPERM` for a group
+//! of another session; from a background group `SIGTTOU` unless it is
+//! ignored or blocked), `TIOCSCTTY` (a session leader takes the console;
+//! `arg` 1 steals it), `TIOCNOTTY`. Any other request is `ENOTTY`, as a
 //! Linux terminal answers; other open descriptors are not terminals
 //! (`ENOTTY`), closed ones `EBADF`.
 
+use crate::tty::op;
 use crate::{Ctx, Errno, SysResult};
 use linux_raw_sys::general as g;
 use linux_raw_sys::ioctl as io;
@@ -94,6 +101,8 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             let mut b = [0u8; TERMIOS_BYTES];
             ctx.read_user(arg, &mut b)?;
             ctx.st.termios = Termios::from_bytes(&b);
+            let word = crate::tty::signal_word(&ctx.st.termios);
+            let _ = ctx.native.terminal(op::SIGNALS, word, 0);
         }
         io::TIOCGWINSZ => {
             let mut b = [0u8; 8];
@@ -110,8 +119,30 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             }
         }
         io::TIOCGPGRP => {
-            let pgrp = ctx.st.pid;
+            let pgrp = ctx.native.terminal(op::FOREGROUND, 0, 0)? as u32;
             ctx.write_user(arg, &pgrp.to_le_bytes())?;
+        }
+        io::TIOCSPGRP => {
+            let mut b = [0u8; 4];
+            ctx.read_user(arg, &mut b)?;
+            let pgrp = i64::from(i32::from_le_bytes(b));
+            let ttou = crate::signal::sig::SIGTTOU;
+            let quiet = crate::tty::quiet(ctx, ttou);
+            match ctx
+                .native
+                .terminal(op::SET_FOREGROUND, pgrp as u64, quiet.into())
+            {
+                Err(e) if e.0 == linux_raw_sys::errno::EIO => {
+                    return Err(crate::tty::job_stop(ctx, ttou))
+                }
+                r => r?,
+            };
+        }
+        io::TIOCSCTTY => {
+            ctx.native.terminal(op::ACQUIRE, arg, 0)?;
+        }
+        io::TIOCNOTTY => {
+            ctx.native.terminal(op::RELEASE, 0, 0)?;
         }
         _ => return Err(Errno::ENOTTY),
     }
@@ -147,6 +178,86 @@ mod tests {
             0
         );
         assert_eq!(l.native.peek(m + 200, 36), t);
+    }
+
+    /// `tcgetpgrp`/`tcsetpgrp` and the controlling terminal, on the
+    /// mock kernel's terminal (`mock::MockTerminal`).
+    #[test]
+    fn foreground_group_and_controlling_terminal() {
+        use crate::signal::{code, sig};
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        type Lib = crate::Syslib<crate::mock::MockNative>;
+        let ioctl = |l: &mut Lib, req: u32, arg: u64| call(l, __NR_ioctl, &[0, req.into(), arg]);
+        let set = |l: &mut Lib, g: i32| {
+            l.native.poke(m, &g.to_le_bytes());
+            ioctl(l, io::TIOCSPGRP, m)
+        };
+        assert_eq!(
+            ioctl(&mut l, io::TIOCGPGRP, m),
+            err(Errno::ENOTTY),
+            "no controlling terminal"
+        );
+        assert_eq!(set(&mut l, 1), err(Errno::ENOTTY));
+        assert_eq!(ioctl(&mut l, io::TIOCSCTTY, 0), 0);
+        assert_eq!(ioctl(&mut l, io::TIOCGPGRP, m + 8), 0);
+        assert_eq!(
+            l.native.peek(m + 8, 4),
+            1u32.to_le_bytes(),
+            "the leader's group"
+        );
+        assert_eq!(
+            set(&mut l, 7),
+            err(Errno::EPERM),
+            "not a group of the session"
+        );
+        assert_eq!(set(&mut l, -1), err(Errno::EINVAL));
+        assert_eq!(ioctl(&mut l, io::TIOCSPGRP, 0x40), err(Errno::EFAULT));
+        l.native.terminal.groups.push(7);
+        assert_eq!(set(&mut l, 7), 0, "a job to the foreground");
+        assert_eq!(l.native.terminal.fg, 7);
+        // Now in the background: SIGTTOU stops the caller's group first,
+        // and the call is restarted after (ERESTARTSYS; `handle`, without
+        // the program's frame to restart, says EINTR).
+        assert_eq!(set(&mut l, 1), err(Errno(4)));
+        let ttou = (0, sig::SIGTTOU, code::SI_KERNEL, 0);
+        assert_eq!(l.native.sig.sent.last(), Some(&ttou));
+        assert_eq!(l.native.terminal.fg, 7, "not changed");
+        // A shell ignores SIGTTOU: it takes the terminal back.
+        l.state.actions[sig::SIGTTOU as usize - 1].handler = 1;
+        let sent = l.native.sig.sent.len();
+        assert_eq!(set(&mut l, 1), 0);
+        assert_eq!(l.native.terminal.fg, 1);
+        assert_eq!(l.native.sig.sent.len(), sent, "no signal");
+        assert_eq!(ioctl(&mut l, io::TIOCNOTTY, 0), 0);
+        assert_eq!(ioctl(&mut l, io::TIOCGPGRP, m), err(Errno::ENOTTY));
+    }
+
+    /// `TCSETS` tells the kernel the signal characters (`tty::signal_word`).
+    #[test]
+    fn tcsets_gives_the_kernel_the_signal_characters() {
+        use crate::tty::op;
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        assert_eq!(call(&mut l, __NR_ioctl, &[0, io::TCGETS.into(), m]), 0);
+        assert_eq!(call(&mut l, __NR_ioctl, &[0, io::TCSETS.into(), m]), 0);
+        let word = 3 | 28 << 8 | 26 << 16 | 1 << 24 | 1 << 25;
+        assert_eq!(
+            l.native.terminal.calls.last(),
+            Some(&(op::SIGNALS, word, 0))
+        );
+        // Raw mode without ISIG (a line editor reads ^C itself), and a
+        // new interrupt character.
+        let mut t = l.native.peek(m, 36);
+        t[12] &= !1; // ISIG
+        t[17] = 7; // VINTR
+        l.native.poke(m, &t);
+        assert_eq!(call(&mut l, __NR_ioctl, &[0, io::TCSETSW.into(), m]), 0);
+        let word = 7 | 28 << 8 | 26 << 16 | 1 << 25;
+        assert_eq!(
+            l.native.terminal.calls.last(),
+            Some(&(op::SIGNALS, word, 0))
+        );
     }
 
     #[test]
