@@ -94,7 +94,7 @@ pub const SIGNAL_SEND: u64 = sched::native::nr::COUNT + 16;
 pub const SIGNAL_TAKE: u64 = sched::native::nr::COUNT + 17;
 /// `process_group(op, pid, pgid)`: see `pgrp.rs`.
 pub const PROCESS_GROUP: u64 = sched::native::nr::COUNT + 18;
-/// `vfork_process(frame, pid_at)`: see `vfork.rs`.
+/// `vfork_process(frame, pid_at, tid_at)`: see `vfork.rs`.
 pub const VFORK_PROCESS: u64 = sched::native::nr::COUNT + 28;
 
 /// A Linux-compatible error number (returned negated in `rax`).

@@ -1,5 +1,5 @@
-//! `vfork_process(frame, pid_at)`: a child in the caller's own address
-//! space, the caller suspended until the child execs or ends (Linux's
+//! `vfork_process(frame, pid_at, tid_at)`: a child in the caller's own
+//! address space, the caller suspended until the child execs or ends (Linux's
 //! `vfork()` and `clone(CLONE_VM | CLONE_VFORK)`, musl's `posix_spawn`).
 //!
 //! Unlike [`fork_process`](super::fork), the child does not start inside
@@ -11,17 +11,18 @@
 //! frame of the reflected call with `rax` = 0 (and, for `clone`, the new
 //! stack pointer). The child gets the caller's FS/GS bases and FPU state,
 //! its entry points, its process group and session; its id is written
-//! (u32) at `pid_at` (unless 0) before it runs, so the library's view of
-//! the child knows it.
+//! (u32) at `pid_at` and at `tid_at` (each unless 0) before it runs, so
+//! the library's view of the child knows it (its process id and its
+//! thread's).
 //!
 //! The call returns the child's id once the child has exec'd (its
 //! process then has a space of its own) or ended (its zombie is there
-//! for `wait_child`), or an error at once (`EFAULT`: `frame` or `pid_at`
-//! unwritable; `EAGAIN`/`ENOMEM`: no dispatcher; `ESRCH`: the caller is
-//! being killed). Meanwhile the caller's dispatcher is blocked and
-//! nothing but that wakes it: a soft interrupt (a signal, a message)
-//! waits in its wake-up token, and the run loop blocks it again
-//! ([`may_run`]); `SIGKILL` still ends it.
+//! for `wait_child`), or an error at once (`EFAULT`: `frame` unreadable,
+//! `pid_at` or `tid_at` unwritable; `EAGAIN`/`ENOMEM`: no dispatcher;
+//! `ESRCH`: the caller is being killed). Meanwhile the caller's
+//! dispatcher is blocked and nothing but that wakes it: a soft interrupt
+//! (a signal, a message) waits in its wake-up token, and the run loop
+//! blocks it again ([`may_run`]); `SIGKILL` still ends it.
 //!
 //! **The dispatcher pages.** They are part of the shared space, one per
 //! processor, so the child uses the same page as the suspended parent on
@@ -62,9 +63,9 @@ const WAS_DISABLED: u64 = 1;
 
 const FRAME_BYTES: usize = core::mem::size_of::<crate::arch::trap::TrapFrame>();
 
-/// `vfork_process(frame, pid_at)`.
+/// `vfork_process(frame, pid_at, tid_at)`.
 pub fn sys_vfork_process(cx: &mut Context<'_>) -> SyscallResult {
-    let [frame_at, pid_at, ..] = cx.args;
+    let [frame_at, pid_at, tid_at, ..] = cx.args;
     let d = dispatch::current().ok_or(Errno::Einval)?;
     let cpu = crate::arch::percpu::current_id();
     let mut bytes = [0u8; FRAME_BYTES];
@@ -81,8 +82,10 @@ pub fn sys_vfork_process(cx: &mut Context<'_>) -> SyscallResult {
     let disabled_at = ppc::page_of(cpu) + ppc::page::DISABLED;
     let was = u64::from(ppc::read_word(&space, disabled_at)? != 0);
     let pid = dispatch::alloc_pid();
-    if pid_at != 0 {
-        copy_to_user(pid_at, &pid.to_le_bytes())?;
+    for at in [pid_at, tid_at] {
+        if at != 0 {
+            copy_to_user(at, &pid.to_le_bytes())?;
+        }
     }
     let p = &d.process;
     // Refused while the caller is being killed.

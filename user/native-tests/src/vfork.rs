@@ -1,10 +1,10 @@
-//! `vfork`: the kernel's `vfork_process(frame, pid_at)` from a native
+//! `vfork`: the kernel's `vfork_process(frame, pid_at, tid_at)` from a native
 //! program (the kernel's `syscall::vfork` test runs it). The child starts
 //! from a frame this program builds (its own function, its own stack) in
 //! this program's memory; the parent is suspended until the child ends
 //! or execs.
 
-use crate::k42::{self, syscall2, syscall6};
+use crate::k42::{self, syscall2, syscall3, syscall6};
 use crate::shm::{say, wait_child, PROCESS_ID};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -70,7 +70,7 @@ pub fn run() -> u64 {
     let mut ok = true;
     SHARED.store(1, Ordering::SeqCst);
     let f = frame(child_writes);
-    let pid = syscall2(VFORK_PROCESS, f.as_ptr() as u64, PID.as_ptr() as u64);
+    let pid = syscall3(VFORK_PROCESS, f.as_ptr() as u64, PID.as_ptr() as u64, 0).0;
     let saw = SHARED.load(Ordering::SeqCst);
     if pid <= 0 || i64::from(PID.load(Ordering::SeqCst)) != pid {
         say(format_args!("vfork: vfork_process={pid}\n"));
@@ -82,11 +82,11 @@ pub fn run() -> u64 {
     ));
     ok &= saw == 2 && status == 7;
     let f = frame(child_execs);
-    let pid = syscall2(VFORK_PROCESS, f.as_ptr() as u64, 0);
+    let pid = syscall3(VFORK_PROCESS, f.as_ptr() as u64, 0, 0).0;
     let status = if pid > 0 { wait_child(pid as u64) } else { 255 };
     say(format_args!("vfork: exec'd child status {status}\n"));
     ok &= status == 9;
-    let bad = syscall2(VFORK_PROCESS, 0x10, 0);
+    let bad = syscall3(VFORK_PROCESS, 0x10, 0, 0).0;
     say(format_args!("vfork: bad frame {bad}\n"));
     ok &= bad == -14 && wait_child(0) == 255;
     u64::from(!ok)

@@ -366,6 +366,19 @@ pub trait Native {
         let _ = top;
         0
     }
+    /// `vfork_process(frame, pid_at, tid_at)` (`calls::vfork`): a child in
+    /// this address space that starts from the program frame `frame`,
+    /// its library entries on a stack of their own and the library free
+    /// for them; the kernel writes its id (u32) at both addresses of
+    /// `ids_at` before it runs. Returns its id once it exec'd or ended.
+    fn vfork_process(
+        &mut self,
+        frame: &[u64; abi::frame::WORDS],
+        ids_at: [u64; 2],
+    ) -> Result<u32, Errno> {
+        let _ = (frame, ids_at);
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// What the kernel hands the library when it starts it.
@@ -418,7 +431,9 @@ pub struct Rlimit {
 /// `RLIM_INFINITY`.
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
-/// Everything the library keeps about the Linux process.
+/// Everything the library keeps about the Linux process (a copy is a
+/// vfork child's view, `calls::vfork`).
+#[derive(Clone)]
 pub struct State {
     /// The address-space layout.
     pub mem: Layout,

@@ -481,6 +481,36 @@ mod k42 {
             old
         }
 
+        fn vfork_process(
+            &mut self,
+            frame: &[u64; frame::WORDS],
+            ids_at: [u64; 2],
+        ) -> Result<u32, Errno> {
+            // The child's entries run on a library stack of their own (the
+            // parent waits in the middle of this one) and find the library
+            // free; the child may leave `PAGE` on another processor's page.
+            let mut stack: Vec<u128> = Vec::new();
+            stack
+                .try_reserve_exact(THREAD_STACK / 16)
+                .map_err(|_| Errno::EAGAIN)?;
+            stack.resize(THREAD_STACK / 16, 0);
+            let top = stack.as_ptr() as u64 + THREAD_STACK as u64;
+            let old = self.swap_entry_stack(top);
+            let page = PAGE.load(Ordering::Relaxed);
+            super::entry::set_busy(false);
+            let r = call3(
+                syslib::calls::vfork::VFORK_PROCESS,
+                frame.as_ptr() as u64,
+                ids_at[0],
+                ids_at[1],
+            );
+            super::entry::set_busy(true);
+            PAGE.store(page, Ordering::Relaxed);
+            self.swap_entry_stack(old);
+            drop(stack);
+            result(r).map(|()| r as u32)
+        }
+
         fn console_read(&mut self, buf: &mut [u8]) -> Result<usize, Errno> {
             let r = call3(CONSOLE_READ, buf.as_mut_ptr() as u64, buf.len() as u64, 0);
             result(r).map(|()| r as usize)
@@ -595,6 +625,12 @@ mod entry {
     /// Sets where the next entry's stack starts.
     pub fn set_entry_stack(top: u64) {
         ENTRY_STACK.store(top, Ordering::Relaxed);
+    }
+
+    /// Marks the library busy or free: a vfork parent frees it for its
+    /// child's entries while it waits, and takes it back.
+    pub fn set_busy(busy: bool) {
+        BUSY.store(busy, Ordering::Release);
     }
 
     // The kernel starts the library here: rsp = the program's initial

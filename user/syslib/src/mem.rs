@@ -92,6 +92,7 @@ pub fn reserved(start: u64, end: u64) -> bool {
 }
 
 /// The areas of the process and its `brk`.
+#[derive(Clone)]
 pub struct Layout {
     areas: [Vma; MAX_AREAS],
     len: usize,

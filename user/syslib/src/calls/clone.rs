@@ -44,6 +44,9 @@ const THREAD_FLAGS: u64 = THREAD
 /// The handler.
 pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let [flags, stack, parent_tid, child_tid, tls, _] = a;
+    if flags & u64::from(g::CLONE_VFORK) != 0 {
+        return super::vfork::clone(ctx, a);
+    }
     if flags & THREAD == THREAD {
         return thread(ctx, flags, stack, parent_tid, child_tid, tls);
     }

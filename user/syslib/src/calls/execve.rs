@@ -301,9 +301,17 @@ impl State {
 /// ([`State::inherit`]) and closes what the old program's close-on-exec
 /// descriptors held.
 pub fn take_over(ctx: &mut Ctx<'_>, blob: &[u8]) -> Result<(), Errno> {
-    for file in ctx.st.inherit(blob)? {
+    let close = ctx.st.inherit(blob)?;
+    if close.is_empty() {
+        return Ok(());
+    }
+    // A pipe's other end may wait for these to close (a `posix_spawn`
+    // parent waits for end of file on a close-on-exec pipe).
+    let mut bell = crate::pipe::bell_before(ctx);
+    for file in close {
         let _ = crate::fs::call(ctx, |fs| fs.close(file));
     }
+    crate::pipe::rang(ctx, &mut bell);
     Ok(())
 }
 
