@@ -429,6 +429,42 @@ ktest::ktest! {
         assert_eq!(status, 0, "{out}");
         assert_eq!(crate::mm::user::usage_back_to(base), base);
     }
+
+    /// File mappings (`mmap` of ramfs files, K42's Region over the file's
+    /// FCM: the file server keeps a mapped file in its shared memory and
+    /// the kernel maps those pages into each mapper): every check of
+    /// `tests/linux-hello/mmap.c` (shared stores seen by `read` and
+    /// other mappings, `write` seen by them, copy-on-write private views,
+    /// fork, a second process's own mapping, SIGBUS past the end after a
+    /// truncation, SIGSEGV for a protection fault, an unlinked file still
+    /// mapped, 5000 maps without leaking a handle, the errors, a boot
+    /// file), and every frame back once the program and its services end.
+    fn linux_mmap_files() {
+        let base = crate::mm::user::usage();
+        let Some((status, out)) = run_with_files("linux-mmap", &[]) else { return };
+        assert!(!out.contains("FAILED"), "status {status}: {out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 30, "{out}");
+        assert!(out.ends_with("mmap: 0 failed\n"), "{out}");
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
+
+    /// POSIX threads (clone with `CLONE_THREAD`, the library's user-level
+    /// threads, `user/syslib/src/threads.rs`): every check of
+    /// `tests/linux-hello/threads.c` (a mutex counter across eight
+    /// threads, a condition-variable ping-pong, a thread blocked on a pipe
+    /// and one sleeping while the others run, timed waits, thread-local
+    /// storage, fork from a thread, a signal while threads wait, two
+    /// hundred threads made and joined), and nothing left behind.
+    fn linux_threads() {
+        let base = crate::mm::user::usage();
+        let Some((status, out)) = run_with_files("linux-threads", &[]) else { return };
+        assert!(!out.contains("FAILED"), "status {status}: {out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 11, "{out}");
+        assert!(out.ends_with("threads: 0 failed\n"), "{out}");
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(crate::mm::user::usage_back_to(base), base);
+    }
 }
 
 ktest::ktest! {

@@ -291,6 +291,22 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
     } else {
         Access::Read
     };
+    let page = addr & !0xfff;
+    let (last, count) = (&REPEAT[cpu].0, &REPEAT[cpu].1);
+    // A fault on the page the last one resolved repeats it only if the
+    // translation is still there and allows the access (a program that
+    // maps, touches and unmaps the same page over and over takes a new,
+    // legitimate fault each time).
+    if last.load(Ordering::Relaxed) == page {
+        let hat = &**space.hat();
+        let there = [::mm::Scope::All, ::mm::Scope::Cpu(cpu)]
+            .into_iter()
+            .filter_map(|scope| ::mm::Hat::query(hat, page, scope))
+            .any(|pte| pte.prot.allows(access));
+        if !there {
+            last.store(0, Ordering::Relaxed);
+        }
+    }
     if interrupts_were_on {
         cpu::enable_interrupts();
     }
@@ -299,11 +315,10 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
     match r? {
         Resolved::Mapped => {
             FAULTS.fetch_add(1, Ordering::Relaxed);
-            // The same page resolved over and over means the translation
-            // the objects installed does not satisfy the access: a bug,
-            // reported once and turned into an error rather than a hang.
-            let page = addr & !0xfff;
-            let (last, count) = (&REPEAT[cpu].0, &REPEAT[cpu].1);
+            // The same page resolved over and over, its translation in
+            // place, means the translation the objects installed does not
+            // satisfy the access: a bug, reported once and turned into an
+            // error rather than a hang.
             if last.swap(page, Ordering::Relaxed) == page {
                 if count.fetch_add(1, Ordering::Relaxed) == 64 {
                     log::warn!(
