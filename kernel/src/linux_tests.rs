@@ -526,7 +526,9 @@ ktest::ktest! {
             run(1, &|| false);
             push_input(b"\x03echo fg status=$?\n");
             step("^C", run(20, &prompt));
-            push_input(b"sleep 100 &\njobs\nkill %1; wait %1; echo killed=$?\n");
+            // The job resets the signals the interactive shell ignores
+            // (SIGTERM) before a `kill %1` can reach it: a second later.
+            push_input(b"sleep 100 &\njobs; sleep 1; kill %1; wait %1; echo killed=$?\n");
             push_input(b"sleep 1 & wait $!; echo waited=$?; exit 3\n");
             step("exit", run(20, &|| d.status().is_some()));
             let status = d.status();
