@@ -137,6 +137,50 @@ ktest::ktest! {
         assert_eq!(status, 0);
     }
 
+    /// vfork and posix_spawn (`syscall::vfork`, the library's
+    /// `calls::vfork`): the child's store reaches the parent, which ran
+    /// only after the child ended (a signal the child sent it is handled
+    /// after that); the child has its own pid and the parent's as its
+    /// parent; posix_spawn with a file action runs the program and
+    /// collects its status, a missing file is ENOENT. A child that
+    /// SIGKILLs its waiting parent ends it and goes on alone. Every frame
+    /// comes back.
+    fn linux_vfork_and_posix_spawn() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let Some((status, out)) = run_with_files("linux-vfork", &[]) else { return };
+        assert_eq!(
+            out,
+            "child's store seen: 2, the signal handled after the child: yes, status 3\n\
+             child's getpid: the child's, its getppid: the parent, the parent's getpid after: its own\n\
+             posix_spawn: ok, status 5\n\
+             posix_spawn of a missing file: ENOENT\n"
+        );
+        assert_eq!(status, 0, "{out}");
+        let killed = crate::services::with_system(|| {
+            let r = run("linux-vfork", &["kill-parent"]);
+            // The child outlives its parent: run it to its end.
+            let parent = r.as_ref().and_then(|(_, out)| {
+                out.lines().next()?.strip_prefix("parent ")?.parse::<u64>().ok()
+            });
+            if let Some(parent) = parent {
+                let end = crate::time::now_ns() + 2_000_000_000;
+                crate::dispatch::run_loop(&|| {
+                    crate::time::now_ns() >= end
+                        || !crate::dispatch::processes().iter().any(|p| {
+                            p.parent.load(core::sync::atomic::Ordering::Relaxed) == parent
+                        })
+                });
+            }
+            r
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let Some((status, out)) = killed else { return };
+        assert_eq!(status, 128 + 9, "{out}");
+        assert!(!out.contains("ran on"), "{out}");
+        assert_eq!(usage_back_to(base), base, "nothing left behind");
+    }
+
     /// execve (`syscall::exec`, the library's `calls::execve`): failed
     /// execs return their error and the program goes on; a forked child
     /// execs and its parent collects the new program's status (also with

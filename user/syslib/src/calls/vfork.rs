@@ -19,7 +19,10 @@
 //!   parent's state waits aside and is put back when the call returns,
 //!   taking back from the child what is shared ([`give_back`]: the
 //!   address-space layout, whatever the child mapped or unmapped; the
-//!   file server's doorbell and handle, if the child looked them up);
+//!   file server's doorbell and handle, if the child looked them up),
+//!   and the signals sent to it meanwhile are taken from the kernel (the
+//!   child's library may have cleared their bit in the dispatcher page
+//!   they share);
 //! - **the descriptors**: the child's are held for it (one more reference
 //!   on each file-server description, as for `fork`), which its `exit`
 //!   or its `execve` gives back or passes on; if the call fails they are
@@ -87,6 +90,9 @@ fn spawn(ctx: &mut Ctx<'_>, stack: Option<u64>) -> SysResult {
     let r = ctx.native.vfork_process(&start, ids);
     let child = core::mem::replace(ctx.st, core::hint::black_box(parent));
     give_back(ctx.st, child);
+    // Signals sent to the parent meanwhile: the child's library may have
+    // taken their soft-interrupt bit off the page they share.
+    crate::signal::take(ctx);
     if r.is_err() {
         for f in held {
             fs::release(ctx, f);
