@@ -3,8 +3,9 @@
  * eight threads, a condition-variable ping-pong, a thread blocked reading a
  * pipe while the others go on, a sleeping thread that does not stop the
  * others, timed waits, thread-local storage, pthread_exit values, a fork
- * from a thread, a signal handled while threads wait, and two hundred
- * threads made and joined one after another (each thread's library stack
+ * from a thread, a signal handled while threads wait, a thread spinning
+ * without a system call that must be preempted for main to go on, and two
+ * hundred threads made and joined one after another (each thread's library stack
  * must be given back). Prints "NAME: ok" or "NAME: FAILED ..." per check
  * and "threads: N failed". */
 #include <errno.h>
@@ -132,6 +133,16 @@ static void *nothing(void *arg)
 	return arg;
 }
 
+static volatile int stop_spinning;
+
+static void *spinner(void *arg)
+{
+	unsigned long spins = 0;
+	while (!stop_spinning)
+		spins++;
+	return arg;
+}
+
 int main(void)
 {
 	char why[128];
@@ -229,6 +240,12 @@ int main(void)
 	}
 	snprintf(why, sizeof why, "only %d", made);
 	check("two hundred threads one after another", made == 200, why);
+
+	pthread_create(&p, NULL, spinner, (void *)9);
+	sched_yield();
+	stop_spinning = 1;
+	pthread_join(p, &seen);
+	check("a spinning thread is preempted", seen == (void *)9, "join");
 
 	pid_t tid = (pid_t)syscall(SYS_gettid);
 	check("the main thread's id is the pid", tid == getpid(), "gettid");

@@ -731,6 +731,20 @@ impl<N: Native> Syslib<N> {
         }
     }
 
+    /// The dispatcher has the processor again after a preemption (the run
+    /// entry): the next ready thread runs, this one (its frame `f`) after
+    /// it (`threads::yield_now`: the time slices of the program's
+    /// threads), then pending signals are delivered into `f`.
+    pub fn preempted(&mut self, f: &mut [u64; abi::frame::WORDS]) -> Option<u8> {
+        self.state.sig.frame = *f;
+        threads::yield_now(&mut Ctx {
+            st: &mut self.state,
+            native: &mut self.native,
+        });
+        *f = self.state.sig.frame;
+        self.deliver(f, None)
+    }
+
     /// A new thread's first moment, on its own library stack
     /// ([`Native::thread_create`]): the program frame it starts from.
     pub fn thread_started(&mut self) -> [u64; abi::frame::WORDS] {

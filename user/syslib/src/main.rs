@@ -126,6 +126,8 @@ mod k42 {
         /// suspended thread's saved stack pointer must not move while the
         /// map changes).
         contexts: BTreeMap<u32, Box<LibContext>>,
+        /// Whether the run entry is registered (`thread_create`).
+        run_entry: bool,
     }
 
     impl Kernel {
@@ -134,6 +136,7 @@ mod k42 {
         pub fn new() -> Self {
             Kernel {
                 contexts: BTreeMap::new(),
+                run_entry: false,
             }
         }
     }
@@ -406,6 +409,10 @@ mod k42 {
         }
 
         fn thread_create(&mut self, tid: u32) -> Result<(), Errno> {
+            if !self.run_entry {
+                super::entry::register_run_entry();
+                self.run_entry = true;
+            }
             let mut words = Vec::new();
             words
                 .try_reserve_exact(THREAD_STACK / 16)
@@ -692,8 +699,18 @@ mod entry {
         "mov rsp, [rip + {top}]",
         "call {trap}",
         "ud2",
+        // The dispatcher has the processor again after a preemption (the
+        // run entry, registered once the program has a second thread):
+        // rdi = the save area (the preempted program's frame).
+        ".global k42_syslib_run_entry",
+        "k42_syslib_run_entry:",
+        "cld",
+        "mov rsp, [rip + {top}]",
+        "call {run}",
+        "ud2",
         interrupt = sym interrupt,
         trap = sym trap,
+        run = sym run,
         top = sym ENTRY_STACK,
     );
 
@@ -701,7 +718,22 @@ mod entry {
         fn k42_syslib_syscall_entry();
         fn k42_syslib_interrupt_entry();
         fn k42_syslib_trap_entry();
+        fn k42_syslib_run_entry();
     }
+
+    /// Registers the run entry (time slices between the program's
+    /// threads); done when the program first has two.
+    pub fn register_run_entry() {
+        k42::call3(
+            k42::SET_ENTRY_POINT,
+            RUN_ENTRY,
+            k42_syslib_run_entry as *const () as u64,
+            0,
+        );
+    }
+
+    /// The run entry point's kind (`set_entry_point`).
+    const RUN_ENTRY: u64 = 0;
 
     extern "C" fn start(entry: u64, brk_start: u64, cpu: u64, rsp: u64, names: u64) -> ! {
         // The descriptor table and paths live in the runtime's heap.
@@ -906,6 +938,15 @@ mod entry {
             // page and the kernel for the next call.
             |_| {},
             |lib, f| lib.interrupt(f),
+        )
+    }
+
+    extern "C" fn run(save: *mut Frame) -> ! {
+        enter(
+            save,
+            // Preempted in the library's direct-branch path: it goes on.
+            |_| {},
+            |lib, f| lib.preempted(f),
         )
     }
 

@@ -43,10 +43,13 @@
 //! one ends the process; `exit_group`, a fatal signal and `execve` end
 //! them all. After `fork` only the calling thread lives in the child.
 //!
-//! **Not yet.** Preemption between threads (a thread that spins without a
-//! system call keeps the others waiting: the kernel's *run* entry point
-//! would let the library time-slice); more than one dispatcher per
-//! process (parallel threads); signals directed at one thread (`tkill`
+//! **Time slices.** Once the program has a second thread the library
+//! registers the kernel's *run* entry point: when the dispatcher gets the
+//! processor back after a preemption, the running thread goes to the end
+//! of the ready queue ([`yield_now`]), so a thread that spins without a
+//! system call does not keep the others waiting.
+//!
+//! **Not yet.** More than one dispatcher per process (parallel threads); signals directed at one thread (`tkill`
 //! of any thread of the process is a signal to the process, delivered
 //! by whichever thread runs next).
 
@@ -297,7 +300,12 @@ fn load(ctx: &mut Ctx<'_>, own: Own) {
 /// (`ctx.st.sig.frame`, the reflected call's) returning 0 on `stack`,
 /// with `tls` as its FS base (if `Some`) and `clear_child_tid`; it starts
 /// when the caller next waits. Its id.
-pub fn spawn(ctx: &mut Ctx<'_>, stack: u64, tls: Option<u64>, clear_child_tid: u64) -> Result<u32, Errno> {
+pub fn spawn(
+    ctx: &mut Ctx<'_>,
+    stack: u64,
+    tls: Option<u64>,
+    clear_child_tid: u64,
+) -> Result<u32, Errno> {
     let mut own = own_of(ctx.st);
     own.frame[crate::abi::frame::RAX] = 0;
     own.frame[crate::signal::RSP] = stack;
@@ -554,8 +562,14 @@ mod tests {
         assert_eq!(resolve(&F, Woke::Word(0x2000), 10, Some(7)), None);
         assert_eq!(resolve(&F, Woke::Timeout, 10, Some(8)), Some(Ok(())));
         assert_eq!(resolve(&F, Woke::Timeout, 10, None), Some(Ok(())));
-        assert_eq!(resolve(&F, Woke::Timeout, 50, Some(7)), Some(Err(ETIMEDOUT)));
-        assert_eq!(resolve(&F, Woke::Interrupted, 10, Some(7)), Some(Err(EINTR)));
+        assert_eq!(
+            resolve(&F, Woke::Timeout, 50, Some(7)),
+            Some(Err(ETIMEDOUT))
+        );
+        assert_eq!(
+            resolve(&F, Woke::Interrupted, 10, Some(7)),
+            Some(Err(EINTR))
+        );
         let forever = Wait::Futex {
             addr: 0x1000,
             val: 7,
@@ -571,10 +585,7 @@ mod tests {
         assert_eq!(resolve(&s, Woke::Timeout, 100, None), Some(Ok(())));
         assert_eq!(resolve(&s, Woke::Interrupted, 1, None), Some(Err(EINTR)));
         assert_eq!(resolve(&Wait::Interrupt, Woke::Timeout, 1, None), None);
-        assert_eq!(
-            resolve(&Wait::Interrupt, Woke::Word(0x1000), 1, None),
-            None
-        );
+        assert_eq!(resolve(&Wait::Interrupt, Woke::Word(0x1000), 1, None), None);
         assert_eq!(
             resolve(&Wait::Interrupt, Woke::Interrupted, 1, None),
             Some(Ok(()))

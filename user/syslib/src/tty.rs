@@ -229,7 +229,7 @@ pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult 
             if nonblock {
                 return Err(Errno::EAGAIN);
             }
-            if ctx.native.sleep_ns(POLL_NS).is_err() && crate::signal::interrupted(ctx) {
+            if crate::threads::sleep(ctx, POLL_NS).is_err() && crate::signal::interrupted(ctx) {
                 return Err(crate::signal::ERESTARTSYS);
             }
             continue;
