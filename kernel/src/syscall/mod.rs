@@ -53,8 +53,9 @@ pub const NATIVE: u64 = 0x4b42_0000;
 pub const EXPORT: u64 = sched::native::nr::COUNT;
 /// `grant`: see [`EXPORT`].
 pub const GRANT: u64 = sched::native::nr::COUNT + 1;
-/// `resume(save_area)`: return from a reflected system call
-/// ([`reflect`]); it replaces the caller's frame.
+/// `resume(save_area, call)`: return from a reflected system call
+/// ([`reflect`]); it replaces the caller's frame (and traces the end of
+/// call `call - 1`, if not 0).
 pub const RESUME: u64 = sched::native::nr::COUNT + 2;
 /// `map_anon(addr, len, prot)`.
 pub const MAP_ANON: u64 = sched::native::nr::COUNT + 3;

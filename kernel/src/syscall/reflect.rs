@@ -100,17 +100,25 @@ pub fn reflect(frame: &mut TrapFrame, entry: u64) {
     frame.rsp = ((frame.rsp.wrapping_sub(128)) & !15).wrapping_sub(8);
 }
 
-/// `resume(save_area)`: continues the program from a saved frame: the
-/// caller's whole frame ([`Context::frame`]) is replaced, the dispatcher
-/// is enabled again, and the value returned is the saved `rax`.
+/// `resume(save_area, call)`: continues the program from a saved frame:
+/// the caller's whole frame ([`Context::frame`]) is replaced, the
+/// dispatcher is enabled again, and the value returned is the saved
+/// `rax`. `call`, if not 0, is the number + 1 of the reflected Linux call
+/// the frame returns from: its end goes to the trace (`syscall exit`,
+/// after the `syscall enter` of its reflection), so a trace shows every
+/// Linux call with its result, `-ENOSYS` for one the library lacks.
 /// `-EFAULT` (to the library, its frame untouched) if the save area
 /// cannot be read.
 pub fn sys_resume(cx: &mut Context<'_>) -> SyscallResult {
     let mut b = [0u8; FRAME_BYTES];
     copy_from_user(&mut b, cx.args[0])?;
+    let call = cx.args[1];
     let disabled = crate::ppc::page_of(percpu::current_id()) + crate::ppc::page::DISABLED;
     copy_to_user(disabled, &0u64.to_le_bytes())?;
     *cx.frame = frame_from_bytes(&b);
+    if (1..=super::NATIVE).contains(&call) {
+        ktrace::events::syscall::exit(&crate::trace::TRACER, call - 1, cx.frame.rax as i64);
+    }
     if cx.frame.rcx != cx.frame.rip || cx.frame.r11 != cx.frame.rflags {
         crate::dispatch::user_resume_full();
     }

@@ -14,11 +14,13 @@
 //! From then on every Linux `syscall` of the program is reflected: the
 //! kernel saves its registers (a `TrapFrame`, 22 words) in this
 //! processor's dispatcher page and enters `k42_syslib_syscall_entry` with
-//! `rdi` = that save area, on the library's own stack (`STACK`). The
-//! entry calls the library with the number and arguments from the save
-//! area, stores the result in the saved `rax` and calls `resume(save)`:
-//! the kernel reloads the frame and the program continues after its
-//! `syscall`.
+//! `rdi` = that save area, on the running thread's library stack
+//! (`STACK` for the first thread; `syslib::threads`). The entry copies
+//! the frame onto that stack, calls the library with the number and
+//! arguments, stores the result in the copy's `rax` and calls
+//! `resume(copy, number + 1)`: the kernel reloads the frame (and traces
+//! the call's end with its result, an unimplemented call's `-ENOSYS`
+//! included) and the program continues after its `syscall`.
 //!
 //! After an exec (`syslib::calls::execve`) the kernel also passes the
 //! state the previous program's library handed over (the inherit blob,
@@ -870,9 +872,11 @@ mod entry {
 
     type Frame = [u64; frame::WORDS];
 
-    /// Continues the program from `frame` (the kernel's `resume`).
-    fn resume(frame: *const Frame) -> ! {
-        k42::call3(k42::RESUME, frame as u64, 0, 0);
+    /// Continues the program from `frame` (the kernel's `resume`); `call`:
+    /// the number + 1 of the reflected call whose result `frame` holds
+    /// (for the kernel's trace), 0 if none.
+    fn resume(frame: *const Frame, call: u64) -> ! {
+        k42::call3(k42::RESUME, frame as u64, call, 0);
         let msg = b"[k42-syslib] resume refused the frame: killed\n";
         k42::call3(k42::KERNEL_LOG, msg.as_ptr() as u64, msg.len() as u64, 0);
         k42::exit(128 + 11)
@@ -886,6 +890,7 @@ mod entry {
     /// resumes the copy.
     fn enter(
         save: *mut Frame,
+        call: bool,
         busy: impl FnOnce(&mut Frame),
         body: impl FnOnce(&mut Syslib<Kernel>, &mut Frame) -> Option<u8>,
     ) -> ! {
@@ -893,11 +898,12 @@ mod entry {
             // SAFETY: the kernel passes this processor's save area, in
             // the dispatcher page mapped in every process.
             busy(unsafe { &mut *save });
-            resume(save);
+            resume(save, 0);
         }
         k42::PAGE.store(save as u64 & !0xfff, Ordering::Relaxed);
         // SAFETY: as above; the kernel wrote the whole frame.
         let mut frame: Frame = unsafe { *save };
+        let call = if call { frame[frame::RAX] + 1 } else { 0 };
         // SAFETY: initialised by `start` before the entries were
         // registered; `BUSY` makes this the only running reference (see
         // `Instance`).
@@ -907,7 +913,7 @@ mod entry {
         if let Some(status) = end {
             k42::exit(u64::from(status));
         }
-        resume(&frame)
+        resume(&frame, call)
     }
 
     /// A new thread's first moment, on its own library stack (the
@@ -919,12 +925,13 @@ mod entry {
         let lib = unsafe { (*LIB.0.get()).assume_init_mut() };
         let frame = lib.thread_started();
         BUSY.store(false, Ordering::Release);
-        resume(&frame)
+        resume(&frame, 0)
     }
 
     extern "C" fn reflect(save: *mut Frame) -> ! {
         enter(
             save,
+            true,
             // A Linux call from inside the library (a bug): refuse it.
             |f| f[frame::RAX] = syslib::Errno::EAGAIN.to_return(),
             |lib, f| lib.handle_frame(f),
@@ -934,6 +941,7 @@ mod entry {
     extern "C" fn interrupt(save: *mut Frame, _bits: u64) -> ! {
         enter(
             save,
+            false,
             // In the library's direct-branch path: the signals wait in the
             // page and the kernel for the next call.
             |_| {},
@@ -944,6 +952,7 @@ mod entry {
     extern "C" fn run(save: *mut Frame) -> ! {
         enter(
             save,
+            false,
             // Preempted in the library's direct-branch path: it goes on.
             |_| {},
             |lib, f| lib.preempted(f),
@@ -953,6 +962,7 @@ mod entry {
     extern "C" fn trap(save: *mut Frame, vector: u64, error: u64, cr2: u64) -> ! {
         enter(
             save,
+            false,
             |_| {
                 // A fault in the library itself (its direct-branch path).
                 let msg = b"[k42-syslib] an exception inside the library: killed\n";
