@@ -14,8 +14,11 @@
 //! The thread-id flags act as on Linux: the new thread's or child's id
 //! is stored at `child_tid` in it (`CLONE_CHILD_SETTID`) and at
 //! `parent_tid` in the caller (`CLONE_PARENT_SETTID`), and `child_tid`
-//! is its `set_tid_address` (`CLONE_CHILD_CLEARTID`). Other forms
-//! (`CLONE_VM` without `CLONE_THREAD`, a fork with a stack) are `ENOSYS`.
+//! is its `set_tid_address` (`CLONE_CHILD_CLEARTID`). With
+//! `CLONE_VFORK` (`CLONE_VM | CLONE_VFORK`, what `posix_spawn` passes)
+//! it is a vfork ([`super::vfork::clone`]). Other forms (`CLONE_VM`
+//! without `CLONE_THREAD` or `CLONE_VFORK`, a fork with a stack) are
+//! `ENOSYS`.
 
 use crate::{Ctx, SysResult};
 use linux_raw_sys::general as g;

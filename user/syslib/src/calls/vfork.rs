@@ -20,9 +20,9 @@
 //!   taking back from the child what is shared ([`give_back`]: the
 //!   address-space layout, whatever the child mapped or unmapped; the
 //!   file server's doorbell and handle, if the child looked them up),
-//!   and the signals sent to it meanwhile are taken from the kernel (the
-//!   child's library may have cleared their bit in the dispatcher page
-//!   they share);
+//!   and the signals sent to it meanwhile are taken from the kernel and
+//!   its alarm looked at (the child's library may have cleared their bits
+//!   in the dispatcher page they share);
 //! - **the descriptors**: the child's are held for it (one more reference
 //!   on each file-server description, as for `fork`), which its `exit`
 //!   or its `execve` gives back or passes on; if the call fails they are
@@ -33,6 +33,11 @@
 //!
 //! Linux's other `clone(CLONE_VFORK)` forms (without `CLONE_VM`: a copy
 //! the parent waits for; with thread-id or TLS flags) are `ENOSYS`.
+//!
+//! **Not like Linux**: the parent's other threads (the library's,
+//! `threads`) wait too, since the whole dispatcher is suspended; a signal
+//! sent to the parent meanwhile is handled once it resumes (Linux's
+//! vfork parent is not interruptible either).
 
 use crate::abi::frame::{RAX, WORDS};
 use crate::signal::RSP;
@@ -90,9 +95,11 @@ fn spawn(ctx: &mut Ctx<'_>, stack: Option<u64>) -> SysResult {
     let r = ctx.native.vfork_process(&start, ids);
     let child = core::mem::replace(ctx.st, core::hint::black_box(parent));
     give_back(ctx.st, child);
-    // Signals sent to the parent meanwhile: the child's library may have
-    // taken their soft-interrupt bit off the page they share.
+    // Signals sent to the parent meanwhile, and its alarm: the child's
+    // library may have taken their soft-interrupt bits off the page they
+    // share.
     crate::signal::take(ctx);
+    crate::signal::alarm_check(ctx);
     if r.is_err() {
         for f in held {
             fs::release(ctx, f);
