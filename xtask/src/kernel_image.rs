@@ -87,6 +87,7 @@ const LINUX_PROGRAMS: &[(&str, &str)] = &[
     ("tests/linux-hello/futex.c", "bin/linux-futex"),
     ("tests/linux-hello/signals.c", "bin/linux-signals"),
     ("tests/linux-hello/pipes.c", "bin/linux-pipes"),
+    ("tests/linux-hello/mmap.c", "bin/linux-mmap"),
     ("tests/linux-hello/vfork.c", "bin/linux-vfork"),
     ("tests/linux-hello/threads.c", "bin/linux-threads"),
     (

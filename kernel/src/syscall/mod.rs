@@ -36,6 +36,7 @@ mod process_id;
 pub mod reflect;
 mod set_fs_base;
 pub mod shared;
+mod shared_end;
 pub mod signal;
 pub mod terminal;
 pub mod timer;
@@ -85,6 +86,8 @@ pub const MAP_SHARED: u64 = sched::native::nr::COUNT + 11;
 pub const SHARE: u64 = sched::native::nr::COUNT + 12;
 /// `map_handle(handle, addr)`: see `shared.rs`.
 pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
+/// `shared_end(addr, size)`: see `shared_end.rs`.
+pub const SHARED_END: u64 = sched::native::nr::COUNT + 32;
 /// `futex_wait(addr, expected, timeout_ns)`: see `futex.rs`.
 pub const FUTEX_WAIT: u64 = sched::native::nr::COUNT + 14;
 /// `futex_wake(addr, n)`: see `futex.rs`.
@@ -214,6 +217,7 @@ syscall_table! {
     NATIVE | MAP_SHARED                         => "map_shared",      shared::sys_map_shared;
     NATIVE | SHARE                              => "share",           shared::sys_share;
     NATIVE | MAP_HANDLE                         => "map_handle",      shared::sys_map_handle;
+    NATIVE | SHARED_END                         => "shared_end",      shared_end::sys_shared_end;
     NATIVE | FUTEX_WAIT                         => "futex_wait",      futex::sys_futex_wait;
     NATIVE | FUTEX_WAKE                         => "futex_wake",      futex::sys_futex_wake;
     NATIVE | SIGNAL_SEND                        => "signal_send",     signal::sys_signal_send;

@@ -12,12 +12,21 @@
 //!   `map_shared`, page aligned) with protection `prot`. The caller hands
 //!   the handle over itself (in a PPC argument, say). `-EINVAL` for a
 //!   range that is not inside one shared region, `-ENOMEM` past
-//!   [`MAX_SHARES`] live handles.
+//!   [`MAX_SHARES`] live handles. Above the `PROT_*` bits of `prot`:
+//!   [`SHARE_PRIVATE`] (the grantee gets a private, copy-on-write view,
+//!   `mm`'s [`map_private_from`](::mm::AddressSpace::map_private_from):
+//!   Linux `MAP_PRIVATE` of a file that a file server keeps in shared
+//!   memory) and [`SHARE_ONCE`] (the handle ends with its first
+//!   successful mapping: a file server grants one per `mmap`, so handles
+//!   do not pile up).
 //! - `map_handle(handle, addr)` → the length: maps the shared range at
 //!   `addr` in the caller, which must be the granted process (`-EPERM`
 //!   otherwise). `-EBADF` for an unknown handle, one whose maker has
 //!   ended, or whose range its maker has unmapped since; a bad or
 //!   overlapping `addr` fails as in `map_anon`.
+//!
+//! A file server keeps a file's end with `shared_end` (`shared_end.rs`),
+//! which takes the pages past it away from every mapping.
 //!
 //! A handle lives as long as the process that made it ([`forget`] at its
 //! end, and when it execs another program). A mapping made from it is the
@@ -33,6 +42,10 @@ use alloc::collections::BTreeMap;
 
 /// Most live handles, all processes.
 pub const MAX_SHARES: usize = 4096;
+/// `share`'s `prot` bit for a private, copy-on-write view.
+pub const SHARE_PRIVATE: u64 = 1 << 3;
+/// `share`'s `prot` bit for a handle good for one mapping.
+pub const SHARE_ONCE: u64 = 1 << 4;
 
 /// One grant.
 #[derive(Clone, Copy)]
@@ -42,6 +55,8 @@ struct Share {
     addr: u64,
     len: u64,
     prot: Prot,
+    private: bool,
+    once: bool,
 }
 
 struct Shares {
@@ -70,7 +85,10 @@ pub fn sys_map_shared(cx: &mut Context<'_>) -> SyscallResult {
 /// `share(addr, len, pid, prot)`.
 pub fn sys_share(cx: &mut Context<'_>) -> SyscallResult {
     let [addr, len, pid, bits, ..] = cx.args;
-    let p = prot(bits)?;
+    if bits & !(7 | SHARE_PRIVATE | SHARE_ONCE) != 0 {
+        return Err(Errno::Einval);
+    }
+    let p = prot(bits & 7)?;
     let pid = u32::try_from(pid).map_err(|_| Errno::Einval)?;
     let me = dispatch::current().ok_or(Errno::Einval)?;
     let space = me.process.space().ok_or(Errno::Esrch)?;
@@ -100,6 +118,8 @@ pub fn sys_share(cx: &mut Context<'_>) -> SyscallResult {
             addr,
             len,
             prot: p,
+            private: bits & SHARE_PRIVATE != 0,
+            once: bits & SHARE_ONCE != 0,
         },
     );
     Ok(handle)
@@ -121,8 +141,15 @@ pub fn sys_map_handle(cx: &mut Context<'_>) -> SyscallResult {
         _ => return Err(Errno::Ebadf),
     }
     let here = me.process.space().ok_or(Errno::Esrch)?;
-    here.map_shared_from(addr, &from, share.addr, share.len, share.prot)
-        .map_err(errno)?;
+    if share.private {
+        here.map_private_from(addr, &from, share.addr, share.len, share.prot)
+    } else {
+        here.map_shared_from(addr, &from, share.addr, share.len, share.prot)
+    }
+    .map_err(errno)?;
+    if share.once {
+        SHARES.lock().live.remove(&handle);
+    }
     Ok(share.len)
 }
 

@@ -481,6 +481,43 @@ pub trait FileSystem {
     /// (`EINVAL` for any other file, `ENOENT` if there is none).
     #[ppc(rights = 0b1)]
     fn boot_file(&self, path: &str) -> Result<u32, Errno>;
+
+    /// `mmap` of regular file `file`: a handle for the caller's
+    /// `map_handle` of `len` bytes of the file from byte `offset` (both
+    /// page aligned), good for one mapping. The server keeps a mapped
+    /// file's pages in its shared memory, so the mapping, `read`, `write`
+    /// and every other mapping see the same bytes; an access past the
+    /// page of the file's end faults (SIGBUS), also after a truncation.
+    /// `how`: the [`map`](mod@map) bits (`PROT_*`, and
+    /// [`map::PRIVATE`] for a copy-on-write view whose stores stay the
+    /// caller's). `EACCES` if the description is not open for reading, or
+    /// for a shared writable mapping not open for writing too; `ENODEV`
+    /// for a directory, pipe or FIFO; `EINVAL` for an unaligned offset, an
+    /// empty range or one past [`map::MAX_LEN`]; `ENOSYS` when the server
+    /// cannot share memory.
+    #[ppc(rights = 0b1)]
+    fn map(
+        &self,
+        #[ppc(caller)] caller: ProcessId,
+        file: u64,
+        offset: u64,
+        len: u64,
+        how: u32,
+    ) -> Result<u64, Errno>;
+}
+
+/// The `how` bits of [`FileSystem::map`].
+pub mod map {
+    /// The mapping may be read (`PROT_READ`).
+    pub const READ: u32 = 1;
+    /// It may be written (`PROT_WRITE`).
+    pub const WRITE: u32 = 2;
+    /// It may be executed (`PROT_EXEC`).
+    pub const EXEC: u32 = 4;
+    /// A private, copy-on-write view (`MAP_PRIVATE`).
+    pub const PRIVATE: u32 = 8;
+    /// A mapping reaches at most this far into a file (bytes).
+    pub const MAX_LEN: u64 = 16 << 20;
 }
 
 /// The directory-entry encoding of [`FileSystem::getdents`]: Linux's
@@ -692,6 +729,16 @@ mod tests {
         }
         fn doorbell(&self, caller: ProcessId) -> Result<u64, Errno> {
             Ok(u64::from(caller.0))
+        }
+        fn map(
+            &self,
+            caller: ProcessId,
+            file: u64,
+            _: u64,
+            _: u64,
+            how: u32,
+        ) -> Result<u64, Errno> {
+            Ok(u64::from(caller.0) << 32 | file << 8 | u64::from(how))
         }
     }
 

@@ -43,6 +43,7 @@ errnos! {
     EFAULT = 14, "Bad address.";
     EBUSY = 16, "Busy.";
     EEXIST = 17, "Already exists.";
+    ENODEV = 19, "No such device (a file that cannot be mapped).";
     ENOTDIR = 20, "Not a directory.";
     EISDIR = 21, "Is a directory.";
     EINVAL = 22, "Invalid argument.";

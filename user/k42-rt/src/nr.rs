@@ -46,6 +46,8 @@ pub const MAP_SHARED: u64 = NATIVE | 23;
 pub const SHARE: u64 = NATIVE | 24;
 /// `map_handle(handle, addr)` → the length mapped.
 pub const MAP_HANDLE: u64 = NATIVE | 25;
+/// `shared_end(addr, size)`: a file's end in shared memory.
+pub const SHARED_END: u64 = NATIVE | 44;
 /// `futex_wait(addr, expected, timeout_ns)`.
 pub const FUTEX_WAIT: u64 = NATIVE | 26;
 /// `futex_wake(addr, n)` → how many woke.

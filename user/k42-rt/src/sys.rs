@@ -235,6 +235,19 @@ pub fn map_handle(handle: u64, addr: u64) -> Result<u64, Errno> {
     check(nr::MAP_HANDLE, handle, addr, 0)
 }
 
+/// `share`'s `prot` bit: the grantee maps a private, copy-on-write view.
+pub const SHARE_PRIVATE: u64 = 1 << 3;
+/// `share`'s `prot` bit: the handle is good for one mapping.
+pub const SHARE_ONCE: u64 = 1 << 4;
+
+/// Sets the end of a file kept in the shared memory that starts at
+/// `addr` (made by [`map_shared`]) to `size` bytes (`None`: no end): the
+/// pages past the one holding it leave every mapping of it, in every
+/// process, and an access there faults. The pages dropped.
+pub fn shared_end(addr: u64, size: Option<u64>) -> Result<u64, Errno> {
+    check(nr::SHARED_END, addr, size.unwrap_or(u64::MAX), 0)
+}
+
 /// Sleeps while the word at `addr` holds `expected` (`EAGAIN` if it does
 /// not), until [`futex_wake`] (`Ok`), `timeout_ns` (`ETIMEDOUT`; 0: no
 /// timeout) or a soft interrupt (`EINTR`).

@@ -289,7 +289,7 @@ pub(crate) fn copy_up(t: &mut Tree, i: usize) -> Result<(), Errno> {
     let source = t.boot.as_deref().ok_or(Errno::EIO)?;
     let data = read_all(source, index, len)?;
     t.charge(data.len())?;
-    t.node_mut(i).body = Body::File(data);
+    t.node_mut(i).body = Body::File(crate::store::Data::Heap(data));
     Ok(())
 }
 

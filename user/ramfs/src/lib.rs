@@ -101,6 +101,10 @@ mod pipe;
 pub use pipe::Bell;
 use pipe::Pipe;
 
+pub mod store;
+use store::Data;
+pub use store::{MemStore, Store};
+
 /// Largest file.
 pub const MAX_FILE: u64 = 16 << 20;
 /// Most open file descriptions, all clients together (`ENFILE`).
@@ -137,7 +141,7 @@ enum Body {
         index: u32,
         len: u64,
     },
-    File(Vec<u8>),
+    File(Data),
     Dir(Dir),
     Symlink(String),
     /// A FIFO, or an anonymous pipe (no name).
@@ -167,7 +171,7 @@ struct Node {
 impl Node {
     fn stat(&self) -> Stat {
         let (size, kind) = match &self.body {
-            Body::File(d) => (d.len() as u64, kind::FILE),
+            Body::File(d) => (d.len(), kind::FILE),
             Body::Boot { len, .. } => (*len, kind::FILE),
             Body::Dir(d) => (d.entries.len() as u64, kind::DIR),
             Body::Symlink(t) => (t.len() as u64, kind::SYMLINK),
@@ -275,6 +279,8 @@ struct Tree {
     rng: u64,
     /// Where boot files' contents come from ([`Ramfs::import`]).
     boot: Option<alloc::boxed::Box<dyn BootSource>>,
+    /// Where mapped files' bytes live ([`Ramfs::with_store`]).
+    store: Option<&'static dyn Store>,
 }
 
 const ROOT: usize = 0;
@@ -518,8 +524,11 @@ impl Tree {
         if n.nlink > 0 || n.opens > 0 {
             return;
         }
+        if let Body::File(d) = &n.body {
+            d.free(self.store);
+        }
         self.bytes -= match &n.body {
-            Body::File(d) => d.len(),
+            Body::File(d) => d.len() as usize,
             Body::Boot { .. } => 0,
             Body::Symlink(t) => t.len(),
             Body::Pipe(p) => p.buf.len(),
@@ -551,29 +560,19 @@ impl Tree {
         if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        let len = len as usize;
         boot::copy_up(self, i)?;
-        let (budget, bytes) = (self.capacity, self.bytes);
+        let (budget, bytes, store) = (self.capacity, self.bytes, self.store);
         let Body::File(d) = &mut self.node_mut(i).body else {
             return Err(Errno::EISDIR);
         };
-        let old = d.len();
-        if len > old {
-            if bytes + (len - old) > budget {
-                return Err(Errno::ENOSPC);
-            }
-            // Amortised growth (a file written piece by piece is not
-            // copied at every piece), exact if the heap is short.
-            (d.try_reserve(len - old))
-                .or_else(|_| d.try_reserve_exact(len - old))
-                .map_err(|_| Errno::ENOSPC)?;
-            d.resize(len, 0);
-            self.bytes += len - old;
-        } else {
-            d.truncate(len);
-            d.shrink_to_fit();
-            self.bytes -= old - len;
+        let old = d.len() as usize;
+        let new = len as usize;
+        if new > old && bytes + (new - old) > budget {
+            return Err(Errno::ENOSPC);
         }
+        d.resize(store, len)?;
+        // `bytes` counts the old length.
+        self.bytes = bytes + new - old;
         Ok(())
     }
 
@@ -750,6 +749,7 @@ impl Ramfs {
                 capacity,
                 rng: mix(now ^ 0x4b42_7266_7300_0001),
                 boot: None,
+                store: None,
             }),
             clock,
             bell: None,
@@ -760,6 +760,13 @@ impl Ramfs {
     /// [`FileSystem::doorbell`]).
     pub fn with_bell(mut self, bell: &'static dyn Bell) -> Ramfs {
         self.bell = Some(bell);
+        self
+    }
+
+    /// The same, keeping mapped files in `store` (without one,
+    /// [`FileSystem::map`] is `ENOSYS`).
+    pub fn with_store(self, store: &'static dyn Store) -> Ramfs {
+        self.tree.lock().store = Some(store);
         self
     }
 
@@ -818,6 +825,44 @@ impl FileSystem for Ramfs {
         boot::index(&self.tree.lock(), path)
     }
 
+    fn map(
+        &self,
+        caller: ProcessId,
+        file: u64,
+        offset: u64,
+        len: u64,
+        how: u32,
+    ) -> Result<u64, Errno> {
+        use k42_interfaces::map;
+        let mut t = self.tree.lock();
+        let o = t.file(file)?;
+        let (i, mode) = (o.node, o.flags & O_ACCMODE);
+        if !matches!(t.node(i).body, Body::File(_) | Body::Boot { .. }) {
+            return Err(Errno::ENODEV);
+        }
+        let shared_write = how & map::PRIVATE == 0 && how & map::WRITE != 0;
+        if mode == O_WRONLY || shared_write && mode != O_RDWR {
+            return Err(Errno::EACCES);
+        }
+        if how & !(map::READ | map::WRITE | map::EXEC | map::PRIVATE) != 0
+            || len == 0
+            || !offset.is_multiple_of(store::PAGE)
+            || !len.is_multiple_of(store::PAGE)
+            || offset.checked_add(len).is_none_or(|end| end > map::MAX_LEN)
+        {
+            return Err(Errno::EINVAL);
+        }
+        let store = t.store.ok_or(Errno::ENOSYS)?;
+        // A boot file becomes the server's, then its bytes move to shared
+        // memory (once: later maps share the same window).
+        boot::copy_up(&mut t, i)?;
+        let Body::File(d) = &mut t.node_mut(i).body else {
+            return Err(Errno::ENODEV);
+        };
+        let window = d.share(store)?;
+        store.share(window, offset, len, caller, how)
+    }
+
     fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno> {
         let creat = flags & O_CREAT != 0;
         if flags & O_ACCMODE == O_ACCMODE
@@ -865,7 +910,13 @@ impl FileSystem for Ramfs {
             None if w.slash => return Err(Errno::EISDIR),
             None => {
                 let name = w.name(Errno::EISDIR)?;
-                t.add(w.dir, name, mode & 0o7777, Body::File(Vec::new()), now)?
+                t.add(
+                    w.dir,
+                    name,
+                    mode & 0o7777,
+                    Body::File(Data::Heap(Vec::new())),
+                    now,
+                )?
             }
         };
         let f = t.new_file(i, flags, now)?;
@@ -911,9 +962,7 @@ impl FileSystem for Ramfs {
         let Body::File(d) = &t.node(node).body else {
             return Err(Errno::EISDIR);
         };
-        let start = usize::try_from(start).unwrap_or(usize::MAX).min(d.len());
-        let n = buf.len().min(d.len() - start);
-        buf[..n].copy_from_slice(&d[start..start + n]);
+        let n = d.read(t.store, start, buf);
         if at == AT_CURRENT {
             t.file_mut(file)?.offset += n as u64;
         }
@@ -938,7 +987,7 @@ impl FileSystem for Ramfs {
         }
         let (i, oflags, current) = (o.node, o.flags, o.offset);
         let len = match &t.node(i).body {
-            Body::File(d) => d.len() as u64,
+            Body::File(d) => d.len(),
             Body::Pipe(_) if at != AT_CURRENT => return Err(Errno::ESPIPE),
             Body::Pipe(_) => {
                 let n = t.pipe_write(i, data, now)?;
@@ -969,9 +1018,10 @@ impl FileSystem for Ramfs {
         if end > len {
             t.resize(i, end)?;
         }
+        let store = t.store;
         let node = t.node_mut(i);
         if let Body::File(d) = &mut node.body {
-            d[start as usize..end as usize].copy_from_slice(&data[..n]);
+            d.write(store, start, &data[..n]);
         }
         node.modified(now);
         if at == AT_CURRENT {
@@ -987,7 +1037,7 @@ impl FileSystem for Ramfs {
             (Body::Pipe(_), _) => return Err(Errno::ESPIPE),
             (_, SEEK_SET) => 0,
             (_, SEEK_CUR) => o.offset,
-            (Body::File(d), SEEK_END) => d.len() as u64,
+            (Body::File(d), SEEK_END) => d.len(),
             (Body::Boot { len, .. }, SEEK_END) => *len,
             _ => return Err(Errno::EINVAL),
         };
@@ -1405,7 +1455,7 @@ impl FileSystem for Ramfs {
         const S_IFMT: u32 = 0o170_000;
         let body = match mode & S_IFMT {
             0o010_000 => Body::Pipe(Pipe::default()),
-            0 | 0o100_000 => Body::File(Vec::new()),
+            0 | 0o100_000 => Body::File(Data::Heap(Vec::new())),
             _ => return Err(Errno::EPERM),
         };
         let now = self.now();

@@ -9,6 +9,9 @@
 //! one it starts on (a PPC stays on the caller's processor).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
+#[cfg(target_os = "none")]
+extern crate alloc;
+
 k42_rt::entry!(program::main);
 
 #[cfg(target_os = "none")]
@@ -16,6 +19,7 @@ mod program {
     use core::sync::atomic::{AtomicU32, Ordering};
     use k42_interfaces::{FileSystemServer, NameServiceClient};
     use k42_rt::server::{Grantee, Server};
+    use k42_rt::sys::Prot;
     use k42_rt::transport::KernelTransport;
     use k42_rt::{errno, Args, Errno};
     use ppc_idl::{ProcessId, Rights};
@@ -77,13 +81,105 @@ mod program {
 
     static BELL: KernelBell = KernelBell;
 
+    /// Where mapped files' windows are (`ramfs::Store`): [`WINDOWS`]
+    /// slots of `MAX_FILE` bytes of shared memory from here.
+    const WINDOW_BASE: u64 = 0x10_0000_0000;
+    /// Most mapped files at once.
+    const WINDOWS: u64 = 1024;
+
+    /// Mapped files in this server's shared memory: a window is
+    /// `map_shared` memory whose end the kernel keeps (`shared_end`), and
+    /// each client maps it with a handle (`share`, one per `mmap`).
+    struct KernelStore {
+        /// Free slots below `next`, and the first never used.
+        free: spin::Mutex<(alloc::vec::Vec<u64>, u64)>,
+    }
+
+    impl KernelStore {
+        /// The window's bytes `[offset, offset + len)`, which `set_size`
+        /// has made part of the file.
+        fn at(w: u64, offset: u64, len: usize) -> *mut u8 {
+            debug_assert!(offset + len as u64 <= ramfs::MAX_FILE);
+            (w + offset) as *mut u8
+        }
+    }
+
+    impl ramfs::Store for KernelStore {
+        fn create(&self) -> Result<u64, Errno> {
+            let slot = {
+                let mut g = self.free.lock();
+                match g.0.pop() {
+                    Some(s) => s,
+                    None if g.1 < WINDOWS => {
+                        g.1 += 1;
+                        g.1 - 1
+                    }
+                    None => return Err(Errno::ENFILE),
+                }
+            };
+            let w = WINDOW_BASE + slot * ramfs::MAX_FILE;
+            let made = k42_rt::sys::map_shared(w, ramfs::MAX_FILE, Prot::READ_WRITE)
+                .and_then(|()| k42_rt::sys::shared_end(w, Some(0)).map(drop));
+            if let Err(e) = made {
+                let _ = k42_rt::sys::unmap(w, ramfs::MAX_FILE);
+                self.free.lock().0.push(slot);
+                return Err(e);
+            }
+            Ok(w)
+        }
+
+        fn destroy(&self, w: u64) {
+            let _ = k42_rt::sys::unmap(w, ramfs::MAX_FILE);
+            self.free.lock().0.push((w - WINDOW_BASE) / ramfs::MAX_FILE);
+        }
+
+        fn set_size(&self, w: u64, size: u64) -> Result<(), Errno> {
+            k42_rt::sys::shared_end(w, Some(size)).map(drop)
+        }
+
+        fn read(&self, w: u64, offset: u64, buf: &mut [u8]) {
+            let from = Self::at(w, offset, buf.len());
+            // SAFETY: `create` mapped the window read-write for good and
+            // `Data` reads only below the size it set with `set_size`, so
+            // the bytes are mapped; clients may store into them at the
+            // same time (a shared mapping races as on Linux), which tears
+            // at worst.
+            unsafe { core::ptr::copy_nonoverlapping(from, buf.as_mut_ptr(), buf.len()) };
+        }
+
+        fn write(&self, w: u64, offset: u64, data: &[u8]) {
+            let to = Self::at(w, offset, data.len());
+            // SAFETY: as in `read`: mapped read-write, below the size.
+            unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), to, data.len()) };
+        }
+
+        fn share(
+            &self,
+            w: u64,
+            offset: u64,
+            len: u64,
+            pid: ProcessId,
+            how: u32,
+        ) -> Result<u64, Errno> {
+            let mut prot = u64::from(how & 7) | k42_rt::sys::SHARE_ONCE;
+            if how & k42_interfaces::map::PRIVATE != 0 {
+                prot |= k42_rt::sys::SHARE_PRIVATE;
+            }
+            k42_rt::sys::share(w + offset, len, pid, Prot(prot))
+        }
+    }
+
+    static STORE: KernelStore = KernelStore {
+        free: spin::Mutex::new((alloc::vec::Vec::new(), 0)),
+    };
+
     fn setup(args: &Args) -> Result<Server, Errno> {
         let server = Server::start_on(args.get_str(1).unwrap_or("0"))?;
         let names_handle = k42_rt::from_raw(args.get_u64(2).ok_or(Errno::EINVAL)?);
         // Pipes' doorbell: without the page, clients poll.
         let bell = k42_rt::sys::map_shared(DOORBELL, 4096, k42_rt::sys::Prot::READ_WRITE);
         let fs = FS.call_once(|| {
-            let fs = Ramfs::new(CAPACITY, clock);
+            let fs = Ramfs::new(CAPACITY, clock).with_store(&STORE);
             FileSystemServer(match bell {
                 Ok(()) => fs.with_bell(&BELL),
                 Err(_) => fs,

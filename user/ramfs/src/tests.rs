@@ -978,3 +978,112 @@ fn pipes_through_the_stubs() {
         "this one has no doorbell"
     );
 }
+
+/// A file that is mapped moves to the store; reads, writes, truncation
+/// and the mappings then see one copy of its bytes.
+#[test]
+fn mapped_files_live_in_the_store() {
+    use k42_interfaces::map;
+    static STORE: MemStore = MemStore::new();
+    let fs = fs().with_store(&STORE);
+    let page: Vec<u8> = (0..8192u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let f = fs.create("/f", O_CREAT | O_RDWR, 0o644).unwrap();
+    assert_eq!(fs.write(f, AT_CURRENT, &page), Ok(8192));
+    let before = fs.bytes();
+    let me = ProcessId(7);
+    let rw = map::READ | map::WRITE;
+    let h = fs.map(me, f, 0, 8192, rw).unwrap();
+    let s = STORE.share_of(h).unwrap();
+    assert_eq!((s.offset, s.len, s.pid, s.how), (0, 8192, 7, rw));
+    assert_eq!(fs.bytes(), before, "the same bytes, counted once");
+    // A second mapping shares the window.
+    let h2 = fs.map(me, f, 4096, 4096, map::READ | map::PRIVATE).unwrap();
+    assert_eq!(STORE.share_of(h2).unwrap().window, s.window);
+    assert_eq!(STORE.windows(), 1);
+    assert_eq!(STORE.peek(s.window, 4096, 3).unwrap(), b"opq");
+    // `write` lands in the window, a store into the window is read back.
+    fs.write(f, 0, b"W").unwrap();
+    assert_eq!(STORE.peek(s.window, 0, 2).unwrap(), b"Wb");
+    STORE.write(s.window, 4096, b"S");
+    let mut b = [0u8; 2];
+    fs.read(f, 4096, &mut b).unwrap();
+    assert_eq!(&b, b"Sp");
+    // Truncation to half a page: the rest of that page reads zero, the
+    // page after it is out of every mapping's reach.
+    fs.ftruncate(f, 2048).unwrap();
+    assert_eq!(STORE.reach(s.window), Some(4096));
+    assert_eq!(STORE.peek(s.window, 2048, 4), Some(std::vec![0; 4]));
+    assert_eq!(STORE.peek(s.window, 4096, 1), None);
+    assert_eq!(fs.fstat(f).unwrap().size, 2048);
+    assert_eq!(fs.bytes(), before - 8192 + 2048);
+    // Growing again: zeros, within reach again.
+    fs.write(f, 6000, b"end").unwrap();
+    assert_eq!(STORE.reach(s.window), Some(8192));
+    fs.read(f, 4096, &mut b).unwrap();
+    assert_eq!(b, [0, 0]);
+    // Writes through a mapping past the end, in the end's page, are not
+    // the file's once it grows.
+    STORE.write(s.window, 6003, b"junk");
+    fs.ftruncate(f, 7000).unwrap();
+    let mut t = [0u8; 7];
+    fs.read(f, 6000, &mut t).unwrap();
+    assert_eq!(&t, b"end\0\0\0\0");
+    // The window goes with the file.
+    fs.unlink("/f").unwrap();
+    assert_eq!(STORE.windows(), 1, "open: still there");
+    fs.close(f).unwrap();
+    assert_eq!(STORE.windows(), 0);
+}
+
+#[test]
+fn map_refusals_as_linux() {
+    use k42_interfaces::map;
+    static STORE: MemStore = MemStore::new();
+    let fs = fs().with_store(&STORE);
+    put(&fs, "/f", b"data");
+    let me = ProcessId(7);
+    let wo = fs.create("/f", O_WRONLY, 0).unwrap();
+    let ro = fs.open("/f", O_RDONLY).unwrap();
+    let rw = fs.create("/f", O_RDWR, 0).unwrap();
+    let r = map::READ;
+    assert_eq!(fs.map(me, wo, 0, 4096, r), Err(Errno::EACCES));
+    assert_eq!(fs.map(me, ro, 0, 4096, map::WRITE), Err(Errno::EACCES));
+    let private_write = map::READ | map::WRITE | map::PRIVATE;
+    assert!(fs.map(me, ro, 0, 4096, private_write).is_ok());
+    assert!(fs.map(me, rw, 0, 4096, map::READ | map::WRITE).is_ok());
+    assert_eq!(fs.map(me, ro, 1, 4096, r), Err(Errno::EINVAL));
+    assert_eq!(fs.map(me, ro, 0, 0, r), Err(Errno::EINVAL));
+    assert_eq!(
+        fs.map(me, ro, 0, map::MAX_LEN + 4096, r),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(fs.map(me, ro, 0, 4096, 0x100), Err(Errno::EINVAL));
+    let d = fs.open("/", O_RDONLY | O_DIRECTORY).unwrap();
+    assert_eq!(fs.map(me, d, 0, 4096, r), Err(Errno::ENODEV));
+    let (pr, _pw) = fs.pipe(0).unwrap();
+    assert_eq!(fs.map(me, pr, 0, 4096, r), Err(Errno::ENODEV));
+    assert_eq!(fs.map(me, 12345, 0, 4096, r), Err(Errno::EBADF));
+    // Without a store: ENOSYS.
+    let plain = super::tests::fs();
+    put(&plain, "/g", b"x");
+    let g = plain.open("/g", O_RDONLY).unwrap();
+    assert_eq!(plain.map(me, g, 0, 4096, r), Err(Errno::ENOSYS));
+}
+
+/// Through the stubs: the caller's id reaches the store.
+#[test]
+fn map_through_the_stubs() {
+    use k42_interfaces::map;
+    static STORE: MemStore = MemStore::new();
+    let server = FileSystemServer(fs().with_store(&STORE));
+    let h = ObjectHandle::new(ProcessId(1), 0, 1);
+    let grants = [(ProcessId(9), Rights(rights::READ | rights::WRITE))];
+    let t = LoopbackTransport::new(&server, h, &grants, ProcessId(9));
+    let c = FileSystemClient::new(&t, h);
+    let f = c.create("/m", O_CREAT | O_RDWR, 0o600).unwrap().unwrap();
+    c.write(f, AT_CURRENT, b"xyz").unwrap().unwrap();
+    let handle = c.map(f, 0, 4096, map::READ).unwrap().unwrap();
+    let s = STORE.share_of(handle).unwrap();
+    assert_eq!(s.pid, 9);
+    assert_eq!(STORE.peek(s.window, 0, 3).unwrap(), b"xyz");
+}

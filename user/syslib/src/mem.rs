@@ -54,6 +54,9 @@ pub enum Kind {
     Heap,
     /// An anonymous `mmap`.
     Anon,
+    /// A file's `mmap` (shared or private): memory of the file server,
+    /// mapped by the kernel (`map_handle`).
+    File,
 }
 
 /// One mapped area: `[start, end)`, page aligned.
@@ -261,6 +264,24 @@ impl Layout {
             }
         }
         Err(Errno::EFAULT)
+    }
+
+    /// Whether a page fault at `addr` with x86 error code `error` is an
+    /// access past the end of a mapped file (SIGBUS, as in Linux): the
+    /// page was not present, `addr` is in a file mapping, and the mapping
+    /// allows the access (the file server's memory refused the page).
+    pub fn past_file_end(&self, addr: u64, error: u64) -> bool {
+        let need = if error & (1 << 4) != 0 {
+            PROT_EXEC
+        } else if error & (1 << 1) != 0 {
+            PROT_WRITE
+        } else {
+            PROT_READ
+        };
+        error & 1 == 0
+            && self.areas().iter().any(|a| {
+                a.kind == Kind::File && a.start <= addr && addr < a.end && a.prot & need != 0
+            })
     }
 
     /// A free range of `len` bytes for `mmap`, highest first, at `hint`

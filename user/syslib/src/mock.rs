@@ -165,7 +165,9 @@ impl MockNative {
         self.servers.push((
             k42_rt::from_raw(FILES),
             Box::new(FileSystemServer(
-                ramfs::Ramfs::new(1 << 20, mock_clock).with_bell(&BELL),
+                ramfs::Ramfs::new(1 << 20, mock_clock)
+                    .with_bell(&BELL)
+                    .with_store(&STORE),
             )),
         ));
         self.names = NAMES;
@@ -575,6 +577,19 @@ impl Native for MockNative {
     /// The mock file server's doorbell ([`MockBell`]): a read-only page
     /// of zeros (nobody rings it here: a wait on it returns at once).
     fn map_handle(&mut self, handle: u64, addr: u64) -> Result<u64, Errno> {
+        if let Some(s) = STORE.share_of(handle) {
+            // A file's pages ([`STORE`]), as they are now: the mock has no
+            // memory shared between two places.
+            self.premap(addr, s.len, s.how & 7);
+            for off in (0..s.len).step_by(PAGE as usize) {
+                let bytes = STORE.peek(s.window, s.offset + off, PAGE as usize);
+                if let (Some(b), Some(page)) = (bytes, self.pages.get_mut(&(addr + off))) {
+                    page.0.copy_from_slice(&b);
+                }
+            }
+            self.ops.push(Op::MapHandle(handle, addr));
+            return Ok(s.len);
+        }
         if handle != MockBell::HANDLE {
             return Err(Errno::EBADF);
         }
@@ -604,6 +619,9 @@ impl ramfs::Bell for MockBell {
 
 /// The doorbell of every mock file server.
 pub static BELL: MockBell = MockBell(std::sync::atomic::AtomicU64::new(0));
+
+/// Where every mock file server keeps mapped files.
+pub static STORE: ramfs::MemStore = ramfs::MemStore::new();
 
 /// The mock kernel's console terminal (`kernel::syscall::terminal`): the
 /// mock process leads its session; its group is `pgid`.

@@ -694,6 +694,9 @@ pub fn fault(ctx: &mut Ctx<'_>, rip: u64, vector: u64, error: u64, cr2: u64) {
         12 => (sig::SIGBUS, BUS_ADRERR, 0),
         // Mapped (the page may not be present yet: memory is filled
         // lazily) but not for this access, or not mapped at all.
+        // Past the end of a mapped file (the file server's memory
+        // refused the page).
+        14 if ctx.st.mem.past_file_end(cr2, error) => (sig::SIGBUS, BUS_ADRERR, cr2),
         14 if error & 1 != 0 || mapped(ctx, cr2) => (sig::SIGSEGV, SEGV_ACCERR, cr2),
         14 => (sig::SIGSEGV, SEGV_MAPERR, cr2),
         _ => (sig::SIGSEGV, SI_KERNEL, 0),

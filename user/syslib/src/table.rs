@@ -40,6 +40,7 @@ syscall_table! {
     __NR_munmap          => munmap;
     __NR_mremap          => mremap;
     __NR_madvise         => madvise;
+    __NR_msync           => msync;
     __NR_brk             => brk;
     __NR_rt_sigaction    => rt_sigaction;
     __NR_rt_sigprocmask  => rt_sigprocmask;

@@ -1,8 +1,9 @@
 //! `madvise(addr, len, advice)`: `MADV_DONTNEED` and `MADV_FREE` give
 //! anonymous memory back (unmapped and mapped again: the next touch sees
 //! zeros, as Linux promises for private anonymous memory; the program's
-//! own segments are left alone); the other advice Linux knows is
-//! accepted and ignored. `ENOMEM` if part of the range is unmapped.
+//! own segments and file mappings are left alone); the other advice
+//! Linux knows is accepted and ignored. `ENOMEM` if part of the range is
+//! unmapped.
 
 use crate::mem::{Kind, PAGE};
 use crate::{page_up, Ctx, Errno, SysResult};
@@ -30,7 +31,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     }
     if discard {
         for v in ctx.st.mem.areas() {
-            if v.end <= addr || end <= v.start || v.kind == Kind::Program {
+            if v.end <= addr || end <= v.start || v.kind == Kind::Program || v.kind == Kind::File {
                 continue;
             }
             let (s, e) = (v.start.max(addr), v.end.min(end));

@@ -68,6 +68,7 @@ pub mod mknodat;
 pub mod mmap;
 pub mod mprotect;
 pub mod mremap;
+pub mod msync;
 pub mod munmap;
 pub mod nanosleep;
 pub mod newfstatat;

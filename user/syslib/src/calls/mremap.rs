@@ -4,7 +4,8 @@
 //! `MREMAP_MAYMOVE`, moves it to a new place (the library copies the
 //! contents: it runs in the same address space; the kernel has no remap
 //! call yet) and unmaps the old one. `MREMAP_FIXED` and
-//! `MREMAP_DONTUNMAP` are not supported yet (`EINVAL`).
+//! `MREMAP_DONTUNMAP` are not supported yet (`EINVAL`), nor is growing a
+//! file mapping (`EINVAL`: its new pages would not be the file's).
 
 use crate::mem::{reserved, Kind, Vma, MMAP_TOP, PAGE, PROT_READ, PROT_WRITE};
 use crate::{page_up, Ctx, Errno, SysResult};
@@ -30,6 +31,9 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         .iter()
         .find(|v| v.start <= old && old_end <= v.end)
         .ok_or(Errno::EFAULT)?;
+    if area.kind == Kind::File && new_len > old_len {
+        return Err(Errno::EINVAL);
+    }
     let native = &mut *ctx.native;
     if new_len <= old_len {
         ctx.st.mem.remove(old + new_len, old_end, |v| {
