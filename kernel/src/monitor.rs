@@ -174,7 +174,12 @@ fn run_program(args: &str, personality: crate::process::Personality) {
     let Some(path) = args.split_whitespace().next() else {
         return;
     };
-    match crate::process::start_and_wait(path, &argv, personality) {
+    // A Linux program gets the console as its controlling terminal (^C).
+    let ran = match personality {
+        crate::process::Personality::Linux => crate::syscall::terminal::run_on_console(path, &argv),
+        _ => crate::process::start_and_wait(path, &argv, personality),
+    };
+    match ran {
         Ok(status) => println!("  {path}: exit status {status}"),
         Err(crate::process::SpawnError::NotFound(_)) => {
             println!("  {path}: no such file in the initramfs (try 'ls')")

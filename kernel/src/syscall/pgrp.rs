@@ -14,7 +14,9 @@
 //! session or a new one named by the process's own id (else `EPERM`);
 //! a negative group is `EINVAL`. `setsid` is `EPERM` for a group leader
 //! (any process already in the group named by the caller's id); otherwise
-//! the caller leads a new session and group, and gets its id.
+//! the caller leads a new session and group, and gets its id. A new
+//! session has no controlling terminal: the console belongs to at most
+//! one session, which has a foreground group (`terminal.rs`).
 
 use super::{Context, Errno, SyscallResult};
 use crate::dispatch;

@@ -368,9 +368,15 @@ pub fn stat_fd(ctx: &mut Ctx<'_>, fd: u64) -> Result<Attrs, Errno> {
 /// Opens `path` (absolute) with Linux `flags` and `mode` (before the
 /// umask): the new descriptor's object.
 pub fn open(ctx: &mut Ctx<'_>, path: &str, flags: u32, mode: u32) -> Result<Object, Errno> {
-    // No process has a controlling terminal yet (the console is nobody's):
-    // `/dev/tty` cannot be opened, as in Linux without one.
-    if normalize(path) == "/dev/tty" {
+    // `/dev/tty` is the console if the caller's session has it as its
+    // controlling terminal (`tty.rs`); without one it cannot be opened,
+    // as in Linux.
+    if normalize(path) == "/dev/tty"
+        && ctx
+            .native
+            .terminal(crate::tty::op::FOREGROUND, 0, 0)
+            .is_err()
+    {
         return Err(Errno::ENXIO);
     }
     if let Some(own) = special(ctx, path) {

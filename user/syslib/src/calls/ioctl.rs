@@ -199,7 +199,19 @@ mod tests {
             "no controlling terminal"
         );
         assert_eq!(set(&mut l, 1), err(Errno::ENOTTY));
+        let tty = m + 64;
+        l.native.poke(tty, b"/dev/tty\0");
+        let rw = u64::from(linux_raw_sys::general::O_RDWR);
+        let open = linux_raw_sys::general::__NR_open;
+        assert_eq!(call(&mut l, open, &[tty, rw]), err(Errno::ENXIO));
         assert_eq!(ioctl(&mut l, io::TIOCSCTTY, 0), 0);
+        let fd = call(&mut l, open, &[tty, rw]);
+        assert!(fd >= 3, "/dev/tty is the console now: {fd}");
+        let fd = fd as u64;
+        assert_eq!(
+            call(&mut l, __NR_ioctl, &[fd, io::TCGETS.into(), m + 100]),
+            0
+        );
         assert_eq!(ioctl(&mut l, io::TIOCGPGRP, m + 8), 0);
         assert_eq!(
             l.native.peek(m + 8, 4),
