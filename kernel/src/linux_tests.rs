@@ -399,6 +399,16 @@ ktest::kbench! {
         }
     }
 
+    /// vfork against fork (each child exits at once), and posix_spawn
+    /// against fork + execve, in cycles per round (the program prints the
+    /// `kbench:` lines).
+    fn linux_vfork_cost() {
+        if let Some((status, out)) = run_with_files("linux-vfork", &["bench", "50"]) {
+            assert_eq!(status, 0, "{out}");
+            pass_on_kbench(&out);
+        }
+    }
+
     /// Trap reflection against a native call, in cycles per call (the
     /// program prints the `kbench:` lines).
     fn linux_reflection_cost() {

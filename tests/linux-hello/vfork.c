@@ -2,7 +2,8 @@
  * vfork_process): the child runs in the parent's memory while the parent
  * waits; a signal to the waiting parent comes after the child let it go;
  * the child has its own ids; posix_spawn's file actions and a failed
- * spawn; with "kill-parent", the child kills its waiting parent. */
+ * spawn; with "kill-parent", the child kills its waiting parent; with
+ * "bench N", their cost against fork's (`kbench:` lines). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +25,13 @@ static void on_usr1(int sig)
 	seen_by_handler = shared;
 }
 
+static unsigned long long rdtsc(void)
+{
+	unsigned lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((unsigned long long)hi << 32) | lo;
+}
+
 static int status_of(pid_t pid)
 {
 	int st = 0;
@@ -36,6 +44,51 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "exit") == 0)
 		return 5;
+	if (argc > 2 && strcmp(argv[1], "bench") == 0) {
+		/* N rounds each: vfork, fork (each child exits at once),
+		 * posix_spawn of this program and fork + execve of it (each
+		 * exits 5); then `kbench:` lines. */
+		long n = atol(argv[2]);
+		char *av[] = {argv[0], "exit", NULL};
+		pid_t pid;
+		unsigned long long t0 = rdtsc();
+		for (long i = 0; i < n; i++) {
+			if ((pid = vfork()) == 0)
+				_exit(0);
+			if (status_of(pid) != 0)
+				return 1;
+		}
+		unsigned long long v = (rdtsc() - t0) / n;
+		t0 = rdtsc();
+		for (long i = 0; i < n; i++) {
+			if ((pid = fork()) == 0)
+				_exit(0);
+			if (status_of(pid) != 0)
+				return 1;
+		}
+		printf("kbench: linux.vfork cycles/round vfork+exit+wait=%llu fork+exit+wait=%llu\n", v,
+		       (rdtsc() - t0) / n);
+		t0 = rdtsc();
+		for (long i = 0; i < n; i++) {
+			if (posix_spawn(&pid, "/bin/linux-vfork", NULL, NULL, av, environ) ||
+			    status_of(pid) != 5)
+				return 1;
+		}
+		v = (rdtsc() - t0) / n;
+		t0 = rdtsc();
+		for (long i = 0; i < n; i++) {
+			if ((pid = fork()) == 0) {
+				execve("/bin/linux-vfork", av, environ);
+				_exit(1);
+			}
+			if (status_of(pid) != 5)
+				return 1;
+		}
+		printf("kbench: linux.vfork cycles/spawn posix_spawn+exit+wait=%llu "
+		       "fork+execve+exit+wait=%llu\n",
+		       v, (rdtsc() - t0) / n);
+		return 0;
+	}
 	if (argc > 1 && strcmp(argv[1], "kill-parent") == 0) {
 		printf("parent %d\n", getpid());
 		fflush(stdout);

@@ -158,6 +158,25 @@ mod tests {
     }
 
     #[test]
+    fn the_parent_takes_back_what_the_child_changed_of_the_shared_space() {
+        let mut l = lib();
+        let mut c = super::child_view(&l.state);
+        c.mem.brk += 0x5000;
+        c.doorbell = crate::pipe::Doorbell::Mapped(0x7000_0000);
+        c.cwd = "/elsewhere".into();
+        c.umask = 0o777;
+        let brk = c.mem.brk;
+        super::give_back(&mut l.state, c);
+        assert_eq!(l.state.mem.brk, brk, "the layout is the child's");
+        assert_eq!(l.state.doorbell, crate::pipe::Doorbell::Mapped(0x7000_0000));
+        assert_eq!(
+            (l.state.cwd.as_str(), l.state.umask),
+            ("/", 0o022),
+            "not its own"
+        );
+    }
+
+    #[test]
     fn without_the_kernel_call_the_parent_keeps_its_state() {
         let mut l = lib();
         l.state.pid = 5;
