@@ -6,7 +6,8 @@
 //! handoff, IPC call and return, async send, timer, soft interrupt,
 //! create/exit dispatcher, scheduling parameters), then the kernel's own
 //! from `sched::native::nr::COUNT` on (export and grant, resume, memory,
-//! clock, process id, fork/wait/exec, shared memory between processes
+//! clock, process id, fork/wait/exec and vfork (`vfork.rs`), shared
+//! memory between processes
 //! (`shared.rs`), futexes (`futex.rs`), Linux signals and process groups
 //! (`signal.rs`, `pgrp.rs`)); `DEBUG | nr` are the kernel's
 //! debugging calls (the console and its terminal, `terminal.rs`, until
