@@ -30,15 +30,22 @@
  *     from the program's frame, which only the trap saves;
  *   - rt_sigreturn ("frame"): it replaces the trapped frame;
  *   - calls that wait ("waits": wait4, waitid, pause, rt_sigsuspend,
- *     nanosleep, clock_nanosleep, poll, ppoll, select, pselect6,
- *     epoll_wait, epoll_pwait, a futex wait): the direct path has no frame
- *     to deliver a signal in or to restart the call from, so a signal
- *     would end the wait with EINTR. A read or write that may wait (on a
- *     pipe) only the caller can tell: K42_SYSCALL_TRAP.
+ *     rt_sigtimedwait, nanosleep, clock_nanosleep, poll, ppoll, select,
+ *     pselect6, epoll_wait, epoll_pwait, a futex wait): the direct path
+ *     has no frame to deliver a signal in or to restart the call from, so
+ *     a signal would end the wait with EINTR; and the library switches its
+ *     threads where one waits, from a trap's entry, not from the middle
+ *     of a function call on the program's stack;
+ *   - calls that switch the library's threads ("switch": sched_yield, and
+ *     exit, which ends one thread and runs the next).
+ *
+ * Whether a call waits only sometimes (a read or write of a pipe, the
+ * open of a FIFO) only the caller can tell: K42_SYSCALL_TRAP.
  *
  * k42_calls counts which way the calls went, and the first reason one
  * trapped ("no-vector" without the library), for a program that wants to
- * show it really took the vector.
+ * show it really took the vector (plain counters: a count for a program
+ * whose one thread makes the calls).
  */
 #ifndef K42_SYSLIB_H
 #define K42_SYSLIB_H
@@ -100,6 +107,7 @@ static inline const char *k42_trap_only(long nr, long a1, long a2)
 	case SYS_waitid:
 	case SYS_pause:
 	case SYS_rt_sigsuspend:
+	case SYS_rt_sigtimedwait:
 	case SYS_nanosleep:
 	case SYS_clock_nanosleep:
 	case SYS_poll:
@@ -109,6 +117,9 @@ static inline const char *k42_trap_only(long nr, long a1, long a2)
 	case SYS_epoll_wait:
 	case SYS_epoll_pwait:
 		return "waits";
+	case SYS_sched_yield:
+	case SYS_exit:
+		return "switch";
 	case SYS_futex:
 		/* FUTEX_WAIT, FUTEX_LOCK_PI, FUTEX_WAIT_BITSET,
 		 * FUTEX_WAIT_REQUEUE_PI, FUTEX_LOCK_PI2 (the command, without
