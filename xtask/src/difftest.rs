@@ -1718,6 +1718,71 @@ partial\n";
         assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 3);
     }
 
+    /// The direct-branch header's routing, on this host with a stand-in
+    /// for the library's vector: calls the direct path can make go to
+    /// it, fork-like calls and waits trap, `K42_SYSCALL_TRAP` traps, and
+    /// the counts say so. Skipped without musl-gcc.
+    #[test]
+    fn the_header_sends_the_vector_only_what_it_can_take() {
+        if Command::new("musl-gcc").arg("--version").output().is_err() {
+            eprintln!("note: musl-gcc is not installed (apt-get install musl-tools); skipping");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("xtask-header-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let src = dir.join("route.c");
+        std::fs::write(
+            &src,
+            r#"#include "k42-syslib.h"
+#include <stdio.h>
+#include <unistd.h>
+static long seen[8], n;
+static long fake(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	seen[n++ & 7] = nr;
+	return nr == SYS_getpid ? 4242 : -ENOENT;
+}
+int main(void)
+{
+	unsigned int word = 1;
+	if (k42_direct_init())
+		return 2;
+	k42_direct = fake;
+	long pid = K42_SYSCALL(SYS_getpid);
+	long open = K42_SYSCALL(SYS_open, "/nonexistent", 0);
+	int open_errno = errno;
+	K42_SYSCALL(SYS_futex, &word, 1 /* FUTEX_WAKE */, 1);
+	long wait = K42_SYSCALL(SYS_futex, &word, 0 /* FUTEX_WAIT */, 2, 0);
+	int wait_errno = errno;
+	K42_SYSCALL(SYS_wait4, -1, 0, 0, 0);
+	K42_SYSCALL(SYS_sched_yield);
+	long ppid = K42_SYSCALL_TRAP(SYS_getppid);
+	printf("pid=%ld open=%ld/%d wait=%ld/%d ppid_ok=%d\n", pid, open, open_errno, wait,
+	       wait_errno, ppid == getppid());
+	printf("direct=%lu trapped=%lu why=%s seen=%ld,%ld,%ld n=%ld\n", k42_calls.direct,
+	       k42_calls.trapped, k42_calls.why, seen[0], seen[1], seen[2], n);
+	return 0;
+}
+"#,
+        )
+        .unwrap();
+        let include = crate::root().join("user/syslib/include");
+        build_c(&src, &dir.join("route"), &[&include]).unwrap();
+        let out = Command::new(dir.join("route")).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        // getpid (39), open (2) and the futex wake (202) went to the
+        // vector, its -ENOENT became -1 and errno 2; the futex wait
+        // trapped (EAGAIN, 11: the word is not 2), as did wait4,
+        // sched_yield and the getppid sent to the trap.
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "pid=4242 open=-1/2 wait=-1/11 ppid_ok=1\n\
+             direct=3 trapped=4 why=waits seen=39,2,202 n=3\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A benchmark built against the direct-branch header, run on this
     /// (Linux) host: no vector, so every call traps and the line says so;
     /// the plain build's line has no path. Skipped without musl-gcc.
