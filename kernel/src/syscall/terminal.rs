@@ -27,7 +27,7 @@
 //! | 1 [`SET_FOREGROUND`] | `tcsetpgrp` (`TIOCSPGRP`) | group `a` of the caller's session (`EPERM` if none, `EINVAL` if negative); from a background group `EIO` unless `b` (the library then raises `SIGTTOU`; `b`: the caller ignores or blocks it) |
 //! | 2 [`ACQUIRE`] | `TIOCSCTTY` | a session leader (`EPERM` otherwise) takes the console, its group in the foreground; `EPERM` if another live session has it, unless `a` (steal: everybody is root) |
 //! | 3 [`RELEASE`] | `TIOCNOTTY` | the session leader gives it up: `SIGHUP` and `SIGCONT` to the foreground group; for anyone else nothing (Linux detaches only the caller, which this model, where a session owns the console, cannot express) |
-//! | 4 [`SIGNALS`] | `TCSETS` | the signal characters and flags (`a`, see [`Keys::from_word`]); anybody may set them |
+//! | 4 [`SIGNALS`] | `TCSETS` | the signal characters and flags (`a`, see [`Keys::from_word`]); anybody may set them but a background group of the console's session: `EIO` unless `b` (the library raises `SIGTTOU`; `b`: it ignores or blocks it) |
 //!
 //! Who owns the console at first: nobody. The monitor starts `/init` with
 //! [`run_on_console`]: a new session whose leader is `/init`, the
@@ -266,7 +266,12 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
     );
     match op {
         SIGNALS => {
-            CONSOLE.lock().keys = Keys::from_word(a);
+            let mut c = CONSOLE.lock();
+            let background = c.owner.is_some_and(|o| o.sid == sid && o.fg != pgid);
+            if background && b == 0 {
+                return Err(Errno::Eio);
+            }
+            c.keys = Keys::from_word(a);
             return Ok(0);
         }
         ACQUIRE => {

@@ -438,6 +438,9 @@ impl Native for MockNative {
         let t = &mut self.terminal;
         t.calls.push((op, a, b));
         match op {
+            op::SIGNALS if t.controlling && t.fg != t.pgid && b == 0 => {
+                return Err(Errno(linux_raw_sys::errno::EIO))
+            }
             op::SIGNALS => return Ok(0),
             op::ACQUIRE => {
                 if !t.controlling {

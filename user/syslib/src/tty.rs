@@ -27,9 +27,9 @@
 //! always did. A process of a background group that reads the console
 //! gets `EIO` from the kernel and raises `SIGTTIN` on its group (a stop,
 //! [`job_stop`]), or fails with `EIO` if it ignores or blocks `SIGTTIN`;
-//! `tcsetpgrp` from the background raises `SIGTTOU` the same way
-//! (`calls::ioctl`). Not yet: `TOSTOP` (writes from the background),
-//! `SIGTTOU` for `TCSETS`, orphaned process groups.
+//! `tcsetpgrp` and `TCSETS` from the background raise `SIGTTOU` the same
+//! way, or go ahead if it is ignored or blocked (`calls::ioctl`). Not
+//! yet: `TOSTOP` (writes from the background), orphaned process groups.
 
 use alloc::vec::Vec;
 

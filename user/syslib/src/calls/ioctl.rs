@@ -1,8 +1,10 @@
 //! `ioctl(fd, request, arg)`: on the console (descriptors 0-2 at start,
 //! `/dev/tty`), a terminal: `TCGETS` and `TCSETS`/`TCSETSW`/`TCSETSF` read
 //! and record its settings (the library's line discipline, `tty.rs`, uses
-//! them; the kernel is told the signal characters), `TIOCGWINSZ`/
-//! `TIOCSWINSZ` its window size (24 x 80 to start). Job control, on the
+//! them; the kernel is told the signal characters; from a background
+//! group `SIGTTOU` first; `TCSETSF` throws the unread input away),
+//! `TIOCGWINSZ`/`TIOCSWINSZ` its window size (24 x 80 to start). Job
+//! control, on the
 //! kernel's `terminal` call (`tty.rs`): `TIOCGPGRP`/`TIOCSPGRP` the
 //! foreground process group (`tcgetpgrp`, `tcsetpgrp`: `ENOTTY` if the
 //! console is not the caller's controlling terminal, `EPERM` for a group
@@ -100,9 +102,22 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         io::TCSETS | io::TCSETSW | io::TCSETSF => {
             let mut b = [0u8; TERMIOS_BYTES];
             ctx.read_user(arg, &mut b)?;
-            ctx.st.termios = Termios::from_bytes(&b);
-            let word = crate::tty::signal_word(&ctx.st.termios);
-            let _ = ctx.native.terminal(op::SIGNALS, word, 0);
+            let t = Termios::from_bytes(&b);
+            // The kernel first: from a background group it is SIGTTOU.
+            let ttou = crate::signal::sig::SIGTTOU;
+            let quiet = crate::tty::quiet(ctx, ttou);
+            let word = crate::tty::signal_word(&t);
+            match ctx.native.terminal(op::SIGNALS, word, quiet.into()) {
+                Err(e) if e.0 == linux_raw_sys::errno::EIO => {
+                    return Err(crate::tty::job_stop(ctx, ttou))
+                }
+                _ => {}
+            }
+            ctx.st.termios = t;
+            if a[1] as u32 == io::TCSETSF {
+                // Typed input not read yet is thrown away.
+                ctx.st.tty = crate::tty::Input::default();
+            }
         }
         io::TIOCGWINSZ => {
             let mut b = [0u8; 8];
@@ -258,6 +273,26 @@ mod tests {
             l.native.terminal.calls.last(),
             Some(&(op::SIGNALS, word, 0))
         );
+        // From a background group: SIGTTOU first, nothing recorded.
+        let t = &mut l.native.terminal;
+        (t.controlling, t.fg) = (true, 9);
+        let mut raw = l.native.peek(m, 36);
+        raw[12] = 0;
+        l.native.poke(m + 100, &raw);
+        let set = [0, io::TCSETS.into(), m + 100];
+        assert_eq!(call(&mut l, __NR_ioctl, &set), err(Errno(4)), "ERESTARTSYS");
+        let ttou = (0, 22, crate::signal::code::SI_KERNEL, 0);
+        assert_eq!(l.native.sig.sent.last(), Some(&ttou));
+        assert_eq!(
+            call(&mut l, __NR_ioctl, &[0, io::TCGETS.into(), m + 200]),
+            0
+        );
+        assert_eq!(
+            l.native.peek(m + 200, 36),
+            l.native.peek(m, 36),
+            "unchanged"
+        );
+        l.native.terminal.fg = 1;
         // Raw mode without ISIG (a line editor reads ^C itself), and a
         // new interrupt character.
         let mut t = l.native.peek(m, 36);
@@ -270,6 +305,15 @@ mod tests {
             l.native.terminal.calls.last(),
             Some(&(op::SIGNALS, word, 0))
         );
+        // TCSETSF throws away what was typed and not read; TCSETS keeps it.
+        let mut echo = alloc::vec::Vec::new();
+        for &b in b"line\n" {
+            l.state.tty.feed(&super::Termios::console(), b, &mut echo);
+        }
+        assert_eq!(call(&mut l, __NR_ioctl, &[0, io::TCSETS.into(), m]), 0);
+        assert!(l.state.tty.readable());
+        assert_eq!(call(&mut l, __NR_ioctl, &[0, io::TCSETSF.into(), m]), 0);
+        assert!(!l.state.tty.readable(), "flushed");
     }
 
     #[test]
