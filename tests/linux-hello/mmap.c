@@ -1,14 +1,15 @@
 /* File mappings through the system library and the file server (ramfs
  * keeps a mapped file in its shared memory; the kernel maps those pages
  * into each mapper): MAP_SHARED stores reach read() and other mappings,
- * write() reaches the mappings, MAP_PRIVATE copies on write, a forked
- * child shares a MAP_SHARED mapping and copies a private one, a mapping
- * made by another process sees the same bytes, truncation makes the
- * pages past the end SIGBUS in every mapping (and the rest of the last
- * page zero; a private page copied before stays its copy on K42-rs,
- * where Linux would take it away too, so the check uses an untouched
- * one), a protection fault stays SIGSEGV, an unlinked file stays
- * mapped, thousands of maps leave nothing behind, and the errors.
+ * write() reaches the mappings, MAP_PRIVATE follows the file until it
+ * writes a page and then keeps its copy, a forked child shares a
+ * MAP_SHARED mapping and copies a private one, a mapping made by another
+ * process sees the same bytes, truncation makes the pages past the end
+ * SIGBUS in every mapping and the rest of the last page zero (a private
+ * page written before stays its copy on K42-rs, where Linux takes it
+ * away too, so the check uses one only read), a protection fault stays
+ * SIGSEGV, an unlinked file stays mapped, thousands of maps leave
+ * nothing behind, and the errors.
  * Prints one line per check; the same checks pass on Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -89,6 +90,9 @@ int main(void)
 	check("a private store stays private", byte_at(fd, PG) != 'P' && s[PG] != 'P');
 	s[PG + 1] = 'Q';
 	check("a copied private page no longer follows", p[PG + 1] != 'Q');
+	char before = p[3 * PG + 5];
+	s[3 * PG + 5] = 'R';
+	check("a private page only read follows the file", before != 'R' && p[3 * PG + 5] == 'R');
 
 	/* A fork shares MAP_SHARED and copies MAP_PRIVATE. */
 	pid_t c = fork();
@@ -110,7 +114,7 @@ int main(void)
 	/* Truncation: past the end is SIGBUS in every mapping. */
 	ftruncate(fd, PG + 100);
 	check("past the end: SIGBUS (shared)", touch(s + 2 * PG, 0) == SIGBUS);
-	check("past the end: SIGBUS (private, untouched page)", touch(p + 3 * PG, 0) == SIGBUS);
+	check("past the end: SIGBUS (private, a page only read)", touch(p + 3 * PG, 0) == SIGBUS);
 	check("the rest of the last page reads zero", s[PG + 100] == 0 && s[PG + 4000] == 0);
 	check("the part before the end stays", s[PG + 7] == 'S' && s[PG + 99] == data[PG + 99]);
 	ftruncate(fd, 4 * PG);

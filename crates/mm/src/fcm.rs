@@ -211,6 +211,29 @@ pub trait Fcm<P: Platform>: Send + Sync {
     fn discard(&self, offset: u64, len: u64);
     /// Caps the units this FCM keeps resident (`None`: no cap).
     fn set_max_resident(&self, max: Option<usize>);
+    /// A private view's range (an attachment of a copy-on-write child
+    /// made by `map_file_private` or `map_private_from`) that may map
+    /// this FCM's frames read-only ([`map_view`](Fcm::map_view)): its
+    /// translations go wherever this FCM takes a page away. Not a user.
+    fn add_view(&self, a: Attachment);
+    /// The view `[start, start + len)` in `hat` is gone.
+    fn remove_view(&self, hat: &Arc<dyn Hat>, start: u64, len: u64);
+    /// Maps `unit` read-only at `va` in `hat` for a private view (a read
+    /// of a page the view has not written: Linux `MAP_PRIVATE` shows the
+    /// file until it writes the page), filling it first if needed:
+    /// `None` when mapped, `Some(io)` when the page is being read (retry
+    /// when `waiter` is told). `me` is this FCM.
+    #[allow(clippy::too_many_arguments)]
+    fn map_view(
+        &self,
+        unit: u64,
+        hat: &dyn Hat,
+        va: u64,
+        prot: Prot,
+        scope: Scope,
+        waiter: WaiterRef<'_>,
+        me: &FcmRef<P>,
+    ) -> Result<Option<IoId>, MmError>;
     /// The end of the "file" (bytes, page aligned; `None`: no end): a
     /// fault at or past it is refused ([`MmError::BadAddress`]: SIGBUS
     /// for a file mapping), and the pages past it leave the cache and
@@ -352,6 +375,10 @@ pub struct FcmCore<P: Platform> {
     unit_pages: usize,
     pages: BTreeMap<u64, Page>,
     attachments: Vec<Attachment>,
+    /// Private views' ranges that may map this FCM's frames read-only.
+    views: Vec<Attachment>,
+    /// The FCM this one's attachments were registered with as views.
+    view_of: Option<FcmRef<P>>,
     users: usize,
     max_resident: Option<usize>,
     /// The file's end ([`Fcm::set_limit`]).
@@ -384,6 +411,8 @@ impl<P: Platform> FcmCore<P> {
             unit_pages,
             pages: BTreeMap::new(),
             attachments: Vec::new(),
+            views: Vec::new(),
+            view_of: None,
             users: 0,
             max_resident: None,
             limit: None,
@@ -413,6 +442,7 @@ impl<P: Platform> FcmCore<P> {
         let off = unit * self.unit_bytes();
         self.attachments
             .iter()
+            .chain(&self.views)
             .filter_map(move |a| a.place(off).map(|(va, s)| (&a.hat, va, s)))
     }
 
@@ -617,6 +647,17 @@ impl<P: Platform, Pol: Policy> State<P, Pol> {
                 parent.call(|p| p.lookup_frozen(unit))??
             };
             if let Lookup::File(file) = found {
+                // A read through a private view of the file itself: the
+                // file's frame, read-only, until the view writes the page.
+                if cx.access != Access::Write && self.core.parent_file && !large {
+                    let mapped = file.call(|f| {
+                        f.map_view(unit, cx.hat, cx.va, cx.prot, cx.scope, cx.waiter, &file)
+                    })??;
+                    return Ok(match mapped {
+                        None => Resolved::Mapped,
+                        Some(io) => Resolved::Pending(io),
+                    });
+                }
                 let pfn = self.alloc()?;
                 return match file.call(|f| f.copy_into(unit, pfn, cx.waiter, &file)) {
                     Ok(Ok(None)) => {
@@ -736,10 +777,18 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn attach(&self, a: Attachment) {
-        let _ = self.with(|s| {
-            s.core.attachments.push(a);
+        let view_of = self.with(|s| {
+            s.core.attachments.push(a.clone());
             s.core.users += 1;
+            if s.core.parent_file && s.core.view_of.is_none() {
+                s.core.view_of = s.core.parent.clone();
+            }
+            s.core.parent_file.then(|| s.core.view_of.clone()).flatten()
         });
+        // Outside this FCM's lock: the file's FCM never calls back here.
+        if let Ok(Some(file)) = view_of {
+            let _ = file.call(|f| f.add_view(a));
+        }
     }
 
     fn detach(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) -> Detached<P> {
@@ -755,6 +804,9 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
                 return Detached::StillUsed;
             };
             s.core.attachments.remove(i);
+            if let Some(file) = &s.core.view_of {
+                let _ = file.call(|f| f.remove_view(hat, start, len));
+            }
             s.core.users -= 1;
             if s.core.users == 0 {
                 s.release()
@@ -988,6 +1040,70 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
 
     fn set_max_resident(&self, max: Option<usize>) {
         let _ = self.with(|s| s.core.max_resident = max);
+    }
+
+    fn add_view(&self, a: Attachment) {
+        let _ = self.with(|s| s.core.views.push(a));
+    }
+
+    fn remove_view(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) {
+        let _ = self.with(|s| {
+            if let Some(i) = s.core.views.iter().position(|a| a.same(hat, start, len)) {
+                s.core.views.remove(i);
+            }
+        });
+    }
+
+    fn map_view(
+        &self,
+        unit: u64,
+        hat: &dyn Hat,
+        va: u64,
+        prot: Prot,
+        scope: Scope,
+        waiter: WaiterRef<'_>,
+        me: &FcmRef<P>,
+    ) -> Result<Option<IoId>, MmError> {
+        self.with(|s| {
+            let ub = s.core.unit_bytes();
+            if s.core.kind == FcmKind::Frozen || s.core.large() {
+                return Err(MmError::Invalid("views map file pages"));
+            }
+            if s.core.limit.is_some_and(|l| unit * ub >= l) {
+                return Err(MmError::BadAddress(va));
+            }
+            let pfn = match s.core.pages.get_mut(&unit) {
+                Some(Page {
+                    io: Some((io, waiters)),
+                    ..
+                }) => {
+                    waiters.push((waiter.0.clone(), waiter.1));
+                    return Ok(Some(*io));
+                }
+                Some(page) => page.pfn,
+                None => {
+                    let fr = s.core.fr.clone().ok_or(MmError::Io)?;
+                    let stored = s.core.kind == FcmKind::File || fr.call(|f| f.has(unit * ub))?;
+                    if stored {
+                        match s.read_in(&fr, unit, waiter, me)? {
+                            Ok(pfn) => pfn,
+                            Err(io) => return Ok(Some(io)),
+                        }
+                    } else {
+                        // Shared memory nobody wrote yet: a zeroed page of
+                        // this FCM, as its own mappings would get.
+                        let pfn = s.alloc()?;
+                        s.core.frames.zero(pfn, s.core.unit_pages);
+                        s.insert(unit, pfn, None);
+                        pfn
+                    }
+                }
+            };
+            // Under this FCM's lock: the page cannot go before the view's
+            // translation is there for `places` to find.
+            hat.map(va, pfn, prot.read_only(), false, scope)?;
+            Ok(None)
+        })?
     }
 
     fn set_limit(&self, limit: Option<u64>) -> usize {

@@ -31,7 +31,10 @@
 //!     2. in the backing FR?  (swap for anonymous memory, the file)
 //!                            page in: now, or Pending(io) + completion later
 //!     3. in a copy-on-write ancestor?  read: map its frame read-only;
-//!                            write: copy it into a new frame
+//!                            write: copy it into a new frame (a private
+//!                            file mapping's reads map the file's frame
+//!                            read-only as a *view* the file's FCM also
+//!                            unmaps when it drops the page)
 //!     4. zero-fill a new frame
 //!     new frames come from the process's leaf PM (which charges them and
 //!     asks the root PM); when full, the FCM evicts by its own policy

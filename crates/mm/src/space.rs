@@ -364,9 +364,10 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
 
     /// Maps `[src, src + len)` of `from`'s shared memory at `va` here as a
     /// private, copy-on-write view with `prot`: a computation FCM whose
-    /// misses copy the shared FCM's page, so the view follows the shared
-    /// memory until it touches a page, and its stores stay its own (Linux
-    /// `MAP_PRIVATE` of a file that a file server keeps in shared memory).
+    /// reads map the shared FCM's frame read-only and whose first store to
+    /// a page copies it, so the view follows the shared memory until it
+    /// writes a page, and its stores stay its own (Linux `MAP_PRIVATE` of
+    /// a file that a file server keeps in shared memory).
     /// Same rules for the range as [`map_shared_from`](Self::map_shared_from);
     /// the copies are charged to this space's PM.
     pub fn map_private_from<H2: Hat + 'static>(
@@ -495,8 +496,10 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         self.add_region(info, alloc::vec![file.fcm.clone()])
     }
 
-    /// `mmap(MAP_PRIVATE)` of `file` at byte `offset` (page aligned): reads
-    /// see the file, the first touch of a page copies it, stores stay
+    /// `mmap(MAP_PRIVATE)` of `file` at byte `offset` (page aligned): a
+    /// read maps the file's own frame read-only (a view the file's FCM
+    /// unmaps with the page), so the mapping follows the file until it
+    /// writes a page; the first store copies it, and its stores stay
     /// private (copy-on-write over the file's FCM).
     pub fn map_file_private(
         &self,

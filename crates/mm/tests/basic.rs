@@ -1094,3 +1094,74 @@ fn file_in_shared_memory_private_views_and_its_end() {
         assert_eq!(m.mm.frames_in_use().unwrap(), 0);
     });
 }
+
+/// A private view reads the file's own frame until it writes the page
+/// (Linux `MAP_PRIVATE`): later stores to the file show through it, a
+/// truncation takes the page away from it too, and a view of a file read
+/// from its server waits for the read like any fault.
+#[test]
+fn private_views_follow_the_file_until_they_write() {
+    both(|rep| {
+        let m = machine(2, 128);
+        let _c = m.rt.enter(0).unwrap();
+        let server = m.space(rep);
+        let client = m.space(rep);
+        let shared = MapOptions {
+            shared: true,
+            ..Default::default()
+        };
+        server.map_anon(VA, 16 * P, Prot::RW, shared).unwrap();
+        server.set_shared_end(VA, Some(3 * P)).unwrap();
+        server.write(VA + P, b"one").unwrap();
+        client
+            .map_private_from(VA + 64 * P, &server, VA, 3 * P, Prot::RW)
+            .unwrap();
+        let mut b = [0u8; 3];
+        client.read(VA + 64 * P + P, &mut b).unwrap();
+        assert_eq!(&b, b"one");
+        assert_eq!(client.charged().unwrap(), 0, "read: the file's frame");
+        server.write(VA + P, b"two").unwrap();
+        client.read(VA + 64 * P + P, &mut b).unwrap();
+        assert_eq!(&b, b"two", "a page only read follows the file");
+        // A page never written anywhere: the view's read makes it the
+        // file's (zeros), and the file's later store shows.
+        client.read(VA + 64 * P + 2 * P, &mut b).unwrap();
+        server.write(VA + 2 * P, b"new").unwrap();
+        client.read(VA + 64 * P + 2 * P, &mut b).unwrap();
+        assert_eq!(&b, b"new");
+        client.write(VA + 64 * P + P, b"T").unwrap();
+        assert_eq!(client.charged().unwrap(), 1, "written: its own copy");
+        server.write(VA + P, b"333").unwrap();
+        client.read(VA + 64 * P + P, &mut b).unwrap();
+        assert_eq!(&b, b"Two");
+        // Truncation: the page only read is gone from the view too.
+        server.set_shared_end(VA, Some(2 * P)).unwrap();
+        assert!(client.read(VA + 64 * P + 2 * P, &mut b).is_err());
+        // Unmapping the view, then the server: nothing left.
+        client.unmap(VA + 64 * P, 3 * P).unwrap();
+        server.write(VA, b"after").unwrap();
+        client.destroy().unwrap();
+        server.destroy().unwrap();
+        assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+    });
+    // A file whose server answers later.
+    let m = machine(1, 64);
+    let _c = m.rt.enter(0).unwrap();
+    let disp = Arc::new(RecordingDispatcher::default());
+    let s = m.mm.create_space(m.hat(), disp.clone(), false).unwrap();
+    let file = MemFile::new(b"on disk".to_vec(), true);
+    let f = m.mm.open_file(file.clone(), PolicyKind::Fifo).unwrap();
+    s.map_file_private(VA, P, Prot::RW, &f, 0).unwrap();
+    let mut buf = [0u8; 7];
+    let Err(MmError::Pending(io)) = s.read(VA, &mut buf) else {
+        panic!("expected pending")
+    };
+    assert_eq!(file.complete_all(), 1);
+    assert!(disp.events().contains(&DispatcherEvent::Done(io, true)));
+    s.read(VA, &mut buf).unwrap();
+    assert_eq!(&buf, b"on disk");
+    assert_eq!(s.charged().unwrap(), 0);
+    s.destroy().unwrap();
+    drop(f);
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
