@@ -29,7 +29,13 @@
 //! * pipes and FIFOs ([`pipe`](mod@pipe)): bounded queues whose ends are
 //!   descriptions; the server never waits, it rings a doorbell ([`Bell`])
 //!   that clients wait on, and answers `poll` for any set of
-//!   descriptions.
+//!   descriptions;
+//! * mapped files ([`store`]): once a client maps a regular file
+//!   ([`FileSystem::map`]), its bytes move from the heap into a window of
+//!   the server's shared memory ([`Store`]) that the kernel maps into the
+//!   client, so `read`, `write` and every mapping see the same pages; the
+//!   server keeps the kernel's idea of the file's end current, so an
+//!   access past it faults (SIGBUS) in every mapping.
 //!
 //! Descriptions are not tied to processes, so one held by a process that
 //! dies without closing it stays until the server ends (there is no death

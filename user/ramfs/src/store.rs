@@ -12,7 +12,7 @@
 //! current ([`Store::set_size`]): pages past it leave every mapping, and
 //! an access there faults, which the client's library turns into SIGBUS.
 //!
-//! [`Data`] is a file's body either way; [`MemStore`] is the store of the
+//! `Data` is a file's body either way; [`MemStore`] is the store of the
 //! hosted tests (and of the system library's mock kernel).
 //!
 //! [`FileSystem::map`]: k42_interfaces::FileSystem::map
