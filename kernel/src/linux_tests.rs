@@ -558,12 +558,27 @@ ktest::ktest! {
             // The output so far (shown at each step: the harness wants a
             // line at least every 30 s).
             let out = core::cell::RefCell::new(String::new());
+            let shown = core::cell::Cell::new(0);
             let step = |what: &str, ok: bool| {
-                let more = take_captured();
+                out.borrow_mut().push_str(&take_captured());
                 capture();
-                out.borrow_mut().push_str(&more);
-                crate::println!("    {what}: {ok} {more:?}");
-                assert!(ok, "{what}: {}", out.borrow());
+                let all = out.borrow();
+                crate::println!("    {what}: {ok} {:?}", &all[shown.get()..]);
+                shown.set(all.len());
+                assert!(ok, "{what}: {all}");
+            };
+            // Runs until the output has `text` (20 s at most).
+            let seen = |text: &str| {
+                let end = now_ns() + 20 * S;
+                loop {
+                    let slice = now_ns() + S / 10;
+                    crate::dispatch::run_loop(&|| now_ns() >= slice);
+                    out.borrow_mut().push_str(&take_captured());
+                    capture();
+                    if out.borrow().contains(text) || now_ns() >= end {
+                        return out.borrow().contains(text);
+                    }
+                }
             };
             let mut took = alloc::vec::Vec::new();
             for (line, key) in [("sleep 100\n", "\x03echo status=$?\n"), ("sleep 100\n", "\x1a")] {
@@ -583,14 +598,29 @@ ktest::ktest! {
             step("^C", run(20, &prompt));
             // The job resets the signals the interactive shell ignores
             // (SIGTERM) before a `kill %1` can reach it: a second later.
-            push_input(b"sleep 100 &\njobs; sleep 1; kill %1; wait %1; echo killed=$?\n");
-            push_input(b"sleep 1 & wait $!; echo waited=$?; exit 3\n");
+            // Then a job left stopped, which the hang-up at the shell's end
+            // ends. (The shell must find its next line typed whenever it
+            // reads: an empty keyboard is the end of its input.)
+            push_input(b"sleep 100 &\njobs; sleep 1; kill %1; wait %1; echo killed=$?; sleep 100\n");
+            step("kill %1", seen("killed=1"));
+            step("a job in the foreground", run(20, &job));
+            run(1, &|| false);
+            // With a stopped job the first `exit` only warns.
+            push_input(b"\x1asleep 1 & wait $!; echo waited=$?; exit 3\nexit 3\n");
             step("exit", run(20, &|| d.status().is_some()));
             let status = d.status();
             if status.is_none() {
                 crate::dispatch::kill_process(&d.process, 0);
             }
             terminal::hang_up(shell);
+            let session = || {
+                crate::dispatch::processes()
+                    .iter()
+                    .any(|p| p.sid.load(core::sync::atomic::Ordering::Relaxed) == shell)
+            };
+            let end = now_ns() + 10 * S;
+            crate::dispatch::run_loop(&|| !session() || now_ns() >= end);
+            step("the stopped job ended by the hang-up", !session());
             let out = out.take() + &take_captured();
             (status, out, took)
         })
@@ -606,6 +636,7 @@ ktest::ktest! {
         assert!(out.contains("Running") && out.contains("sleep 100"), "jobs: {out}");
         assert!(out.contains("\nkilled=143\n"), "{out}");
         assert!(out.contains("\nwaited=0\n"), "{out}");
+        assert!(out.contains("You have stopped jobs."), "{out}");
         assert!(took.iter().all(|t| *t < 5 * S), "{took:?}");
         assert_eq!(terminal::foreground(), None, "hung up");
         assert_eq!(crate::mm::user::usage_back_to(base), base);

@@ -222,7 +222,10 @@ pub fn attach(p: &Process) {
 }
 
 /// The console is hung up if session `sid` has it (its leader ended):
-/// `SIGHUP` and `SIGCONT` to the foreground group, and nobody owns it.
+/// nobody owns it, and `SIGHUP` then `SIGCONT` go to the foreground group
+/// and to every group of the session with a stopped member (the jobs a
+/// shell leaves stopped, orphaned by its end: Linux's rule for orphaned
+/// groups), so that no job waits for a `SIGCONT` that nobody can send.
 pub fn hang_up(sid: u32) {
     let fg = {
         let mut c = CONSOLE.lock();
@@ -234,8 +237,18 @@ pub fn hang_up(sid: u32) {
             _ => return,
         }
     };
-    signal_group(fg, SIGHUP);
-    signal_group(fg, SIGCONT);
+    let mut groups = alloc::vec![fg];
+    for p in dispatch::processes() {
+        let g = p.pgid.load(Ordering::Relaxed);
+        let stopped = p.stopped.load(Ordering::Acquire) != 0;
+        if stopped && p.sid.load(Ordering::Relaxed) == sid && !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for g in groups {
+        signal_group(g, SIGHUP);
+        signal_group(g, SIGCONT);
+    }
 }
 
 /// Starts the Linux program `path` with `argv` on this processor with the
