@@ -10,8 +10,9 @@ int main(void)
 	pid_t p;
 	char *argv[] = {"echo", "spawned", "echo", NULL};
 	int r = posix_spawn(&p, "/bin/echo", NULL, NULL, argv, environ);
-	printf("posix_spawn echo: %s\n", errname(r));
+	/* The child's line and this one race (on Linux too): reap first. */
 	reap("echo", p);
+	printf("posix_spawn echo: %s\n", errname(r));
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 1, "out", O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -41,7 +41,7 @@
 
 use crate::abi::frame::{RAX, WORDS};
 use crate::signal::RSP;
-use crate::{fs, Ctx, Errno, State, SysResult};
+use crate::{Ctx, Errno, State, SysResult};
 use linux_raw_sys::general as g;
 
 /// The kernel's `vfork_process(frame, pid_at, tid_at)`: native number
@@ -75,14 +75,7 @@ fn spawn(ctx: &mut Ctx<'_>, stack: Option<u64>) -> SysResult {
     if let Some(sp) = stack {
         start[RSP] = sp;
     }
-    let inherited: alloc::vec::Vec<crate::fd::Fd> =
-        ctx.st.fds.iter().map(|(_, f)| f.clone()).collect();
-    let mut held = alloc::vec::Vec::new();
-    for f in inherited {
-        if fs::hold(ctx, &f).is_ok() {
-            held.push(f);
-        }
-    }
+    let held = super::fork::hold_all(ctx);
     let child = child_view(ctx.st);
     let parent = core::mem::replace(ctx.st, child);
     // The kernel writes the child's id here (shared memory) before the
@@ -101,9 +94,7 @@ fn spawn(ctx: &mut Ctx<'_>, stack: Option<u64>) -> SysResult {
     crate::signal::take(ctx);
     crate::signal::alarm_check(ctx);
     if r.is_err() {
-        for f in held {
-            fs::release(ctx, f);
-        }
+        super::fork::release_all(ctx, held);
     }
     r.map(u64::from)
 }
