@@ -9,7 +9,7 @@
  * page written before stays its copy on K42-rs, where Linux takes it
  * away too, so the check uses one only read), a protection fault stays
  * SIGSEGV, an unlinked file stays mapped, thousands of maps leave
- * nothing behind, and the errors.
+ * nothing behind, and the errors (mprotect's EACCES too).
  * Prints one line per check; the same checks pass on Linux. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -160,6 +160,9 @@ int main(void)
 	fails("O_WRONLY: EACCES", mmap(0, PG, PROT_READ, MAP_SHARED, wo, 0), EACCES);
 	fails("shared writable O_RDONLY: EACCES", mmap(0, PG, PROT_WRITE, MAP_SHARED, ro, 0), EACCES);
 	check("private writable O_RDONLY", mmap(0, PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, ro, 0) != MAP_FAILED);
+	char *rs = mmap(0, PG, PROT_READ, MAP_SHARED, ro, 0);
+	errno = 0;
+	check("mprotect(PROT_WRITE) of a shared O_RDONLY mapping: EACCES", mprotect(rs, PG, PROT_READ | PROT_WRITE) < 0 && errno == EACCES);
 	fails("unaligned offset: EINVAL", mmap(0, PG, PROT_READ, MAP_SHARED, ro, 1), EINVAL);
 	fails("a directory: ENODEV", mmap(0, PG, PROT_READ, MAP_SHARED, open("/", O_RDONLY | O_DIRECTORY), 0), ENODEV);
 	int pfd[2];

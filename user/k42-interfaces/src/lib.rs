@@ -484,7 +484,10 @@ pub trait FileSystem {
 
     /// `mmap` of regular file `file`: a handle for the caller's
     /// `map_handle` of `len` bytes of the file from byte `offset` (both
-    /// page aligned), good for one mapping. The server keeps a mapped
+    /// page aligned), good for one mapping, and the [`map`](mod@map)
+    /// protection bits the mapping may ever have (what `mprotect` may
+    /// give it: no [`map::WRITE`] for a shared mapping of a description
+    /// not open for writing). The server keeps a mapped
     /// file's pages in its shared memory, so the mapping, `read`, `write`
     /// and every other mapping see the same bytes; an access past the
     /// page of the file's end faults (SIGBUS), also after a truncation.
@@ -503,7 +506,7 @@ pub trait FileSystem {
         offset: u64,
         len: u64,
         how: u32,
-    ) -> Result<u64, Errno>;
+    ) -> Result<(u64, u32), Errno>;
 }
 
 /// The `how` bits of [`FileSystem::map`].
@@ -737,8 +740,8 @@ mod tests {
             _: u64,
             _: u64,
             how: u32,
-        ) -> Result<u64, Errno> {
-            Ok(u64::from(caller.0) << 32 | file << 8 | u64::from(how))
+        ) -> Result<(u64, u32), Errno> {
+            Ok((u64::from(caller.0) << 32 | file << 8 | u64::from(how), 7))
         }
     }
 

@@ -838,7 +838,7 @@ impl FileSystem for Ramfs {
         offset: u64,
         len: u64,
         how: u32,
-    ) -> Result<u64, Errno> {
+    ) -> Result<(u64, u32), Errno> {
         use k42_interfaces::map;
         let mut t = self.tree.lock();
         let o = t.file(file)?;
@@ -866,7 +866,12 @@ impl FileSystem for Ramfs {
             return Err(Errno::ENODEV);
         };
         let window = d.share(store)?;
-        store.share(window, offset, len, caller, how)
+        let most = if how & map::PRIVATE != 0 || mode == O_RDWR {
+            map::READ | map::WRITE | map::EXEC
+        } else {
+            map::READ | map::EXEC
+        };
+        Ok((store.share(window, offset, len, caller, how)?, most))
     }
 
     fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno> {

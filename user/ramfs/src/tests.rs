@@ -992,12 +992,13 @@ fn mapped_files_live_in_the_store() {
     let before = fs.bytes();
     let me = ProcessId(7);
     let rw = map::READ | map::WRITE;
-    let h = fs.map(me, f, 0, 8192, rw).unwrap();
+    let (h, most) = fs.map(me, f, 0, 8192, rw).unwrap();
+    assert_eq!(most, 7);
     let s = STORE.share_of(h).unwrap();
     assert_eq!((s.offset, s.len, s.pid, s.how), (0, 8192, 7, rw));
     assert_eq!(fs.bytes(), before, "the same bytes, counted once");
     // A second mapping shares the window.
-    let h2 = fs.map(me, f, 4096, 4096, map::READ | map::PRIVATE).unwrap();
+    let (h2, _) = fs.map(me, f, 4096, 4096, map::READ | map::PRIVATE).unwrap();
     assert_eq!(STORE.share_of(h2).unwrap().window, s.window);
     assert_eq!(STORE.windows(), 1);
     assert_eq!(STORE.peek(s.window, 4096, 3).unwrap(), b"opq");
@@ -1049,7 +1050,12 @@ fn map_refusals_as_linux() {
     assert_eq!(fs.map(me, wo, 0, 4096, r), Err(Errno::EACCES));
     assert_eq!(fs.map(me, ro, 0, 4096, map::WRITE), Err(Errno::EACCES));
     let private_write = map::READ | map::WRITE | map::PRIVATE;
-    assert!(fs.map(me, ro, 0, 4096, private_write).is_ok());
+    assert_eq!(fs.map(me, ro, 0, 4096, private_write).map(|r| r.1), Ok(7));
+    assert_eq!(
+        fs.map(me, ro, 0, 4096, map::READ).map(|r| r.1),
+        Ok(map::READ | map::EXEC),
+        "shared, read only: mprotect may not add PROT_WRITE"
+    );
     assert!(fs.map(me, rw, 0, 4096, map::READ | map::WRITE).is_ok());
     assert_eq!(fs.map(me, ro, 1, 4096, r), Err(Errno::EINVAL));
     assert_eq!(fs.map(me, ro, 0, 0, r), Err(Errno::EINVAL));
@@ -1082,7 +1088,7 @@ fn map_through_the_stubs() {
     let c = FileSystemClient::new(&t, h);
     let f = c.create("/m", O_CREAT | O_RDWR, 0o600).unwrap().unwrap();
     c.write(f, AT_CURRENT, b"xyz").unwrap().unwrap();
-    let handle = c.map(f, 0, 4096, map::READ).unwrap().unwrap();
+    let (handle, _) = c.map(f, 0, 4096, map::READ).unwrap().unwrap();
     let s = STORE.share_of(handle).unwrap();
     assert_eq!(s.pid, 9);
     assert_eq!(STORE.peek(s.window, 0, 3).unwrap(), b"xyz");

@@ -57,6 +57,16 @@ pub enum Kind {
     /// A file's `mmap` (shared or private): memory of the file server,
     /// mapped by the kernel (`map_handle`).
     File,
+    /// A shared `mmap` of a file whose description may not write:
+    /// `mprotect` may not add `PROT_WRITE` (`EACCES`).
+    FileReadOnly,
+}
+
+impl Kind {
+    /// Whether a file's `mmap` made the area.
+    pub fn is_file(self) -> bool {
+        matches!(self, Kind::File | Kind::FileReadOnly)
+    }
 }
 
 /// One mapped area: `[start, end)`, page aligned.
@@ -279,9 +289,10 @@ impl Layout {
             PROT_READ
         };
         error & 1 == 0
-            && self.areas().iter().any(|a| {
-                a.kind == Kind::File && a.start <= addr && addr < a.end && a.prot & need != 0
-            })
+            && self
+                .areas()
+                .iter()
+                .any(|a| a.kind.is_file() && a.start <= addr && addr < a.end && a.prot & need != 0)
     }
 
     /// A free range of `len` bytes for `mmap`, highest first, at `hint`

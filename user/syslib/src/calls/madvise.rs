@@ -31,7 +31,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     }
     if discard {
         for v in ctx.st.mem.areas() {
-            if v.end <= addr || end <= v.start || v.kind == Kind::Program || v.kind == Kind::File {
+            if v.end <= addr || end <= v.start || v.kind == Kind::Program || v.kind.is_file() {
                 continue;
             }
             let (s, e) = (v.start.max(addr), v.end.min(end));

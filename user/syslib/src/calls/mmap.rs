@@ -17,7 +17,8 @@
 //! makes SIGBUS. `/dev/zero` maps anonymous memory; directories, the
 //! console and the library's other files are `ENODEV`; a write-only
 //! descriptor, or a shared writable mapping of a read-only one, `EACCES`
-//! (the server's answer).
+//! (the server's answer; it also says whether the mapping may become
+//! writable, which `mprotect` checks: [`Kind::FileReadOnly`]).
 
 use crate::fd::{Object, Special};
 use crate::mem::{reserved, Kind, Vma, MMAP_MIN, PAGE};
@@ -81,13 +82,17 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
             .ok_or(Errno::ENOMEM)?
     };
     let kind = match handle {
-        Some(h) => {
+        Some((h, most)) => {
             let got = ctx.native.map_handle(h, start)?;
             if got != len {
                 let _ = ctx.native.unmap(start, got.min(len));
                 return Err(Errno::EINVAL);
             }
-            Kind::File
+            if most & map::WRITE == 0 {
+                Kind::FileReadOnly
+            } else {
+                Kind::File
+            }
         }
         None if private => {
             ctx.native.map_anon(start, len, prot)?;
@@ -269,7 +274,18 @@ mod tests {
         };
         assert_eq!(mmap(&mut l, 1, shared, wo, 0), err(Errno::EACCES));
         assert_eq!(mmap(&mut l, 2, shared, ro, 0), err(Errno::EACCES));
-        assert!(mmap(&mut l, 3, private, ro, 0) > 0);
+        let pv = mmap(&mut l, 3, private, ro, 0) as u64;
+        assert_eq!(call(&mut l, g::__NR_mprotect, &[pv, PAGE, 1]), 0);
+        assert_eq!(call(&mut l, g::__NR_mprotect, &[pv, PAGE, 3]), 0);
+        // Shared and read only: mprotect may not make it writable.
+        let sv = mmap(&mut l, 1, shared, ro, 0) as u64;
+        let area = *l.state.mem.areas().iter().find(|v| v.start == sv).unwrap();
+        assert_eq!(area.kind, Kind::FileReadOnly);
+        assert_eq!(
+            call(&mut l, g::__NR_mprotect, &[sv, PAGE, 3]),
+            err(Errno::EACCES)
+        );
+        assert_eq!(call(&mut l, g::__NR_mprotect, &[sv, PAGE, 0]), 0);
         assert_eq!(mmap(&mut l, 1, shared, ro, 1), err(Errno::EINVAL));
         assert_eq!(mmap(&mut l, 1, shared, dir, 0), err(Errno::ENODEV));
         // /dev/zero: anonymous memory.

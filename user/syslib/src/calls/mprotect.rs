@@ -1,7 +1,9 @@
 //! `mprotect(addr, len, prot)`: changes the protection of a fully mapped
-//! range (`ENOMEM` if any page of it is not mapped, nothing changed).
+//! range (`ENOMEM` if any page of it is not mapped, nothing changed;
+//! `EACCES` for `PROT_WRITE` on a shared mapping of a file not open for
+//! writing).
 
-use crate::mem::PAGE;
+use crate::mem::{Kind, PAGE, PROT_WRITE};
 use crate::{page_up, Ctx, Errno, SysResult};
 
 /// The handler.
@@ -16,6 +18,15 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let end = page_up(len)
         .and_then(|l| addr.checked_add(l))
         .ok_or(Errno::ENOMEM)?;
+    let read_only_file = ctx
+        .st
+        .mem
+        .areas()
+        .iter()
+        .any(|v| v.start < end && addr < v.end && v.kind == Kind::FileReadOnly);
+    if read_only_file && prot as u32 & PROT_WRITE != 0 && ctx.st.mem.covered(addr, end) {
+        return Err(Errno::EACCES);
+    }
     let native = &mut *ctx.native;
     ctx.st.mem.set_prot(addr, end, prot as u32, |v| {
         native.protect(v.start, v.end - v.start, prot as u32)

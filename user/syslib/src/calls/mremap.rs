@@ -31,7 +31,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
         .iter()
         .find(|v| v.start <= old && old_end <= v.end)
         .ok_or(Errno::EFAULT)?;
-    if area.kind == Kind::File && new_len > old_len {
+    if area.kind.is_file() && new_len > old_len {
         return Err(Errno::EINVAL);
     }
     let native = &mut *ctx.native;
