@@ -11,7 +11,10 @@
 //! kernel only what that needs, one word at every `TCSETS`
 //! ([`Keys::from_word`]): `VINTR`, `VQUIT`, `VSUSP`, and the `ISIG`,
 //! `ECHO`-and-`ECHOCTL` and `NOFLSH` flags. Like a terminal's settings
-//! they are the console's, not a process's: the last setter's hold.
+//! they are the console's, not a process's: the last setter's hold. Only
+//! the processes of the session that has the console set them, and only
+//! while a session has it do typed characters raise signals (without one
+//! every byte is input: test boots, whose programs may set anything).
 //!
 //! A typed `VINTR` (`^C`) sends `SIGINT` to every process of the
 //! foreground group (`VQUIT`: `SIGQUIT`, `VSUSP`: `SIGTSTP`), with
@@ -27,7 +30,7 @@
 //! | 1 [`SET_FOREGROUND`] | `tcsetpgrp` (`TIOCSPGRP`) | group `a` of the caller's session (`EPERM` if none, `EINVAL` if negative); from a background group `EIO` unless `b` (the library then raises `SIGTTOU`; `b`: the caller ignores or blocks it) |
 //! | 2 [`ACQUIRE`] | `TIOCSCTTY` | a session leader (`EPERM` otherwise) takes the console, its group in the foreground; `EPERM` if another live session has it, unless `a` (steal: everybody is root) |
 //! | 3 [`RELEASE`] | `TIOCNOTTY` | the session leader gives it up: `SIGHUP` and `SIGCONT` to the foreground group; for anyone else nothing (Linux detaches only the caller, which this model, where a session owns the console, cannot express) |
-//! | 4 [`SIGNALS`] | `TCSETS` | the signal characters and flags (`a`, see [`Keys::from_word`]); anybody may set them but a background group of the console's session: `EIO` unless `b` (the library raises `SIGTTOU`; `b`: it ignores or blocks it) |
+//! | 4 [`SIGNALS`] | `TCSETS` | the signal characters and flags (`a`, see [`Keys::from_word`]); from a background group `EIO` unless `b` (the library raises `SIGTTOU`; `b`: it ignores or blocks it) |
 //!
 //! Who owns the console at first: nobody. The monitor starts `/init` with
 //! [`run_on_console`]: a new session whose leader is `/init`, the
@@ -157,7 +160,9 @@ pub struct Typed {
 
 /// The signal typing `b` raises (`None`: `b` is input).
 pub fn signal_for(b: u8) -> Option<Typed> {
-    let keys = CONSOLE.lock().keys;
+    let c = CONSOLE.lock();
+    c.owner?;
+    let keys = c.keys;
     keys.signal(b).map(|sig| Typed {
         sig,
         echo: keys.echo,
@@ -278,15 +283,6 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
         me.pgid.load(Ordering::Relaxed),
     );
     match op {
-        SIGNALS => {
-            let mut c = CONSOLE.lock();
-            let background = c.owner.is_some_and(|o| o.sid == sid && o.fg != pgid);
-            if background && b == 0 {
-                return Err(Errno::Eio);
-            }
-            c.keys = Keys::from_word(a);
-            return Ok(0);
-        }
         ACQUIRE => {
             if sid != me.pid {
                 return Err(Errno::Eperm);
@@ -300,7 +296,7 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
             c.owner = Some(Owner { sid, fg: pgid });
             return Ok(0);
         }
-        FOREGROUND | SET_FOREGROUND | RELEASE => {}
+        FOREGROUND | SET_FOREGROUND | RELEASE | SIGNALS => {}
         _ => return Err(Errno::Einval),
     }
     let mut c = CONSOLE.lock();
@@ -323,6 +319,13 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
                 return Err(Errno::Eio);
             }
             owner.fg = g;
+            Ok(0)
+        }
+        SIGNALS => {
+            if owner.fg != pgid && b == 0 {
+                return Err(Errno::Eio);
+            }
+            c.keys = Keys::from_word(a);
             Ok(0)
         }
         _ => {

@@ -438,10 +438,6 @@ impl Native for MockNative {
         let t = &mut self.terminal;
         t.calls.push((op, a, b));
         match op {
-            op::SIGNALS if t.controlling && t.fg != t.pgid && b == 0 => {
-                return Err(Errno(linux_raw_sys::errno::EIO))
-            }
-            op::SIGNALS => return Ok(0),
             op::ACQUIRE => {
                 if !t.controlling {
                     (t.controlling, t.fg) = (true, t.pgid);
@@ -453,6 +449,8 @@ impl Native for MockNative {
         }
         match op {
             op::FOREGROUND => Ok(u64::from(t.fg)),
+            op::SIGNALS if t.fg != t.pgid && b == 0 => Err(Errno(linux_raw_sys::errno::EIO)),
+            op::SIGNALS => Ok(0),
             op::SET_FOREGROUND => {
                 let g = u32::try_from(a as i64).map_err(|_| Errno::EINVAL)?;
                 if g != t.pgid && !t.groups.contains(&g) {
