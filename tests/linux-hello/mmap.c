@@ -163,6 +163,10 @@ int main(void)
 	char *rs = mmap(0, PG, PROT_READ, MAP_SHARED, ro, 0);
 	errno = 0;
 	check("mprotect(PROT_WRITE) of a shared O_RDONLY mapping: EACCES", mprotect(rs, PG, PROT_READ | PROT_WRITE) < 0 && errno == EACCES);
+	/* Nor the kernel's own protect (K42-rs's native call; ENOSYS on Linux):
+	 * the grant of the file server bounds it. */
+	syscall(0x4b420000 | 17, rs, PG, PROT_READ | PROT_WRITE);
+	check("nor a native protect call", touch(rs, 1) == SIGSEGV);
 	fails("unaligned offset: EINVAL", mmap(0, PG, PROT_READ, MAP_SHARED, ro, 1), EINVAL);
 	fails("a directory: ENODEV", mmap(0, PG, PROT_READ, MAP_SHARED, open("/", O_RDONLY | O_DIRECTORY), 0), ENODEV);
 	int pfd[2];

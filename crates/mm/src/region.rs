@@ -58,6 +58,11 @@ pub struct RegionInfo {
     /// Shared with a child on fork (`MAP_SHARED`, files) rather than
     /// copied on write.
     pub shared: bool,
+    /// The most [`protect`](crate::AddressSpace::protect) may give:
+    /// what its grant allowed, for a mapping of another space's shared
+    /// memory ([`map_shared_from`](crate::AddressSpace::map_shared_from));
+    /// [`Prot::ALL`] otherwise.
+    pub max: Prot,
 }
 
 impl RegionInfo {

@@ -296,6 +296,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             offset: 0,
             large: opts.large,
             shared: opts.shared,
+            max: Prot::ALL,
         };
         if let RegionKind::Partitioned(0) = opts.kind {
             return Err(MmError::Invalid(
@@ -320,7 +321,8 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
     }
 
     /// Maps `[src, src + len)` of `from`'s shared memory at `va` here,
-    /// with `prot`: a Region over the same FCM as `from`'s, so both
+    /// with `prot`, which [`protect`](Self::protect) may lower but never
+    /// exceed: a Region over the same FCM as `from`'s, so both
     /// address spaces see every store (K42's sharing: one FCM mapped by
     /// Regions of two Processes). The range must lie in one shared
     /// ([`MapOptions::shared`]) region of the default kind, aligned to its
@@ -358,6 +360,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             offset: info.offset + (src - info.start),
             large: info.large,
             shared: true,
+            max: prot,
         };
         self.add_region(here, fcms)
     }
@@ -433,6 +436,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             offset,
             large: false,
             shared: false,
+            max: Prot::ALL,
         };
         if let Err(e) = self.add_region(info, alloc::vec![fcm.clone()]) {
             // The region never attached: drop the FCM's hold on the parent.
@@ -492,6 +496,7 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             offset,
             large: false,
             shared: true,
+            max: Prot::ALL,
         };
         self.add_region(info, alloc::vec![file.fcm.clone()])
     }
@@ -635,7 +640,9 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
         Ok(())
     }
 
-    /// `mprotect`: every page of `[va, va + len)` must be mapped.
+    /// `mprotect`: every page of `[va, va + len)` must be mapped, and no
+    /// region may get more than its [`max`](RegionInfo::max)
+    /// ([`MmError::Protection`]; nothing changed).
     pub fn protect(&self, va: u64, len: u64, prot: Prot) -> Result<(), MmError> {
         check_range(va, len, PAGE_SIZE)?;
         let es = self.overlapping(va, len)?;
@@ -645,6 +652,10 @@ impl<P: Platform, H: Hat + 'static> AddressSpace<P, H> {
             .sum();
         if covered != len {
             return Err(MmError::BadAddress(va));
+        }
+        // Never more than a grant allowed (another space's shared memory).
+        if let Some(e) = es.iter().find(|e| !prot.within(e.info.max)) {
+            return Err(MmError::Protection(e.info.start.max(va)));
         }
         for e in &es {
             check_split(&e.info, va, va + len)?;

@@ -30,6 +30,16 @@ pub struct Prot {
 }
 
 impl Prot {
+    /// Everything.
+    pub const ALL: Prot = Prot {
+        read: true,
+        write: true,
+        exec: true,
+    };
+    /// Whether `self` allows nothing that `max` does not.
+    pub fn within(self, max: Prot) -> bool {
+        (!self.read || max.read) && (!self.write || max.write) && (!self.exec || max.exec)
+    }
     /// No access (a guard mapping).
     pub const NONE: Prot = Prot {
         read: false,

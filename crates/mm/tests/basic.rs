@@ -1001,6 +1001,16 @@ fn shared_memory_is_mapped_in_a_second_space() {
             4 * P,
             "the region maps the FCM from its fourth page"
         );
+        // A mapping never gets more than its grant.
+        b.map_shared_from(VA + 300 * P, &a, VA, P, Prot::R).unwrap();
+        assert_eq!(
+            b.protect(VA + 300 * P, P, Prot::RW),
+            Err(MmError::Protection(VA + 300 * P))
+        );
+        b.protect(VA + 300 * P, P, Prot::NONE).unwrap();
+        b.protect(VA + 300 * P, P, Prot::R).unwrap();
+        assert!(b.write(VA + 300 * P, b"x").is_err());
+        b.unmap(VA + 300 * P, P).unwrap();
         // Private memory, ranges outside the region, overlaps: refused.
         a.map_anon(VA + 64 * P, P, Prot::RW, MapOptions::default())
             .unwrap();

@@ -871,7 +871,10 @@ impl FileSystem for Ramfs {
         } else {
             map::READ | map::EXEC
         };
-        Ok((store.share(window, offset, len, caller, how)?, most))
+        // The grant is the most the mapping may have (the kernel keeps
+        // `mprotect` within it); the client lowers it to what it asked.
+        let grant = most | how & map::PRIVATE;
+        Ok((store.share(window, offset, len, caller, grant)?, most))
     }
 
     fn create(&self, path: &str, flags: u32, mode: u32) -> Result<u64, Errno> {

@@ -43,7 +43,8 @@ pub trait Store: Sync {
     fn write(&self, w: u64, offset: u64, data: &[u8]);
     /// A handle for process `pid`'s `map_handle` of `[offset, offset +
     /// len)` of `w` (page aligned), for one mapping; `how` the
-    /// [`k42_interfaces::map`] bits.
+    /// [`k42_interfaces::map`] bits: the protection it maps with and the
+    /// most it may ever have, and whether it is a private view.
     fn share(&self, w: u64, offset: u64, len: u64, pid: ProcessId, how: u32) -> Result<u64, Errno>;
 }
 

@@ -995,7 +995,7 @@ fn mapped_files_live_in_the_store() {
     let (h, most) = fs.map(me, f, 0, 8192, rw).unwrap();
     assert_eq!(most, 7);
     let s = STORE.share_of(h).unwrap();
-    assert_eq!((s.offset, s.len, s.pid, s.how), (0, 8192, 7, rw));
+    assert_eq!((s.offset, s.len, s.pid, s.how), (0, 8192, 7, 7));
     assert_eq!(fs.bytes(), before, "the same bytes, counted once");
     // A second mapping shares the window.
     let (h2, _) = fs.map(me, f, 4096, 4096, map::READ | map::PRIVATE).unwrap();

@@ -84,9 +84,16 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let kind = match handle {
         Some((h, most)) => {
             let got = ctx.native.map_handle(h, start)?;
-            if got != len {
+            // The grant is the most the mapping may ever have (what
+            // mprotect may give it): down to what the program asked.
+            let lowered = if got == len && prot != most & 7 {
+                ctx.native.protect(start, len, prot)
+            } else {
+                Ok(())
+            };
+            if got != len || lowered.is_err() {
                 let _ = ctx.native.unmap(start, got.min(len));
-                return Err(Errno::EINVAL);
+                return Err(lowered.err().unwrap_or(Errno::EINVAL));
             }
             if most & map::WRITE == 0 {
                 Kind::FileReadOnly
@@ -210,6 +217,15 @@ mod tests {
         assert_eq!(l.native.ops.last(), Some(&Op::Map(b, PAGE, 3)));
     }
 
+    fn last_map_handle(l: &crate::Syslib<crate::mock::MockNative>) -> Option<Op> {
+        l.native
+            .ops
+            .iter()
+            .rev()
+            .find(|o| matches!(o, Op::MapHandle(..)))
+            .cloned()
+    }
+
     #[test]
     fn files_map_the_servers_pages() {
         use crate::mock::STORE;
@@ -223,12 +239,13 @@ mod tests {
         assert_eq!(call(&mut l, g::__NR_write, &[fd, m + PAGE, 2 * PAGE]), 8192);
         let shared = u64::from(g::MAP_SHARED);
         let s = call(&mut l, g::__NR_mmap, &[0, 2 * PAGE, 3, shared, fd, 0]) as u64;
-        let Some(Op::MapHandle(h, at)) = l.native.ops.last().cloned() else {
+        let Some(Op::MapHandle(h, at)) = last_map_handle(&l) else {
             panic!("{:?}", l.native.ops.last())
         };
         assert_eq!(at, s);
         let share = STORE.share_of(h).expect("a handle of the file server");
-        assert_eq!((share.offset, share.len, share.how), (0, 2 * PAGE, 3));
+        assert_eq!((share.offset, share.len, share.how), (0, 2 * PAGE, 7));
+        assert_eq!(l.native.prot(s), Some(3), "lowered to what was asked");
         assert_eq!(l.native.peek(s + PAGE, 3), b"opq", "the file's bytes");
         let area = *l.state.mem.areas().iter().find(|v| v.start == s).unwrap();
         assert_eq!((area.end, area.kind), (s + 2 * PAGE, Kind::File));
@@ -237,12 +254,13 @@ mod tests {
         // Private, at an offset, read-only: a copy-on-write view.
         let private = u64::from(g::MAP_PRIVATE);
         let p = call(&mut l, g::__NR_mmap, &[0, PAGE, 1, private, fd, PAGE]) as u64;
-        let Some(Op::MapHandle(h, _)) = l.native.ops.last().cloned() else {
+        let Some(Op::MapHandle(h, _)) = last_map_handle(&l) else {
             panic!()
         };
         let share = STORE.share_of(h).unwrap();
         assert_eq!((share.offset, share.len), (PAGE, PAGE));
-        assert_eq!(share.how, 1 | k42_interfaces::map::PRIVATE);
+        assert_eq!(share.how, 7 | k42_interfaces::map::PRIVATE);
+        assert_eq!(l.native.prot(p), Some(1));
         assert_eq!(l.native.peek(p, 2), b"op");
         // A fault in it past the file's end is SIGBUS, one it forbids
         // SIGSEGV.
