@@ -26,12 +26,15 @@
 //! **Entry points** (`set_entry_point`, numbered as
 //! `sched::native::EntryPoint`): *run* (a preempted dispatcher restarts
 //! there), *interrupt* (soft interrupts as upcalls), *trap* (its own
-//! exceptions), *IPC call* (`crate::ppc`), *system call* (reflection,
-//! `crate::syscall::reflect`). Each upcall saves the interrupted registers
-//! in the save area, sets the disabled flag, and the handler resumes with
-//! the native `resume`. Not yet: the *page fault* entry (out-of-core faults
-//! of user processes are refused until file mappings reach user space) and
-//! the *IPC return* entry (PPC returns in registers).
+//! exceptions), *page fault* (a fault that waits for I/O,
+//! `crate::mm::upcall`), *IPC call* (`crate::ppc`), *system call*
+//! (reflection, `crate::syscall::reflect`). Each upcall saves the
+//! interrupted registers in the save area, sets the disabled flag, and the
+//! handler resumes with the native `resume`. A dispatcher without a
+//! page-fault entry (or disabled) that faults on a page being read waits
+//! in the kernel: the run loop keeps it blocked until the I/O completes
+//! (`crate::mm::upcall::may_run`). Not yet: the *IPC return* entry (PPC
+//! returns in registers).
 //!
 //! An idle processor steals from the busiest ([`sched::Smp::balance`])
 //! before it waits for an interrupt. Scheduling events (`switch`,
@@ -119,6 +122,9 @@ pub struct Process {
     /// Where a preempted dispatcher restarts (0: none, its registers are
     /// restored as they were).
     pub run_entry: AtomicU64,
+    /// Where a fault that waits for I/O goes (0: none, the dispatcher
+    /// waits in the kernel; `crate::mm::upcall`).
+    pub pfault_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
     /// The process that forked it (0: none). When a forked process ends,
@@ -316,6 +322,7 @@ fn process_value(space: Arc<ProcessSpace>, pid: u32, parent: u32) -> Arc<Process
         interrupt_entry: AtomicU64::new(0),
         trap_entry: AtomicU64::new(0),
         run_entry: AtomicU64::new(0),
+        pfault_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
         parent: AtomicU64::new(u64::from(parent)),
         dying: core::sync::atomic::AtomicBool::new(false),
@@ -611,6 +618,8 @@ fn finish(d: &Dispatcher, status: u64) {
     TABLE.lock().remove(&d.id.to_raw());
     // After it left the table: a wait recorded later sees it gone.
     crate::syscall::futex::forget(d.id.to_raw());
+    // Its page-fault waits and untaken completions.
+    crate::mm::upcall::forget(d.id.to_raw());
     ktrace::events::sched::destroy(&crate::trace::TRACER, d.id.to_raw(), status);
 }
 
@@ -697,6 +706,7 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
         &p.interrupt_entry,
         &p.trap_entry,
         &p.run_entry,
+        &p.pfault_entry,
     ] {
         entry.store(0, Ordering::Release);
     }
@@ -862,6 +872,26 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
                 let _ = smp().wake(d.id);
             }
             continue;
+        }
+        match crate::mm::upcall::may_run(&d) {
+            crate::mm::upcall::Run::Yes => {}
+            crate::mm::upcall::Run::Wait => {
+                // It waits in the kernel for page I/O; the completion
+                // wakes it (checked again after blocking: it may have
+                // come meanwhile).
+                let _ = smp().block(d.id, now());
+                if !crate::mm::upcall::waits(&d) {
+                    let _ = smp().wake(d.id);
+                }
+                continue;
+            }
+            crate::mm::upcall::Run::Stop(status) => {
+                // The read it waited for failed.
+                if smp().exit(d.id, now()).is_ok() {
+                    finish(&d, status);
+                }
+                continue;
+            }
         }
         let status = {
             let _on = Activation::new(&space);

@@ -116,6 +116,7 @@ pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
         0 => Some(&me.process.run_entry),
         1 => Some(&me.process.interrupt_entry),
         2 => Some(&me.process.trap_entry),
+        3 => Some(&me.process.pfault_entry),
         7 => Some(&me.process.syscall_entry),
         _ => None,
     };

@@ -82,6 +82,12 @@ crate::events! {
         0 => fn enter(addr: u64, rip: u64, flags: u32) = "at {addr:x} from {rip:x} flags {flags:x}";
         /// The fault was resolved (or not).
         1 => fn exit(addr: u64, resolved: bool) = "at {addr:x} resolved {resolved}";
+        /// The fault waits for I/O `io`: the dispatcher took the page-fault
+        /// upcall (`upcall`), or waits in the kernel.
+        2 => fn upcall(addr: u64, io: u64, dispatcher: u64, upcall: bool) = "at {addr:x} waits for I/O {io} (dispatcher {dispatcher:x}, upcall {upcall})";
+        /// I/O `io` completed for a dispatcher that waited for it
+        /// (`result`: 0 or a negated errno).
+        3 => fn done(io: u64, dispatcher: u64, result: i64) = "I/O {io} done for dispatcher {dispatcher:x}: {result}";
     }
 
     /// Clustered objects.

@@ -174,9 +174,22 @@ fn exception(frame: &mut TrapFrame) {
     // resolve it (zero-fill, copy-on-write, ...), then the access retries.
     if frame.vector == 14 && cr2 < ::mm::USER_END {
         let interrupts_were_on = frame.rflags & (1 << 9) != 0;
-        if crate::mm::user::page_fault(cr2, frame.error, interrupts_were_on).is_ok() {
-            ktrace::events::pagefault::exit(t, cr2, true);
-            return;
+        match crate::mm::user::page_fault(cr2, frame.error, interrupts_were_on) {
+            Ok(()) => {
+                ktrace::events::pagefault::exit(t, cr2, true);
+                return;
+            }
+            // The page is being read: the program's page-fault upcall, or
+            // its dispatcher waits in the kernel (`mm::upcall`).
+            Err(::mm::MmError::Pending(io)) if frame.is_user() => {
+                if crate::mm::upcall::user_fault(frame, io, cr2) {
+                    ktrace::events::pagefault::exit(t, cr2, false);
+                    return;
+                }
+            }
+            // A kernel access (a system call's copy): EFAULT below.
+            Err(::mm::MmError::Pending(io)) => crate::mm::upcall::abandon(io),
+            Err(_) => {}
         }
     }
     if frame.is_user() {

@@ -16,6 +16,7 @@ pub mod frames;
 pub mod heap;
 mod shared_tests;
 pub mod stacks;
+pub mod upcall;
 pub mod user;
 mod user_tests;
 

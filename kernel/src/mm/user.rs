@@ -17,7 +17,10 @@
 //!   fault handler serves.
 //! - [`page_fault`]: called by the #PF handler for user addresses; it
 //!   asks the active space's objects (`AddressSpace::fault`) to resolve
-//!   the fault and returns whether to retry the access.
+//!   the fault and returns whether to retry the access, or that it waits
+//!   for I/O (`MmError::Pending`: `super::upcall` takes it from there;
+//!   process spaces route the pending and done upcalls there,
+//!   [`process_upcalls`]).
 //!
 //! ## Usage
 //!
@@ -39,7 +42,7 @@
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
-use ::mm::{Access, AddressSpace, Frames, Mm, MmError, NullDispatcher, Pfn, Resolved};
+use ::mm::{Access, AddressSpace, Frames, Mm, MmError, Pfn, Resolved};
 use spin::Once;
 use x86_hat::{TablePlatform, X86Hat};
 
@@ -202,15 +205,21 @@ pub fn memory() -> &'static Mm<KernelPlatform> {
     MM.get().expect("user memory used before mm::user::init")
 }
 
-/// A new, empty address space (no dispatcher yet: page-fault upcalls go
-/// nowhere until user space has dispatchers).
+/// A new, empty address space, for a process: a fault in it that waits
+/// for I/O goes to the dispatcher that took it ([`process_upcalls`]).
 pub fn new_space() -> Result<Space, MmError> {
-    new_space_with(Arc::new(NullDispatcher))
+    new_space_with(process_upcalls())
+}
+
+/// The "page fault pending" and "done" upcalls of a process's space
+/// (`super::upcall`: the faulting dispatcher's page-fault entry, or a
+/// wait in the kernel).
+pub fn process_upcalls() -> Arc<dyn ::mm::Dispatcher> {
+    Arc::new(super::upcall::Upcalls)
 }
 
 /// A new, empty address space whose "page fault pending" and "done"
-/// upcalls go to `dispatcher` (a kernel-side test double, until user
-/// dispatchers take them).
+/// upcalls go to `dispatcher` (a kernel-side test double).
 pub fn new_space_with(dispatcher: Arc<dyn ::mm::Dispatcher>) -> Result<Space, MmError> {
     memory().create_space(Arc::new(X86Hat::new(&TABLES)?), dispatcher, false)
 }
@@ -334,8 +343,9 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
             }
             Ok(())
         }
-        // No dispatchers yet to take the upcall: the kernel-side double
-        // is the test's own dispatcher; here the access cannot complete.
+        // The access cannot complete yet: the #PF handler gives a user
+        // fault to the dispatcher (`super::upcall::user_fault`); a kernel
+        // access fails.
         Resolved::Pending(io) => Err(MmError::Pending(io)),
     }
 }

@@ -477,3 +477,154 @@ ktest::kbench! {
         parent.destroy().unwrap();
     }
 }
+
+/// Where the out-of-core tests map their file in a native program.
+const PF_VA: u64 = 0x30_0000_0000;
+/// The file's first word.
+const PF_WORD: u64 = 0x4b42_f11e_0000_00aa;
+
+type SlowFile = (
+    alloc::sync::Arc<::mm::MemFile>,
+    ::mm::MappedFile<crate::clustered::KernelPlatform>,
+);
+
+/// A two-page file whose reads wait until the test completes them; its
+/// first word is [`PF_WORD`].
+fn slow_file() -> SlowFile {
+    let mut data = alloc::vec![0u8; 2 * PAGE as usize];
+    data[..8].copy_from_slice(&PF_WORD.to_le_bytes());
+    let server = ::mm::MemFile::new(data, true);
+    let file = user::memory()
+        .open_file(server.clone(), PolicyKind::Fifo)
+        .unwrap();
+    (server, file)
+}
+
+/// `native-tests <case> PF_VA,PF_WORD,cpu` on this processor, with
+/// `file` mapped at [`PF_VA`] before it runs.
+fn spawn_faulting(case: &str, file: &SlowFile) -> alloc::sync::Arc<crate::dispatch::Dispatcher> {
+    use crate::process::{start_with, Personality};
+    let cpu = percpu::current_id();
+    let args = alloc::format!("{PF_VA:x},{PF_WORD:x},{cpu:x}");
+    let p =
+        sched::Params::new(sched::Class::TimeSharing, sched::Weight::new(100).unwrap()).pinned();
+    let d = start_with(
+        "/bin/native-tests",
+        &[b"native-tests", case.as_bytes(), args.as_bytes()],
+        Personality::Native,
+        crate::dispatch::alloc_pid(),
+        cpu,
+        p,
+    )
+    .unwrap();
+    d.process
+        .space()
+        .unwrap()
+        .map_file(PF_VA, 2 * PAGE, Prot::R, &file.1, 0)
+        .unwrap();
+    d
+}
+
+/// Runs dispatchers here until `done()` or `ms` milliseconds passed.
+fn run_for(ms: u64, done: &dyn Fn() -> bool) {
+    let end = crate::time::now_ns() + ms * 1_000_000;
+    crate::dispatch::run_loop(&|| done() || crate::time::now_ns() >= end);
+}
+
+ktest::ktest! {
+    /// The page-fault upcall (issue 8's last entry point): a native
+    /// program with two user-level threads in one dispatcher; thread A
+    /// loads from a file page that needs a read, the kernel upcalls the
+    /// program's page-fault entry, which parks A; thread B keeps running
+    /// (it counts); the kernel test completes the read, the completion
+    /// reaches the dispatcher as a soft interrupt, A retries and sees the
+    /// file's word. Nothing is left behind.
+    fn mm_user_page_fault_upcall() {
+        use super::upcall::outstanding;
+        let base = usage();
+        let file = slow_file();
+        crate::process::capture();
+        let d = spawn_faulting("pfault", &file);
+        run_for(5000, &|| d.status().is_some() || file.0.pending() == 1);
+        // A waits; B has the processor a while.
+        run_for(30, &|| d.status().is_some());
+        assert_eq!(d.status(), None, "{}", crate::process::take_captured());
+        assert_eq!(file.0.pending(), 1, "one read in flight");
+        assert_eq!(outstanding(), (1, 0, 0), "one fault waits, by upcall");
+        let before = d.runtime().unwrap();
+        run_for(20, &|| false);
+        assert!(d.runtime().unwrap() > before, "the dispatcher runs (thread B) while A waits");
+        assert_eq!(file.0.complete_all(), 1);
+        run_for(5000, &|| d.status().is_some());
+        let out = crate::process::take_captured();
+        crate::println!("    {}", out.trim());
+        assert_eq!(d.status(), Some(0), "{out}");
+        assert!(out.contains("ok=true upcalls=1 completions=1"), "{out}");
+        assert_eq!(outstanding(), (0, 0, 0));
+        drop(d);
+        drop(file);
+        assert_eq!(user::usage_back_to(base), base, "frames and page tables back");
+    }
+
+    /// A process without a page-fault entry: its dispatcher waits in the
+    /// kernel (blocked: it gets no processor time) until the read
+    /// completes, then its load sees the file's word.
+    fn mm_user_page_fault_waits_in_kernel() {
+        use super::upcall::outstanding;
+        let base = usage();
+        let file = slow_file();
+        crate::process::capture();
+        let d = spawn_faulting("pfault-plain", &file);
+        run_for(5000, &|| d.status().is_some() || file.0.pending() == 1);
+        run_for(10, &|| d.status().is_some());
+        assert_eq!(d.status(), None, "{}", crate::process::take_captured());
+        assert_eq!(outstanding(), (1, 1, 0), "one fault waits, in the kernel");
+        let before = d.runtime().unwrap();
+        run_for(30, &|| false);
+        let spent = d.runtime().unwrap() - before;
+        assert!(spent < 2_000_000, "blocked while it waits: ran {spent} ns");
+        file.0.complete_all();
+        run_for(5000, &|| d.status().is_some());
+        let out = crate::process::take_captured();
+        assert_eq!(d.status(), Some(0), "{out}");
+        assert!(out.contains("ok=true"), "{out}");
+        assert_eq!(outstanding(), (0, 0, 0));
+        drop(d);
+        drop(file);
+        assert_eq!(user::usage_back_to(base), base, "frames and page tables back");
+    }
+
+    /// Processes killed while their faults wait (one by upcall, one in the
+    /// kernel, both on the same read): their waits go with them, the
+    /// late completion finds nobody, nothing is left behind. Then a read
+    /// that fails: the waiting-in-kernel dispatcher is stopped with
+    /// SIGBUS, the thread library's program exits with it.
+    fn mm_user_page_fault_killed_or_failed() {
+        use super::upcall::outstanding;
+        let base = usage();
+        for fail in [false, true] {
+            let file = slow_file();
+            crate::process::capture();
+            let a = spawn_faulting("pfault", &file);
+            let b = spawn_faulting("pfault-plain", &file);
+            run_for(5000, &|| outstanding().0 == 2 || a.status().is_some() || b.status().is_some());
+            assert_eq!(outstanding(), (2, 1, 0), "{}", crate::process::take_captured());
+            assert_eq!(file.0.pending(), 1, "both wait for the same read");
+            if fail {
+                file.0.fail_reads(true);
+                file.0.complete_all();
+                run_for(5000, &|| a.status().is_some() && b.status().is_some());
+                assert_eq!((a.status(), b.status()), (Some(128 + 7), Some(128 + 7)));
+            } else {
+                crate::dispatch::kill_process(&a.process, 9);
+                crate::dispatch::kill_process(&b.process, 9);
+                assert_eq!(outstanding(), (0, 0, 0), "the waits went with them");
+                assert_eq!(file.0.complete_all(), 1, "a completion for nobody");
+            }
+            let _ = crate::process::take_captured();
+            assert_eq!(outstanding(), (0, 0, 0));
+            drop((a, b, file));
+            assert_eq!(user::usage_back_to(base), base, "frames and page tables back");
+        }
+    }
+}

@@ -31,7 +31,7 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let space = d.process.space().ok_or(Errno::Esrch)?;
     let hat = Arc::new(x86_hat::X86Hat::new(&crate::mm::user::TABLES).map_err(|_| Errno::Enomem)?);
     let child_space = space
-        .fork(hat, Arc::new(::mm::NullDispatcher))
+        .fork(hat, crate::mm::user::process_upcalls())
         .map_err(|_| Errno::Enomem)?;
     let mut ctx = UserContext::new(0, 0);
     ctx.frame = *cx.frame;

@@ -9,7 +9,8 @@
 //! clock, process id, fork/wait/exec and vfork (`vfork.rs`), shared
 //! memory between processes
 //! (`shared.rs`), futexes (`futex.rs`), Linux signals and process groups
-//! (`signal.rs`, `pgrp.rs`)); `DEBUG | nr` are the kernel's
+//! (`signal.rs`, `pgrp.rs`), page-fault completions
+//! (`pfault_take.rs`)); `DEBUG | nr` are the kernel's
 //! debugging calls (the console and its terminal, `terminal.rs`, until
 //! the console server exists). Linux
 //! system-call numbers below `NATIVE` are reflected to the system library
@@ -32,6 +33,7 @@ mod fork;
 pub mod futex;
 mod ipc;
 mod memory;
+mod pfault_take;
 pub mod pgrp;
 mod process_id;
 pub mod reflect;
@@ -101,6 +103,9 @@ pub const SIGNAL_TAKE: u64 = sched::native::nr::COUNT + 17;
 pub const PROCESS_GROUP: u64 = sched::native::nr::COUNT + 18;
 /// `vfork_process(frame, pid_at, tid_at)`: see `vfork.rs`.
 pub const VFORK_PROCESS: u64 = sched::native::nr::COUNT + 28;
+/// `pfault_take(buf, max)`: the calling dispatcher's page-fault
+/// completions; see `pfault_take.rs` and `crate::mm::upcall`.
+pub const PFAULT_TAKE: u64 = sched::native::nr::COUNT + 36;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,6 +214,7 @@ syscall_table! {
     NATIVE | FORK_PROCESS                       => "fork_process",    fork::sys_fork_process;
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
     NATIVE | VFORK_PROCESS                      => "vfork_process",   vfork::sys_vfork_process;
+    NATIVE | PFAULT_TAKE                        => "pfault_take",     pfault_take::sys_pfault_take;
     NATIVE | EXEC                               => "exec",            exec::sys_exec;
     NATIVE | BOOT_ENTRY                         => "boot_entry",      bootfs::sys_boot_entry;
     NATIVE | BOOT_READ                          => "boot_read",       bootfs::sys_boot_read;

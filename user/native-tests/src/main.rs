@@ -39,6 +39,8 @@
 //! | `futex-alias N` | the same, the child using another mapping of the page (from a `share` handle) | status 0 |
 //! | `futex-errors` | EAGAIN, a timeout, EINTR by the timer, bad addresses and values | status 0 |
 //! | `futex-block` | waits on a futex for ever | killed |
+//! | `pfault VA,W,C` | on processor C: thread A loads from a file page the kernel test maps at VA and reads slowly; the page-fault upcall parks A while thread B runs; the completion resumes A (`pfault.rs`) | status 0 if A saw W |
+//! | `pfault-plain VA,W,C` | the same load without a page-fault entry: the dispatcher waits in the kernel | status 0 if it saw W |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -325,6 +327,9 @@ mod shm;
 
 #[cfg(target_os = "none")]
 mod vfork;
+
+#[cfg(target_os = "none")]
+mod pfault;
 
 #[cfg(target_os = "none")]
 mod heap {
@@ -746,6 +751,8 @@ mod program {
             "softirq" => softirq(arg2),
             "shm-fork" => crate::shm::fork_case(),
             "vfork" => crate::vfork::run(),
+            "pfault" => crate::pfault::run(arg2),
+            "pfault-plain" => crate::pfault::plain(arg2),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
             "futex-pingpong" | "futex-bench" | "futex-alias" => crate::shm::pingpong(case, arg2),
             "futex-errors" => crate::shm::errors(),

@@ -10,7 +10,7 @@ use core::cell::RefCell;
 use core::cmp::Reverse;
 
 use crate::context::{Context, Entry};
-use crate::remote::{Remote, SoftInterrupts, SOFT_TIMER, SOFT_WAKEUP};
+use crate::remote::{Remote, SoftInterrupts, SOFT_FAULT, SOFT_TIMER, SOFT_WAKEUP};
 use crate::{Error, Platform, Stack, ThreadId, Token, DEFAULT_STACK_BYTES};
 
 /// Why a thread is not runnable.
@@ -58,6 +58,13 @@ enum TokenState {
     Completed,
 }
 
+/// A kernel I/O a faulting thread waits for.
+enum IoState {
+    Waiting(ThreadId),
+    /// Completed with this result; the thread has not looked yet.
+    Done(i64),
+}
+
 /// Counters, for tests and benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -69,6 +76,8 @@ pub struct Stats {
     pub timer_interrupts: u64,
     /// Tokens taken from the remote queue.
     pub remote_wakeups: u64,
+    /// Page-fault completions that readied a thread.
+    pub fault_completions: u64,
 }
 
 struct State<P: Platform> {
@@ -78,6 +87,8 @@ struct State<P: Platform> {
     current: Option<ThreadId>,
     next_token: u64,
     tokens: BTreeMap<Token, TokenState>,
+    /// Kernel I/O ids (page faults) threads wait for.
+    ios: BTreeMap<u64, IoState>,
     /// (deadline, sequence, thread): a min-heap; the sequence keeps equal
     /// deadlines in arrival order.
     timers: BinaryHeap<Reverse<(u64, u64, ThreadId)>>,
@@ -143,6 +154,7 @@ impl<P: Platform> Dispatcher<P> {
                 current: None,
                 next_token: 1,
                 tokens: BTreeMap::new(),
+                ios: BTreeMap::new(),
                 timers: BinaryHeap::new(),
                 timer_seq: 0,
                 registered: None,
@@ -315,6 +327,13 @@ impl<P: Platform> Dispatcher<P> {
                 // A bad token from another dispatcher is dropped: there is
                 // no one here to report it to.
                 let _ = self.complete(token);
+            });
+        }
+        if bits & SOFT_FAULT != 0 {
+            self.platform.fault_completions(&mut |io, result| {
+                // An id no thread here waits for (a fault the kernel
+                // recorded for a system call of ours) is dropped.
+                let _ = self.complete_io(io, result);
             });
         }
         if bits & SOFT_TIMER != 0 {
@@ -498,6 +517,51 @@ impl<P: Platform> Dispatcher<P> {
                 Self::make_ready_locked(&mut s, id);
                 Ok(())
             }
+        }
+    }
+
+    /// The page-fault upcall: parks the current thread until the kernel's
+    /// I/O `io` completes ([`complete_io`](Self::complete_io), called by
+    /// the scheduler for each completion the platform reports after
+    /// [`SOFT_FAULT`]); returns the I/O's result (0: the page is in, retry
+    /// the access). Other threads keep running.
+    pub fn block_on_io(&self, io: u64) -> Result<i64, Error> {
+        let me = self.current()?;
+        {
+            let mut s = self.state.borrow_mut();
+            match s.ios.get(&io) {
+                Some(IoState::Waiting(_)) => return Err(Error::TokenInUse),
+                Some(IoState::Done(r)) => {
+                    let r = *r;
+                    s.ios.remove(&io);
+                    return Ok(r);
+                }
+                None => {
+                    s.ios.insert(io, IoState::Waiting(me));
+                }
+            }
+        }
+        self.park(BlockReason::PageFault)?;
+        match self.state.borrow_mut().ios.remove(&io) {
+            Some(IoState::Done(r)) => Ok(r),
+            _ => Err(Error::Corrupt),
+        }
+    }
+
+    /// Kernel I/O `io` completed with `result`: the thread parked on it
+    /// runs again. [`Error::UnknownToken`] if no thread waits for it.
+    pub fn complete_io(&self, io: u64, result: i64) -> Result<(), Error> {
+        let mut s = self.state.borrow_mut();
+        match s.ios.get(&io) {
+            Some(IoState::Waiting(id)) => {
+                let id = *id;
+                s.ios.insert(io, IoState::Done(result));
+                s.stats.fault_completions += 1;
+                Self::make_ready_locked(&mut s, id);
+                Ok(())
+            }
+            Some(IoState::Done(_)) => Err(Error::AlreadyCompleted),
+            None => Err(Error::UnknownToken),
         }
     }
 

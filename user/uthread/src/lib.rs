@@ -18,6 +18,12 @@
 //!   [`block_on_fault`](Dispatcher::block_on_fault) park the thread until
 //!   [`complete`](Dispatcher::complete) (or, from another dispatcher,
 //!   [`Remote::complete`]) delivers its [`Token`];
+//! * the kernel's page-fault upcall: the program's page-fault entry calls
+//!   [`block_on_io`](Dispatcher::block_on_io) with the kernel's I/O id,
+//!   which parks the faulting thread; the [`SOFT_FAULT`] soft interrupt
+//!   makes the scheduler take the completions
+//!   ([`Platform::fault_completions`]) and ready the threads, which then
+//!   retry their access;
 //! * timers: [`sleep_until`](Dispatcher::sleep_until) keeps a heap of
 //!   deadlines and registers only the nearest one with the kernel through
 //!   [`Platform::set_timer`]; the [`SOFT_TIMER`] soft interrupt fires them;
@@ -138,7 +144,7 @@ mod sync;
 pub mod hosted;
 
 pub use dispatcher::{BlockReason, Dispatcher, Stats, ThreadState};
-pub use remote::{Remote, SoftInterrupts, SOFT_TIMER, SOFT_WAKEUP};
+pub use remote::{Remote, SoftInterrupts, SOFT_FAULT, SOFT_TIMER, SOFT_WAKEUP};
 pub use sync::{Condvar, Mutex, MutexGuard};
 
 /// Stack size used by [`Dispatcher::new`].
@@ -241,6 +247,14 @@ pub trait Platform {
     fn free_stack(&self, stack: Stack) {
         drop(stack);
     }
+
+    /// Takes the page-fault completions the kernel queued for this
+    /// dispatcher (after [`SOFT_FAULT`]): calls `done(io, result)` for
+    /// each (result 0: the page is in; negative: the read failed). None by
+    /// default.
+    fn fault_completions(&self, done: &mut dyn FnMut(u64, i64)) {
+        let _ = done;
+    }
 }
 
 /// Errors of the thread library.
@@ -305,5 +319,8 @@ impl<P: Platform + ?Sized> Platform for alloc::rc::Rc<P> {
     }
     fn free_stack(&self, stack: Stack) {
         (**self).free_stack(stack)
+    }
+    fn fault_completions(&self, done: &mut dyn FnMut(u64, i64)) {
+        (**self).fault_completions(done)
     }
 }

@@ -15,6 +15,9 @@ use crate::{Error, Token};
 pub const SOFT_TIMER: u32 = 1 << 0;
 /// Soft-interrupt bit: wake-up tokens are waiting in the remote queue.
 pub const SOFT_WAKEUP: u32 = 1 << 1;
+/// Soft-interrupt bit: page-fault completions are waiting to be taken
+/// ([`Platform::fault_completions`](crate::Platform::fault_completions)).
+pub const SOFT_FAULT: u32 = 1 << 2;
 
 #[cfg(not(loom))]
 const QUEUE_SLOTS: usize = 256;
