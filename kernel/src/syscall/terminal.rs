@@ -15,6 +15,10 @@
 //! the processes of the session that has the console set them, and only
 //! while a session has it do typed characters raise signals (without one
 //! every byte is input: test boots, whose programs may set anything).
+//! The whole `termios` is the session's too: the library saves it here
+//! at `TCSETS` and loads it at `TCGETS` and before reading, so `stty` in
+//! one process changes what the next one reads with; a process without
+//! the console as its terminal keeps its own.
 //!
 //! A typed `VINTR` (`^C`) sends `SIGINT` to every process of the
 //! foreground group (`VQUIT`: `SIGQUIT`, `VSUSP`: `SIGTSTP`), with
@@ -31,6 +35,8 @@
 //! | 2 [`ACQUIRE`] | `TIOCSCTTY` | a session leader (`EPERM` otherwise) takes the console, its group in the foreground; `EPERM` if another live session has it, unless `a` (steal: everybody is root) |
 //! | 3 [`RELEASE`] | `TIOCNOTTY` | the session leader gives it up: `SIGHUP` and `SIGCONT` to the foreground group; for anyone else nothing (Linux detaches only the caller, which this model, where a session owns the console, cannot express) |
 //! | 4 [`SIGNALS`] | `TCSETS` | the signal characters and flags (`a`, see [`Keys::from_word`]); from a background group `EIO` unless `b` (the library raises `SIGTTOU`; `b`: it ignores or blocks it) |
+//! | 5 [`SAVE`] | `TCSETS` | keeps the library's 36-byte `termios` at `a` for the session (opaque here) |
+//! | 6 [`LOAD`] | `TCGETS` | copies it to `a`: 36, or 0 if none was saved since the session got the console |
 //!
 //! Who owns the console at first: nobody. The monitor starts `/init` with
 //! [`run_on_console`]: a new session whose leader is `/init`, the
@@ -43,6 +49,7 @@
 
 use super::signal::{post, signalable, Queued};
 use super::{Context, Errno, SyscallResult};
+use crate::arch::uaccess::{copy_from_user, copy_to_user};
 use crate::dispatch::{self, Dispatcher, Process};
 use crate::process::{Personality, SpawnError};
 use alloc::sync::Arc;
@@ -58,6 +65,12 @@ pub const ACQUIRE: u64 = 2;
 pub const RELEASE: u64 = 3;
 /// The signal characters (`TCSETS`).
 pub const SIGNALS: u64 = 4;
+/// Keep the library's `termios` (`TCSETS`).
+pub const SAVE: u64 = 5;
+/// The kept `termios` (`TCGETS`).
+pub const LOAD: u64 = 6;
+/// `sizeof(struct termios)` of the kernel ABI.
+const TERMIOS: usize = 36;
 
 /// `SIGHUP`.
 const SIGHUP: u32 = 1;
@@ -139,11 +152,14 @@ struct Owner {
 struct Console {
     owner: Option<Owner>,
     keys: Keys,
+    /// The session's `termios`, as its library saved it.
+    settings: Option<[u8; TERMIOS]>,
 }
 
 static CONSOLE: spin::Mutex<Console> = spin::Mutex::new(Console {
     owner: None,
     keys: Keys::LINUX,
+    settings: None,
 });
 
 /// What typing a signal character does: the signal, whether to echo it,
@@ -224,6 +240,7 @@ pub fn attach(p: &Process) {
         fg: p.pgid.load(Ordering::Relaxed),
     });
     c.keys = Keys::LINUX;
+    c.settings = None;
 }
 
 /// The console is hung up if session `sid` has it (its leader ended):
@@ -237,6 +254,7 @@ pub fn hang_up(sid: u32) {
         match c.owner {
             Some(o) if o.sid == sid => {
                 c.owner = None;
+                c.settings = None;
                 o.fg
             }
             _ => return,
@@ -296,7 +314,7 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
             c.owner = Some(Owner { sid, fg: pgid });
             return Ok(0);
         }
-        FOREGROUND | SET_FOREGROUND | RELEASE | SIGNALS => {}
+        FOREGROUND | SET_FOREGROUND | RELEASE | SIGNALS | SAVE | LOAD => {}
         _ => return Err(Errno::Einval),
     }
     let mut c = CONSOLE.lock();
@@ -327,6 +345,19 @@ pub fn sys_terminal(cx: &mut Context<'_>) -> SyscallResult {
             }
             c.keys = Keys::from_word(a);
             Ok(0)
+        }
+        SAVE => {
+            drop(c);
+            let mut t = [0u8; TERMIOS];
+            copy_from_user(&mut t, a)?;
+            CONSOLE.lock().settings = Some(t);
+            Ok(0)
+        }
+        LOAD => {
+            let Some(t) = c.settings else { return Ok(0) };
+            drop(c);
+            copy_to_user(a, &t)?;
+            Ok(TERMIOS as u64)
         }
         _ => {
             drop(c);

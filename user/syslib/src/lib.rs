@@ -279,6 +279,14 @@ pub trait Native {
         let _ = (op, a, b);
         Err(Errno::ENOTTY)
     }
+    /// The console's `termios` the kernel keeps for the session that has
+    /// it (`terminal` ops `SAVE`/`LOAD`, [`tty::op`]): `save` stores
+    /// `buf`, else it is filled; whether the kernel took or had one
+    /// (`ENOTTY`: the console is not this process's terminal).
+    fn terminal_settings(&mut self, save: bool, buf: &mut [u8; 36]) -> Result<bool, Errno> {
+        let _ = (save, buf);
+        Err(Errno::ENOTTY)
+    }
     /// Sleeps `ns` nanoseconds (`EINTR` if a soft interrupt came first).
     fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
         let _ = ns;

@@ -530,6 +530,13 @@ mod k42 {
             result(r).map(|()| r as u64)
         }
 
+        fn terminal_settings(&mut self, save: bool, buf: &mut [u8; 36]) -> Result<bool, Errno> {
+            use syslib::tty::op;
+            let which = if save { op::SAVE } else { op::LOAD };
+            let r = call3(TERMINAL, which, buf.as_mut_ptr() as u64, 0);
+            result(r).map(|()| save || r > 0)
+        }
+
         fn sleep_ns(&mut self, ns: u64) -> Result<(), Errno> {
             // A futex wait on a word nobody wakes: only its timeout (or a
             // soft interrupt) ends it.

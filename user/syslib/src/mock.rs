@@ -433,6 +433,19 @@ impl Native for MockNative {
         Ok(n)
     }
 
+    fn terminal_settings(&mut self, save: bool, buf: &mut [u8; 36]) -> Result<bool, Errno> {
+        let t = &mut self.terminal;
+        if !t.controlling {
+            return Err(Errno::ENOTTY);
+        }
+        match (save, t.settings) {
+            (true, _) => t.settings = Some(*buf),
+            (false, Some(s)) => *buf = s,
+            (false, None) => return Ok(false),
+        }
+        Ok(true)
+    }
+
     fn terminal(&mut self, op: u64, a: u64, b: u64) -> Result<u64, Errno> {
         use crate::tty::op;
         let t = &mut self.terminal;
@@ -637,6 +650,8 @@ pub struct MockTerminal {
     pub groups: Vec<u32>,
     /// Every call (op, a, b).
     pub calls: Vec<(u64, u64, u64)>,
+    /// The session's `termios` (`terminal_settings`).
+    pub settings: Option<[u8; 36]>,
 }
 
 impl Default for MockTerminal {
@@ -647,6 +662,7 @@ impl Default for MockTerminal {
             pgid: CALLER,
             groups: Vec::new(),
             calls: Vec::new(),
+            settings: None,
         }
     }
 }

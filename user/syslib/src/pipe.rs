@@ -278,7 +278,7 @@ fn console_readable(ctx: &mut Ctx<'_>) -> bool {
     match ctx.native.console_read(&mut typed) {
         Ok(n) => {
             let mut echo = alloc::vec::Vec::new();
-            let t = ctx.st.termios;
+            let t = crate::tty::settings(ctx);
             for &b in &typed[..n] {
                 ctx.st.tty.feed(&t, b, &mut echo);
             }

@@ -11,8 +11,12 @@
 //! on ends the wait (`ERESTARTSYS`: restarted unless a handler without
 //! `SA_RESTART` runs).
 //!
-//! The settings are the `termios` of `ioctl(TCGETS/TCSETS)`; the typed
-//! but unread input belongs to this process (a child reads its own).
+//! The settings are the `termios` of `ioctl(TCGETS/TCSETS)`: the
+//! session's, which the kernel keeps for the library ([`settings`],
+//! [`save`]), if the console is the process's controlling terminal (so
+//! `stty` changes them for the shell and its jobs), else the process's
+//! own. The typed but unread input belongs to this process (a child reads
+//! its own).
 //!
 //! **Job control.** The kernel keeps what must work while nobody reads
 //! (`kernel::syscall::terminal`, the native call `terminal(op, a, b)`,
@@ -52,6 +56,28 @@ pub mod op {
     pub const RELEASE: u64 = 3;
     /// The signal characters ([`signal_word`](super::signal_word)).
     pub const SIGNALS: u64 = 4;
+    /// Keep this `termios` as the session's.
+    pub const SAVE: u64 = 5;
+    /// The session's `termios` (36 bytes, or 0 if none was kept).
+    pub const LOAD: u64 = 6;
+}
+
+/// The console's settings: the session's, which the kernel keeps, when
+/// the console is this process's controlling terminal (then also the new
+/// `st.termios`), else this process's own.
+pub fn settings(ctx: &mut Ctx<'_>) -> crate::calls::ioctl::Termios {
+    let mut b = ctx.st.termios.to_bytes();
+    if let Ok(true) = ctx.native.terminal_settings(false, &mut b) {
+        ctx.st.termios = crate::calls::ioctl::Termios::from_bytes(&b);
+    }
+    ctx.st.termios
+}
+
+/// Keeps `st.termios` as the session's settings (if the console is this
+/// process's terminal).
+pub fn save(ctx: &mut Ctx<'_>) {
+    let mut b = ctx.st.termios.to_bytes();
+    let _ = ctx.native.terminal_settings(true, &mut b);
 }
 
 /// `EIO`.
@@ -209,7 +235,7 @@ pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult 
     {
         return Err(Errno::EFAULT);
     }
-    let canonical = ctx.st.termios.flags[3] & g::ICANON != 0;
+    let canonical = settings(ctx).flags[3] & g::ICANON != 0;
     loop {
         if let Some(bytes) = ctx.st.tty.take(len as usize, canonical) {
             ctx.write_user(buf, &bytes)?;
@@ -298,6 +324,42 @@ mod tests {
         l.native.terminal.fg = 1;
         assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 5);
         assert_eq!(l.native.peek(m, 5), b"mine\n");
+    }
+
+    /// With the console as its terminal a process reads with the
+    /// session's settings (another process's `stty`), and its `TCSETS`
+    /// becomes the session's; without, it keeps its own.
+    #[test]
+    fn the_sessions_settings_are_shared() {
+        let ioctl = linux_raw_sys::general::__NR_ioctl;
+        let (tcgets, tcsets) = (
+            u64::from(linux_raw_sys::ioctl::TCGETS),
+            u64::from(linux_raw_sys::ioctl::TCSETS),
+        );
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        l.native.terminal.controlling = true;
+        let mut raw = Termios::console();
+        raw.flags[3] &= !(g::ICANON | g::ECHO);
+        l.native.terminal.settings = Some(raw.to_bytes());
+        l.native.keyboard = true;
+        l.native.typed.extend(b"ab");
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 100]), 2, "raw: no line");
+        assert_eq!(l.native.console_text(), "", "no echo");
+        assert_eq!(call(&mut l, ioctl, &[0, tcgets, m]), 0);
+        assert_eq!(l.native.peek(m, 36), raw.to_bytes());
+        let cooked = Termios::console().to_bytes();
+        l.native.poke(m, &cooked);
+        assert_eq!(call(&mut l, ioctl, &[0, tcsets, m]), 0);
+        assert_eq!(
+            l.native.terminal.settings,
+            Some(cooked),
+            "the session's now"
+        );
+        l.native.terminal.controlling = false;
+        l.native.terminal.settings = Some(raw.to_bytes());
+        assert_eq!(call(&mut l, ioctl, &[0, tcgets, m + 64]), 0);
+        assert_eq!(l.native.peek(m + 64, 36), cooked, "its own");
     }
 
     fn typed(i: &mut Input, t: &Termios, s: &[u8]) -> Vec<u8> {

@@ -60,7 +60,8 @@ impl Termios {
         }
     }
 
-    fn to_bytes(self) -> [u8; TERMIOS_BYTES] {
+    /// As the kernel ABI lays it out.
+    pub fn to_bytes(self) -> [u8; TERMIOS_BYTES] {
         let mut b = [0u8; TERMIOS_BYTES];
         for (i, f) in self.flags.iter().enumerate() {
             b[4 * i..4 * i + 4].copy_from_slice(&f.to_le_bytes());
@@ -70,7 +71,8 @@ impl Termios {
         b
     }
 
-    fn from_bytes(b: &[u8; TERMIOS_BYTES]) -> Self {
+    /// From the kernel ABI's layout.
+    pub fn from_bytes(b: &[u8; TERMIOS_BYTES]) -> Self {
         let w = |i: usize| u32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]);
         let mut cc = [0u8; 19];
         cc.copy_from_slice(&b[17..]);
@@ -96,7 +98,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
     let arg = a[2];
     match a[1] as u32 {
         io::TCGETS => {
-            let t = ctx.st.termios.to_bytes();
+            let t = crate::tty::settings(ctx).to_bytes();
             ctx.write_user(arg, &t)?;
         }
         io::TCSETS | io::TCSETSW | io::TCSETSF => {
@@ -114,6 +116,7 @@ pub fn call(ctx: &mut Ctx<'_>, a: [u64; 6]) -> SysResult {
                 _ => {}
             }
             ctx.st.termios = t;
+            crate::tty::save(ctx);
             if a[1] as u32 == io::TCSETSF {
                 // Typed input not read yet is thrown away.
                 ctx.st.tty = crate::tty::Input::default();
