@@ -469,7 +469,12 @@ pub const DISPATCHER_REGION: u64 = 4096 * crate::arch::percpu::MAX_CPUS as u64;
 /// the ring of [`RING`] messages of [`MSG_WORDS`] words (sender pid, then
 /// the four words).
 pub mod page {
-    /// Pending soft-interrupt bits (the kernel ORs, the user clears).
+    /// Pending soft-interrupt bits (the kernel ORs, the user clears):
+    /// 1 a message ([`SOFT_MESSAGE`](super::SOFT_MESSAGE)), 2 the timer
+    /// (`syscall::timer`), 4 a child ended (`dispatch::SOFT_CHILD`), 8 a
+    /// Linux signal (`syscall::signal`), 16 page-fault completions
+    /// (`mm::upcall::SOFT_PFAULT`). Bits 62 and 63 (vfork, futex) are
+    /// the kernel's own wake-ups and never reach the page.
     pub const SOFT_BITS: u64 = 0;
     /// Messages consumed (written by the user).
     pub const HEAD: u64 = 8;

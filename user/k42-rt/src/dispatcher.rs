@@ -11,6 +11,9 @@ use crate::nr;
 pub const SOFT_MESSAGE: u64 = 1;
 /// Soft-interrupt bit: this dispatcher's timer expired.
 pub const SOFT_TIMER: u64 = 2;
+/// Soft-interrupt bit: page-fault completions wait to be taken
+/// ([`pfault_take`](crate::sys::pfault_take)).
+pub const SOFT_PFAULT: u64 = 16;
 /// Messages the ring holds.
 pub const RING: u64 = 32;
 /// Words per message: the sender's pid, then four words.

@@ -65,6 +65,13 @@ pub const SET_GS_BASE: u64 = DEBUG | 2;
 
 /// The entry-point kind of the IPC-call entry (`set_entry_point`).
 pub const ENTRY_IPC_CALL: u64 = 4;
+/// The entry-point kind of the page-fault entry (`set_entry_point`): the
+/// kernel enters it at `entry(save_area, io, address)` when an access
+/// waits for I/O (`kernel::mm::upcall`).
+pub const ENTRY_PAGE_FAULT: u64 = 3;
+/// `pfault_take(buf, max)` → how many `(io, result)` pairs were written:
+/// the page-fault completions queued for the calling dispatcher.
+pub const PFAULT_TAKE: u64 = NATIVE | 48;
 /// Grant to every process (`grant`'s pid).
 pub const ANYONE: u64 = u32::MAX as u64;
 

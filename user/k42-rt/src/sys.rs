@@ -168,6 +168,16 @@ pub fn set_timer(d: Deadline) -> Result<(), Errno> {
     check(nr::TIMER, kind, time, 0).map(drop)
 }
 
+/// Takes the page-fault completions the kernel queued for this
+/// dispatcher (after [`SOFT_PFAULT`](crate::dispatcher::SOFT_PFAULT)):
+/// fills `buf` with `[io, result]` pairs (result 0: the page is in, retry
+/// the access; a negated errno: the read failed) and returns how many.
+/// At most 256 at once.
+pub fn pfault_take(buf: &mut [[u64; 2]]) -> Result<usize, Errno> {
+    let max = buf.len().min(256) as u64;
+    check(nr::PFAULT_TAKE, buf.as_mut_ptr() as u64, max, 0).map(|n| n as usize)
+}
+
 /// The kernel clock, in nanoseconds.
 pub fn clock() -> Result<u64, Errno> {
     check(nr::CLOCK, 0, 0, 0)
