@@ -98,8 +98,12 @@
 //!   of an interrupted thread;
 //! * **entry points** the kernel upcalls: *run* (enter [`Dispatcher::run`]'s
 //!   loop), *interrupt* (soft interrupts pending: the loop's
-//!   soft-interrupt handling), *IPC return* and *page-fault completion* (call
-//!   [`Dispatcher::complete`] with the token the thread blocked on);
+//!   soft-interrupt handling), *IPC return* (call [`Dispatcher::complete`]
+//!   with the token the thread blocked on) and *page fault* (the faulting
+//!   thread calls [`Dispatcher::block_on_io`]; the kernel's page-fault
+//!   completion soft interrupt becomes [`SOFT_FAULT`], and the completions
+//!   come from [`Platform::fault_completions`]: K42-rs's native call
+//!   `pfault_take`, see `native-tests`' `pfault.rs`);
 //! * native calls: one per-dispatcher **timer request** ([`Platform::set_timer`]),
 //!   **yield** to the kernel when idle ([`Platform::idle`]), and pages for
 //!   thread stacks ([`Platform::alloc_stack`]), ideally with an unmapped guard
