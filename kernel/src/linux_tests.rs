@@ -497,7 +497,7 @@ ktest::ktest! {
         let base = crate::mm::user::usage();
         let Some((status, out)) = run_with_files("linux-mmap", &[]) else { return };
         assert!(!out.contains("FAILED"), "status {status}: {out}");
-        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 33, "{out}");
+        assert_eq!(out.lines().filter(|l| l.ends_with(": ok")).count(), 35, "{out}");
         assert!(out.ends_with("mmap: 0 failed\n"), "{out}");
         assert_eq!(status, 0, "{out}");
         assert_eq!(crate::mm::user::usage_back_to(base), base);

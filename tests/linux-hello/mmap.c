@@ -7,7 +7,8 @@
  * process sees the same bytes, truncation makes the pages past the end
  * SIGBUS in every mapping and the rest of the last page zero (a private
  * page written before stays its copy on K42-rs, where Linux takes it
- * away too, so the check uses one only read), a protection fault stays
+ * away too, so the check uses one only read) and a call given a buffer
+ * there EFAULT, a protection fault stays
  * SIGSEGV, an unlinked file stays mapped, thousands of maps leave
  * nothing behind, and the errors (mprotect's EACCES too).
  * Prints one line per check; the same checks pass on Linux. */
@@ -117,6 +118,13 @@ int main(void)
 	check("past the end: SIGBUS (private, a page only read)", touch(p + 3 * PG, 0) == SIGBUS);
 	check("the rest of the last page reads zero", s[PG + 100] == 0 && s[PG + 4000] == 0);
 	check("the part before the end stays", s[PG + 7] == 'S' && s[PG + 99] == data[PG + 99]);
+	int pp[2];
+	pipe(pp);
+	errno = 0;
+	check("write() from past the end: EFAULT", write(pp[1], s + 2 * PG, 10) < 0 && errno == EFAULT);
+	check("read() at the end into past the end: 0", read(fd, s + 2 * PG, 10) == 0);
+	close(pp[0]);
+	close(pp[1]);
 	ftruncate(fd, 4 * PG);
 	check("grown again: zeros", touch(s + 2 * PG, 0) == 0 && s[2 * PG] == 0 && s[2 * PG + 1] == 0);
 

@@ -35,6 +35,7 @@ mod ipc;
 mod memory;
 mod pfault_take;
 pub mod pgrp;
+mod probe;
 mod process_id;
 pub mod reflect;
 mod set_fs_base;
@@ -91,6 +92,8 @@ pub const SHARE: u64 = sched::native::nr::COUNT + 12;
 pub const MAP_HANDLE: u64 = sched::native::nr::COUNT + 13;
 /// `shared_end(addr, size)`: see `shared_end.rs`.
 pub const SHARED_END: u64 = sched::native::nr::COUNT + 32;
+/// `probe(addr, len, write)`: see `probe.rs`.
+pub const PROBE: u64 = sched::native::nr::COUNT + 33;
 /// `futex_wait(addr, expected, timeout_ns)`: see `futex.rs`.
 pub const FUTEX_WAIT: u64 = sched::native::nr::COUNT + 14;
 /// `futex_wake(addr, n)`: see `futex.rs`.
@@ -225,6 +228,7 @@ syscall_table! {
     NATIVE | SHARE                              => "share",           shared::sys_share;
     NATIVE | MAP_HANDLE                         => "map_handle",      shared::sys_map_handle;
     NATIVE | SHARED_END                         => "shared_end",      shared_end::sys_shared_end;
+    NATIVE | PROBE                              => "probe",           probe::sys_probe;
     NATIVE | FUTEX_WAIT                         => "futex_wait",      futex::sys_futex_wait;
     NATIVE | FUTEX_WAKE                         => "futex_wake",      futex::sys_futex_wake;
     NATIVE | SIGNAL_SEND                        => "signal_send",     signal::sys_signal_send;

@@ -48,6 +48,8 @@ pub const SHARE: u64 = NATIVE | 24;
 pub const MAP_HANDLE: u64 = NATIVE | 25;
 /// `shared_end(addr, size)`: a file's end in shared memory.
 pub const SHARED_END: u64 = NATIVE | 44;
+/// `probe(addr, len, write)`: the pages are there for this access.
+pub const PROBE: u64 = NATIVE | 45;
 /// `futex_wait(addr, expected, timeout_ns)`.
 pub const FUTEX_WAIT: u64 = NATIVE | 26;
 /// `futex_wake(addr, n)` → how many woke.

@@ -258,6 +258,13 @@ pub fn shared_end(addr: u64, size: Option<u64>) -> Result<u64, Errno> {
     check(nr::SHARED_END, addr, size.unwrap_or(u64::MAX), 0)
 }
 
+/// Resolves the faults of `[addr, addr + len)` for a read (or a write)
+/// now: `EFAULT` if a page cannot be had (no mapping, its protection, past
+/// the end of a mapped file).
+pub fn probe(addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+    check(nr::PROBE, addr, len, u64::from(write)).map(drop)
+}
+
 /// Sleeps while the word at `addr` holds `expected` (`EAGAIN` if it does
 /// not), until [`futex_wake`] (`Ok`), `timeout_ns` (`ETIMEDOUT`; 0: no
 /// timeout) or a soft interrupt (`EINTR`).

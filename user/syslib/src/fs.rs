@@ -567,6 +567,7 @@ pub fn write(ctx: &mut Ctx<'_>, fd: u64, buf: u64, len: u64, offset: u64) -> Sys
         return Err(Errno::EBADF);
     }
     ctx.st.mem.check(buf, len, Access::Read)?;
+    ctx.st.mem.probe_files(ctx.native, buf, len, Access::Read)?;
     match f.obj {
         Object::Console => {
             crate::calls::console_out(ctx, buf, len);

@@ -346,6 +346,13 @@ pub trait Native {
         let _ = (handle, addr);
         Err(Errno::ENOSYS)
     }
+    /// `probe(addr, len, write)`: the kernel resolves the pages of
+    /// `[addr, addr + len)` for a read (a write) now; `EFAULT` if one
+    /// cannot be had (past the end of a mapped file: [`Layout::probe_files`]).
+    fn probe(&self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+        let _ = (addr, len, write);
+        Ok(())
+    }
     /// A library context for new thread `tid` ([`threads`]): its own
     /// library stack, the caller's FPU/SSE registers, and a start that
     /// calls [`Syslib::thread_started`] and resumes the frame it returns
@@ -526,6 +533,9 @@ impl Ctx<'_> {
     /// Checks `[addr, addr + len)` and reads it into `buf`.
     pub fn read_user(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         self.st.mem.check(addr, buf.len() as u64, Access::Read)?;
+        let len = buf.len() as u64;
+        let mem = &self.st.mem;
+        mem.probe_files(self.native, addr, len, Access::Read)?;
         self.native.read(addr, buf);
         Ok(())
     }
@@ -533,6 +543,9 @@ impl Ctx<'_> {
     /// Checks `[addr, addr + bytes.len())` and writes `bytes` there.
     pub fn write_user(&mut self, addr: u64, bytes: &[u8]) -> Result<(), Errno> {
         self.st.mem.check(addr, bytes.len() as u64, Access::Write)?;
+        let len = bytes.len() as u64;
+        let mem = &self.st.mem;
+        mem.probe_files(self.native, addr, len, Access::Write)?;
         self.native.write(addr, bytes);
         Ok(())
     }

@@ -410,6 +410,10 @@ mod k42 {
             k42_rt::sys::map_handle(handle, addr).map_err(|e| Errno(e.0))
         }
 
+        fn probe(&self, addr: u64, len: u64, write: bool) -> Result<(), Errno> {
+            k42_rt::sys::probe(addr, len, write).map_err(|e| Errno(e.0))
+        }
+
         fn thread_create(&mut self, tid: u32) -> Result<(), Errno> {
             if !self.run_entry {
                 super::entry::register_run_entry();

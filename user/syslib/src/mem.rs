@@ -295,6 +295,28 @@ impl Layout {
                 .any(|a| a.kind.is_file() && a.start <= addr && addr < a.end && a.prot & need != 0)
     }
 
+    /// Makes sure the parts of `[addr, addr + len)` (which [`check`](Self::check)
+    /// passed) that lie in file mappings can be accessed, before the
+    /// library copies to or from them: the kernel resolves their pages now
+    /// ([`Native::probe`]), so a page past the end of a mapped file is
+    /// `EFAULT` (as Linux answers) instead of a fault inside the library.
+    pub fn probe_files(
+        &self,
+        native: &dyn Native,
+        addr: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<(), Errno> {
+        let end = addr.saturating_add(len);
+        for a in self.areas().iter().filter(|a| a.kind.is_file()) {
+            let (s, e) = (a.start.max(addr), a.end.min(end));
+            if s < e {
+                native.probe(s, e - s, access == Access::Write)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A free range of `len` bytes for `mmap`, highest first, at `hint`
     /// if that is free.
     pub fn find_free(&self, len: u64, hint: u64) -> Option<u64> {
