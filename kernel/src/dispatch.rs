@@ -710,8 +710,10 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
     ] {
         entry.store(0, Ordering::Release);
     }
-    // Its shared-memory handles named the old image's memory.
+    // Its shared-memory handles named the old image's memory; so did its
+    // page-fault waits and untaken completions.
     crate::syscall::shared::forget(p.pid);
+    crate::mm::upcall::forget(d.id.to_raw());
     // A vfork parent waiting for this process has its space back.
     crate::syscall::vfork::release(p);
     d.preempted.store(false, Ordering::Relaxed);
