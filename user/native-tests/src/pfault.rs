@@ -104,6 +104,15 @@ static DISPATCHER: AtomicPtr<Disp> = AtomicPtr::new(core::ptr::null_mut());
 static CPU: AtomicU64 = AtomicU64::new(0);
 /// Page-fault upcalls taken.
 static UPCALLS: AtomicU64 = AtomicU64::new(0);
+/// Cycles (RDTSC) just before A's load, and at the page-fault entry.
+static T_LOAD: AtomicU64 = AtomicU64::new(0);
+static T_ENTRY: AtomicU64 = AtomicU64::new(0);
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC is allowed in user mode.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
 /// Thread B's count (an atomic: it changes under A's load, which the
 /// compiler cannot know).
 static TICKS: AtomicU64 = AtomicU64::new(0);
@@ -130,6 +139,7 @@ fn resume(frame: *const u64) -> ! {
 /// below the faulting frame). Keeps the frame, re-enables, parks the
 /// thread until I/O `io` completes, then retries the access.
 extern "C" fn on_page_fault(save: *const u64, io: u64, _va: u64) -> ! {
+    T_ENTRY.store(rdtsc(), Ordering::SeqCst);
     let mut frame = [0u64; FRAME_WORDS];
     // SAFETY: the kernel passes our dispatcher page's save area, one
     // frame long; copied before re-enabling (the next upcall reuses it).
@@ -203,6 +213,7 @@ pub fn run(args: &str) -> u64 {
     let (fin, s) = (done.clone(), seen.clone());
     d.spawn(move |_| {
         let before = TICKS.load(Ordering::SeqCst);
+        T_LOAD.store(rdtsc(), Ordering::SeqCst);
         compiler_fence(Ordering::SeqCst);
         // SAFETY: the kernel test mapped `va` (a file, read only); the
         // load waits for the file's read.
@@ -225,8 +236,11 @@ pub fn run(args: &str) -> u64 {
     let (v, meanwhile) = seen.get();
     let upcalls = UPCALLS.load(Ordering::SeqCst);
     let completions = d.stats().fault_completions;
+    let entry_cycles = T_ENTRY
+        .load(Ordering::SeqCst)
+        .wrapping_sub(T_LOAD.load(Ordering::SeqCst));
     say(format_args!(
-        "pfault: entries={e1},{e2} value={v:#x} ok={} upcalls={upcalls} completions={completions} b_ran_while_a_waited={meanwhile}\n",
+        "pfault: entries={e1},{e2} value={v:#x} ok={} upcalls={upcalls} completions={completions} b_ran_while_a_waited={meanwhile} load_to_upcall_entry_cycles={entry_cycles}\n",
         v == expected
     ));
     u64::from(
