@@ -601,6 +601,8 @@ ktest::ktest! {
             // Then a job left stopped, which the hang-up at the shell's end
             // ends. (The shell must find its next line typed whenever it
             // reads: an empty keyboard is the end of its input.)
+            // `stty` in one process sets the terminal for the next one.
+            push_input(b"stty -echo; echo -echo $(stty -a | grep -c ' -echo '); stty echo\n");
             push_input(b"sleep 100 &\njobs; sleep 1; kill %1; wait %1; echo killed=$?; sleep 100\n");
             step("kill %1", seen("killed=1"));
             step("a job in the foreground", run(20, &job));
@@ -637,6 +639,7 @@ ktest::ktest! {
         assert!(out.contains("\nkilled=143\n"), "{out}");
         assert!(out.contains("\nwaited=0\n"), "{out}");
         assert!(out.contains("You have stopped jobs."), "{out}");
+        assert!(out.contains("\n-echo 1\n"), "stty -a saw stty -echo: {out}");
         assert!(took.iter().all(|t| *t < 5 * S), "{took:?}");
         assert_eq!(terminal::foreground(), None, "hung up");
         assert_eq!(crate::mm::user::usage_back_to(base), base);
