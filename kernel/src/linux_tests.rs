@@ -530,8 +530,10 @@ ktest::ktest! {
     /// the console (the shell waits in `wait4`) is the kernel's to see: it
     /// sends that group `SIGINT`, and the prompt comes back at once with
     /// `$?` 130. `^Z` stops a foreground job and `fg` continues it. A
-    /// background job: `jobs`, `kill %1` (143), `wait`. The shell's end
-    /// hangs the console up.
+    /// background job: `jobs`, `kill %1` (143), `wait`. `stty` in one
+    /// process sets the terminal for the next (the session's settings).
+    /// The shell's end (after "You have stopped jobs.") hangs the console
+    /// up, which ends the job it left stopped.
     fn linux_busybox_job_control() {
         use crate::syscall::{console_read::push_input, terminal};
         use crate::time::now_ns;
