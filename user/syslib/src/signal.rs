@@ -50,9 +50,12 @@
 //! the number again) if no handler runs or the handler has `SA_RESTART`
 //! (`ERESTARTSYS` only), as Linux does.
 //!
-//! Not yet: job control beyond stop and continue (no terminal's
-//! foreground group, `SIGTTIN`/`SIGTTOU` are never sent), `si_uid` other
-//! than 0, per-thread signals (a signal to any thread is the process's:
+//! Job control: the console's foreground group is the kernel's
+//! (`kernel::syscall::terminal`), which sends `SIGINT`, `SIGQUIT` and
+//! `SIGTSTP` for typed characters; the library raises `SIGTTIN` and
+//! `SIGTTOU` for a background group's reads and settings (`tty.rs`).
+//!
+//! Not yet: `TOSTOP`, `si_uid` other than 0, per-thread signals (a signal to any thread is the process's:
 //! `threads`), delivery through the direct-branch path (the signals wait
 //! for the next trap).
 
