@@ -159,6 +159,21 @@ pub struct Process {
 }
 
 impl Process {
+    /// Takes `parent`'s user entry points (a fork's or a vfork's child:
+    /// the same program and library). The IPC entry and stack are not
+    /// inherited: a server's child serves nothing until it says so.
+    pub fn inherit_entry_points(&self, parent: &Process) {
+        for (from, to) in [
+            (&parent.syscall_entry, &self.syscall_entry),
+            (&parent.interrupt_entry, &self.interrupt_entry),
+            (&parent.trap_entry, &self.trap_entry),
+            (&parent.run_entry, &self.run_entry),
+            (&parent.pfault_entry, &self.pfault_entry),
+        ] {
+            to.store(from.load(Ordering::Acquire), Ordering::Release);
+        }
+    }
+
     /// Its address space, while it has one.
     pub fn space(&self) -> Option<Arc<ProcessSpace>> {
         self.space.lock().clone()
@@ -1011,33 +1026,17 @@ fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
 /// `resume(save_area)` (after clearing the disabled flag). False: no
 /// handler (or a fault while disabled): the caller stops the program.
 pub fn user_trap(frame: &mut crate::arch::trap::TrapFrame, cr2: u64) -> bool {
-    use crate::arch::uaccess::{copy_from_user, copy_to_user};
     let Some(d) = current() else {
         return false;
     };
     let entry = d.process.trap_entry.load(Ordering::Acquire);
-    if entry == 0 {
-        return false;
-    }
-    let page = crate::ppc::page_of(percpu::current_id());
-    let disabled = page + crate::ppc::page::DISABLED;
-    let mut w = [0u8; 8];
-    if copy_from_user(&mut w, disabled).is_err() || u64::from_le_bytes(w) != 0 {
-        return false;
-    }
-    let save = page + crate::syscall::reflect::SAVE_OFFSET;
-    if copy_to_user(save, &crate::syscall::reflect::frame_bytes(frame)).is_err()
-        || copy_to_user(disabled, &1u64.to_le_bytes()).is_err()
-    {
-        return false;
-    }
     let (vector, error) = (frame.vector, frame.error);
-    frame.rip = entry;
-    frame.rdi = save;
+    if entry == 0 || !crate::syscall::reflect::upcall(frame, entry) {
+        return false;
+    }
     frame.rsi = vector;
     frame.rdx = error;
     frame.rcx = cr2;
-    frame.rsp = (frame.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
     crate::arch::usermode::sanitize(frame)
 }
 

@@ -208,24 +208,11 @@ pub fn user_fault(frame: &mut TrapFrame, io: IoId, va: u64) -> bool {
 /// saved in the dispatcher page (as `dispatch::user_trap` does); false if
 /// the dispatcher is disabled or its page cannot be written.
 fn deliver(frame: &mut TrapFrame, entry: u64, io: u64, va: u64) -> bool {
-    use crate::arch::uaccess::{copy_from_user, copy_to_user};
-    let page = crate::ppc::page_of(crate::arch::percpu::current_id());
-    let disabled = page + crate::ppc::page::DISABLED;
-    let mut w = [0u8; 8];
-    if copy_from_user(&mut w, disabled).is_err() || u64::from_le_bytes(w) != 0 {
+    if !crate::syscall::reflect::upcall(frame, entry) {
         return false;
     }
-    let save = page + crate::syscall::reflect::SAVE_OFFSET;
-    if copy_to_user(save, &crate::syscall::reflect::frame_bytes(frame)).is_err()
-        || copy_to_user(disabled, &1u64.to_le_bytes()).is_err()
-    {
-        return false;
-    }
-    frame.rip = entry;
-    frame.rdi = save;
     frame.rsi = io;
     frame.rdx = va;
-    frame.rsp = (frame.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
     crate::arch::usermode::sanitize(frame)
 }
 

@@ -18,7 +18,6 @@ use super::{Context, Errno, SyscallResult};
 use crate::arch::usermode::UserContext;
 use crate::dispatch::{self, CreateError, WaitError};
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
 
 /// `fork_process()`: the child starts as a copy of the caller's frame
 /// ([`Context::frame`]) at this very call, returning 0 (the system
@@ -43,14 +42,7 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let p = &d.process;
     // Refused while the caller is being killed.
     let child = dispatch::new_child(child_space, pid, p).ok_or(Errno::Esrch)?;
-    for (from, to) in [
-        (&p.syscall_entry, &child.syscall_entry),
-        (&p.interrupt_entry, &child.interrupt_entry),
-        (&p.trap_entry, &child.trap_entry),
-        (&p.run_entry, &child.run_entry),
-    ] {
-        to.store(from.load(Ordering::Acquire), Ordering::Release);
-    }
+    child.inherit_entry_points(p);
     let made = dispatch::smp()
         .info(d.id)
         .map_err(|_| Errno::Esrch)

@@ -100,6 +100,31 @@ pub fn reflect(frame: &mut TrapFrame, entry: u64) {
     frame.rsp = ((frame.rsp.wrapping_sub(128)) & !15).wrapping_sub(8);
 }
 
+/// An upcall's start (the trap and page-fault entries): unless the
+/// running dispatcher is disabled, saves `frame` in the save area of this
+/// processor's dispatcher page, marks the dispatcher disabled, and makes
+/// `frame` enter `entry` with `rdi` = the save area (the other argument
+/// registers are the caller's to set) on the stack below the red zone.
+/// False if the dispatcher is disabled or its page cannot be used.
+pub fn upcall(frame: &mut TrapFrame, entry: u64) -> bool {
+    let page = crate::ppc::page_of(percpu::current_id());
+    let disabled = page + crate::ppc::page::DISABLED;
+    let mut w = [0u8; 8];
+    if copy_from_user(&mut w, disabled).is_err() || u64::from_le_bytes(w) != 0 {
+        return false;
+    }
+    let save = page + SAVE_OFFSET;
+    if copy_to_user(save, &frame_bytes(frame)).is_err()
+        || copy_to_user(disabled, &1u64.to_le_bytes()).is_err()
+    {
+        return false;
+    }
+    frame.rip = entry;
+    frame.rdi = save;
+    frame.rsp = (frame.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
+    true
+}
+
 /// `resume(save_area, call)`: continues the program from a saved frame:
 /// the caller's whole frame ([`Context::frame`]) is replaced, the
 /// dispatcher is enabled again, and the value returned is the saved

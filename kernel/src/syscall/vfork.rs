@@ -90,14 +90,7 @@ pub fn sys_vfork_process(cx: &mut Context<'_>) -> SyscallResult {
     let p = &d.process;
     // Refused while the caller is being killed.
     let child = dispatch::new_child_sharing(pid, p).ok_or(Errno::Esrch)?;
-    for (from, to) in [
-        (&p.syscall_entry, &child.syscall_entry),
-        (&p.interrupt_entry, &child.interrupt_entry),
-        (&p.trap_entry, &child.trap_entry),
-        (&p.run_entry, &child.run_entry),
-    ] {
-        to.store(from.load(Ordering::Acquire), Ordering::Release);
-    }
+    child.inherit_entry_points(p);
     d.vfork.store(WAITING | was, Ordering::SeqCst);
     child
         .vfork_parent
