@@ -148,6 +148,19 @@ pub mod kind {
     /// A pipe: a FIFO (named, made by `mknod`) or an anonymous pipe (no
     /// name; made by `pipe`).
     pub const FIFO: u32 = 4;
+
+    /// The kind of the node an open file description (what
+    /// [`open`](super::FileSystem::open), [`create`](super::FileSystem::create)
+    /// and [`pipe`](super::FileSystem::pipe) return) refers to: a server
+    /// keeps it in the description's top four bits, so a client need not
+    /// ask (`fstat`) to tell a directory or a FIFO it just opened. 0: the
+    /// server did not say.
+    pub const fn of_description(file: u64) -> u32 {
+        (file >> SHIFT) as u32
+    }
+
+    /// Where the kind sits in a description.
+    pub const SHIFT: u32 = 60;
 }
 
 /// Pipes: sizes and the readiness bits of [`FileSystem::poll`] (Linux's

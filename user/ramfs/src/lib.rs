@@ -655,8 +655,10 @@ impl Tree {
         if flags & O_DIRECTORY != 0 && !n.is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        // The node's kind in the key's top bits (`kind::of_description`).
+        let kind = n.stat().kind;
         self.rng = mix(self.rng ^ now);
-        let key = ((self.rng >> 32) as u32).max(1);
+        let key = ((self.rng >> 32) as u32 & 0x0fff_ffff).max(1) | kind << (kind::SHIFT - 32);
         let seen = match &mut self.node_mut(i).body {
             Body::Pipe(p) => p.open(flags),
             _ => 0,

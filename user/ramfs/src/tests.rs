@@ -169,6 +169,29 @@ fn made_up_closed_and_stale_descriptions_are_ebadf() {
 }
 
 #[test]
+fn a_description_names_its_nodes_kind() {
+    use k42_interfaces::kind;
+    let fs = fs();
+    put(&fs, "/f", b"x");
+    fs.mkdir("/d", 0o755).unwrap();
+    let f = fs.open("/f", O_RDONLY).unwrap();
+    let d = fs.open("/d", O_RDONLY | O_DIRECTORY).unwrap();
+    let c = fs.create("/c", O_CREAT | O_RDWR, 0o644).unwrap();
+    let (r, w) = fs.pipe(0).unwrap();
+    let kinds = [f, d, c, r, w].map(kind::of_description);
+    assert_eq!(
+        kinds,
+        [kind::FILE, kind::DIR, kind::FILE, kind::FIFO, kind::FIFO]
+    );
+    for x in [f, d, c, r, w] {
+        assert_eq!(fs.fstat(x).unwrap().kind, kind::of_description(x));
+    }
+    // The kind is part of the capability: changed, it names nothing.
+    let forged = (f & !(0xf << kind::SHIFT)) | u64::from(kind::DIR) << kind::SHIFT;
+    assert_eq!(fs.fstat(forged).map(|s| s.kind), Err(Errno::EBADF));
+}
+
+#[test]
 fn open_takes_read_flags_and_create_the_rest() {
     let fs = fs();
     put(&fs, "/f", b"x");

@@ -416,17 +416,22 @@ pub fn open(ctx: &mut Ctx<'_>, path: &str, flags: u32, mode: u32) -> Result<Obje
     };
     // A FIFO's other side may wait for this one.
     crate::pipe::rang(ctx, &mut bell);
-    let st = call(ctx, |fs| fs.fstat(file));
+    // The node's kind: the server says it in the description (no
+    // `fstat` call), or, if it does not, asked.
+    let node = match kind::of_description(file) {
+        0 => call(ctx, |fs| fs.fstat(file)).map(|s| s.kind),
+        k => Ok(k),
+    };
     let waits = flags & g::O_NONBLOCK == 0 && access != g::O_RDWR;
     // A FIFO's blocking open waits for the other side (`pipe`).
-    let st = match st {
-        Ok(s) if s.kind == kind::FIFO && waits => {
-            crate::pipe::wait_for(ctx, file, k42_interfaces::pipe::PEER).map(|()| s)
+    let node = match node {
+        Ok(kind::FIFO) if waits => {
+            crate::pipe::wait_for(ctx, file, k42_interfaces::pipe::PEER).map(|()| kind::FIFO)
         }
         r => r,
     };
-    let is_dir = match st {
-        Ok(s) => s.kind == kind::DIR,
+    let is_dir = match node {
+        Ok(k) => k == kind::DIR,
         Err(e) => {
             let _ = call(ctx, |fs| fs.close(file));
             return Err(e);
