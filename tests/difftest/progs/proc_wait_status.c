@@ -31,11 +31,20 @@ int main(void)
 		snprintf(what, sizeof what, "killed by %d", sigs[i]);
 		reap(what, p);
 	}
+	/* The continued child waits for a byte before it exits, so that
+	 * waitpid(WCONTINUED) sees it continued, not already ended (whichever
+	 * of the two runs first after SIGCONT, on either kernel). */
+	int go[2];
+	MUST(pipe(go));
 	pid_t p = fork();
 	if (p == 0) {
+		char c;
+		close(go[1]);
 		raise(SIGSTOP);
+		read(go[0], &c, 1);
 		_exit(5);
 	}
+	close(go[0]);
 	int st;
 	struct rusage ru;
 	pid_t w = wait4(p, &st, WUNTRACED, &ru);
@@ -43,6 +52,8 @@ int main(void)
 	kill(p, SIGCONT);
 	w = waitpid(p, &st, WCONTINUED);
 	printf("WCONTINUED: %s\n", wstatus(st));
+	write(go[1], "g", 1);
+	close(go[1]);
 	w = wait4(p, &st, 0, &ru);
 	printf("after continue: %s\n", wstatus(st));
 	p = fork();

@@ -274,19 +274,19 @@ pub struct PollFd {
 /// Whether the console has input for a read (typed input taken in; end of
 /// file when nobody can type).
 fn console_readable(ctx: &mut Ctx<'_>) -> bool {
-    let mut typed = [0u8; 64];
-    match ctx.native.console_read(&mut typed) {
-        Ok(n) => {
-            let mut echo = alloc::vec::Vec::new();
-            let t = crate::tty::settings(ctx);
-            for &b in &typed[..n] {
-                ctx.st.tty.feed(&t, b, &mut echo);
-            }
-            if !echo.is_empty() {
-                ctx.native.console_write(&echo);
-            }
-            ctx.st.tty.readable()
-        }
+    if ctx.st.tty.readable() {
+        return true;
+    }
+    // In raw mode one typed byte makes the console readable: the rest
+    // stays the console's, for whoever reads next (`tty::read`).
+    let t = crate::tty::settings(ctx);
+    let want = if t.flags[3] & linux_raw_sys::general::ICANON != 0 {
+        crate::tty::PULL_MAX
+    } else {
+        1
+    };
+    match crate::tty::pull(ctx, want) {
+        Ok(_) => ctx.st.tty.readable(),
         Err(_) => true,
     }
 }

@@ -241,8 +241,11 @@ pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult 
             ctx.write_user(buf, &bytes)?;
             return Ok(bytes.len() as u64);
         }
-        let mut typed = [0u8; 64];
-        let n = match ctx.native.console_read(&mut typed) {
+        // Raw mode takes from the console only what this read asks for:
+        // bytes typed ahead (a shell reading a key at a time, then the
+        // command it starts) stay in the console for the next reader.
+        let want = if canonical { PULL_MAX } else { len as usize };
+        let n = match pull(ctx, want) {
             Ok(n) => n,
             // Nobody can type: end of file.
             Err(Errno::ENODEV) => return Ok(0),
@@ -258,17 +261,30 @@ pub fn read(ctx: &mut Ctx<'_>, buf: u64, len: u64, nonblock: bool) -> SysResult 
             if crate::threads::sleep(ctx, POLL_NS).is_err() && crate::signal::interrupted(ctx) {
                 return Err(crate::signal::ERESTARTSYS);
             }
-            continue;
-        }
-        let mut echo = Vec::new();
-        let t = ctx.st.termios;
-        for &b in &typed[..n] {
-            ctx.st.tty.feed(&t, b, &mut echo);
-        }
-        if !echo.is_empty() {
-            ctx.native.console_write(&echo);
         }
     }
+}
+
+/// Most bytes [`pull`] takes from the console at once.
+pub const PULL_MAX: usize = 64;
+
+/// Takes up to `max` (1 to [`PULL_MAX`]) typed bytes from the kernel's
+/// console into the line discipline, echoing them: how many (0: none
+/// typed yet; `ENODEV` when nobody can type, `EIO` for a background
+/// group, as `console_read`).
+pub fn pull(ctx: &mut Ctx<'_>, max: usize) -> Result<usize, Errno> {
+    let mut typed = [0u8; PULL_MAX];
+    let typed = &mut typed[..max.clamp(1, PULL_MAX)];
+    let n = ctx.native.console_read(typed)?;
+    let mut echo = Vec::new();
+    let t = ctx.st.termios;
+    for &b in &typed[..n] {
+        ctx.st.tty.feed(&t, b, &mut echo);
+    }
+    if !echo.is_empty() {
+        ctx.native.console_write(&echo);
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -360,6 +376,29 @@ mod tests {
         l.native.terminal.settings = Some(raw.to_bytes());
         assert_eq!(call(&mut l, ioctl, &[0, tcgets, m + 64]), 0);
         assert_eq!(l.native.peek(m + 64, 36), cooked, "its own");
+    }
+
+    /// A raw-mode read takes from the console only what it asks for: what
+    /// was typed ahead stays there for the next reader (a shell reading
+    /// a key at a time, then the command it runs).
+    #[test]
+    fn raw_reads_leave_typed_ahead_bytes_in_the_console() {
+        let mut l = lib();
+        let m = scratch(&mut l, 1);
+        l.native.terminal.controlling = true;
+        let mut raw = Termios::console();
+        raw.flags[3] &= !(g::ICANON | g::ECHO);
+        l.native.terminal.settings = Some(raw.to_bytes());
+        l.native.keyboard = true;
+        l.native.typed.extend(b"x\rhello\r");
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 1]), 1);
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 1]), 1);
+        assert_eq!(l.native.peek(m, 1), b"\n", "ICRNL still on");
+        assert_eq!(l.native.typed.len(), 6, "the rest is the console's");
+        // A canonical reader (the command) gets the typed-ahead line.
+        l.native.terminal.settings = Some(Termios::console().to_bytes());
+        assert_eq!(call(&mut l, g::__NR_read, &[0, m, 64]), 6);
+        assert_eq!(l.native.peek(m, 6), b"hello\n");
     }
 
     fn typed(i: &mut Input, t: &Termios, s: &[u8]) -> Vec<u8> {
