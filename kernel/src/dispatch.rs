@@ -33,8 +33,9 @@
 //! handler resumes with the native `resume`. A dispatcher without a
 //! page-fault entry (or disabled) that faults on a page being read waits
 //! in the kernel: the run loop keeps it blocked until the I/O completes
-//! (`crate::mm::upcall::may_run`). Not yet: the *IPC return* entry (PPC
-//! returns in registers).
+//! (`crate::mm::upcall::may_run`). *IPC return* (a client's released
+//! PPC replies later, `crate::ppc`) is delivered like the others, with
+//! the call id, status and length.
 //!
 //! An idle processor steals from the busiest ([`sched::Smp::balance`])
 //! before it waits for an interrupt. Scheduling events (`switch`,
@@ -125,6 +126,9 @@ pub struct Process {
     /// Where a fault that waits for I/O goes (0: none, the dispatcher
     /// waits in the kernel; `crate::mm::upcall`).
     pub pfault_entry: AtomicU64,
+    /// Where the replies of its released PPCs arrive (0: none, every
+    /// call waits for its reply; `crate::ppc`).
+    pub ipc_return_entry: AtomicU64,
     /// Exported objects (`crate::ppc`).
     pub exports: IrqMutex<alloc::vec::Vec<crate::ppc::Export>>,
     /// The process that forked it (0: none). When a forked process ends,
@@ -169,6 +173,7 @@ impl Process {
             (&parent.trap_entry, &self.trap_entry),
             (&parent.run_entry, &self.run_entry),
             (&parent.pfault_entry, &self.pfault_entry),
+            (&parent.ipc_return_entry, &self.ipc_return_entry),
         ] {
             to.store(from.load(Ordering::Acquire), Ordering::Release);
         }
@@ -338,6 +343,7 @@ fn process_value(space: Arc<ProcessSpace>, pid: u32, parent: u32) -> Arc<Process
         trap_entry: AtomicU64::new(0),
         run_entry: AtomicU64::new(0),
         pfault_entry: AtomicU64::new(0),
+        ipc_return_entry: AtomicU64::new(0),
         exports: IrqMutex::new(alloc::vec::Vec::new()),
         parent: AtomicU64::new(u64::from(parent)),
         dying: core::sync::atomic::AtomicBool::new(false),
@@ -635,6 +641,8 @@ fn finish(d: &Dispatcher, status: u64) {
     crate::syscall::futex::forget(d.id.to_raw());
     // Its page-fault waits and untaken completions.
     crate::mm::upcall::forget(d.id.to_raw());
+    // Its released PPCs, or the one it served.
+    crate::ppc::forget(d);
     ktrace::events::sched::destroy(&crate::trace::TRACER, d.id.to_raw(), status);
 }
 
@@ -722,6 +730,7 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
         &p.trap_entry,
         &p.run_entry,
         &p.pfault_entry,
+        &p.ipc_return_entry,
     ] {
         entry.store(0, Ordering::Release);
     }
@@ -729,6 +738,8 @@ pub fn exec(d: &Dispatcher, space: Space, ctx: UserContext) -> Result<(), Space>
     // page-fault waits and untaken completions.
     crate::syscall::shared::forget(p.pid);
     crate::mm::upcall::forget(d.id.to_raw());
+    // And its released PPCs.
+    crate::ppc::forget(d);
     // A vfork parent waiting for this process has its space back.
     crate::syscall::vfork::release(p);
     d.preempted.store(false, Ordering::Relaxed);
@@ -790,11 +801,19 @@ pub fn user_block_or_take() -> Blocked {
     if cur == 0 {
         return Blocked::NotDispatcher;
     }
-    if let Some(d) = TABLE.lock().get(&(cur - 1)) {
+    let d = TABLE.lock().get(&(cur - 1)).cloned();
+    if let Some(d) = d {
         let bits = d.pending.swap(0, Ordering::SeqCst);
         if bits != 0 {
+            if bits & crate::ppc::SOFT_IPC_RETURN != 0 {
+                // A reply came while it ran: back through the run loop,
+                // which makes the IPC-return upcall.
+                usermode::finish(RESUMED);
+            }
             return Blocked::Interrupted(bits);
         }
+        // A server blocking inside a call may release its caller.
+        crate::ppc::server_blocks(&d);
     }
     ktrace::events::sched::block(&crate::trace::TRACER, cur - 1);
     usermode::finish(BLOCKED);
@@ -916,7 +935,9 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
             // A `futex_wait` it blocked in returns now; its token is spent.
             crate::syscall::futex::resumed(raw, &mut ctx.frame);
             d.pending.fetch_and(
-                !(crate::syscall::futex::SOFT_FUTEX | crate::syscall::vfork::SOFT_VFORK),
+                !(crate::syscall::futex::SOFT_FUTEX
+                    | crate::syscall::vfork::SOFT_VFORK
+                    | crate::ppc::SOFT_IPC_RETURN),
                 Ordering::SeqCst,
             );
             upcall(&d, &space, &mut ctx, cpu);
@@ -983,7 +1004,15 @@ pub fn run_loop(done: &dyn Fn() -> bool) {
 fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
     let interrupt = d.process.interrupt_entry.load(Ordering::Acquire);
     let run = d.process.run_entry.load(Ordering::Acquire);
-    let (entry, preempted) = if interrupt != 0 && d.pending.load(Ordering::SeqCst) != 0 {
+    let ipc_return = d.process.ipc_return_entry.load(Ordering::Acquire);
+    let reply = if ipc_return != 0 {
+        crate::ppc::reply_ready(d)
+    } else {
+        None
+    };
+    let (entry, preempted) = if reply.is_some() {
+        (ipc_return, false)
+    } else if interrupt != 0 && d.pending.load(Ordering::SeqCst) != 0 {
         (interrupt, false)
     } else if run != 0 && d.preempted.load(Ordering::Relaxed) {
         (run, true)
@@ -1002,6 +1031,14 @@ fn upcall(d: &Dispatcher, space: &Space, ctx: &mut UserContext, cpu: usize) {
         .is_err()
         || crate::ppc::write_word(space, page + disabled, 1).is_err()
     {
+        return;
+    }
+    if let Some(id) = reply {
+        // The IPC-return entry: `(save, call id, status, length)`.
+        let (status, len) = crate::ppc::reply_delivered(d, id);
+        let f = &mut ctx.frame;
+        (f.rip, f.rdi, f.rsi, f.rdx, f.rcx) = (entry, save, id, status, len);
+        f.rsp = (f.rsp.wrapping_sub(128) & !15).wrapping_sub(8);
         return;
     }
     let bits = if preempted {

@@ -24,17 +24,57 @@
 //! and hands the processor back. Larger data would go through shared
 //! memory (a shared segment, `mm`).
 //!
+//! **Released calls and the IPC-return entry** (K42's *IPC return* entry
+//! point, notes §6-7, paper §7): a server that blocks while serving (it
+//! waits for a message, its timer, a futex) would keep its caller's
+//! dispatcher, and all the caller's user-level threads, blocked with it.
+//! A client that registered an IPC-return entry (`set_entry_point(5,
+//! entry, 0)`) and names the call with a non-zero *call id* (its fourth
+//! argument, chosen by the client: its thread library uses the parked
+//! thread's token) lets the kernel release it:
+//!
+//! 1. when the server blocks with such a call in hand
+//!    ([`server_blocks`], from `dispatch::user_block`), the caller's
+//!    `ipc_call` returns `-EINPROGRESS` and its dispatcher is made
+//!    runnable: its library parks the calling thread and runs others;
+//! 2. the server's later `ipc_return` copies its register block and `len`
+//!    bytes of its PPC page into a **per-call reply buffer** in the kernel
+//!    (the client's own PPC region may be in use by its other threads),
+//!    wakes the client and waits for the next call;
+//! 3. the next time the client's dispatcher is entered (not disabled), the
+//!    kernel upcalls its IPC-return entry as `entry(save_area, id,
+//!    status, len)` (`rdi, rsi, rdx, rcx`; the interrupted frame is in the
+//!    dispatcher page's save area, the disabled flag set, as for every
+//!    upcall, `crate::dispatch`). The handler readies the thread parked on
+//!    `id` and resumes;
+//! 4. that thread, running again, calls `ipc_take(id)`: the reply goes to
+//!    its PPC region, and the call returns `status` with `len` in `rdx`,
+//!    exactly as a call that was never released.
+//!
+//! Errors: a server that ends while a released call is pending completes
+//! it with `-ESRCH` ("IPC fault"), through the same entry; a client that
+//! ends drops its pending calls, and the server's later return is
+//! discarded (it just waits for the next call); `ipc_take` of an unknown
+//! id is `-EINVAL`, of one not answered yet `-EAGAIN`; an id already
+//! pending is `-EBUSY`. A call without an id, or from a client without the
+//! entry, is never released: today's synchronous path, untouched (one
+//! test of the id in `ipc_call`, one of a flag in `ipc_return`). At most
+//! [`MAX_PENDING`] released calls per client dispatcher; beyond that a
+//! call simply waits.
+//!
 //! Native calls: `export(cookie)` → handle, `grant(handle, pid, rights)`,
-//! `set_entry_point(kind, entry, stack)`, `ipc_call(handle, method, len)`,
-//! `ipc_return(status, len)`, `block()`. A handle is `pid << 32 | index <<
+//! `set_entry_point(kind, entry, stack)`, `ipc_call(handle, method, len,
+//! id)`, `ipc_return(status, len)`, `ipc_take(id)`, `block()`. A handle is `pid << 32 | index <<
 //! 16 | seq`.
 
+use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 use crate::arch::trap::TrapFrame;
-use crate::arch::uaccess::copy_from_user;
-use crate::dispatch::{self, Process};
+use crate::arch::uaccess::{copy_from_user, copy_to_user};
+use crate::dispatch::{self, Dispatcher, Process};
+use crate::sync::IrqMutex;
 use crate::syscall::{Errno, SyscallResult};
 
 /// The per-processor PPC region of every process (register block, then
@@ -107,8 +147,9 @@ pub fn grant(h: u64, pid: u64, rights: u64) -> SyscallResult {
 /// `sched::native::EntryPoint`: the run entry (0: where a preempted
 /// dispatcher restarts, `dispatch`), the interrupt entry (1: soft interrupts,
 /// delivered by `dispatch` as an upcall), the trap entry (2: exceptions in
-/// user mode, `dispatch::user_trap`), the IPC-call entry (4, with its
-/// stack) and the system-call entry of a system library (7,
+/// user mode, `dispatch::user_trap`), the page-fault entry (3,
+/// `crate::mm::upcall`), the IPC-call entry (4, with its stack), the
+/// IPC-return entry (5, replies of released calls) and the system-call entry of a system library (7,
 /// `syscall::reflect`) exist so far; 0 clears one.
 pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
     let me = current()?;
@@ -117,6 +158,7 @@ pub fn set_entry_point(kind: u64, entry: u64, stack: u64) -> SyscallResult {
         1 => Some(&me.process.interrupt_entry),
         2 => Some(&me.process.trap_entry),
         3 => Some(&me.process.pfault_entry),
+        5 => Some(&me.process.ipc_return_entry),
         7 => Some(&me.process.syscall_entry),
         _ => None,
     };
@@ -149,9 +191,11 @@ fn copy_ppc(to: &Process, len: usize) -> Result<(), Errno> {
     Ok(())
 }
 
-/// `ipc_call(handle, method, len)`: see the module docs. Returns the
-/// server's status (its `ipc_return`), with the reply length in `rdx`.
-pub fn ipc_call(h: u64, method: u64, len: u64) -> SyscallResult {
+/// `ipc_call(handle, method, len, id)`: see the module docs. Returns the
+/// server's status (its `ipc_return`), with the reply length in `rdx`;
+/// `-EINPROGRESS` if the call was released (`id` non-zero, the caller
+/// has an IPC-return entry, the server blocked).
+pub fn ipc_call(h: u64, method: u64, len: u64, id: u64) -> SyscallResult {
     let me = current()?;
     let cpu = crate::arch::percpu::current_id();
     if len > 4096 || method > u64::from(u32::MAX) {
@@ -186,9 +230,15 @@ pub fn ipc_call(h: u64, method: u64, len: u64) -> SyscallResult {
     if !waiting {
         return Err(Errno::Eagain);
     }
+    // A call that may be released is marked, and recorded below.
+    let releasable = id != 0 && me.process.ipc_return_entry.load(Ordering::Acquire) != 0;
+    if releasable && CALLS.lock().contains_key(&(me.id.to_raw(), id)) {
+        return Err(Errno::Ebusy); // that id is pending already
+    }
+    let serving = (me.id.to_raw() + 1) | if releasable { RELEASABLE } else { 0 };
     if sd
         .serving
-        .compare_exchange(0, me.id.to_raw() + 1, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(0, serving, Ordering::AcqRel, Ordering::Acquire)
         .is_err()
     {
         return Err(Errno::Ebusy); // one call at a time per server dispatcher
@@ -214,6 +264,16 @@ pub fn ipc_call(h: u64, method: u64, len: u64) -> SyscallResult {
             ..TrapFrame::default()
         };
     }
+    if releasable {
+        SERVED.lock().insert(
+            sid.to_raw(),
+            Served {
+                client: me.id.to_raw(),
+                id,
+                released: false,
+            },
+        );
+    }
     dispatch::user_handoff(sid);
     Ok(0)
 }
@@ -225,10 +285,19 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
     if len > 4096 {
         return Err(Errno::Einval);
     }
-    let client = me.serving.swap(0, Ordering::AcqRel);
-    if client == 0 {
+    let serving = me.serving.swap(0, Ordering::AcqRel);
+    if serving == 0 {
         return Err(Errno::Einval); // not serving a call
     }
+    let mut served = None;
+    if serving & RELEASABLE != 0 {
+        served = SERVED.lock().remove(&me.id.to_raw());
+        if let Some(s) = served.as_ref().filter(|s| s.released) {
+            return_released(s, status, len);
+            return Ok(0);
+        }
+    }
+    let client = serving & !RELEASABLE;
     let cid = sched::DispatcherId::from_raw(client - 1);
     let Some(cd) = dispatch::get(cid) else {
         // The caller is gone: just wait for the next call.
@@ -240,7 +309,10 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
         // The client is blocked in its call, its context saved; a client
         // that is somehow running cannot take the reply.
         let Some(mut ctx) = cd.ctx.try_lock() else {
-            me.serving.store(client, Ordering::Release);
+            if let Some(s) = served {
+                SERVED.lock().insert(me.id.to_raw(), s);
+            }
+            me.serving.store(serving, Ordering::Release);
             return Err(Errno::Eagain);
         };
         ctx.frame.rax = status;
@@ -248,6 +320,203 @@ pub fn ipc_return(status: u64, len: u64) -> SyscallResult {
     }
     dispatch::user_handoff(cid);
     Ok(0)
+}
+
+/// The `serving` flag of a call that may be released (client dispatcher
+/// ids are far below it).
+const RELEASABLE: u64 = 1 << 63;
+
+/// The kernel's own wake-up bit for a client whose released call has its
+/// reply (never written to the dispatcher page; the run loop clears it).
+pub const SOFT_IPC_RETURN: u64 = 1 << 61;
+
+/// Released calls pending per client dispatcher, at most.
+pub const MAX_PENDING: usize = 64;
+
+/// The releasable call a server dispatcher is serving.
+struct Served {
+    /// The client dispatcher (raw id).
+    client: u64,
+    /// Its call id.
+    id: u64,
+    /// Whether the client was released.
+    released: bool,
+}
+
+/// A released call, by (client dispatcher, call id).
+enum Call {
+    /// The server has not returned yet.
+    Waiting,
+    /// The reply: status, length, the register block then the page.
+    Done {
+        status: u64,
+        len: u64,
+        data: Vec<u8>,
+        /// The IPC-return upcall has been made.
+        told: bool,
+    },
+}
+
+/// Server dispatcher (raw id) → the releasable call it serves.
+static SERVED: IrqMutex<BTreeMap<u64, Served>> = IrqMutex::new(BTreeMap::new());
+/// Released calls, until their reply is taken.
+static CALLS: IrqMutex<BTreeMap<(u64, u64), Call>> = IrqMutex::new(BTreeMap::new());
+
+/// `e` as a status in `rax`.
+fn neg(e: Errno) -> u64 {
+    (-(e as i64)) as u64
+}
+
+/// The running server dispatcher `d` is about to block: if it serves a
+/// releasable call not yet released, its client's `ipc_call` returns
+/// `-EINPROGRESS` and the client is made runnable.
+pub fn server_blocks(d: &Dispatcher) {
+    if d.serving.load(Ordering::Acquire) & RELEASABLE == 0 {
+        return;
+    }
+    let mut served = SERVED.lock();
+    let Some(s) = served.get_mut(&d.id.to_raw()).filter(|s| !s.released) else {
+        return;
+    };
+    let Some(cd) = dispatch::get(sched::DispatcherId::from_raw(s.client)) else {
+        return;
+    };
+    let mut calls = CALLS.lock();
+    if calls.keys().filter(|(c, _)| *c == s.client).count() >= MAX_PENDING {
+        return; // it waits, as an unreleased call does
+    }
+    {
+        // Blocked in its call, its context saved.
+        let Some(mut ctx) = cd.ctx.try_lock() else {
+            return;
+        };
+        ctx.frame.rax = neg(Errno::Einprogress);
+        ctx.frame.rdx = s.id;
+    }
+    calls.insert((s.client, s.id), Call::Waiting);
+    s.released = true;
+    drop((calls, served));
+    dispatch::signal(&cd, 0);
+}
+
+/// `ipc_return` of a released call: the reply goes to its buffer (if the
+/// client still waits for it), the client is woken for its IPC-return
+/// upcall, and the server waits for its next call.
+fn return_released(s: &Served, status: u64, len: u64) {
+    let mut data = alloc::vec![0u8; PPC_REGS * 8 + len as usize];
+    let (regs, page) = data.split_at_mut(PPC_REGS * 8);
+    let (status, len) = match copy_from_user(regs, PPC_VA).and(copy_from_user(page, PPC_PAGE_VA)) {
+        Ok(()) => (status, len),
+        Err(_) => (neg(Errno::Efault), 0),
+    };
+    let delivered = match CALLS.lock().get_mut(&(s.client, s.id)) {
+        Some(c @ Call::Waiting) => {
+            *c = Call::Done {
+                status,
+                len,
+                data,
+                told: false,
+            };
+            true
+        }
+        _ => false, // the client ended: the reply is dropped
+    };
+    if delivered {
+        if let Some(cd) = dispatch::get(sched::DispatcherId::from_raw(s.client)) {
+            dispatch::signal(&cd, SOFT_IPC_RETURN);
+        }
+    }
+    dispatch::user_block();
+}
+
+/// A reply of `d` the IPC-return upcall has not announced yet: its id.
+pub fn reply_ready(d: &Dispatcher) -> Option<u64> {
+    let raw = d.id.to_raw();
+    CALLS
+        .lock()
+        .range((raw, 0)..=(raw, u64::MAX))
+        .find(|(_, c)| matches!(c, Call::Done { told: false, .. }))
+        .map(|((_, id), _)| *id)
+}
+
+/// The IPC-return upcall for `d`'s call `id` is being made: its status
+/// and length (the reply stays until `ipc_take`).
+pub fn reply_delivered(d: &Dispatcher, id: u64) -> (u64, u64) {
+    match CALLS.lock().get_mut(&(d.id.to_raw(), id)) {
+        Some(Call::Done {
+            status, len, told, ..
+        }) => {
+            *told = true;
+            (*status, *len)
+        }
+        _ => (neg(Errno::Esrch), 0),
+    }
+}
+
+/// `ipc_take(id)`: the reply of the calling dispatcher's released call
+/// `id` goes to its PPC region; returns its status, the length in `rdx`
+/// (`len_out`). `-EAGAIN` while the server has not returned, `-EINVAL`
+/// for an id that names no released call of this dispatcher.
+pub fn ipc_take(id: u64, len_out: &mut u64) -> SyscallResult {
+    let me = current()?;
+    let key = (me.id.to_raw(), id);
+    let (status, len, data) = {
+        let mut calls = CALLS.lock();
+        match calls.remove(&key) {
+            None => return Err(Errno::Einval),
+            Some(Call::Waiting) => {
+                calls.insert(key, Call::Waiting);
+                return Err(Errno::Eagain);
+            }
+            Some(Call::Done {
+                status, len, data, ..
+            }) => (status, len, data),
+        }
+    };
+    let (regs, page) = data.split_at(PPC_REGS * 8);
+    copy_to_user(PPC_VA, regs)?;
+    copy_to_user(PPC_PAGE_VA, page)?;
+    *len_out = len;
+    Ok(status)
+}
+
+/// Dispatcher `d` ends: its pending released calls are dropped (a later
+/// return is discarded); if it was serving a released call, that call
+/// completes with `-ESRCH` (the IPC fault) and its client is told.
+pub fn forget(d: &Dispatcher) {
+    let raw = d.id.to_raw();
+    CALLS.lock().retain(|(c, _), _| *c != raw);
+    let Some(s) = SERVED.lock().remove(&raw) else {
+        return;
+    };
+    if !s.released {
+        // Its client still waits in `ipc_call`: the call fails there.
+        if let Some(cd) = dispatch::get(sched::DispatcherId::from_raw(s.client)) {
+            if let Some(mut ctx) = cd.ctx.try_lock() {
+                ctx.frame.rax = neg(Errno::Esrch);
+                drop(ctx);
+                dispatch::signal(&cd, 0);
+            }
+        }
+        return;
+    }
+    let faulted = match CALLS.lock().get_mut(&(s.client, s.id)) {
+        Some(c @ Call::Waiting) => {
+            *c = Call::Done {
+                status: neg(Errno::Esrch),
+                len: 0,
+                data: alloc::vec![0u8; PPC_REGS * 8],
+                told: false,
+            };
+            true
+        }
+        _ => false,
+    };
+    if faulted {
+        if let Some(cd) = dispatch::get(sched::DispatcherId::from_raw(s.client)) {
+            dispatch::signal(&cd, SOFT_IPC_RETURN);
+        }
+    }
 }
 
 /// Starts the `Echo` server of `/bin/native-tests` on this processor and
@@ -384,6 +653,58 @@ ktest::ktest! {
         let out = crate::process::take_captured();
         assert_eq!(main.status(), Some(0), "{out}");
         assert!(out.contains("answered"), "{out}");
+    }
+
+    /// Released calls (the IPC-return entry): a server (`ipcret-server`)
+    /// blocks 30 ms on its timer in every call. A client with two
+    /// user-level threads and an IPC-return entry: thread A's call is
+    /// released, thread B counts while A waits, the upcall readies A and
+    /// `ipc_take` gives it the right reply. Without the entry the call is
+    /// the old synchronous one (B does not run meanwhile). A client that
+    /// ends with its call pending: the server's return is dropped and it
+    /// serves on. A server that ends with a call pending: the client gets
+    /// `-ESRCH` through its entry. Nothing leaked.
+    fn ppc_released_call_lets_other_threads_run() {
+        use crate::mm::user::{usage, usage_back_to};
+        let base = usage();
+        let cpu = crate::arch::percpu::current_id();
+        let spid = dispatch::alloc_pid();
+        let server = start(spid, cpu, "ipcret-server", "");
+        run_until_blocked(&server);
+        let h = handle(spid, 0, 1);
+        let client = |mode: &str| {
+            crate::process::capture();
+            let c = start(dispatch::alloc_pid(), cpu, "ipcret-client", &alloc::format!("{h:x},{mode},{cpu}"));
+            dispatch::run_loop(&|| c.status().is_some());
+            (c.status(), crate::process::take_captured())
+        };
+        let (status, out) = client("ok");
+        assert_eq!(status, Some(0), "{out}");
+        assert!(out.contains("released=true status=42 value=42 upcalls=1"), "{out}");
+        assert!(out.contains("B counted"), "{out}");
+        let (status, out) = client("plain");
+        assert_eq!(status, Some(0), "{out}");
+        assert!(out.contains("released=false status=42 value=42 upcalls=0 b_ran_while_a_waited=0"), "{out}");
+        // The client ends with its call pending; the server returns later
+        // into nothing, and waits for the next call.
+        let (status, out) = client("leave");
+        assert_eq!(status, Some(0), "{out}");
+        assert!(out.contains("released, leaving"), "{out}");
+        dispatch::run_loop(&|| {
+            server.serving.load(Ordering::Acquire) == 0
+                && matches!(dispatch::smp().info(server.id), Ok((_, i)) if i.state == sched::State::Blocked)
+        });
+        assert!(CALLS.lock().is_empty() && SERVED.lock().is_empty());
+        let (status, out) = client("ok");
+        assert_eq!(status, Some(0), "the server serves on: {out}");
+        // The server ends with the call pending: the IPC fault.
+        let (status, out) = client("die");
+        assert_eq!(status, Some(0), "{out}");
+        assert!(out.contains("released=true status=-3"), "{out}");
+        assert_eq!(server.status(), Some(3));
+        assert!(CALLS.lock().is_empty() && SERVED.lock().is_empty());
+        drop(server);
+        assert_eq!(usage_back_to(base), base, "the processes left nothing behind");
     }
 
     /// A PPC through generated stubs: a method with the right granted

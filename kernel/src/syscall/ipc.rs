@@ -11,10 +11,10 @@ pub fn sys_set_entry_point(cx: &mut Context<'_>) -> SyscallResult {
     ppc::set_entry_point(a[0], a[1], a[2])
 }
 
-/// `ipc_call(handle, method, len)`.
+/// `ipc_call(handle, method, len, id)`.
 pub fn sys_ipc_call(cx: &mut Context<'_>) -> SyscallResult {
     let a = &cx.args;
-    ppc::ipc_call(a[0], a[1], a[2])
+    ppc::ipc_call(a[0], a[1], a[2], a[3])
 }
 
 /// `ipc_return(status, len)`.

@@ -32,6 +32,7 @@ mod exit;
 mod fork;
 pub mod futex;
 mod ipc;
+mod ipc_take;
 mod memory;
 mod pfault_take;
 pub mod pgrp;
@@ -109,6 +110,9 @@ pub const VFORK_PROCESS: u64 = sched::native::nr::COUNT + 28;
 /// `pfault_take(buf, max)`: the calling dispatcher's page-fault
 /// completions; see `pfault_take.rs` and `crate::mm::upcall`.
 pub const PFAULT_TAKE: u64 = sched::native::nr::COUNT + 36;
+/// `ipc_take(id)`: the reply of a released PPC; see `ipc_take.rs` and
+/// `crate::ppc`.
+pub const IPC_TAKE: u64 = sched::native::nr::COUNT + 37;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -161,6 +165,8 @@ pub enum Errno {
     Eintr = 4,
     /// Timed out.
     Etimedout = 110,
+    /// In progress (a released PPC, `crate::ppc`).
+    Einprogress = 115,
 }
 
 impl From<crate::arch::uaccess::Efault> for Errno {
@@ -218,6 +224,7 @@ syscall_table! {
     NATIVE | WAIT_CHILD                         => "wait_child",      fork::sys_wait_child;
     NATIVE | VFORK_PROCESS                      => "vfork_process",   vfork::sys_vfork_process;
     NATIVE | PFAULT_TAKE                        => "pfault_take",     pfault_take::sys_pfault_take;
+    NATIVE | IPC_TAKE                           => "ipc_take",        ipc_take::sys_ipc_take;
     NATIVE | EXEC                               => "exec",            exec::sys_exec;
     NATIVE | BOOT_ENTRY                         => "boot_entry",      bootfs::sys_boot_entry;
     NATIVE | BOOT_READ                          => "boot_read",       bootfs::sys_boot_read;

@@ -58,6 +58,7 @@ errnos! {
     ENOSYS = 38, "No such call (or method).";
     ENOTEMPTY = 39, "Directory not empty.";
     ELOOP = 40, "Too many symbolic links (or `O_NOFOLLOW` met one).";
+    EINPROGRESS = 115, "In progress (a released PPC, its reply comes later).";
     EBADMSG = 74, "Malformed message.";
     EOVERFLOW = 75, "Value too large (an offset beyond `i64::MAX`).";
 }

@@ -13,7 +13,10 @@ pub const SET_ENTRY_POINT: u64 = NATIVE;
 pub const YIELD: u64 = NATIVE | 1;
 /// `block()`: until a PPC, a message or a soft interrupt.
 pub const BLOCK: u64 = NATIVE | 2;
-/// `ipc_call(handle, method, len)` → status, reply length in `rdx`.
+/// `ipc_call(handle, method, len, id)` → status, reply length in `rdx`;
+/// with a non-zero `id` and an IPC-return entry, `-EINPROGRESS` when the
+/// call is released (the server blocked): the reply comes later
+/// ([`ENTRY_IPC_RETURN`], [`IPC_TAKE`]).
 pub const IPC_CALL: u64 = NATIVE | 4;
 /// `ipc_return(status, len)`.
 pub const IPC_RETURN: u64 = NATIVE | 5;
@@ -74,6 +77,13 @@ pub const ENTRY_PAGE_FAULT: u64 = 3;
 /// `pfault_take(buf, max)` → how many `(io, result)` pairs were written:
 /// the page-fault completions queued for the calling dispatcher.
 pub const PFAULT_TAKE: u64 = NATIVE | 48;
+/// The entry-point kind of the IPC-return entry (`set_entry_point`): the
+/// kernel enters it at `entry(save_area, id, status, len)` when the
+/// server of a released call returns (`kernel::ppc`, "Released calls").
+pub const ENTRY_IPC_RETURN: u64 = 5;
+/// `ipc_take(id)` → status, reply length in `rdx`: the reply of the
+/// calling dispatcher's released call `id`, into its PPC region.
+pub const IPC_TAKE: u64 = NATIVE | 49;
 /// Grant to every process (`grant`'s pid).
 pub const ANYONE: u64 = u32::MAX as u64;
 

@@ -87,6 +87,26 @@ pub fn ipc_call(handle: u64, method: u32, len: usize) -> (i64, usize) {
     (s, d as usize)
 }
 
+/// `ipc_call` naming the call `id` (non-zero): with an IPC-return entry
+/// registered, `None` means the call was released (`-EINPROGRESS`): the
+/// reply comes through the entry, then [`ipc_take`]. Otherwise as
+/// [`ipc_call`].
+pub fn ipc_call_id(handle: u64, method: u32, len: usize, id: u64) -> Option<(i64, usize)> {
+    let (s, d) = syscall6(
+        nr::IPC_CALL,
+        [handle, u64::from(method), len as u64, id, 0, 0],
+    );
+    (s != -(Errno::EINPROGRESS.0 as i64)).then_some((s, d as usize))
+}
+
+/// The reply of the released call `id`, into the register block and PPC
+/// page: the raw status and the length, as [`ipc_call`] gives them
+/// (`-EAGAIN` before the server returned, `-EINVAL` for an unknown id).
+pub fn ipc_take(id: u64) -> (i64, usize) {
+    let (s, d) = syscall3(nr::IPC_TAKE, id, 0, 0);
+    (s, d as usize)
+}
+
 /// Ends the PPC being served with `status` and `len` reply bytes in the
 /// PPC page. Does not come back unless there was no call to end (then
 /// `EINVAL`), or the caller was gone (`Ok`, after waiting for the next

@@ -41,6 +41,8 @@
 //! | `futex-block` | waits on a futex for ever | killed |
 //! | `pfault VA,W,C` | on processor C: thread A loads from a file page the kernel test maps at VA and reads slowly; the page-fault upcall parks A while thread B runs; the completion resumes A (`pfault.rs`) | status 0 if A saw W |
 //! | `pfault-plain VA,W,C` | the same load without a page-fault entry: the dispatcher waits in the kernel | status 0 if it saw W |
+//! | `ipcret-server` | serves PPCs that block 30 ms on its timer before answering (or ending: method 2) (`ipcret.rs`) | blocks between calls |
+//! | `ipcret-client H,MODE,C` | on processor C: thread A calls H while thread B counts; MODE `ok` (released call, IPC-return entry), `plain` (no entry: the dispatcher waits), `die`, `leave` (`ipcret.rs`) | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -330,6 +332,9 @@ mod vfork;
 
 #[cfg(target_os = "none")]
 mod pfault;
+
+#[cfg(target_os = "none")]
+mod ipcret;
 
 #[cfg(target_os = "none")]
 mod heap {
@@ -753,6 +758,8 @@ mod program {
             "vfork" => crate::vfork::run(),
             "pfault" => crate::pfault::run(arg2),
             "pfault-plain" => crate::pfault::plain(arg2),
+            "ipcret-server" => crate::ipcret::server(),
+            "ipcret-client" => crate::ipcret::client(arg2),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
             "futex-pingpong" | "futex-bench" | "futex-alias" => crate::shm::pingpong(case, arg2),
             "futex-errors" => crate::shm::errors(),

@@ -474,6 +474,33 @@ impl<P: Platform> Dispatcher<P> {
         self.block_on(token, BlockReason::Ppc)
     }
 
+    /// A PPC whose reply may come later (a *released* call, the kernel's
+    /// IPC-return entry, `kernel::ppc`): `call(token)` makes the call,
+    /// naming it with `token`, and returns `Some(result)` when the reply
+    /// came at once, or `None` when the call was released. The thread then
+    /// parks until the IPC-return upcall completes the token
+    /// ([`complete`](Self::complete), or [`Remote::complete`] from the
+    /// upcall handler), and the result is `take(token)` (the kernel's
+    /// `ipc_take`). The dispatcher's other threads run meanwhile.
+    pub fn ppc_call<R>(
+        &self,
+        call: impl FnOnce(Token) -> Option<R>,
+        take: impl FnOnce(Token) -> R,
+    ) -> Result<R, Error> {
+        self.current()?;
+        let token = self.new_token();
+        match call(token) {
+            Some(result) => {
+                self.state.borrow_mut().tokens.remove(&token);
+                Ok(result)
+            }
+            None => {
+                self.block_on_ppc(token)?;
+                Ok(take(token))
+            }
+        }
+    }
+
     /// Parks the current thread until `token` is completed (the kernel's
     /// page-fault completion upcall). Other threads keep running.
     pub fn block_on_fault(&self, token: Token) -> Result<(), Error> {

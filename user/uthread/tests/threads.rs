@@ -479,3 +479,56 @@ fn nested_dispatcher_thread_cannot_switch_the_outer_one() {
     outer.run().unwrap();
     assert!(ok.get());
 }
+
+#[test]
+fn ppc_call_parks_a_released_call_until_its_upcall() {
+    let (_k, d) = fake();
+    let remote = d.remote();
+    let issued = Rc::new(Cell::new(0u64));
+    let ran_meanwhile = Rc::new(Cell::new(0u32));
+    let got = Rc::new(Cell::new(None));
+    {
+        let (issued, ran, got) = (issued.clone(), ran_meanwhile.clone(), got.clone());
+        d.spawn(move |d| {
+            // Answered at once: no parking, the token is gone.
+            let now = d.ppc_call(|_| Some(7u64), |_| unreachable!()).unwrap();
+            assert_eq!(now, 7);
+            // Released: parks until the "upcall" completes the token.
+            let r = d
+                .ppc_call(
+                    |t| {
+                        issued.set(t.as_u64());
+                        None
+                    },
+                    |t| {
+                        assert_eq!(t.as_u64(), issued.get());
+                        42u64
+                    },
+                )
+                .unwrap();
+            assert!(ran.get() >= 3, "the other thread ran while this one waited");
+            got.set(Some(r));
+        })
+        .unwrap();
+    }
+    {
+        let (issued, ran) = (issued.clone(), ran_meanwhile.clone());
+        d.spawn(move |d| {
+            for _ in 0..3 {
+                ran.set(ran.get() + 1);
+                d.yield_now().unwrap();
+            }
+            // What the IPC-return upcall handler does.
+            let t = uthread::Token::from_u64(issued.get()).unwrap();
+            remote.complete(t).unwrap();
+        })
+        .unwrap();
+    }
+    d.run().unwrap();
+    assert_eq!(got.get(), Some(42));
+    // Outside a thread: refused.
+    assert_eq!(
+        d.ppc_call(|_| Some(()), |_| ()).unwrap_err(),
+        Error::NotInThread
+    );
+}
