@@ -153,8 +153,10 @@ fn add_linux_programs(archive: &mut cpio::Writer, out_dir: &Path) -> Result<(), 
 /// What `cargo xtask run` starts: a banner, then busybox's shell. The
 /// kernel (booted without `ktest`, `difftest`, `kbench` or `monitor`)
 /// runs it as a Linux process on the console once the system services
-/// are up; the files are the file server's (ramfs imported this archive),
-/// so nothing is mounted. `/init` leads a session whose controlling
+/// are up; the files are the file server's (ramfs imported this archive)
+/// and `/init` mounts what a Linux `/init` would (`/proc`, `/dev`, a
+/// `tmpfs` on `/tmp`: the system library's `mount` accepts the file
+/// systems that are there, `user/syslib/src/calls/mount.rs`). `/init` leads a session whose controlling
 /// terminal is the console (the kernel's `terminal::run_on_console`), so
 /// the interactive shell has job control: `^C` and `^Z` reach its
 /// foreground job, `&`, `jobs`, `fg`, `bg`, `kill %1` and `wait` work.
@@ -163,6 +165,10 @@ const INIT: &str = "#!/bin/sh
 # K42-rs /init (written by cargo xtask build)
 export PATH=/bin HOME=/root
 cd /
+mkdir -p /tmp
+mount -t proc proc /proc
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
 echo
 echo 'K42-rs: busybox sh, files from the file server (ramfs); exit for the kernel monitor'
 exec /bin/sh

@@ -76,6 +76,7 @@ syscall_table! {
     __NR_rseq            => rseq;
     __NR_sendfile        => sendfile;
     __NR_sched_yield     => sched_yield;
+    __NR_mount           => mount;
     __NR_time            => time;
     __NR_fork            => fork;
     __NR_vfork           => vfork;

@@ -66,6 +66,7 @@ pub mod mkdirat;
 pub mod mknod;
 pub mod mknodat;
 pub mod mmap;
+pub mod mount;
 pub mod mprotect;
 pub mod mremap;
 pub mod msync;
