@@ -61,15 +61,30 @@ mod tests {
         let (mount, mkdir, creat) = (g::__NR_mount, g::__NR_mkdir, g::__NR_creat);
         assert_eq!(call(&mut l, mount, &[proc_, procdir, proc_, 0, 0]), 0);
         assert_eq!(call(&mut l, mount, &[dev, devdir, dev, 0, 0]), 0);
-        assert_eq!(call(&mut l, mount, &[tmpfs, tmp, tmpfs, 0, 0]), err(Errno::ENOENT));
+        assert_eq!(
+            call(&mut l, mount, &[tmpfs, tmp, tmpfs, 0, 0]),
+            err(Errno::ENOENT)
+        );
         assert_eq!(call(&mut l, mkdir, &[tmp, 0o755]), 0);
         assert_eq!(call(&mut l, mount, &[tmpfs, tmp, tmpfs, 0, 0]), 0);
-        assert_eq!(call(&mut l, mount, &[sysfs, sys, sysfs, 0, 0]), err(Errno::ENODEV));
-        assert_eq!(call(&mut l, mount, &[proc_, tmp, proc_, 0, 0]), err(Errno::EINVAL));
+        assert_eq!(
+            call(&mut l, mount, &[sysfs, sys, sysfs, 0, 0]),
+            err(Errno::ENODEV)
+        );
+        assert_eq!(
+            call(&mut l, mount, &[proc_, tmp, proc_, 0, 0]),
+            err(Errno::EINVAL)
+        );
         assert!(call(&mut l, creat, &[file, 0o644]) >= 0);
-        assert_eq!(call(&mut l, mount, &[tmpfs, file, tmpfs, 0, 0]), err(Errno::ENOTDIR));
+        assert_eq!(
+            call(&mut l, mount, &[tmpfs, file, tmpfs, 0, 0]),
+            err(Errno::ENOTDIR)
+        );
         let bind = u64::from(g::MS_BIND);
         assert_eq!(call(&mut l, mount, &[tmp, tmp, 0, bind, 0]), 0);
-        assert_eq!(call(&mut l, mount, &[proc_, 8, proc_, 0, 0]), err(Errno::EFAULT));
+        assert_eq!(
+            call(&mut l, mount, &[proc_, 8, proc_, 0, 0]),
+            err(Errno::EFAULT)
+        );
     }
 }
