@@ -663,7 +663,8 @@ ktest::ktest! {
     /// the old synchronous one (B does not run meanwhile). A client that
     /// ends with its call pending: the server's return is dropped and it
     /// serves on. A server that ends with a call pending: the client gets
-    /// `-ESRCH` through its entry. Nothing leaked.
+    /// `-ESRCH` through its entry. `ipc_take` of an unknown or taken id:
+    /// `-EINVAL`. Nothing leaked.
     fn ppc_released_call_lets_other_threads_run() {
         use crate::mm::user::{usage, usage_back_to};
         let base = usage();
@@ -682,6 +683,7 @@ ktest::ktest! {
         assert_eq!(status, Some(0), "{out}");
         assert!(out.contains("released=true status=42 value=42 upcalls=1"), "{out}");
         assert!(out.contains("B counted"), "{out}");
+        assert!(out.contains("unknown_id=-22 taken_again=-22"), "{out}");
         let (status, out) = client("plain");
         assert_eq!(status, Some(0), "{out}");
         assert!(out.contains("released=false status=42 value=42 upcalls=0 b_ran_while_a_waited=0"), "{out}");

@@ -13,7 +13,9 @@
 //!   token; thread B counts (and says so) while A waits. MODE:
 //!   - `ok`: with an IPC-return entry: the call is released, A parks, B
 //!     runs, the upcall readies A, `ipc_take` gives status 42 and value
-//!     42. Status 0 if so, B ran while A waited and one upcall came;
+//!     42. Status 0 if so, B ran while A waited, one upcall came, and
+//!     `ipc_take` of an unknown id (or of the taken one again) is
+//!     `-EINVAL`;
 //!   - `plain`: no IPC-return entry: the call is never released and the
 //!     whole dispatcher waits (B does not run meanwhile); status 42 and
 //!     value 42 straight from `ipc_call`;
@@ -39,6 +41,8 @@ const ENTRY_IPC_CALL: u64 = 4;
 const ENTRY_IPC_RETURN: u64 = 5;
 /// `-EINPROGRESS`: the call was released.
 const EINPROGRESS: i64 = -115;
+/// `-EINVAL`: an id naming no released call.
+const EINVAL: i64 = -22;
 /// `-ESRCH`: the server ended with the call pending.
 const ESRCH: i64 = -3;
 /// The dispatcher page's timer bit.
@@ -153,6 +157,8 @@ impl Platform for Plat {
 static REMOTE: AtomicPtr<Remote> = AtomicPtr::new(core::ptr::null_mut());
 static CPU: AtomicU64 = AtomicU64::new(0);
 static UPCALLS: AtomicU64 = AtomicU64::new(0);
+/// What a second `ipc_take` of a taken call gave.
+static TAKEN_AGAIN: AtomicU64 = AtomicU64::new(0);
 /// Thread B's count.
 static COUNT: AtomicU64 = AtomicU64::new(0);
 
@@ -196,6 +202,8 @@ pub fn client(args: &str) -> u64 {
             return 1;
         }
     }
+    // An id that names no call.
+    let unknown = syscall3(IPC_TAKE, 0x1234_5678, 0, 0).0;
     let method = if mode == "die" { DIE } else { SLOW };
     let leave = mode == "leave";
     let done = Rc::new(Cell::new(false));
@@ -225,7 +233,13 @@ pub fn client(args: &str) -> u64 {
                 |t| {
                     let (r, _len) = syscall3(IPC_TAKE, t.as_u64(), 0, 0);
                     // SAFETY: `ipc_take` put the reply in the register block.
-                    (r, unsafe { *regs() })
+                    let v = unsafe { *regs() };
+                    // Taken: the id names nothing any more.
+                    TAKEN_AGAIN.store(
+                        syscall3(IPC_TAKE, t.as_u64(), 0, 0).0 as u64,
+                        Ordering::SeqCst,
+                    );
+                    (r, v)
                 },
             )
             .unwrap_or((-1, 0));
@@ -249,11 +263,20 @@ pub fn client(args: &str) -> u64 {
     d.run().unwrap();
     let (status, value, released, meanwhile) = seen.get();
     let upcalls = UPCALLS.load(Ordering::SeqCst);
+    let again = TAKEN_AGAIN.load(Ordering::SeqCst) as i64;
     say(format_args!(
-        "ipcret: mode={mode} released={released} status={status} value={value} upcalls={upcalls} b_ran_while_a_waited={meanwhile}\n"
+        "ipcret: mode={mode} released={released} status={status} value={value} upcalls={upcalls} b_ran_while_a_waited={meanwhile} unknown_id={unknown} taken_again={again}\n"
     ));
     let ok = match mode {
-        "ok" => released && status == 42 && value == 42 && upcalls == 1 && meanwhile > 0,
+        "ok" => {
+            released
+                && status == 42
+                && value == 42
+                && upcalls == 1
+                && meanwhile > 0
+                && unknown == EINVAL
+                && again == EINVAL
+        }
         "plain" => !released && status == 42 && value == 42 && upcalls == 0 && meanwhile == 0,
         "die" => released && status == ESRCH && upcalls == 1,
         _ => false,
