@@ -459,6 +459,32 @@ impl Tree {
         self.walk(path, fin)?.node.ok_or(Errno::ENOENT)
     }
 
+    /// A new node (its next inode number, in a free slot or a new one;
+    /// room was reserved): its index.
+    fn new_node(&mut self, mode: u32, nlink: u32, body: Body, now: u64) -> usize {
+        let node = Node {
+            ino: self.next_ino,
+            mode,
+            nlink,
+            opens: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+            body,
+        };
+        self.next_ino += 1;
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i] = Some(node);
+                i
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        }
+    }
+
     /// A new node named `name` in directory `dir`.
     fn add(
         &mut self,
@@ -473,27 +499,7 @@ impl Tree {
         let name = try_string(name)?;
         self.nodes.try_reserve(1).map_err(|_| Errno::ENOSPC)?;
         let is_dir = matches!(body, Body::Dir(_));
-        let node = Node {
-            ino: self.next_ino,
-            mode,
-            nlink: if is_dir { 2 } else { 1 },
-            opens: 0,
-            atime: now,
-            mtime: now,
-            ctime: now,
-            body,
-        };
-        self.next_ino += 1;
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i] = Some(node);
-                i
-            }
-            None => {
-                self.nodes.push(Some(node));
-                self.nodes.len() - 1
-            }
-        };
+        let i = self.new_node(mode, if is_dir { 2 } else { 1 }, body, now);
         self.dir_mut(dir)?.entries.insert(name, i);
         self.names += 1;
         let parent = self.node_mut(dir);
@@ -1428,27 +1434,8 @@ impl FileSystem for Ramfs {
             return Err(Errno::ENFILE);
         }
         t.nodes.try_reserve(1).map_err(|_| Errno::ENFILE)?;
-        let node = Node {
-            ino: t.next_ino,
-            mode: 0o600,
-            nlink: 0,
-            opens: 0,
-            atime: now,
-            mtime: now,
-            ctime: now,
-            body: Body::Pipe(Pipe::default()),
-        };
-        t.next_ino += 1;
-        let i = match t.free.pop() {
-            Some(i) => {
-                t.nodes[i] = Some(node);
-                i
-            }
-            None => {
-                t.nodes.push(Some(node));
-                t.nodes.len() - 1
-            }
-        };
+        // No name: a link count of 0, gone with its last description.
+        let i = t.new_node(0o600, 0, Body::Pipe(Pipe::default()), now);
         let status = flags & O_NONBLOCK;
         let r = match t.new_file(i, O_RDONLY | status, now) {
             Ok(r) => r,
