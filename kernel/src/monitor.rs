@@ -108,11 +108,13 @@ fn mem() {
         }
     }
     let (free, total) = crate::mm::frames::stats();
+    let cached = crate::mm::user::memory().frames_cached().unwrap_or(0) as u64;
     println!(
-        "  frames: {} free of {} ({} MiB free)",
+        "  frames: {} free of {} ({} MiB free), {} more in the processors' caches",
         free,
         total,
-        free * 4 / 1024
+        (free + cached) * 4 / 1024,
+        cached
     );
     let heap = crate::mm::heap::kalloc();
     for node in 0..heap.nodes() {

@@ -192,6 +192,66 @@ impl<'a> FrameAllocator<'a> {
         None
     }
 
+    /// Allocates up to `out.len()` single frames inside the physical range
+    /// `within` (`None`: anywhere), taking whole free words at a time;
+    /// returns how many it wrote to `out`. `hint` is where the caller's
+    /// last batch ended (a frame number): the next scan starts there, so a
+    /// per-node hint keeps each node's scan short.
+    ///
+    /// This is the refill of a per-processor frame cache: one call under
+    /// the allocator's lock for a whole batch.
+    pub fn alloc_batch(
+        &mut self,
+        out: &mut [Frame],
+        within: Option<core::ops::Range<u64>>,
+        hint: &mut u64,
+    ) -> usize {
+        let (lo, hi) = match within {
+            Some(r) => (
+                r.start.div_ceil(FRAME_SIZE),
+                (r.end / FRAME_SIZE).min(self.frames),
+            ),
+            None => (0, self.frames),
+        };
+        if lo >= hi || out.is_empty() {
+            return 0;
+        }
+        let start = if (lo..hi).contains(hint) { *hint } else { lo };
+        let mut got = 0;
+        // From the hint to the end, then from the start to the hint.
+        for (from, to) in [(start, hi), (lo, start)] {
+            let mut n = from;
+            while n < to && got < out.len() && self.free > 0 {
+                let w = (n / 64) as usize;
+                let mut free = !self.bits[w];
+                // Only bits n..min(to, end of word).
+                free &= !0u64 << (n % 64);
+                let end = ((w as u64 + 1) * 64).min(to);
+                if end % 64 != 0 {
+                    free &= (1u64 << (end % 64)) - 1;
+                }
+                while free != 0 && got < out.len() {
+                    let bit = free.trailing_zeros() as u64;
+                    free &= free - 1;
+                    let f = w as u64 * 64 + bit;
+                    self.set(f, true);
+                    self.free -= 1;
+                    out[got] = Frame(f);
+                    got += 1;
+                    *hint = f + 1;
+                }
+                n = end;
+            }
+        }
+        got
+    }
+
+    /// Returns single frames, each checked as [`free`](Self::free) does;
+    /// stops at the first error (the frames before it are freed).
+    pub fn free_batch(&mut self, frames: &[Frame]) -> Result<(), FreeError> {
+        frames.iter().try_for_each(|&f| self.free(f))
+    }
+
     /// Allocates `count` contiguous frames whose first frame number is a
     /// multiple of `align` (in frames, a power of two), all inside the
     /// physical range `within` (`None`: anywhere). Returns the first frame.
@@ -293,6 +353,69 @@ mod tests {
         }
         assert_eq!(got.len(), 9);
         assert_eq!(fa.free_count(), 0);
+    }
+
+    #[test]
+    fn batches_stay_in_their_range_and_resume_at_the_hint() {
+        let mut bits = [0u64; 4];
+        let mut fa = FrameAllocator::new(&mut bits, 256);
+        fa.add_free_range(0, 256 * 4096);
+        fa.reserve_range(100 * 4096, 101 * 4096);
+        let mut out = [Frame(0); 40];
+        let mut hint = 0;
+        let range = Some(90 * 4096..200 * 4096);
+        assert_eq!(fa.alloc_batch(&mut out, range.clone(), &mut hint), 40);
+        let first: Vec<u64> = out.iter().map(|f| f.number()).collect();
+        assert_eq!(
+            first[..10],
+            (90..100).collect::<Vec<_>>()[..],
+            "frame 100 is reserved"
+        );
+        assert_eq!(first[10..], (101..131).collect::<Vec<_>>()[..]);
+        assert_eq!(hint, 131);
+        // The rest of the range: 69 frames, then nothing.
+        let mut big = [Frame(0); 100];
+        assert_eq!(fa.alloc_batch(&mut big, range.clone(), &mut hint), 69);
+        assert!(big[..69].iter().all(|f| (131..200).contains(&f.number())));
+        assert_eq!(fa.alloc_batch(&mut big, range.clone(), &mut hint), 0);
+        assert_eq!(fa.free_count(), 256 - 1 - 109);
+        // Freed frames behind the hint are found by the wrap-around.
+        fa.free_batch(&out[..5]).unwrap();
+        assert_eq!(fa.alloc_batch(&mut big, range, &mut hint), 5);
+        assert_eq!(fa.free_batch(&out[..1]), Ok(()));
+        assert_eq!(fa.free_batch(&out[..1]), Err(FreeError::DoubleFree(out[0])));
+    }
+
+    proptest! {
+        /// A batch hands out distinct free frames inside the range, and
+        /// the free count follows.
+        #[test]
+        fn batches_match_single_allocation(
+            used in proptest::collection::vec(any::<bool>(), 300),
+            lo in 0u64..300, len in 0u64..300, want in 0usize..80, hint in 0u64..400,
+        ) {
+            let mut bits = [0u64; 5];
+            let mut fa = FrameAllocator::new(&mut bits, 300);
+            fa.add_free_range(0, 300 * 4096);
+            for (n, u) in used.iter().enumerate() {
+                if *u {
+                    fa.reserve_range(n as u64 * 4096, n as u64 * 4096 + 1);
+                }
+            }
+            let hi = (lo + len).min(300);
+            let available = (lo..hi).filter(|&n| !used[n as usize]).count();
+            let before = fa.free_count();
+            let mut out = vec![Frame(0); want];
+            let mut h = hint;
+            let got = fa.alloc_batch(&mut out, Some(lo * 4096..hi * 4096), &mut h);
+            prop_assert_eq!(got, want.min(available));
+            prop_assert_eq!(fa.free_count(), before - got as u64);
+            let set: BTreeSet<u64> = out[..got].iter().map(|f| f.number()).collect();
+            prop_assert_eq!(set.len(), got);
+            for n in set {
+                prop_assert!((lo..hi).contains(&n) && !used[n as usize]);
+            }
+        }
     }
 
     #[test]

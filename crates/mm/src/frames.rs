@@ -8,8 +8,9 @@
 use crate::sync::Mutex;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::types::{Pfn, PAGE_SIZE};
+use crate::types::{CpuId, Pfn, PAGE_SIZE};
 
 /// A source of physical frames and access to their contents.
 ///
@@ -33,14 +34,43 @@ pub trait Frames: Send + Sync {
     fn write(&self, pfn: Pfn, offset: usize, data: &[u8]);
     /// Frames currently free.
     fn free_count(&self) -> usize;
+
+    /// Fills `out` with up to `out.len()` single frames, from the memory
+    /// nearest processor `cpu` (its NUMA node) where the source knows;
+    /// returns how many. The root PM refills a processor's frame cache
+    /// with it, so the source's lock is taken once per batch.
+    fn alloc_near(&self, cpu: CpuId, out: &mut [Pfn]) -> usize {
+        let _ = cpu;
+        out.iter_mut()
+            .map_while(|slot| self.alloc(1).map(|p| *slot = p))
+            .count()
+    }
+
+    /// Returns single frames from [`alloc_near`](Frames::alloc_near) or
+    /// [`alloc`](Frames::alloc).
+    fn free_many(&self, pfns: &[Pfn]) {
+        for &p in pfns {
+            self.free(p, 1);
+        }
+    }
+
+    /// Whether frame `pfn` is in processor `cpu`'s memory (its NUMA
+    /// node): a frame freed on a processor of another node goes back to
+    /// the source instead of that processor's cache.
+    fn near(&self, cpu: CpuId, pfn: Pfn) -> bool {
+        let _ = (cpu, pfn);
+        true
+    }
 }
 
 /// A simulated physical memory: `n` frames of bytes, next-fit allocation
-/// under one lock (the kernel's frame allocator is per-processor; this one
-/// is a test double).
+/// under one lock (a test double: the kernel's source is the frame
+/// allocator's bitmap, under the root PM's per-processor caches as here).
 pub struct SimFrames {
     mem: Box<[Mutex<Box<[u8]>>]>,
     used: Mutex<(Vec<bool>, usize)>,
+    /// Times the allocation lock was taken ([`SimFrames::source_calls`]).
+    calls: AtomicUsize,
 }
 
 impl SimFrames {
@@ -52,7 +82,15 @@ impl SimFrames {
                 .map(|_| Mutex::new(alloc::vec![0xAA; PAGE_SIZE].into_boxed_slice()))
                 .collect(),
             used: Mutex::new((alloc::vec![false; n], 0)),
+            calls: AtomicUsize::new(0),
         }
+    }
+
+    /// How many times an allocation took the source's lock (one per
+    /// [`Frames::alloc`] and one per [`Frames::alloc_near`] batch): what
+    /// the root PM's per-processor caches save.
+    pub fn source_calls(&self) -> usize {
+        self.calls.load(Ordering::Relaxed)
     }
 
     /// Number of frames.
@@ -70,28 +108,40 @@ impl SimFrames {
     }
 }
 
+/// Next fit for `count` aligned frames: from the hint to the end, then
+/// from the start.
+fn next_fit((used, hint): &mut (Vec<bool>, usize), count: usize) -> Option<Pfn> {
+    for (from, to) in [(*hint, used.len()), (0, *hint + count)] {
+        let mut base = from.next_multiple_of(count);
+        while base + count <= to.min(used.len()) {
+            match used[base..base + count].iter().rposition(|u| *u) {
+                None => {
+                    used[base..base + count].iter_mut().for_each(|u| *u = true);
+                    *hint = base + count;
+                    return Some(Pfn(base as u64));
+                }
+                Some(i) => base = (base + i + 1).next_multiple_of(count),
+            }
+        }
+    }
+    None
+}
+
 impl Frames for SimFrames {
     fn alloc(&self, count: usize) -> Option<Pfn> {
         if count == 0 {
             return None;
         }
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        next_fit(&mut self.used.lock(), count)
+    }
+
+    fn alloc_near(&self, _: CpuId, out: &mut [Pfn]) -> usize {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         let mut g = self.used.lock();
-        let (used, hint) = &mut *g;
-        // Next fit: from the hint to the end, then from the start.
-        for (from, to) in [(*hint, used.len()), (0, *hint + count)] {
-            let mut base = from.next_multiple_of(count);
-            while base + count <= to.min(used.len()) {
-                match used[base..base + count].iter().rposition(|u| *u) {
-                    None => {
-                        used[base..base + count].iter_mut().for_each(|u| *u = true);
-                        *hint = base + count;
-                        return Some(Pfn(base as u64));
-                    }
-                    Some(i) => base = (base + i + 1).next_multiple_of(count),
-                }
-            }
-        }
-        None
+        out.iter_mut()
+            .map_while(|slot| next_fit(&mut g, 1).map(|p| *slot = p))
+            .count()
     }
 
     fn free(&self, pfn: Pfn, count: usize) {

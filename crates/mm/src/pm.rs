@@ -1,7 +1,9 @@
 //! Page managers: where FCMs get frames (notes §4).
 //!
 //! PMs form a tree. The **root PM** owns the machine's frames (a
-//! [`Frames`] source) and counts every frame in use; a **leaf PM** per
+//! [`Frames`] source), keeps a cache of free frames per processor (so a
+//! fault takes the source's lock once per [`FRAME_BATCH`] frames, and gets
+//! frames of its own NUMA node) and counts every frame in use; a **leaf PM** per
 //! process charges the frames that process's FCMs hold, enforces an
 //! optional limit, and answers **reclaim requests** by asking its FCMs to
 //! evict pages with their own local policy. A leaf PM is per-processor
@@ -34,6 +36,15 @@ pub trait Pm<P: Platform>: Send + Sync {
     fn charge(&self, count: usize);
     /// Frames charged to this PM now.
     fn charged(&self) -> usize;
+    /// Free frames this PM keeps in its per-processor caches (root only).
+    fn cached(&self) -> usize {
+        0
+    }
+    /// Gives every cached free frame back to the frame source (root only);
+    /// returns how many.
+    fn drain(&self) -> usize {
+        0
+    }
     /// Sets the most frames this PM may hold (`None`: no limit).
     fn set_limit(&self, limit: Option<usize>);
     /// Registers an FCM that draws from this PM (for reclaim).
@@ -46,6 +57,10 @@ pub trait Pm<P: Platform>: Send + Sync {
     fn reclaim(&self, frames: usize) -> usize;
 }
 
+/// Frames a processor's cache takes from the [`Frames`] source in one
+/// refill; a cache holding more than twice this gives this many back.
+pub const FRAME_BATCH: usize = 32;
+
 /// Shared state of the root PM.
 pub struct RootShared<P: Platform> {
     rt: &'static Runtime<P>,
@@ -53,9 +68,16 @@ pub struct RootShared<P: Platform> {
     children: Mutex<Vec<WeakRef<dyn Pm<P>>>>,
 }
 
-/// The root PM (a single Rep; its count is the machine's).
+/// The root PM: one Rep per processor. Each keeps a cache of free frames
+/// from its processor's memory (refilled and drained [`FRAME_BATCH`] at a
+/// time, so the source's lock is taken once per batch, not per fault) and
+/// its own count of the frames it handed out (a frame freed elsewhere
+/// makes a count negative; the sum is the machine's). K42's page
+/// allocator is per-processor for the same reason: the fault path of one
+/// processor writes only that processor's memory.
 pub struct RootPm<P: Platform> {
-    used: AtomicUsize,
+    used: AtomicIsize,
+    cache: Mutex<Vec<Pfn>>,
     _p: core::marker::PhantomData<fn(P)>,
 }
 
@@ -64,7 +86,8 @@ impl<P: Platform> RepType for RootPm<P> {
     type Shared = RootShared<P>;
     fn new(_: &Self::Shared, _: usize) -> Self {
         RootPm {
-            used: AtomicUsize::new(0),
+            used: AtomicIsize::new(0),
+            cache: Mutex::new(Vec::with_capacity(2 * FRAME_BATCH + 1)),
             _p: core::marker::PhantomData,
         }
     }
@@ -73,24 +96,88 @@ impl<P: Platform> RepType for RootPm<P> {
     }
 }
 
+/// One frame: from this processor's cache, refilled from the source
+/// when empty. A cache busy here (a nested call, or another processor
+/// stealing or draining) is bypassed, never waited for.
+fn take_one<P: Platform>(me: &Local<RootPm<P>>) -> Option<Pfn> {
+    let frames = &me.shared().frames;
+    let Some(mut cache) = me.cache.try_lock() else {
+        return frames.alloc(1);
+    };
+    if let Some(p) = cache.pop() {
+        return Some(p);
+    }
+    let mut batch = [Pfn(0); FRAME_BATCH];
+    let n = frames.alloc_near(me.slot(), &mut batch);
+    cache.extend_from_slice(&batch[1..n.max(1)]);
+    (n > 0).then_some(batch[0])
+}
+
+/// One frame from another processor's cache, when the source has none.
+fn steal<P: Platform>(me: &Local<RootPm<P>>) -> Option<Pfn> {
+    me.reps()
+        .filter_map(|r| r.cache.try_lock())
+        .find_map(|mut c| c.pop())
+}
+
+/// Gives frame `pfn` to this processor's cache (or to the source, when
+/// it is another node's or the cache is busy); a full cache gives a
+/// batch back.
+fn put_one<P: Platform>(me: &Local<RootPm<P>>, pfn: Pfn) {
+    let frames = &me.shared().frames;
+    if !frames.near(me.slot(), pfn) {
+        return frames.free(pfn, 1);
+    }
+    let Some(mut cache) = me.cache.try_lock() else {
+        return frames.free(pfn, 1);
+    };
+    cache.push(pfn);
+    if cache.len() > 2 * FRAME_BATCH {
+        let keep = cache.len() - FRAME_BATCH;
+        frames.free_many(&cache[keep..]);
+        cache.truncate(keep);
+    }
+}
+
 impl<P: Platform> Pm<P> for Local<RootPm<P>> {
     fn alloc(&self, count: usize) -> Result<Pfn, MmError> {
-        let pfn = self
-            .shared()
-            .frames
-            .alloc(count)
-            .ok_or(MmError::OutOfMemory)?;
-        self.used.fetch_add(count, Ordering::Relaxed);
+        let pfn = match count {
+            1 => take_one(self).or_else(|| steal(self)),
+            _ => self.shared().frames.alloc(count),
+        }
+        .ok_or(MmError::OutOfMemory)?;
+        self.used.fetch_add(count as isize, Ordering::Relaxed);
         Ok(pfn)
     }
     fn free(&self, pfn: Pfn, count: usize) {
-        self.shared().frames.free(pfn, count);
-        self.used.fetch_sub(count, Ordering::Relaxed);
+        match count {
+            1 => put_one(self, pfn),
+            _ => self.shared().frames.free(pfn, count),
+        }
+        self.used.fetch_sub(count as isize, Ordering::Relaxed);
     }
     fn uncharge(&self, _: usize) {}
     fn charge(&self, _: usize) {}
     fn charged(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.reps()
+            .map(|r| r.used.load(Ordering::Relaxed))
+            .sum::<isize>()
+            .max(0) as usize
+    }
+    fn cached(&self) -> usize {
+        self.reps().map(|r| r.cache.lock().len()).sum()
+    }
+    fn drain(&self) -> usize {
+        let frames = &self.shared().frames;
+        self.reps()
+            .map(|r| {
+                let mut c = r.cache.lock();
+                frames.free_many(&c);
+                let n = c.len();
+                c.clear();
+                n
+            })
+            .sum()
     }
     fn set_limit(&self, _: Option<usize>) {}
     fn register(&self, _: WeakRef<dyn Fcm<P>>) {}
@@ -213,7 +300,7 @@ pub fn root_pm<P: Platform>(
     rt: &'static Runtime<P>,
     frames: Arc<dyn Frames>,
 ) -> Result<PmRef<P>, MmError> {
-    Ok(rt.create(StdRoot::<RootPm<P>>::shared(RootShared {
+    Ok(rt.create(StdRoot::<RootPm<P>>::per_cpu(RootShared {
         rt,
         frames,
         children: Mutex::new(Vec::new()),

@@ -100,6 +100,19 @@ impl<P: Platform> Mm<P> {
         Ok(self.root.call(|p| p.charged())?)
     }
 
+    /// Free frames held in the root PM's per-processor caches: not in use,
+    /// but not in the [`Frames`] source's free count either.
+    pub fn frames_cached(&self) -> Result<usize, MmError> {
+        Ok(self.root.call(|p| p.cached())?)
+    }
+
+    /// Gives every frame in the root PM's per-processor caches back to the
+    /// [`Frames`] source (before comparing its free count with a baseline,
+    /// or handing memory to another user); returns how many.
+    pub fn drain_frame_caches(&self) -> Result<usize, MmError> {
+        Ok(self.root.call(|p| p.drain())?)
+    }
+
     /// A reclaim request to the root PM: evict about `frames` frames from
     /// the processes' FCMs. Returns how many were freed.
     pub fn reclaim(&self, frames: usize) -> Result<usize, MmError> {

@@ -162,7 +162,7 @@ fn fork_is_copy_on_write() {
         assert_eq!(b, page(9));
         grandchild.destroy().unwrap();
         assert_eq!(m.mm.frames_in_use().unwrap(), 0);
-        assert_eq!(m.frames.free_count(), 64);
+        assert_eq!(m.frames_free(), 64);
     });
 }
 
@@ -535,7 +535,7 @@ fn out_of_memory_is_an_error() {
     assert_eq!(s.write(VA + 4 * P, b"x"), Err(MmError::OutOfMemory));
     assert_eq!(MmError::OutOfMemory.errno(), 12);
     s.destroy().unwrap();
-    assert_eq!(m.frames.free_count(), 4);
+    assert_eq!(m.frames_free(), 4);
 }
 
 #[test]
@@ -672,7 +672,7 @@ fn accounting_and_objects_return_to_baseline() {
             assert_eq!(m.mm.frames_in_use().unwrap(), 0);
         }
     }
-    assert_eq!(m.frames.free_count(), 256);
+    assert_eq!(m.frames_free(), 256);
     // Destruction cascades (Process -> Region -> FCM -> FR, PM), one
     // quiescent period per level.
     for _ in 0..8 {
@@ -1174,4 +1174,73 @@ fn private_views_follow_the_file_until_they_write() {
     s.destroy().unwrap();
     drop(f);
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
+
+#[test]
+fn frames_come_from_per_processor_caches_in_batches() {
+    let m = machine(2, 256);
+    let _c = m.rt.enter(0).unwrap();
+    let s = m.space(false);
+    s.map_anon(VA, 100 * P, Prot::RW, MapOptions::default())
+        .unwrap();
+    let before = m.frames.source_calls();
+    for k in 0..100 {
+        s.write(VA + k * P, &[1]).unwrap();
+    }
+    let calls = m.frames.source_calls() - before;
+    assert!(
+        calls <= 100usize.div_ceil(pm::FRAME_BATCH),
+        "100 faults took the source's lock {calls} times"
+    );
+    assert_eq!(m.mm.frames_in_use().unwrap(), 100);
+    s.destroy().unwrap();
+    // Nothing is lost: each frame is in use, cached, or free at the source.
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+    let cached = m.mm.frames_cached().unwrap();
+    assert!(
+        cached <= 2 * pm::FRAME_BATCH,
+        "a full cache gives a batch back"
+    );
+    assert_eq!(m.frames.free_count() + cached, 256);
+    assert_eq!(m.mm.drain_frame_caches().unwrap(), cached);
+    assert_eq!(m.frames_free(), 256);
+}
+
+#[test]
+fn an_empty_source_is_refilled_from_other_processors_caches() {
+    let m = machine(2, 40);
+    let s = {
+        let _c = m.rt.enter(0).unwrap();
+        let s = m.space(false);
+        s.map_anon(VA, 40 * P, Prot::RW, MapOptions::default())
+            .unwrap();
+        s
+    };
+    {
+        // Processor 0 takes a batch (32) for its first fault.
+        let _c = m.rt.enter(0).unwrap();
+        s.write(VA, &[1]).unwrap();
+        assert_eq!(m.mm.frames_cached().unwrap(), pm::FRAME_BATCH - 1);
+        assert_eq!(m.frames.free_count(), 40 - pm::FRAME_BATCH);
+    }
+    {
+        // Processor 1: 8 from the source, the rest from 0's cache.
+        let _c = m.rt.enter(1).unwrap();
+        for k in 1..40 {
+            s.write(VA + k * P, &[k as u8]).unwrap();
+        }
+        assert_eq!(m.mm.frames_in_use().unwrap(), 40);
+        assert_eq!(m.mm.frames_cached().unwrap(), 0);
+        assert_eq!(
+            s.write(VA + 40 * P, &[1]),
+            Err(MmError::BadAddress(VA + 40 * P))
+        );
+        let mut b = [0u8];
+        s.read(VA + 39 * P, &mut b).unwrap();
+        assert_eq!(b[0], 39);
+    }
+    let _c = m.rt.enter(0).unwrap();
+    s.destroy().unwrap();
+    m.mm.drain_frame_caches().unwrap();
+    assert_eq!(m.frames_free(), 40);
 }

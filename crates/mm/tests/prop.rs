@@ -269,6 +269,8 @@ fn check(replicated: bool, ops: Vec<Op>) -> Result<(), TestCaseError> {
         s.destroy().unwrap();
     }
     prop_assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+    m.mm.drain_frame_caches().unwrap();
+    prop_assert_eq!(m.mm.frames_cached().unwrap(), 0);
     prop_assert_eq!(m.frames.free_count(), 96);
     Ok(())
 }

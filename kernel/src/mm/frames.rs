@@ -3,6 +3,7 @@
 
 use crate::sync::IrqMutex;
 use bootinfo::MemoryMap;
+use core::sync::atomic::{AtomicU64, Ordering};
 use frames::{Frame, FrameAllocator, FreeError};
 
 /// RAM above this is not used (and the boot log says so).
@@ -59,6 +60,42 @@ pub fn alloc_zeroed() -> Option<Frame> {
     // SAFETY: the frame is ours and mapped in the direct map.
     unsafe { core::ptr::write_bytes(p, 0, frames::FRAME_SIZE as usize) };
     Some(f)
+}
+
+/// Where the last batch of each memory range (by index, see
+/// [`super::heap::node_ranges`]) ended, and (last slot) of the whole
+/// memory; read and written under `ALLOC`'s lock.
+static BATCH_HINTS: [AtomicU64; 17] = [const { AtomicU64::new(0) }; 17];
+
+/// Fills `out` with single frames of `node`'s memory, or of any memory
+/// when the node has too few; returns how many. One lock for the batch:
+/// the refill of the root PM's per-processor frame caches.
+pub fn alloc_near(node: usize, out: &mut [Frame]) -> usize {
+    with(|fa| {
+        let mut got = 0;
+        let mut batch = |fa: &mut FrameAllocator, within, slot: usize, got: &mut usize| {
+            let mut hint = BATCH_HINTS[slot].load(Ordering::Relaxed);
+            *got += fa.alloc_batch(&mut out[*got..], within, &mut hint);
+            BATCH_HINTS[slot].store(hint, Ordering::Relaxed);
+        };
+        for (i, range) in super::heap::node_ranges(node) {
+            batch(fa, Some(range), i, &mut got);
+        }
+        batch(fa, None, 16, &mut got);
+        got
+    })
+}
+
+/// Frees single frames under one lock. A double free is a kernel bug and
+/// panics with the frame's address.
+pub fn free_many(frames: impl Iterator<Item = Frame>) {
+    with(|fa| {
+        for f in frames {
+            if let Err(e) = fa.free(f) {
+                panic!("frame allocator: {e}");
+            }
+        }
+    })
 }
 
 /// Allocates `count` contiguous frames aligned to `align` frames.

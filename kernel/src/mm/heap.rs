@@ -60,6 +60,8 @@ unsafe impl kalloc::Platform for KernelCpus {
 struct NodeMemory {
     ranges: [(u64, u64, usize); 16],
     count: usize,
+    /// Each processor's node.
+    cpu_nodes: [u8; percpu::MAX_CPUS],
 }
 
 static NODE_MEMORY: Once<NodeMemory> = Once::new();
@@ -128,7 +130,11 @@ pub fn init_kalloc(nodes: usize, cpu_nodes: &[usize], ranges: &[(u64, u64, usize
     let mut mem = NodeMemory {
         ranges: [(0, 0, 0); 16],
         count: 0,
+        cpu_nodes: [0; percpu::MAX_CPUS],
     };
+    for (slot, &n) in mem.cpu_nodes.iter_mut().zip(cpu_nodes) {
+        *slot = n as u8;
+    }
     for (slot, r) in mem.ranges.iter_mut().zip(ranges) {
         *slot = *r;
         mem.count += 1;
@@ -163,6 +169,25 @@ pub fn node_of_phys(pa: u64) -> Option<usize> {
         .iter()
         .find(|r| (r.0..r.1).contains(&pa))
         .map(|r| r.2)
+}
+
+/// Processor `cpu`'s NUMA node (0 before the heap knows the topology).
+pub fn node_of_cpu(cpu: usize) -> usize {
+    NODE_MEMORY
+        .get()
+        .and_then(|m| m.cpu_nodes.get(cpu))
+        .map_or(0, |&n| n as usize)
+}
+
+/// The physical ranges of `node`'s memory, each with its index among all
+/// the machine's ranges (at most 16).
+pub fn node_ranges(node: usize) -> impl Iterator<Item = (usize, core::ops::Range<u64>)> {
+    NODE_MEMORY
+        .get()
+        .into_iter()
+        .flat_map(|m| m.ranges[..m.count].iter().enumerate())
+        .filter(move |(_, r)| r.2 == node)
+        .map(|(i, r)| (i, r.0..r.1))
 }
 
 /// The allocator, for statistics and flavours.

@@ -191,6 +191,32 @@ impl Frames for KernelFrames {
     fn free_count(&self) -> usize {
         super::frames::stats().0 as usize
     }
+
+    fn alloc_near(&self, cpu: ::mm::CpuId, out: &mut [Pfn]) -> usize {
+        let node = super::heap::node_of_cpu(cpu);
+        let mut got = 0;
+        let mut buf = [frames::Frame::containing(0); 64];
+        while got < out.len() {
+            let want = (out.len() - got).min(buf.len());
+            let n = super::frames::alloc_near(node, &mut buf[..want]);
+            for (o, f) in out[got..].iter_mut().zip(&buf[..n]) {
+                *o = Pfn(f.addr() >> 12);
+            }
+            got += n;
+            if n < want {
+                break;
+            }
+        }
+        got
+    }
+
+    fn free_many(&self, pfns: &[Pfn]) {
+        super::frames::free_many(pfns.iter().map(|p| frames::Frame::containing(p.0 << 12)));
+    }
+
+    fn near(&self, cpu: ::mm::CpuId, pfn: Pfn) -> bool {
+        super::heap::node_of_phys(pfn.0 << 12).is_none_or(|n| n == super::heap::node_of_cpu(cpu))
+    }
 }
 
 static MM: Once<Mm<KernelPlatform>> = Once::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cobj::hosted::Hosted;
 use cobj::{Config, Runtime};
-use mm::{AddressSpace, Mm, NullDispatcher, SimFrames, SoftHat};
+use mm::{AddressSpace, Frames, Mm, NullDispatcher, SimFrames, SoftHat};
 
 pub type Rt = &'static Runtime<Hosted>;
 pub type Space = AddressSpace<Hosted, SoftHat>;
@@ -41,6 +41,22 @@ impl Machine {
                 replicated,
             )
             .unwrap()
+    }
+    /// Free frames: at the source or in the root PM's per-processor
+    /// caches (read on this thread's processor, or on processor 0 from a
+    /// thread of its own).
+    pub fn frames_free(&self) -> usize {
+        let cached = self.mm.frames_cached().unwrap_or_else(|_| {
+            std::thread::scope(|t| {
+                t.spawn(|| {
+                    let _c = self.rt.enter(0).unwrap();
+                    self.mm.frames_cached().unwrap()
+                })
+                .join()
+                .unwrap()
+            })
+        });
+        self.frames.free_count() + cached
     }
     pub fn hat(&self) -> Arc<SoftHat> {
         Arc::new(SoftHat::new(self.ncpus))
