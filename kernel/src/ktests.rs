@@ -48,9 +48,11 @@ unsafe fn section(start: *const u8, stop: *const u8) -> &'static [Test] {
     unsafe { core::slice::from_raw_parts(s, e.offset_from(s) as usize) }
 }
 
-/// Runs every benchmark (kernel booted with `kbench`) and exits QEMU.
+/// Runs every benchmark (kernel booted with `kbench`), or those whose
+/// name contains `kbench.only=`'s value, and exits QEMU.
 pub fn run_benches() -> ! {
-    let benches = benches();
+    let only = crate::cmdline().get("kbench.only").unwrap_or("");
+    let benches: alloc::vec::Vec<_> = benches().iter().filter(|b| b.name.contains(only)).collect();
     println!(
         "kbench: begin {} cpus={}",
         benches.len(),

@@ -8,7 +8,7 @@
 //!                                          at -smp 1 and -smp 4; ends with "N passed, N failed"
 //! cargo xtask gdb   [-- --smp N]           QEMU halted at the first instruction, plus gdb
 //! cargo xtask tools [--prefix DIR]      host tools into DIR/bin (mkfs.kfs, fsck.kfs, kfs-fuse, ktrace)
-//! cargo xtask bench [--kernel-only|--host-only] [--smp N] [-- ARGS]
+//! cargo xtask bench [--kernel-only|--host-only] [--only NAME] [--smp N] [-- ARGS]
 //!                                          hosted criterion benches, in-kernel cycle counts
 //! cargo xtask clippy-user                  clippy (warnings denied) on the user programs, as built for K42-rs
 //! cargo xtask trace [--smp N] [--classes C] [-- boot|ktest]
