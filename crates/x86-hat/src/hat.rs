@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, Ordering};
 
 use mm::{
     Access, CpuId, CpuMask, Hat, MmError, Mmu, Pfn, Prot, Pte, Scope, SegmentHat, LARGE_PAGE_SIZE,
@@ -43,24 +43,23 @@ pub struct X86Hat<P: TablePlatform> {
     platform: &'static P,
     /// The shared user half: PDPTs of the global slots.
     master: Arc<Node<P>>,
-    /// The PML4 of each processor, made on first use.
-    roots: Box<[RootCell<P>]>,
+    /// The PML4 of each processor, made on first use (under `slots`'
+    /// lock) and kept until the space goes: null, or a pointer from
+    /// `Arc::into_raw` owning one count.
+    roots: Box<[AtomicPtr<Node<P>>]>,
     slots: Mutex<[Slot; USER_SLOTS]>,
     ran: Arc<RanSet>,
     /// Shared segments listing `ran` (to unlist it when we go).
     shared: Mutex<Vec<Arc<Node<P>>>>,
 }
 
-/// A processor's PML4, once made.
-type RootCell<P> = Mutex<Option<Arc<Node<P>>>>;
-
 /// A table found by a walk, and the processors of the other address
 /// spaces sharing a segment on the way to it.
-type Walked<P> = (Arc<Node<P>>, CpuMask);
+type Walked<'a, P> = (&'a Node<P>, CpuMask);
 
 /// A leaf entry found by a walk.
-struct Leaf<P: TablePlatform> {
-    table: Arc<Node<P>>,
+struct Leaf<'a, P: TablePlatform> {
+    table: &'a Node<P>,
     index: usize,
     large: bool,
     /// Processors of other address spaces sharing a segment on the path.
@@ -74,7 +73,7 @@ impl<P: TablePlatform> X86Hat<P> {
             platform,
             master: Node::new(platform, 4, 0)?,
             roots: (0..platform.cpu_count())
-                .map(|_| Mutex::new(None))
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
                 .collect(),
             slots: Mutex::new([Slot::Free; USER_SLOTS]),
             ran: Arc::new(RanSet::default()),
@@ -88,18 +87,25 @@ impl<P: TablePlatform> X86Hat<P> {
         Ok(self.root_node(cpu)?.pa)
     }
 
-    fn root_node(&self, cpu: CpuId) -> Result<Arc<Node<P>>, MmError> {
+    /// Processor `cpu`'s PML4, if made.
+    fn root_ref(&self, cpu: CpuId) -> Option<&Node<P>> {
+        let p = self.roots.get(cpu)?.load(Ordering::Acquire);
+        // SAFETY: a non-null root is from `Arc::into_raw` and its count is
+        // released only by our `Drop`.
+        unsafe { p.as_ref() }
+    }
+
+    fn root_node(&self, cpu: CpuId) -> Result<&Node<P>, MmError> {
         let cell = self
             .roots
             .get(cpu)
             .ok_or(MmError::Invalid("processor outside this HAT"))?;
-        if let Some(r) = cell.lock().clone() {
+        if let Some(r) = self.root_ref(cpu) {
             return Ok(r);
         }
-        // Lock order: slots, then a root.
+        // Roots are made, and global slots filled in, under `slots`' lock.
         let slots = self.slots.lock();
-        let mut g = cell.lock();
-        if let Some(r) = g.clone() {
+        if let Some(r) = self.root_ref(cpu) {
             return Ok(r);
         }
         let r = Node::new(self.platform, 4, 0)?;
@@ -113,18 +119,20 @@ impl<P: TablePlatform> X86Hat<P> {
             r.entry(i)
                 .store(self.platform.kernel_entry(i), Ordering::Release);
         }
-        *g = Some(r.clone());
-        Ok(r)
+        let p = Arc::into_raw(r).cast_mut();
+        cell.store(p, Ordering::Release);
+        // SAFETY: just stored; see `root_ref`.
+        Ok(unsafe { &*p })
     }
 
     /// The PDPT for `va` in `scope`, made if `create`.
-    fn top(&self, scope: Scope, va: u64, create: bool) -> Result<Option<Arc<Node<P>>>, MmError> {
+    fn top(&self, scope: Scope, va: u64, create: bool) -> Result<Option<&Node<P>>, MmError> {
         let i = self.master.index(va);
         if va >= mm::USER_END || i >= USER_SLOTS {
             return Err(MmError::BadAddress(va));
         }
         let (top, want) = match scope {
-            Scope::All => (self.master.clone(), Slot::Global),
+            Scope::All => (&*self.master, Slot::Global),
             Scope::Cpu(c) => (self.root_node(c)?, Slot::PerCpu),
         };
         if let Some(n) = top.child(i) {
@@ -142,10 +150,8 @@ impl<P: TablePlatform> X86Hat<P> {
         let n = top.child_or_make(i)?;
         if want == Slot::Global && slots[i] == Slot::Free {
             let e = self.master.entry(i).load(Ordering::Acquire);
-            for r in self.roots.iter() {
-                if let Some(r) = r.lock().as_ref() {
-                    r.entry(i).store(e, Ordering::Release);
-                }
+            for r in (0..self.roots.len()).filter_map(|c| self.root_ref(c)) {
+                r.entry(i).store(e, Ordering::Release);
             }
         }
         slots[i] = want;
@@ -161,7 +167,7 @@ impl<P: TablePlatform> X86Hat<P> {
         va: u64,
         level: u8,
         create: bool,
-    ) -> Result<Option<Walked<P>>, MmError> {
+    ) -> Result<Option<Walked<'_, P>>, MmError> {
         let Some(mut n) = self.top(scope, va, create)? else {
             return Ok(None);
         };
@@ -180,7 +186,7 @@ impl<P: TablePlatform> X86Hat<P> {
 
     /// The leaf translating `va`: a 2 MiB page in a directory or a 4 KiB
     /// page in a table.
-    fn leaf(&self, scope: Scope, va: u64) -> Option<Leaf<P>> {
+    fn leaf(&self, scope: Scope, va: u64) -> Option<Leaf<'_, P>> {
         let (pd, others) = self.walk(scope, va, 2, false).ok()??;
         let i = pd.index(va);
         if Entry(pd.entry(i).load(Ordering::Acquire)).huge() {
@@ -231,7 +237,7 @@ impl<P: TablePlatform> X86Hat<P> {
     /// for tests and debuggers; it holds no lock against a concurrent
     /// unmap.)
     pub fn translate(&self, cpu: CpuId, va: u64, access: Access) -> Option<(Pfn, usize)> {
-        let root = self.roots.get(cpu)?.lock().clone()?;
+        let root = self.root_ref(cpu)?;
         let mut table = root.pa;
         for level in (1..=4u8).rev() {
             let shift = 12 + 9 * (u32::from(level) - 1);
@@ -271,7 +277,14 @@ impl<P: TablePlatform> X86Hat<P> {
 impl<P: TablePlatform> Drop for X86Hat<P> {
     fn drop(&mut self) {
         for n in self.shared.lock().drain(..) {
-            n.linked_by.lock().retain(|r| !Arc::ptr_eq(r, &self.ran));
+            n.remove_link(&self.ran);
+        }
+        for r in self.roots.iter() {
+            let p = r.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: the root's count (see `root_ref`), released once.
+                drop(unsafe { Arc::from_raw(p) });
+            }
         }
     }
 }
@@ -369,7 +382,10 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
     }
 
     fn activate(&self, cpu: CpuId) {
-        if cpu < self.roots.len() {
+        // Read first: the bit is set after the first fault, and a
+        // read-modify-write on every fault would bounce the line between
+        // the processors running the space.
+        if cpu < self.roots.len() && self.ran.mask() & (1 << cpu) == 0 {
             self.ran.0.fetch_or(1 << cpu, Ordering::AcqRel);
         }
     }
@@ -379,8 +395,17 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
     }
 
     fn segment(&self, va: u64) -> Option<Arc<dyn SegmentHat>> {
-        let leaf = self.leaf(Scope::All, va)?;
-        Some(leaf.table as Arc<dyn SegmentHat>)
+        // The leaf's table, counted: a 2 MiB page's directory (from its
+        // PDPT) or a page table (from its directory).
+        let (pd, _) = self.walk(Scope::All, va, 2, false).ok()??;
+        let i = pd.index(va);
+        let table = if Entry(pd.entry(i).load(Ordering::Acquire)).huge() {
+            let (pdpt, _) = self.walk(Scope::All, va, 3, false).ok()??;
+            pdpt.child_arc(pdpt.index(va))?
+        } else {
+            pd.child_arc(i)?
+        };
+        Some(table as Arc<dyn SegmentHat>)
     }
 
     fn share_segment(&self, other: &dyn Hat, base: u64, size: usize) -> Result<(), MmError> {
@@ -401,20 +426,18 @@ impl<P: TablePlatform> Hat for X86Hat<P> {
                 "a space cannot share a segment with itself",
             ));
         }
-        let (seg, _) = other
-            .walk(Scope::All, base, level, true)?
+        let (holder, _) = other
+            .walk(Scope::All, base, level + 1, true)?
             .ok_or(MmError::OutOfMemory)?;
+        let i = holder.index(base);
+        holder.child_or_make(i)?;
+        let seg = holder.child_arc(i).ok_or(MmError::OutOfMemory)?;
         let (parent, _) = self
             .walk(Scope::All, base, level + 1, true)?
             .ok_or(MmError::OutOfMemory)?;
         parent.link(parent.index(base), seg.clone())?;
-        {
-            let mut by = seg.linked_by.lock();
-            if by.is_empty() {
-                by.push(other.ran.clone());
-                other.shared.lock().push(seg.clone());
-            }
-            by.push(self.ran.clone());
+        if seg.add_links(&other.ran, self.ran.clone()) {
+            other.shared.lock().push(seg.clone());
         }
         self.shared.lock().push(seg);
         Ok(())

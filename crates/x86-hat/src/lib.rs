@@ -62,8 +62,12 @@
 //!   (segments, per-processor PML4s) and freed with the last of them.
 //!   The kernel's own tables keep using it.
 //! - Entries are atomics: the MMU sets accessed and dirty bits while we
-//!   edit, so every change is a swap or compare-and-swap on the entry;
-//!   the table lists take a short spin lock only to add a table.
+//!   edit, so every change is a swap or compare-and-swap on the entry.
+//!   A directory's child tables are atomic pointers too: a walk takes no
+//!   lock and no reference count (processors faulting in different
+//!   regions write no shared line on the way down); a short spin lock
+//!   serializes adding a table and retiring one (kept until its parent
+//!   goes, and reused for the same slot).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 

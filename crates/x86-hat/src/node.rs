@@ -3,11 +3,20 @@
 //! A [`Node`] is reference counted: a table linked into two parents (a
 //! shared segment) lives until the last of them lets it go, and dropping a
 //! node frees its frame and, through the `Arc`s, its subtree.
+//!
+//! Walks read a node's children without a lock and without touching a
+//! reference count: each slot of a directory holds a pointer that owns
+//! one count of the child's `Arc`, and a child taken out of its slot
+//! (only [`Node::drop_empty_child`] does that) is kept until its parent
+//! goes, so a `&Node` found by a walk stays valid as long as the parent
+//! does. On the fault path this means processors faulting in different
+//! regions write no shared cache line on the way down (the lock and the
+//! counts they used to write were the same for all of them).
 
-use alloc::collections::BTreeMap;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use mm::{CpuMask, MmError, SegmentHat};
 
@@ -38,10 +47,18 @@ pub struct Node<P: TablePlatform> {
     pub level: u8,
     /// First virtual address covered.
     pub base: u64,
-    children: Mutex<BTreeMap<usize, Arc<Node<P>>>>,
+    /// Child tables by entry (a directory's; empty for a page table):
+    /// null, or a pointer from `Arc::into_raw` that owns one count.
+    kids: Box<[AtomicPtr<Node<P>>]>,
+    /// Serializes changes to `kids`, and keeps the children taken out of
+    /// them (by entry index) until this node goes: a walk may still be on
+    /// its way through one.
+    retired: Mutex<Vec<(usize, Arc<Node<P>>)>>,
     /// When this table is a shared segment: every address space linking
     /// it (their processors get its shootdowns).
-    pub linked_by: Mutex<Vec<Arc<RanSet>>>,
+    linked_by: Mutex<Vec<Arc<RanSet>>>,
+    /// `linked_by.len()`, read without the lock.
+    links: AtomicUsize,
     platform: &'static P,
 }
 
@@ -54,12 +71,17 @@ impl<P: TablePlatform> Node<P> {
     /// A new, empty table at `level` covering `base`.
     pub fn new(platform: &'static P, level: u8, base: u64) -> Result<Arc<Self>, MmError> {
         let pa = platform.alloc_table().ok_or(MmError::OutOfMemory)?;
+        let kids = if level > 1 { ENTRIES } else { 0 };
         Ok(Arc::new(Node {
             pa,
             level,
             base,
-            children: Mutex::new(BTreeMap::new()),
+            kids: (0..kids)
+                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .collect(),
+            retired: Mutex::new(Vec::new()),
             linked_by: Mutex::new(Vec::new()),
+            links: AtomicUsize::new(0),
             platform,
         }))
     }
@@ -87,48 +109,88 @@ impl<P: TablePlatform> Node<P> {
         entry_span(self.level) * ENTRIES as u64
     }
 
-    /// The child table at `i`, if any.
-    pub fn child(&self, i: usize) -> Option<Arc<Node<P>>> {
-        self.children.lock().get(&i).cloned()
+    /// The child table at `i`, if any: no lock, no reference count.
+    pub fn child(&self, i: usize) -> Option<&Node<P>> {
+        let p = self.kids.get(i)?.load(Ordering::Acquire);
+        // SAFETY: a non-null slot holds a pointer from `Arc::into_raw`
+        // whose count is released only by our `Drop`, directly or through
+        // `retired`; so the child outlives `&self`.
+        unsafe { p.as_ref() }
+    }
+
+    /// The child table at `i`, counted: for callers that keep it beyond
+    /// this node's borrow (a segment handed out or linked elsewhere).
+    pub fn child_arc(&self, i: usize) -> Option<Arc<Node<P>>> {
+        let _g = self.retired.lock();
+        let p = self.kids.get(i)?.load(Ordering::Acquire);
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: `p` is from `Arc::into_raw` and its count is still held
+        // by the slot (changes to the slot wait for the lock we hold).
+        Some(unsafe {
+            Arc::increment_strong_count(p);
+            Arc::from_raw(p)
+        })
+    }
+
+    /// Publishes `n` at slot `i` (with the lock held and the slot null).
+    fn publish(&self, i: usize, n: Arc<Node<P>>) -> &Node<P> {
+        self.entry(i).store(Entry::table(n.pa).0, Ordering::Release);
+        let p = Arc::into_raw(n).cast_mut();
+        self.kids[i].store(p, Ordering::Release);
+        // SAFETY: just published; see `child`.
+        unsafe { &*p }
     }
 
     /// The child table at `i`, made if missing. Fails where entry `i` is a
     /// 2 MiB page.
-    pub fn child_or_make(&self, i: usize) -> Result<Arc<Node<P>>, MmError> {
-        let mut c = self.children.lock();
-        if let Some(n) = c.get(&i) {
-            return Ok(n.clone());
+    pub fn child_or_make(&self, i: usize) -> Result<&Node<P>, MmError> {
+        let mut retired = self.retired.lock();
+        if let Some(n) = self.child(i) {
+            return Ok(n);
         }
         if Entry(self.entry(i).load(Ordering::Acquire)).present() {
             return Err(MmError::Invalid("a 2 MiB page covers that address"));
         }
-        let base = self.base + i as u64 * entry_span(self.level);
-        let n = Node::new(self.platform, self.level - 1, base)?;
-        self.entry(i).store(Entry::table(n.pa).0, Ordering::Release);
-        c.insert(i, n.clone());
-        Ok(n)
+        // A table this slot had before, if nothing else holds it and it is
+        // still empty, comes back instead of a new one.
+        let again = retired
+            .iter()
+            .position(|(at, n)| *at == i && Arc::strong_count(n) == 1 && n.present() == 0);
+        let n = match again {
+            Some(k) => retired.swap_remove(k).1,
+            None => {
+                let base = self.base + i as u64 * entry_span(self.level);
+                Node::new(self.platform, self.level - 1, base)?
+            }
+        };
+        Ok(self.publish(i, n))
     }
 
     /// Links an existing table at `i` (a shared segment). Fails if the
     /// slot is in use.
     pub fn link(&self, i: usize, n: Arc<Node<P>>) -> Result<(), MmError> {
-        let mut c = self.children.lock();
-        if c.contains_key(&i) || self.entry(i).load(Ordering::Acquire) != 0 {
+        let _g = self.retired.lock();
+        if self.child(i).is_some() || self.entry(i).load(Ordering::Acquire) != 0 {
             return Err(MmError::Invalid("range already mapped here"));
         }
-        self.entry(i).store(Entry::table(n.pa).0, Ordering::Release);
-        c.insert(i, n);
+        self.publish(i, n);
         Ok(())
     }
 
     /// Removes an empty, unshared child table at `i` (to put a 2 MiB page
     /// there). Fails if it still maps something or is shared.
     pub fn drop_empty_child(&self, i: usize) -> Result<(), MmError> {
-        let mut c = self.children.lock();
-        let Some(n) = c.get(&i) else {
+        let mut retired = self.retired.lock();
+        let p = self.kids[i].load(Ordering::Acquire);
+        if p.is_null() {
             return Ok(());
-        };
-        if n.present() != 0 || Arc::strong_count(n) > 1 {
+        }
+        // SAFETY: as in `child_arc`: the slot's count, under the lock (not
+        // released here: `ManuallyDrop`).
+        let n = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+        if n.present() != 0 || Arc::strong_count(&n) > 1 {
             return Err(MmError::Invalid(
                 "4 KiB pages are mapped in that 2 MiB range",
             ));
@@ -137,7 +199,9 @@ impl<P: TablePlatform> Node<P> {
         // (the table held no translations, but paging-structure caches may
         // still hold the table pointer).
         self.entry(i).store(0, Ordering::Release);
-        c.remove(&i);
+        self.kids[i].store(core::ptr::null_mut(), Ordering::Release);
+        // SAFETY: the slot's count, moved to `retired` (kept until we go).
+        retired.push((i, unsafe { Arc::from_raw(p) }));
         Ok(())
     }
 
@@ -149,14 +213,45 @@ impl<P: TablePlatform> Node<P> {
             .count()
     }
 
-    /// Processors of the address spaces linking this table.
+    /// Processors of the address spaces linking this table (no lock for
+    /// a table no other space links).
     pub fn linked_mask(&self) -> CpuMask {
+        if self.links.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
         self.linked_by.lock().iter().fold(0, |m, r| m | r.mask())
+    }
+
+    /// Records the address spaces linking this table: `first` (the one
+    /// that made it) if none yet, then `ran`. True if `first` was added.
+    pub fn add_links(&self, first: &Arc<RanSet>, ran: Arc<RanSet>) -> bool {
+        let mut by = self.linked_by.lock();
+        let was_empty = by.is_empty();
+        if was_empty {
+            by.push(first.clone());
+        }
+        by.push(ran);
+        self.links.store(by.len(), Ordering::Release);
+        was_empty
+    }
+
+    /// Forgets an address space that linked this table.
+    pub fn remove_link(&self, ran: &Arc<RanSet>) {
+        let mut by = self.linked_by.lock();
+        by.retain(|r| !Arc::ptr_eq(r, ran));
+        self.links.store(by.len(), Ordering::Release);
     }
 }
 
 impl<P: TablePlatform> Drop for Node<P> {
     fn drop(&mut self) {
+        for k in self.kids.iter() {
+            let p = k.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: the slot's count (see `child`), released once.
+                drop(unsafe { Arc::from_raw(p) });
+            }
+        }
         self.platform.free_table(self.pa);
     }
 }
@@ -169,7 +264,7 @@ impl<P: TablePlatform> SegmentHat for Node<P> {
         self.span() as usize
     }
     fn is_shared(&self) -> bool {
-        self.linked_by.lock().len() > 1
+        self.links.load(Ordering::Acquire) > 1
     }
     fn mapped(&self) -> usize {
         self.present()

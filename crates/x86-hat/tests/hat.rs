@@ -93,6 +93,71 @@ fn large_pages_and_conflicts() -> Result<(), MmError> {
 }
 
 #[test]
+fn a_table_given_way_to_a_large_page_comes_back_instead_of_a_new_one() -> Result<(), MmError> {
+    let t = tables(1);
+    let hat = X86Hat::new(t)?;
+    let va = 0x4020_0000;
+    hat.map(va, Pfn(9), Prot::RW, false, Scope::All)?;
+    let tables_with_pt = t.live_tables();
+    for round in 0..50u64 {
+        // 4 KiB page out, large page in (the table is retired), large
+        // page out, 4 KiB page in (the retired table is reused).
+        hat.unmap(va, Scope::All);
+        hat.map(va, Pfn(1024), Prot::RW, true, Scope::All)?;
+        assert!(hat.query(va + 0x1000, Scope::All).unwrap().large);
+        hat.unmap(va, Scope::All);
+        hat.map(va + 0x1000, Pfn(round), Prot::R, false, Scope::All)?;
+        let q = hat.query(va + 0x1000, Scope::All).unwrap();
+        assert!(!q.large && q.pfn == Pfn(round));
+        assert_eq!(hat.query(va, Scope::All), None, "nothing left from before");
+        hat.unmap(va + 0x1000, Scope::All);
+        hat.map(va, Pfn(9), Prot::RW, false, Scope::All)?;
+        assert_eq!(t.live_tables(), tables_with_pt, "round {round}");
+    }
+    drop(hat);
+    assert_eq!(t.live_tables(), 0);
+    Ok(())
+}
+
+#[test]
+fn walks_race_with_tables_made_and_retired() -> Result<(), MmError> {
+    // Four threads share the PDPT and the page directory: three map,
+    // check and unmap 4 KiB pages in their own 2 MiB ranges (tables made
+    // on the way, without a lock on the read side), one flips another
+    // range between a page table and a 2 MiB page (tables retired).
+    let t = tables(4);
+    let hat = X86Hat::new(t)?;
+    let base = 0x4000_0000u64;
+    std::thread::scope(|s| {
+        for k in 1..4u64 {
+            let hat = &hat;
+            s.spawn(move || {
+                for round in 0..200u64 {
+                    let va = base + k * 0x20_0000 + (round % 512) * 4096;
+                    hat.map(va, Pfn(round + k * 1000), Prot::RW, false, Scope::All)
+                        .unwrap();
+                    let q = hat.query(va, Scope::All).unwrap();
+                    assert_eq!(q.pfn, Pfn(round + k * 1000));
+                    assert!(hat.unmap(va, Scope::All).is_some());
+                }
+            });
+        }
+        let hat = &hat;
+        s.spawn(move || {
+            for _ in 0..200 {
+                hat.map(base, Pfn(1), Prot::RW, false, Scope::All).unwrap();
+                hat.unmap(base, Scope::All);
+                hat.map(base, Pfn(512), Prot::RW, true, Scope::All).unwrap();
+                hat.unmap(base, Scope::All);
+            }
+        });
+    });
+    drop(hat);
+    assert_eq!(t.live_tables(), 0);
+    Ok(())
+}
+
+#[test]
 fn per_processor_memory_differs_per_processor() -> Result<(), MmError> {
     let t = tables(2);
     let hat = X86Hat::new(t)?;
