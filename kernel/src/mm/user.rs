@@ -299,13 +299,34 @@ impl Drop for Activation<'_> {
     }
 }
 
-/// Per processor: the last page a fault resolved, and how many times in a
-/// row.
-static REPEAT: [(AtomicU64, AtomicU64); percpu::MAX_CPUS] =
-    [const { (AtomicU64::new(0), AtomicU64::new(0)) }; percpu::MAX_CPUS];
+/// One processor's fault bookkeeping, alone on its cache line (it is
+/// written on every fault; sharing a line would make processors faulting
+/// in separate regions slow each other down).
+#[repr(align(64))]
+struct FaultStats {
+    /// The last page a fault resolved.
+    last: AtomicU64,
+    /// How many times in a row.
+    repeats: AtomicU64,
+    /// Faults resolved here.
+    resolved: AtomicU64,
+}
+
+static STATS: [FaultStats; percpu::MAX_CPUS] = [const {
+    FaultStats {
+        last: AtomicU64::new(0),
+        repeats: AtomicU64::new(0),
+        resolved: AtomicU64::new(0),
+    }
+}; percpu::MAX_CPUS];
 
 /// Faults resolved by [`page_fault`], all processors.
-pub static FAULTS: AtomicU64 = AtomicU64::new(0);
+pub fn faults() -> u64 {
+    STATS
+        .iter()
+        .map(|s| s.resolved.load(Ordering::Relaxed))
+        .sum()
+}
 
 /// The #PF handler's part for user addresses: resolves the fault through
 /// the active space's objects. `Ok` means retry the access; an error means
@@ -327,7 +348,8 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
         Access::Read
     };
     let page = addr & !0xfff;
-    let (last, count) = (&REPEAT[cpu].0, &REPEAT[cpu].1);
+    let stats = &STATS[cpu];
+    let (last, count) = (&stats.last, &stats.repeats);
     // A fault on the page the last one resolved repeats it only if the
     // translation is still there and allows the access (a program that
     // maps, touches and unmaps the same page over and over takes a new,
@@ -349,7 +371,7 @@ pub fn page_fault(addr: u64, error: u64, interrupts_were_on: bool) -> Result<(),
     cpu::disable_interrupts();
     match r? {
         Resolved::Mapped => {
-            FAULTS.fetch_add(1, Ordering::Relaxed);
+            stats.resolved.fetch_add(1, Ordering::Relaxed);
             // The same page resolved over and over, its translation in
             // place, means the translation the objects installed does not
             // satisfy the access: a bug, reported once and turned into an

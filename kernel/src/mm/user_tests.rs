@@ -87,11 +87,11 @@ ktest::ktest! {
         s.map_anon(VA, 8 * PAGE, Prot::RW, MapOptions::default()).unwrap();
         {
             let _on = Activation::new(&s);
-            let before = user::FAULTS.load(Ordering::Relaxed);
+            let before = user::faults();
             for p in 0..8 {
                 assert_eq!(read(VA + p * PAGE + 8), 0, "page {p} is zero-filled");
             }
-            let faults = user::FAULTS.load(Ordering::Relaxed) - before;
+            let faults = user::faults() - before;
             assert_eq!(faults, 8, "one fault per page");
             write(VA + 16, 0xfeed_f00d);
             assert_eq!(read(VA + 16), 0xfeed_f00d);
@@ -237,11 +237,11 @@ ktest::ktest! {
         s.map_anon(va, 4 << 20, Prot::RW, opts).unwrap();
         {
             let _on = Activation::new(&s);
-            let before = user::FAULTS.load(Ordering::Relaxed);
+            let before = user::faults();
             write(va + 0x12_3458, 77);
             assert_eq!(read(va + 0x1f_fff8), 0);
             assert_eq!(read(va + 0x12_3458), 77);
-            assert_eq!(user::FAULTS.load(Ordering::Relaxed) - before, 1, "one fault per 2 MiB");
+            assert_eq!(user::faults() - before, 1, "one fault per 2 MiB");
             write(va + (2 << 20), 78);
         }
         let pte = s.hat().query(va + 0x10_0000, Scope::All).unwrap();
