@@ -9,6 +9,9 @@
 //! The state is one bit per frame (1 = in use) in storage the caller
 //! provides, so the allocator works before any heap exists. Allocation is
 //! next-fit from a moving hint, which makes the common case one word scan;
+//! [`FrameAllocator::alloc_batch`] takes up to a batch of single frames
+//! inside a range (one NUMA node's memory) from a caller's hint, for the
+//! root PM's per-processor caches;
 //! [`FrameAllocator::alloc_contiguous`] finds aligned runs (DMA buffers,
 //! 2 MiB large pages) within an optional physical range.
 //!

@@ -37,7 +37,9 @@
 //!                            unmaps when it drops the page)
 //!     4. zero-fill a new frame
 //!     new frames come from the process's leaf PM (which charges them and
-//!     asks the root PM); when full, the FCM evicts by its own policy
+//!     asks the root PM, whose per-processor Rep hands out frames from
+//!     its cache, refilled in batches near that processor); when full,
+//!     the FCM evicts by its own policy
 //!   HAT      installs the translation (4 KiB or 2 MiB, all processors or
 //!            this one); removing one shoots it down on the processors
 //!            that ran the address space
@@ -97,7 +99,8 @@
 //!   [`TlbShootdown`] that IPIs exactly those processors and waits. Only
 //!   this part touches page tables, so it lives in the low-level crate.
 //! - A [`Frames`] over the frame allocator and the direct map (alloc of 1
-//!   or 512 aligned frames, zero, copy, read, write).
+//!   or 512 aligned frames, batches of single frames from a processor's
+//!   NUMA node, zero, copy, read, write).
 //! - cobj's `Platform` and runtime (a `static`), with the quiescent hook in
 //!   the timer tick and idle loop.
 //! - The #PF handler: on a user fault, `space.fault(cr2, access)` on the
