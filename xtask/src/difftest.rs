@@ -68,7 +68,7 @@ pub struct DifftestArgs {
     /// Run the microbenchmarks of tests/linux-bench instead.
     #[arg(long)]
     bench: bool,
-    /// Machine, as for the kernel tests: smp1, smp4 or numa2.
+    /// Machine: as for the kernel tests (smp1, smp4, numa2), or smp2.
     #[arg(long, default_value = "smp1")]
     machine: String,
 }
@@ -706,14 +706,20 @@ pub fn run_k42(
     boot(&guest, &combined, machine, "256M", total, log).map(|p| p.outcomes)
 }
 
+/// Machines for the differential tests and benchmarks besides the kernel
+/// tests' own: two processors, for scaling figures on a two-core host.
+static MORE_MACHINES: [crate::tests::Machine; 1] = [crate::tests::Machine {
+    label: "smp2",
+    smp: 2,
+    qemu: &[],
+}];
+
 fn machine(label: &str) -> Result<&'static crate::tests::Machine, String> {
-    crate::tests::MACHINES
-        .iter()
-        .find(|m| m.label == label)
-        .ok_or_else(|| {
-            let names: Vec<_> = crate::tests::MACHINES.iter().map(|m| m.label).collect();
-            format!("unknown machine '{label}'; one of: {}", names.join(", "))
-        })
+    let all = || crate::tests::MACHINES.iter().chain(&MORE_MACHINES);
+    all().find(|m| m.label == label).ok_or_else(|| {
+        let names: Vec<_> = all().map(|m| m.label).collect();
+        format!("unknown machine '{label}'; one of: {}", names.join(", "))
+    })
 }
 
 fn print_outcomes(o: &Outcomes, millis: &BTreeMap<String, u64>) {
@@ -960,7 +966,7 @@ fn bench_k42(
 
 /// The rows of the Linux-vs-K42-rs table, in the issue's order: the key a
 /// benchmark prints (`bench: KEY cycles=N iters=N`) and the row's label.
-pub const BENCH_ROWS: [(&str, &str); 12] = [
+pub const BENCH_ROWS: [(&str, &str); 14] = [
     ("null", "null syscall (getppid)"),
     ("enosys", "invalid syscall (ENOSYS)"),
     ("getpid", "getpid"),
@@ -973,6 +979,8 @@ pub const BENCH_ROWS: [(&str, &str); 12] = [
     ("read_4k", "read 4 KiB"),
     ("ctx_switch", "context switch (pipe ping-pong)"),
     ("futex_rtt", "futex round trip"),
+    ("fault_scaling_1", "page fault, 1 process"),
+    ("fault_scaling", "page fault, 1 process per cpu"),
 ];
 
 /// The rows whose measured calls can all take the direct branch: on
@@ -1275,6 +1283,23 @@ pub fn bench_table_vs(run: &BenchRun) -> String {
             unpaired.join(", ")
         );
     }
+    // Fault scaling: the cost of a fault with one process over its cost
+    // with one process per processor (1.00 is perfect).
+    let scaling = |m: &BTreeMap<String, BenchFigure>| match (
+        figure(m.get("fault_scaling_1")),
+        figure(m.get("fault_scaling")),
+    ) {
+        (Some(one), Some(all)) if all > 0.0 => format!("{:.2}", one / all),
+        _ => "-".into(),
+    };
+    if run.linux.contains_key("fault_scaling") || run.trap.contains_key("fault_scaling") {
+        let _ = writeln!(
+            out,
+            "page faults, one process per processor, scaling (cost at 1 / cost at all): Linux {}, K42-rs {}",
+            scaling(&run.linux),
+            scaling(&run.trap)
+        );
+    }
     if let Some(DirectFigure::Direct { cycles: d, trap }) = run.direct.get("null") {
         let t = trap.or(figure(run.trap.get("null"))).unwrap_or(0.0);
         let d = *d;
@@ -1512,6 +1537,35 @@ partial\n";
         assert!(line("null syscall").contains("not run"), "{t}");
         assert!(line("custom").contains(" 7 "), "{t}");
         assert_eq!(t.lines().count(), 1 + BENCH_ROWS.len() + 1);
+    }
+
+    #[test]
+    fn fault_scaling_gets_a_line_under_the_table() {
+        let prog = |one: u32, all: u32| {
+            o(
+                &format!(
+                    "bench: fault_scaling_1 cycles={one} ns=1 iters=1\n\
+                     bench: fault_scaling cycles={all} ns=1 iters=2 procs=2 scaling=0\n"
+                ),
+                "exit:0",
+            )
+        };
+        let linux = bench_rows(&map(&[("bench_fault_scaling", prog(1000, 1100))]));
+        let trap = bench_rows(&map(&[("bench_fault_scaling", prog(9000, 10000))]));
+        let t = bench_table_vs(&BenchRun {
+            linux,
+            trap,
+            ..BenchRun::default()
+        });
+        assert!(
+            t.contains("scaling (cost at 1 / cost at all): Linux 0.91, K42-rs 0.90"),
+            "{t}"
+        );
+        assert!(t
+            .lines()
+            .any(|l| l.starts_with("page fault, 1 process per cpu")));
+        // Without the figures, no line.
+        assert!(!bench_table_vs(&BenchRun::default()).contains("scaling"));
     }
 
     fn direct_line(key: &str, cycles: u32, direct: u64, trapped: u64, why: &str) -> String {
