@@ -10,7 +10,8 @@
 //! memory between processes
 //! (`shared.rs`), futexes (`futex.rs`), Linux signals and process groups
 //! (`signal.rs`, `pgrp.rs`), page-fault completions
-//! (`pfault_take.rs`)); `DEBUG | nr` are the kernel's
+//! (`pfault_take.rs`), the machine's processors and memory
+//! (`machine.rs`)); `DEBUG | nr` are the kernel's
 //! debugging calls (the console and its terminal, `terminal.rs`, until
 //! the console server exists). Linux
 //! system-call numbers below `NATIVE` are reflected to the system library
@@ -33,6 +34,7 @@ mod fork;
 pub mod futex;
 mod ipc;
 mod ipc_take;
+mod machine;
 mod memory;
 mod pfault_take;
 pub mod pgrp;
@@ -113,6 +115,9 @@ pub const PFAULT_TAKE: u64 = sched::native::nr::COUNT + 36;
 /// `ipc_take(id)`: the reply of a released PPC; see `ipc_take.rs` and
 /// `crate::ppc`.
 pub const IPC_TAKE: u64 = sched::native::nr::COUNT + 37;
+/// `machine(buf, len)`: the processors online and the memory; see
+/// `machine.rs`.
+pub const MACHINE: u64 = sched::native::nr::COUNT + 38;
 
 /// A Linux-compatible error number (returned negated in `rax`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,6 +230,7 @@ syscall_table! {
     NATIVE | VFORK_PROCESS                      => "vfork_process",   vfork::sys_vfork_process;
     NATIVE | PFAULT_TAKE                        => "pfault_take",     pfault_take::sys_pfault_take;
     NATIVE | IPC_TAKE                           => "ipc_take",        ipc_take::sys_ipc_take;
+    NATIVE | MACHINE                            => "machine",         machine::sys_machine;
     NATIVE | EXEC                               => "exec",            exec::sys_exec;
     NATIVE | BOOT_ENTRY                         => "boot_entry",      bootfs::sys_boot_entry;
     NATIVE | BOOT_READ                          => "boot_read",       bootfs::sys_boot_read;

@@ -84,6 +84,9 @@ pub const ENTRY_IPC_RETURN: u64 = 5;
 /// `ipc_take(id)` → status, reply length in `rdx`: the reply of the
 /// calling dispatcher's released call `id`, into its PPC region.
 pub const IPC_TAKE: u64 = NATIVE | 49;
+/// `machine(buf, len)` → the record's size: the processors online and
+/// the memory ([`crate::sys::Machine`]).
+pub const MACHINE: u64 = NATIVE | 50;
 /// Grant to every process (`grant`'s pid).
 pub const ANYONE: u64 = u32::MAX as u64;
 

@@ -43,6 +43,7 @@
 //! | `pfault-plain VA,W,C` | the same load without a page-fault entry: the dispatcher waits in the kernel | status 0 if it saw W |
 //! | `ipcret-server` | serves PPCs that block 30 ms on its timer before answering (or ending: method 2) (`ipcret.rs`) | blocks between calls |
 //! | `ipcret-client H,MODE,C` | on processor C: thread A calls H while thread B counts; MODE `ok` (released call, IPC-return entry), `plain` (no entry: the dispatcher waits), `die`, `leave` (`ipcret.rs`) | status 0 |
+//! | `machine` | the kernel's `machine` record: prints it; a short buffer, a bad pointer and a kernel address (`machine.rs`) | status 0 |
 //! | `segv` | stores to address 8 | killed: 128 + 11 |
 //! | `int80` | `int 0x80` | killed: 128 + 11 |
 //! | `ud` | `ud2` | killed: 128 + 4 |
@@ -335,6 +336,9 @@ mod pfault;
 
 #[cfg(target_os = "none")]
 mod ipcret;
+
+#[cfg(target_os = "none")]
+mod machine;
 
 #[cfg(target_os = "none")]
 mod heap {
@@ -760,6 +764,7 @@ mod program {
             "pfault-plain" => crate::pfault::plain(arg2),
             "ipcret-server" => crate::ipcret::server(),
             "ipcret-client" => crate::ipcret::client(arg2),
+            "machine" => crate::machine::run(),
             "shm-client" | "shm-bench" => crate::shm::client(case, arg2),
             "futex-pingpong" | "futex-bench" | "futex-alias" => crate::shm::pingpong(case, arg2),
             "futex-errors" => crate::shm::errors(),
