@@ -108,6 +108,7 @@ pub mod args;
 pub mod errno;
 pub mod fmt;
 pub mod handle;
+pub mod machine;
 pub mod nr;
 pub mod status;
 

@@ -85,7 +85,7 @@ pub const ENTRY_IPC_RETURN: u64 = 5;
 /// calling dispatcher's released call `id`, into its PPC region.
 pub const IPC_TAKE: u64 = NATIVE | 49;
 /// `machine(buf, len)` → the record's size: the processors online and
-/// the memory ([`crate::sys::Machine`]).
+/// the memory ([`crate::machine::Machine`]).
 pub const MACHINE: u64 = NATIVE | 50;
 /// Grant to every process (`grant`'s pid).
 pub const ANYONE: u64 = u32::MAX as u64;

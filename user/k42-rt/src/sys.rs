@@ -358,53 +358,11 @@ pub fn boot_read(i: u32, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
     Errno::from_ret(syscall6(nr::BOOT_READ, a).0).map(|n| n as usize)
 }
 
-/// The machine: its processors and memory, as `machine` reports them
-/// (`kernel/src/syscall/machine.rs`, whose record this mirrors: six
-/// little-endian words in this order).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Machine {
-    /// Processors online.
-    pub processors: u64,
-    /// Bit `k`: processor `k` is online.
-    pub online_mask: u64,
-    /// Physical frames the kernel manages.
-    pub total_frames: u64,
-    /// Those free (a snapshot).
-    pub free_frames: u64,
-    /// Bytes per frame.
-    pub page_size: u64,
-    /// The processor the caller ran on.
-    pub cpu: u64,
-}
-
-/// Bytes of the `machine` record.
-pub const MACHINE_RECORD: usize = 48;
-
-impl Machine {
-    /// The record from its bytes (words past `bytes` are 0).
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        let word = |i: usize| {
-            let mut w = [0u8; 8];
-            if let Some(b) = bytes.get(i * 8..i * 8 + 8) {
-                w.copy_from_slice(b);
-            }
-            u64::from_le_bytes(w)
-        };
-        Machine {
-            processors: word(0),
-            online_mask: word(1),
-            total_frames: word(2),
-            free_frames: word(3),
-            page_size: word(4),
-            cpu: word(5),
-        }
-    }
-}
-
 /// The machine now: processors online, their mask, the frames and the
 /// caller's processor.
-pub fn machine() -> Result<Machine, Errno> {
-    let mut b = [0u8; MACHINE_RECORD];
+pub fn machine() -> Result<crate::machine::Machine, Errno> {
+    use crate::machine::{Machine, RECORD};
+    let mut b = [0u8; RECORD];
     check(nr::MACHINE, b.as_mut_ptr() as u64, b.len() as u64, 0)?;
     Ok(Machine::from_bytes(&b))
 }

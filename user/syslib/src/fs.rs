@@ -242,7 +242,7 @@ pub fn special(ctx: &Ctx<'_>, path: &str) -> Option<Own> {
         "/dev/urandom" | "/dev/random" => Own::Object(Object::Special(Special::Random)),
         "/dev/tty" | "/dev/console" => Own::Object(Object::Console),
         "/proc/self/exe" => Own::Link(ctx.st.exe.clone()),
-        "/proc/meminfo" => text(meminfo()),
+        "/proc/meminfo" => text(meminfo(ctx)),
         "/proc/cpuinfo" => text(cpuinfo(ctx)),
         "/proc/mounts" | "/proc/self/mounts" => text(String::from(
             "ramfs / ramfs rw 0 0\nproc /proc proc rw 0 0\ndevtmpfs /dev devtmpfs rw 0 0\n",
@@ -271,17 +271,26 @@ fn fd_path(ctx: &Ctx<'_>, fd: u64) -> Option<String> {
     })
 }
 
-fn meminfo() -> String {
-    String::from(
-        "MemTotal:         262144 kB\nMemFree:          131072 kB\nMemAvailable:     131072 kB\n",
-    )
+/// `/proc/meminfo`: the kernel's frames (`machine`), all and free; the
+/// free ones are all available (the file server's pages are not counted
+/// as a cache that could be dropped).
+fn meminfo(ctx: &Ctx<'_>) -> String {
+    let m = crate::machine::machine(ctx.native, ctx.st.cpu);
+    let kb = |frames: u64| frames * m.page_size / 1024;
+    let (total, free) = (kb(m.total_frames), kb(m.free_frames));
+    format!("MemTotal:       {total:>8} kB\nMemFree:        {free:>8} kB\nMemAvailable:   {free:>8} kB\n")
 }
 
+/// `/proc/cpuinfo`: a block per processor online (`machine`).
 fn cpuinfo(ctx: &Ctx<'_>) -> String {
-    format!(
-        "processor\t: {}\nvendor_id\t: K42-rs\nmodel name\t: QEMU Virtual CPU\n\n",
-        ctx.st.cpu
-    )
+    let m = crate::machine::machine(ctx.native, ctx.st.cpu);
+    let mut s = String::new();
+    for k in crate::machine::online(m) {
+        s.push_str(&format!(
+            "processor\t: {k}\nvendor_id\t: K42-rs\nmodel name\t: QEMU Virtual CPU\n\n"
+        ));
+    }
+    s
 }
 
 /// Mode bits of a file server node.
@@ -924,6 +933,35 @@ mod call_tests {
                 &[99, u64::from(linux_raw_sys::ioctl::TCGETS), m]
             ),
             err(Errno::EBADF)
+        );
+    }
+
+    #[test]
+    fn proc_cpuinfo_and_meminfo_describe_the_machine() {
+        let mut l = lib();
+        l.native.machine = Some(crate::machine::Machine {
+            processors: 3,
+            online_mask: 0b111,
+            total_frames: 1000,
+            free_frames: 250,
+            page_size: 4096,
+            cpu: 1,
+        });
+        let m = scratch(&mut l, 2);
+        let read = |l: &mut crate::Syslib<crate::mock::MockNative>, path: &[u8]| {
+            let fd = open(l, m, path, g::O_RDONLY) as u64;
+            let n = call(l, g::__NR_read, &[fd, m + 512, 4096]);
+            assert!(n > 0, "{n}");
+            std::string::String::from_utf8(l.native.peek(m + 512, n as usize)).unwrap()
+        };
+        let cpus = read(&mut l, b"/proc/cpuinfo");
+        assert_eq!(cpus.matches("processor\t: ").count(), 3, "{cpus}");
+        assert!(cpus.starts_with("processor\t: 0\n"), "{cpus}");
+        assert!(cpus.contains("\n\nprocessor\t: 2\n"), "{cpus}");
+        let mem = read(&mut l, b"/proc/meminfo");
+        assert_eq!(
+            mem,
+            "MemTotal:           4000 kB\nMemFree:            1000 kB\nMemAvailable:       1000 kB\n"
         );
     }
 

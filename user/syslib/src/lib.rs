@@ -23,7 +23,11 @@
 //!   frames and `rt_sigreturn`, faults as signals, the alarm; the kernel
 //!   only carries the notification (`signal_send`, a soft interrupt);
 //! - the rest of the per-process Linux state: resource limits, the FS/GS
-//!   bases, the terminal settings of the console, the random generator.
+//!   bases, the terminal settings of the console, the random generator,
+//!   the CPU affinity mask;
+//! - the **machine** as Linux programs see it ([`machine`]): processors
+//!   online and memory from the kernel's `machine` call, for
+//!   `sched_getaffinity`, `/proc/cpuinfo`, `/proc/meminfo` and `sysinfo`.
 //!
 //! - the **direct-branch vector** ([`abi::DIRECT_VECTOR`], paper §10): a
 //!   read-only page with the address of the library's call entry, so a
@@ -80,6 +84,7 @@ pub mod abi;
 pub mod calls;
 pub mod fd;
 pub mod fs;
+pub mod machine;
 pub mod mem;
 #[cfg(any(test, feature = "mock"))]
 pub mod mock;
@@ -185,6 +190,11 @@ pub trait Native {
     /// This process's id in the kernel (`process_id()`), if the kernel
     /// says.
     fn process_id(&self) -> Option<u32> {
+        None
+    }
+    /// The machine now: the processors online and the memory
+    /// (`kernel::syscall::machine`), if the kernel says ([`machine`]).
+    fn machine(&self) -> Option<machine::Machine> {
         None
     }
     /// `fork_process()`: a copy of this process, started from the
@@ -470,6 +480,10 @@ pub struct State {
     pub blocked: u64,
     /// Resource limits, by `RLIMIT_*`.
     pub rlimits: [Rlimit; g::RLIM_NLIMITS as usize],
+    /// The CPU affinity `sched_setaffinity` set (bit = processor;
+    /// [`machine::ALL`] at start): reported, not enforced
+    /// (`calls::sched_setaffinity`).
+    pub affinity: u64,
     /// The console's terminal settings (`TCGETS`/`TCSETS`).
     pub termios: calls::ioctl::Termios,
     /// The console's window size (`TIOCGWINSZ`).
@@ -695,6 +709,7 @@ impl<N: Native> Syslib<N> {
             actions: [SigAction::default(); 64],
             blocked: 0,
             rlimits: calls::prlimit64::defaults(),
+            affinity: machine::ALL,
             termios: calls::ioctl::Termios::console(),
             winsize: [24, 80, 0, 0],
             random: seed,

@@ -255,6 +255,10 @@ mod k42 {
             u32::try_from(r).ok()
         }
 
+        fn machine(&self) -> Option<syslib::machine::Machine> {
+            k42_rt::sys::machine().ok()
+        }
+
         fn fork_process(&mut self) -> Result<u32, Errno> {
             let r = call3(FORK_PROCESS, 0, 0, 0);
             result(r).map(|()| r as u32)

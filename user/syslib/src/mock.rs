@@ -86,6 +86,8 @@ pub struct MockNative {
     pub slept: u64,
     /// Threads given a library context (`thread_create`).
     pub threads_made: Vec<u32>,
+    /// What the kernel's `machine` says (`None`: no such call).
+    pub machine: Option<crate::machine::Machine>,
 }
 
 /// The mock's name server object (process 2, object 0).
@@ -146,6 +148,7 @@ impl MockNative {
             keyboard: false,
             slept: 0,
             threads_made: Vec::new(),
+            machine: None,
         }
     }
 
@@ -376,6 +379,10 @@ impl Native for MockNative {
 
     fn clock_ns(&self) -> Option<u64> {
         self.kernel_clock
+    }
+
+    fn machine(&self) -> Option<crate::machine::Machine> {
+        self.machine
     }
 
     fn cycles(&self) -> u64 {

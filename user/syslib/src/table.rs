@@ -76,6 +76,8 @@ syscall_table! {
     __NR_rseq            => rseq;
     __NR_sendfile        => sendfile;
     __NR_sched_yield     => sched_yield;
+    __NR_sched_setaffinity => sched_setaffinity;
+    __NR_sched_getaffinity => sched_getaffinity;
     __NR_mount           => mount;
     __NR_time            => time;
     __NR_fork            => fork;

@@ -74,6 +74,8 @@ pub mod tag {
     /// from the kernel already (number, `pid | code << 32`, value: u64
     /// each).
     pub const SIGNALS: u16 = 7;
+    /// The CPU affinity mask (`sched_setaffinity`): u64.
+    pub const AFFINITY: u16 = 8;
 }
 
 /// Descriptor kinds in [`tag::FDS`]. `/proc` files are not inherited
@@ -186,6 +188,7 @@ impl State {
         w.record(tag::RLIMITS, &limits);
         w.record(tag::CWD, self.cwd.as_bytes());
         w.record(tag::UMASK, &self.umask.to_le_bytes());
+        w.record(tag::AFFINITY, &self.affinity.to_le_bytes());
         let mut fds = Vec::new();
         for (n, fd) in self.fds.iter() {
             use crate::fd::{Object, Special};
@@ -223,7 +226,7 @@ impl State {
         // Checked whole before anything is taken.
         for (t, p) in records.clone() {
             let ok = match t {
-                tag::BLOCKED | tag::IGNORED => p.len() == 8,
+                tag::BLOCKED | tag::IGNORED | tag::AFFINITY => p.len() == 8,
                 tag::RLIMITS => p.len() % 16 == 0,
                 tag::CWD => p.first() == Some(&b'/') && core::str::from_utf8(p).is_ok(),
                 tag::UMASK => p.len() == 4,
@@ -262,6 +265,7 @@ impl State {
                 }
                 tag::CWD => self.cwd = String::from(core::str::from_utf8(p).unwrap_or("/")),
                 tag::UMASK => self.umask = u32::from_le_bytes([p[0], p[1], p[2], p[3]]) & 0o777,
+                tag::AFFINITY => self.affinity = word(p),
                 tag::FDS => {
                     use crate::fd::{Fd, Object, Special, Table};
                     let mut table = Table::default();
@@ -498,6 +502,7 @@ mod tests {
             mask: 3,
         };
         a.state.rlimits[g::RLIMIT_NOFILE as usize].cur = 77;
+        a.state.affinity = 0b10;
         let blob = blob_of(&a.state);
         assert_eq!(&blob[..4], b"K42X");
         assert_eq!(
@@ -520,6 +525,7 @@ mod tests {
         );
         assert_eq!(b.state.rlimits, a.state.rlimits);
         assert_eq!(b.state.rlimits[g::RLIMIT_NOFILE as usize].cur, 77);
+        assert_eq!(b.state.affinity, 0b10, "the affinity survives exec");
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub mod rt_sigqueueinfo;
 pub mod rt_sigreturn;
 pub mod rt_sigsuspend;
 pub mod rt_sigtimedwait;
+pub mod sched_getaffinity;
+pub mod sched_setaffinity;
 pub mod sched_yield;
 pub mod select;
 pub mod sendfile;
