@@ -3,7 +3,7 @@
 //! `/proc/cpuinfo`, `/proc/meminfo` in `user/syslib`) and any native
 //! program that sizes itself to the machine.
 //!
-//! The record ([`Machine`], mirrored as `k42_rt::sys::Machine`) is six
+//! The record ([`Machine`], mirrored as `k42_rt::machine::Machine`) is six
 //! little-endian u64 words, in this order:
 //!
 //! | word | field | what |
