@@ -14,7 +14,10 @@
 //!   `grant`, the memory calls and the clock; the debugging calls
 //!   `0x4b42_1000 | n`), each returning `Result<_, Errno>` with Linux
 //!   error numbers ([`Errno`]); `handoff` and `set_sched_params` have no
-//!   wrapper because the kernel does not serve them yet;
+//!   wrapper because the kernel does not serve them yet; records a call
+//!   fills and the host can test, such as [`machine::Machine`] (the
+//!   processors and memory `sys::machine` reports), have modules of their
+//!   own;
 //! * `print!` / `println!` over the kernel's console call (the console
 //!   *server* uses the same call; clients go through the server);
 //! * `transport::KernelTransport`: the `ppc-idl`

@@ -2,7 +2,7 @@
 //! (`kernel/src/syscall/machine.rs`, whose layout this mirrors): six
 //! little-endian u64 words, in the order of [`Machine`]'s fields. The
 //! kernel writes at most `len` bytes and returns the record's size;
-//! [`crate::sys::machine`] makes the call.
+//! `sys::machine` (target only) makes the call.
 
 /// Bytes of the record.
 pub const RECORD: usize = 48;
