@@ -105,6 +105,9 @@ fn run_with_runner(programs: usize) -> ! {
 
 /// Runs the suite and powers off.
 pub fn run() -> ! {
+    if crate::cmdline().get("serve") == Some("all") {
+        dispatch::serve_everywhere();
+    }
     let list = process::initramfs()
         .and_then(|a| cpio::find(a, "/difftest/list").ok().flatten())
         .map(|e| String::from_utf8_lossy(e.data).into_owned())

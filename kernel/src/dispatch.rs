@@ -472,6 +472,45 @@ pub fn create(
     Ok(d)
 }
 
+/// Whether every processor serves dispatchers ([`serve_everywhere`]).
+static SERVING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// From now on every processor serves dispatchers: the application
+/// processors leave their idle loop for [`run_loop`] ([`crate::idle_loop`]),
+/// and forked processes spread over them ([`least_loaded`]). The boot modes
+/// that run a system (the console's `/init`, the differential tests) call
+/// it when the kernel command line says `serve=all`; without it, programs
+/// run on the boot processor only. It is not the default yet: in one of
+/// three full differential runs at `-smp 4` with it, the suite's runner
+/// died of SIGSEGV (not reproduced alone). The kernel tests never call it:
+/// they run dispatchers on other processors themselves
+/// ([`run_loop_everywhere`]), and their figures assume that nothing else
+/// runs there.
+pub fn serve_everywhere() {
+    SERVING.store(true, Ordering::Release);
+    // Out of `hlt` now rather than at their next tick.
+    crate::ipi::run_on_all(&|| {});
+}
+
+/// Whether [`serve_everywhere`] was called.
+pub fn serving() -> bool {
+    SERVING.load(Ordering::Acquire)
+}
+
+/// The processor for a new process's dispatcher: the online one with the
+/// fewest runnable dispatchers, `here` on a tie. Only `here` until every
+/// processor serves dispatchers ([`serve_everywhere`]): before, nothing
+/// would run it elsewhere.
+pub fn least_loaded(here: usize) -> usize {
+    if !serving() {
+        return here;
+    }
+    let s = smp();
+    (0..percpu::online())
+        .min_by_key(|&c| (s.load(c), c != here))
+        .unwrap_or(here)
+}
+
 /// Why [`create`] made no dispatcher.
 #[derive(Debug)]
 pub enum CreateError {

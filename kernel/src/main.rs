@@ -161,9 +161,13 @@ pub fn log_banner_cpu(index: usize, apic_id: u32) {
     log::info!("cpu{index}: apic id {apic_id} online");
 }
 
-/// What an idle processor does: wait for interrupts.
+/// What an application processor does: serve dispatchers once the system
+/// runs ([`dispatch::serve_everywhere`]), else wait for interrupts.
 pub fn idle_loop() -> ! {
     loop {
+        if dispatch::serving() {
+            dispatch::run_loop(&|| false);
+        }
         clustered::quiescent();
         trace::idle_wait();
     }

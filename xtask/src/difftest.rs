@@ -71,6 +71,10 @@ pub struct DifftestArgs {
     /// Machine: as for the kernel tests (smp1, smp4, numa2), or smp2.
     #[arg(long, default_value = "smp1")]
     machine: String,
+    /// K42-rs runs programs on every processor (kernel word `serve=all`),
+    /// not only the boot processor. Always on with --bench.
+    #[arg(long)]
+    serve_all: bool,
 }
 
 impl DifftestArgs {
@@ -85,6 +89,7 @@ impl DifftestArgs {
             shell: false,
             bench: true,
             machine: "smp1".into(),
+            serve_all: true,
         }
     }
 }
@@ -625,6 +630,11 @@ pub fn boot(
     let mut cfg = qemu::Config::new(guest.kernel, machine.smp, mem);
     cfg.cmdline = guest.cmdline.to_string();
     cfg.extra = machine.qemu.iter().map(|s| s.to_string()).collect();
+    // Guest memory backed by the host from the start, for both kernels:
+    // otherwise a frame's first use is a host page fault (tens of
+    // microseconds without KVM), which the benchmarks would charge to
+    // whichever kernel touches more fresh frames.
+    cfg.extra.push("-mem-prealloc".into());
     cfg.extra.push("-initrd".into());
     cfg.extra.push(initramfs.display().to_string());
     cfg.timeout = Some(BOOT_TIMEOUT);
@@ -686,6 +696,7 @@ pub fn boot(
 pub fn run_k42(
     initramfs: &Path,
     machine: &crate::tests::Machine,
+    serve_all: bool,
     total: usize,
     log: &Path,
 ) -> Result<Outcomes, String> {
@@ -701,7 +712,11 @@ pub fn run_k42(
         // The suite's own runner, as on Linux; kernel warnings (the
         // system library's "unimplemented call") stay off the console,
         // where they would land inside the runner's frames.
-        cmdline: "difftest difftest.runner loglevel=error",
+        cmdline: if serve_all {
+            "difftest difftest.runner loglevel=error serve=all"
+        } else {
+            "difftest difftest.runner loglevel=error"
+        },
     };
     boot(&guest, &combined, machine, "256M", total, log).map(|p| p.outcomes)
 }
@@ -836,7 +851,13 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
                 ("linux run 1", "linux run 2"),
             )
         } else {
-            let k42 = run_k42(&initramfs, machine, progs.len(), &work.join("k42.log"));
+            let k42 = run_k42(
+                &initramfs,
+                machine,
+                args.serve_all,
+                progs.len(),
+                &work.join("k42.log"),
+            );
             match k42 {
                 Ok(outcomes) => (
                     Parsed {
@@ -907,7 +928,13 @@ pub fn suite() -> Result<Comparison, String> {
             log.display()
         ));
     }
-    let k42 = run_k42(&initramfs, machine, progs.len(), &work.join("k42.log"))?;
+    let k42 = run_k42(
+        &initramfs,
+        machine,
+        false,
+        progs.len(),
+        &work.join("k42.log"),
+    )?;
     Ok(compare(&linux_run.outcomes, &k42, ("linux", "k42-rs")))
 }
 
@@ -951,7 +978,14 @@ fn bench_k42(
         linux: bench_rows(linux),
         ..BenchRun::default()
     };
-    match run_k42(&initramfs, machine, both.len(), &work.join("bench-k42.log")) {
+    // Every processor serves dispatchers: the scaling figures need it.
+    match run_k42(
+        &initramfs,
+        machine,
+        true,
+        both.len(),
+        &work.join("bench-k42.log"),
+    ) {
         Ok(o) => {
             let (plain, direct) = split_direct(&o);
             run.trap = bench_rows(&plain);

@@ -4,7 +4,8 @@
 //! `fork_process`, made by the system library while it handles a
 //! reflected `fork`, copies the calling process: its address space
 //! copy-on-write (`mm`'s fork), its entry points, and one dispatcher on
-//! this processor that continues from this very call with `rax` = 0, the
+//! the least loaded processor (`dispatch::least_loaded`: this one on a
+//! tie) that continues from this very call with `rax` = 0, the
 //! current FPU state and FS/GS bases. It returns the child's id.
 //!
 //! `wait_child(pid, options)` (`pid` 0: any child, negative: any child in
@@ -26,7 +27,11 @@ use alloc::sync::Arc;
 /// consistent).
 pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let d = dispatch::current().ok_or(Errno::Einval)?;
-    let cpu = crate::arch::percpu::current_id();
+    let here = crate::arch::percpu::current_id();
+    // The child's processor: the least loaded one (this one on a tie, or
+    // while only this one serves dispatchers), so that forked processes
+    // spread over the machine.
+    let cpu = dispatch::least_loaded(here);
     let space = d.process.space().ok_or(Errno::Esrch)?;
     let hat = Arc::new(x86_hat::X86Hat::new(&crate::mm::user::TABLES).map_err(|_| Errno::Enomem)?);
     let child_space = space
@@ -56,6 +61,10 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     if let Err(e) = made {
         dispatch::discard(&child);
         return Err(e);
+    }
+    if cpu != here {
+        // Out of `hlt`, so its run loop picks the child.
+        crate::ipi::run_on(cpu, &|| {});
     }
     Ok(u64::from(pid))
 }
