@@ -480,9 +480,10 @@ static SERVING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool:
 /// and forked processes spread over them ([`least_loaded`]). The boot modes
 /// that run a system (the console's `/init`, the differential tests) call
 /// it when the kernel command line says `serve=all`; without it, programs
-/// run on the boot processor only. It is not the default yet: in one of
-/// three full differential runs at `-smp 4` with it, the suite's runner
-/// died of SIGSEGV (not reproduced alone). The kernel tests never call it:
+/// run on the boot processor only. It is not the default yet: in about one
+/// of three full differential runs at `-smp 4` with it, a forked process
+/// placed on another processor is killed by a fault on its dispatcher
+/// page there (`docs/perf/mm.md`, "Next"). The kernel tests never call it:
 /// they run dispatchers on other processors themselves
 /// ([`run_loop_everywhere`]), and their figures assume that nothing else
 /// runs there.
