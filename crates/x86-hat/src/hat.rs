@@ -4,7 +4,7 @@ use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 
 use mm::{
     Access, CpuId, CpuMask, Hat, MmError, Mmu, Pfn, Prot, Pte, Scope, SegmentHat, LARGE_PAGE_SIZE,
@@ -13,6 +13,7 @@ use mm::{
 
 use crate::entry::Entry;
 use crate::node::{Node, RanSet, ENTRIES};
+use crate::slot::ArcSlot;
 use crate::sync::Mutex;
 use crate::TablePlatform;
 
@@ -44,9 +45,8 @@ pub struct X86Hat<P: TablePlatform> {
     /// The shared user half: PDPTs of the global slots.
     master: Arc<Node<P>>,
     /// The PML4 of each processor, made on first use (under `slots`'
-    /// lock) and kept until the space goes: null, or a pointer from
-    /// `Arc::into_raw` owning one count.
-    roots: Box<[AtomicPtr<Node<P>>]>,
+    /// lock) and kept until the space goes.
+    roots: Box<[ArcSlot<Node<P>>]>,
     slots: Mutex<[Slot; USER_SLOTS]>,
     ran: Arc<RanSet>,
     /// Shared segments listing `ran` (to unlist it when we go).
@@ -73,7 +73,7 @@ impl<P: TablePlatform> X86Hat<P> {
             platform,
             master: Node::new(platform, 4, 0)?,
             roots: (0..platform.cpu_count())
-                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
+                .map(|_| ArcSlot::empty())
                 .collect(),
             slots: Mutex::new([Slot::Free; USER_SLOTS]),
             ran: Arc::new(RanSet::default()),
@@ -89,10 +89,7 @@ impl<P: TablePlatform> X86Hat<P> {
 
     /// Processor `cpu`'s PML4, if made.
     fn root_ref(&self, cpu: CpuId) -> Option<&Node<P>> {
-        let p = self.roots.get(cpu)?.load(Ordering::Acquire);
-        // SAFETY: a non-null root is from `Arc::into_raw` and its count is
-        // released only by our `Drop`.
-        unsafe { p.as_ref() }
+        self.roots.get(cpu)?.get()
     }
 
     fn root_node(&self, cpu: CpuId) -> Result<&Node<P>, MmError> {
@@ -100,12 +97,12 @@ impl<P: TablePlatform> X86Hat<P> {
             .roots
             .get(cpu)
             .ok_or(MmError::Invalid("processor outside this HAT"))?;
-        if let Some(r) = self.root_ref(cpu) {
+        if let Some(r) = cell.get() {
             return Ok(r);
         }
         // Roots are made, and global slots filled in, under `slots`' lock.
         let slots = self.slots.lock();
-        if let Some(r) = self.root_ref(cpu) {
+        if let Some(r) = cell.get() {
             return Ok(r);
         }
         let r = Node::new(self.platform, 4, 0)?;
@@ -119,10 +116,8 @@ impl<P: TablePlatform> X86Hat<P> {
             r.entry(i)
                 .store(self.platform.kernel_entry(i), Ordering::Release);
         }
-        let p = Arc::into_raw(r).cast_mut();
-        cell.store(p, Ordering::Release);
-        // SAFETY: just stored; see `root_ref`.
-        Ok(unsafe { &*p })
+        cell.set(r)
+            .map_err(|_| MmError::Invalid("a processor's PML4 made twice"))
     }
 
     /// The PDPT for `va` in `scope`, made if `create`.
@@ -278,13 +273,6 @@ impl<P: TablePlatform> Drop for X86Hat<P> {
     fn drop(&mut self) {
         for n in self.shared.lock().drain(..) {
             n.remove_link(&self.ran);
-        }
-        for r in self.roots.iter() {
-            let p = r.load(Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: the root's count (see `root_ref`), released once.
-                drop(unsafe { Arc::from_raw(p) });
-            }
         }
     }
 }

@@ -78,6 +78,7 @@ mod hat;
 #[cfg(feature = "std")]
 pub mod hosted;
 mod node;
+mod slot;
 
 pub use entry::Entry;
 pub use hat::X86Hat;

@@ -16,11 +16,12 @@
 use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use mm::{CpuMask, MmError, SegmentHat};
 
 use crate::entry::Entry;
+use crate::slot::ArcSlot;
 use crate::sync::Mutex;
 use crate::TablePlatform;
 
@@ -47,9 +48,8 @@ pub struct Node<P: TablePlatform> {
     pub level: u8,
     /// First virtual address covered.
     pub base: u64,
-    /// Child tables by entry (a directory's; empty for a page table):
-    /// null, or a pointer from `Arc::into_raw` that owns one count.
-    kids: Box<[AtomicPtr<Node<P>>]>,
+    /// Child tables by entry (a directory's; none for a page table).
+    kids: Box<[ArcSlot<Node<P>>]>,
     /// Serializes changes to `kids`, and keeps the children taken out of
     /// them (by entry index) until this node goes: a walk may still be on
     /// its way through one.
@@ -76,9 +76,7 @@ impl<P: TablePlatform> Node<P> {
             pa,
             level,
             base,
-            kids: (0..kids)
-                .map(|_| AtomicPtr::new(core::ptr::null_mut()))
-                .collect(),
+            kids: (0..kids).map(|_| ArcSlot::empty()).collect(),
             retired: Mutex::new(Vec::new()),
             linked_by: Mutex::new(Vec::new()),
             links: AtomicUsize::new(0),
@@ -111,36 +109,24 @@ impl<P: TablePlatform> Node<P> {
 
     /// The child table at `i`, if any: no lock, no reference count.
     pub fn child(&self, i: usize) -> Option<&Node<P>> {
-        let p = self.kids.get(i)?.load(Ordering::Acquire);
-        // SAFETY: a non-null slot holds a pointer from `Arc::into_raw`
-        // whose count is released only by our `Drop`, directly or through
-        // `retired`; so the child outlives `&self`.
-        unsafe { p.as_ref() }
+        self.kids.get(i)?.get()
     }
 
     /// The child table at `i`, counted: for callers that keep it beyond
     /// this node's borrow (a segment handed out or linked elsewhere).
     pub fn child_arc(&self, i: usize) -> Option<Arc<Node<P>>> {
-        let _g = self.retired.lock();
-        let p = self.kids.get(i)?.load(Ordering::Acquire);
-        if p.is_null() {
-            return None;
-        }
-        // SAFETY: `p` is from `Arc::into_raw` and its count is still held
-        // by the slot (changes to the slot wait for the lock we hold).
-        Some(unsafe {
-            Arc::increment_strong_count(p);
-            Arc::from_raw(p)
-        })
+        self.kids.get(i)?.get_arc()
     }
 
-    /// Publishes `n` at slot `i` (with the lock held and the slot null).
-    fn publish(&self, i: usize, n: Arc<Node<P>>) -> &Node<P> {
-        self.entry(i).store(Entry::table(n.pa).0, Ordering::Release);
-        let p = Arc::into_raw(n).cast_mut();
-        self.kids[i].store(p, Ordering::Release);
-        // SAFETY: just published; see `child`.
-        unsafe { &*p }
+    /// Publishes `n` at slot `i` (with the lock held); fails if the slot
+    /// is in use.
+    fn publish(&self, i: usize, n: Arc<Node<P>>) -> Result<&Node<P>, MmError> {
+        let pa = n.pa;
+        let n = self.kids[i]
+            .set(n)
+            .map_err(|_| MmError::Invalid("range already mapped here"))?;
+        self.entry(i).store(Entry::table(pa).0, Ordering::Release);
+        Ok(n)
     }
 
     /// The child table at `i`, made if missing. Fails where entry `i` is a
@@ -165,7 +151,7 @@ impl<P: TablePlatform> Node<P> {
                 Node::new(self.platform, self.level - 1, base)?
             }
         };
-        Ok(self.publish(i, n))
+        self.publish(i, n)
     }
 
     /// Links an existing table at `i` (a shared segment). Fails if the
@@ -175,22 +161,18 @@ impl<P: TablePlatform> Node<P> {
         if self.child(i).is_some() || self.entry(i).load(Ordering::Acquire) != 0 {
             return Err(MmError::Invalid("range already mapped here"));
         }
-        self.publish(i, n);
-        Ok(())
+        self.publish(i, n).map(|_| ())
     }
 
     /// Removes an empty, unshared child table at `i` (to put a 2 MiB page
     /// there). Fails if it still maps something or is shared.
     pub fn drop_empty_child(&self, i: usize) -> Result<(), MmError> {
         let mut retired = self.retired.lock();
-        let p = self.kids[i].load(Ordering::Acquire);
-        if p.is_null() {
+        let Some(n) = self.kids[i].get_arc() else {
             return Ok(());
-        }
-        // SAFETY: as in `child_arc`: the slot's count, under the lock (not
-        // released here: `ManuallyDrop`).
-        let n = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
-        if n.present() != 0 || Arc::strong_count(&n) > 1 {
+        };
+        // Ours and the slot's: anything more is another holder.
+        if n.present() != 0 || Arc::strong_count(&n) > 2 {
             return Err(MmError::Invalid(
                 "4 KiB pages are mapped in that 2 MiB range",
             ));
@@ -199,9 +181,11 @@ impl<P: TablePlatform> Node<P> {
         // (the table held no translations, but paging-structure caches may
         // still hold the table pointer).
         self.entry(i).store(0, Ordering::Release);
-        self.kids[i].store(core::ptr::null_mut(), Ordering::Release);
-        // SAFETY: the slot's count, moved to `retired` (kept until we go).
-        retired.push((i, unsafe { Arc::from_raw(p) }));
+        // SAFETY: a walk may still be on its way through the table: it
+        // stays in `retired` until this node goes.
+        if let Some(taken) = unsafe { self.kids[i].take() } {
+            retired.push((i, taken));
+        }
         Ok(())
     }
 
@@ -245,13 +229,6 @@ impl<P: TablePlatform> Node<P> {
 
 impl<P: TablePlatform> Drop for Node<P> {
     fn drop(&mut self) {
-        for k in self.kids.iter() {
-            let p = k.load(Ordering::Acquire);
-            if !p.is_null() {
-                // SAFETY: the slot's count (see `child`), released once.
-                drop(unsafe { Arc::from_raw(p) });
-            }
-        }
         self.platform.free_table(self.pa);
     }
 }
