@@ -251,8 +251,8 @@ impl<'a> FrameAllocator<'a> {
 
     /// Returns single frames, each checked as [`free`](Self::free) does;
     /// stops at the first error (the frames before it are freed).
-    pub fn free_batch(&mut self, frames: &[Frame]) -> Result<(), FreeError> {
-        frames.iter().try_for_each(|&f| self.free(f))
+    pub fn free_batch(&mut self, frames: impl IntoIterator<Item = Frame>) -> Result<(), FreeError> {
+        frames.into_iter().try_for_each(|f| self.free(f))
     }
 
     /// Allocates `count` contiguous frames whose first frame number is a
@@ -383,10 +383,10 @@ mod tests {
         assert_eq!(fa.alloc_batch(&mut big, range.clone(), &mut hint), 0);
         assert_eq!(fa.free_count(), 256 - 1 - 109);
         // Freed frames behind the hint are found by the wrap-around.
-        fa.free_batch(&out[..5]).unwrap();
+        fa.free_batch(out[..5].iter().copied()).unwrap();
         assert_eq!(fa.alloc_batch(&mut big, range, &mut hint), 5);
-        assert_eq!(fa.free_batch(&out[..1]), Ok(()));
-        assert_eq!(fa.free_batch(&out[..1]), Err(FreeError::DoubleFree(out[0])));
+        assert_eq!(fa.free_batch([out[0]]), Ok(()));
+        assert_eq!(fa.free_batch([out[0]]), Err(FreeError::DoubleFree(out[0])));
     }
 
     proptest! {

@@ -89,13 +89,9 @@ pub fn alloc_near(node: usize, out: &mut [Frame]) -> usize {
 /// Frees single frames under one lock. A double free is a kernel bug and
 /// panics with the frame's address.
 pub fn free_many(frames: impl Iterator<Item = Frame>) {
-    with(|fa| {
-        for f in frames {
-            if let Err(e) = fa.free(f) {
-                panic!("frame allocator: {e}");
-            }
-        }
-    })
+    if let Err(e) = with(|fa| fa.free_batch(frames)) {
+        panic!("frame allocator: {e}");
+    }
 }
 
 /// Allocates `count` contiguous frames aligned to `align` frames.

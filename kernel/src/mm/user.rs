@@ -237,6 +237,13 @@ pub fn new_space() -> Result<Space, MmError> {
     new_space_with(process_upcalls())
 }
 
+/// A new, empty address space whose Process is replicated (a copy of
+/// the region list per processor: a fault's lookup reads only local
+/// memory), for a process that faults on many processors at once.
+pub fn new_replicated_space() -> Result<Space, MmError> {
+    memory().create_space(Arc::new(X86Hat::new(&TABLES)?), process_upcalls(), true)
+}
+
 /// The "page fault pending" and "done" upcalls of a process's space
 /// (`super::upcall`: the faulting dispatcher's page-fault entry, or a
 /// wait in the kernel).

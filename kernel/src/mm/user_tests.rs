@@ -494,11 +494,7 @@ impl Layout {
 fn layout_storm(layout: Layout, n: usize, pages: u64) -> u64 {
     const REGION: u64 = 0x100_0000; // 16 MiB apart
     let s = match layout {
-        Layout::SeparateReplicated => user::memory().create_space(
-            alloc::sync::Arc::new(x86_hat::X86Hat::new(&TABLES).unwrap()),
-            user::process_upcalls(),
-            true,
-        ),
+        Layout::SeparateReplicated => user::new_replicated_space(),
         _ => new_space(),
     }
     .unwrap();
@@ -534,13 +530,7 @@ fn layout_storm(layout: Layout, n: usize, pages: u64) -> u64 {
 /// itself costs when two vCPUs take exceptions at once (QEMU 7.2 delivers
 /// an exception under its global lock).
 fn control_storm(beside_faults: bool, pages: u64) -> u64 {
-    let s = user::memory()
-        .create_space(
-            alloc::sync::Arc::new(x86_hat::X86Hat::new(&TABLES).unwrap()),
-            user::process_upcalls(),
-            true,
-        )
-        .unwrap();
+    let s = user::new_replicated_space().unwrap();
     s.map_anon(VA, pages * PAGE, Prot::RW, MapOptions::default())
         .unwrap();
     let ready = AtomicUsize::new(0);
