@@ -121,6 +121,13 @@ pub trait RepType: Sized + Send + Sync + 'static {
 
     /// A new Rep for `slot` (a processor number for a per-processor Root,
     /// a cluster number for a clustered one, 0 for a shared one).
+    ///
+    /// The miss path takes no lock: processors that miss on the same slot
+    /// at once each make a Rep, one is published and the others are
+    /// dropped unused. So `new` may run more than once per slot, and must
+    /// not take anything out of `shared` that the published Rep needs
+    /// (state handed over to one Rep is taken at its first call instead,
+    /// as `mm`'s FCMs do).
     fn new(shared: &Self::Shared, slot: usize) -> Self;
 
     /// Views a Rep as the interface; the body is just `local`.

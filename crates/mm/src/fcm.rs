@@ -22,7 +22,7 @@
 //! faults continue: calls made during the swap wait and then run on the
 //! new policy with the same pages.
 
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
@@ -738,9 +738,13 @@ pub const FCM_CORE: Format = Format("mm-fcm-core-v1");
 impl<P: Platform, Pol: Policy> RepType for PagedFcm<P, Pol> {
     type Interface = dyn Fcm<P>;
     type Shared = FcmSeed<P>;
-    fn new(seed: &Self::Shared, _: usize) -> Self {
+    /// Empty: the Rep takes the seed at its first use ([`PagedFcm::with`]),
+    /// not here. Two processors missing on a new FCM at once each make a
+    /// Rep and only one is published (`cobj::RepType::new`); a Rep that
+    /// took the seed here and lost would drop the FCM's pages with it.
+    fn new(_: &Self::Shared, _: usize) -> Self {
         PagedFcm {
-            state: Mutex::new(seed.lock().take().map(State::from_core)),
+            state: Mutex::new(None),
             _p: PhantomData,
         }
     }
@@ -750,7 +754,7 @@ impl<P: Platform, Pol: Policy> RepType for PagedFcm<P, Pol> {
     const EXPORTS: &'static [Format] = &[FCM_CORE];
     const IMPORTS: &'static [Format] = &[FCM_CORE];
     fn export(l: &Local<Self>, _: Format) -> Option<Transfer> {
-        let core = l.state.lock().take()?.core;
+        let core = seeded(l).take()?.core;
         Some(Box::new(core))
     }
     fn import(l: &Local<Self>, f: Format, s: Transfer) -> Result<(), TransferError> {
@@ -764,20 +768,33 @@ impl<P: Platform, Pol: Policy> RepType for PagedFcm<P, Pol> {
 
 const MOVED: MmError = MmError::Invalid("FCM state has moved");
 
-impl<P: Platform, Pol: Policy> PagedFcm<P, Pol> {
-    fn with<R>(&self, f: impl FnOnce(&mut State<P, Pol>) -> R) -> Result<R, MmError> {
-        let mut g = self.state.lock();
-        g.as_mut().map(f).ok_or(MOVED)
+/// The Rep's state, taken from the Root's seed at the first use (after a
+/// hot swap took it away, neither has it: [`MOVED`]).
+fn seeded<P: Platform, Pol: Policy>(
+    l: &Local<PagedFcm<P, Pol>>,
+) -> MutexGuard<'_, Option<State<P, Pol>>> {
+    let mut g = l.state.lock();
+    if g.is_none() {
+        *g = l.shared().lock().take().map(State::from_core);
     }
+    g
+}
+
+/// Runs `f` on the Rep's state.
+fn with<P: Platform, Pol: Policy, R>(
+    l: &Local<PagedFcm<P, Pol>>,
+    f: impl FnOnce(&mut State<P, Pol>) -> R,
+) -> Result<R, MmError> {
+    seeded(l).as_mut().map(f).ok_or(MOVED)
 }
 
 impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     fn fault(&self, cx: &FaultCx<'_, P>) -> Result<Resolved, MmError> {
-        self.with(|s| s.fault(cx))?
+        with(self, |s| s.fault(cx))?
     }
 
     fn attach(&self, a: Attachment) {
-        let view_of = self.with(|s| {
+        let view_of = with(self, |s| {
             s.core.attachments.push(a.clone());
             s.core.users += 1;
             if s.core.parent_file && s.core.view_of.is_none() {
@@ -792,7 +809,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn detach(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) -> Detached<P> {
-        self.with(|s| {
+        with(self, |s| {
             // One attachment only: a piece split off a range may start at
             // the same address.
             let Some(i) = s
@@ -818,7 +835,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn release_user(&self) -> Detached<P> {
-        self.with(|s| {
+        with(self, |s| {
             s.core.users = s.core.users.saturating_sub(1);
             if s.core.users == 0 {
                 s.release()
@@ -830,11 +847,11 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn add_user(&self) {
-        let _ = self.with(|s| s.core.users += 1);
+        let _ = with(self, |s| s.core.users += 1);
     }
 
     fn lookup_frozen(&self, unit: u64) -> Result<Lookup<P>, MmError> {
-        let (found, parent, file) = self.with(|s| {
+        let (found, parent, file) = with(self, |s| {
             (
                 s.core.pages.get(&unit).map(|p| p.pfn),
                 s.core.parent.clone(),
@@ -850,7 +867,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn take_sole(&self, unit: u64) -> Result<Option<Pfn>, MmError> {
-        self.with(|s| {
+        with(self, |s| {
             if s.core.kind != FcmKind::Frozen || s.core.users != 1 {
                 return None;
             }
@@ -865,7 +882,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
         waiter: WaiterRef<'_>,
         me: &FcmRef<P>,
     ) -> Result<Option<IoId>, MmError> {
-        self.with(|s| {
+        with(self, |s| {
             // A file, or shared anonymous memory that a file server keeps
             // a file in (mapped privately through `map_private_from`).
             if s.core.kind == FcmKind::Frozen {
@@ -901,7 +918,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn fork(&self, child_pm: &PmRef<P>) -> Result<FcmRef<P>, MmError> {
-        self.with(|s| {
+        with(self, |s| {
             if s.core.kind != FcmKind::Computation {
                 return Err(MmError::Invalid(
                     "only anonymous memory forks copy-on-write",
@@ -980,7 +997,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn evict(&self, units: usize) -> usize {
-        self.with(|s| {
+        with(self, |s| {
             let mut n = 0;
             while n < units && s.evict_one() {
                 n += 1;
@@ -991,7 +1008,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn io_done(&self, unit: u64, io: IoId, data: Result<&[u8], MmError>) -> Vec<Waiter> {
-        self.with(|s| {
+        with(self, |s| {
             let c = &mut s.core;
             let Some(page) = c.pages.get_mut(&unit) else {
                 return Vec::new();
@@ -1014,7 +1031,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn discard(&self, offset: u64, len: u64) {
-        let _ = self.with(|s| {
+        let _ = with(self, |s| {
             let c = &mut s.core;
             if c.kind != FcmKind::Computation {
                 return;
@@ -1039,15 +1056,15 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn set_max_resident(&self, max: Option<usize>) {
-        let _ = self.with(|s| s.core.max_resident = max);
+        let _ = with(self, |s| s.core.max_resident = max);
     }
 
     fn add_view(&self, a: Attachment) {
-        let _ = self.with(|s| s.core.views.push(a));
+        let _ = with(self, |s| s.core.views.push(a));
     }
 
     fn remove_view(&self, hat: &Arc<dyn Hat>, start: u64, len: u64) {
-        let _ = self.with(|s| {
+        let _ = with(self, |s| {
             if let Some(i) = s.core.views.iter().position(|a| a.same(hat, start, len)) {
                 s.core.views.remove(i);
             }
@@ -1064,7 +1081,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
         waiter: WaiterRef<'_>,
         me: &FcmRef<P>,
     ) -> Result<Option<IoId>, MmError> {
-        self.with(|s| {
+        with(self, |s| {
             let ub = s.core.unit_bytes();
             if s.core.kind == FcmKind::Frozen || s.core.large() {
                 return Err(MmError::Invalid("views map file pages"));
@@ -1107,7 +1124,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn set_limit(&self, limit: Option<u64>) -> usize {
-        self.with(|s| {
+        with(self, |s| {
             let c = &mut s.core;
             c.limit = limit;
             let Some(limit) = limit else {
@@ -1141,7 +1158,7 @@ impl<P: Platform, Pol: Policy> Fcm<P> for Local<PagedFcm<P, Pol>> {
     }
 
     fn info(&self) -> FcmInfo {
-        self.with(|s| FcmInfo {
+        with(self, |s| FcmInfo {
             policy: Pol::NAME,
             kind: s.core.kind,
             resident: s.core.pages.len(),

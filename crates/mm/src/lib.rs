@@ -229,5 +229,6 @@ mod sync {
     #[cfg(not(feature = "std"))]
     type Relax = spin::relax::Spin;
     pub type Mutex<T> = spin::mutex::SpinMutex<T, Relax>;
+    pub type MutexGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T>;
     pub type RwLock<T> = spin::rwlock::RwLock<T, Relax>;
 }

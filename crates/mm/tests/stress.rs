@@ -191,3 +191,96 @@ fn replicated_process_updates_under_faults() {
     s.destroy().unwrap();
     assert_eq!(m.mm.frames_in_use().unwrap(), 0);
 }
+
+/// A parent and its fresh fork fault on the same page at the same moment
+/// from two processors: their first calls on the frozen FCM the fork made
+/// miss together, both processors make a Rep, and one of them is thrown
+/// away. The FCM's pages must not go with it (they did: the losing Rep
+/// had taken the Root's seed, and the next fault failed with "FCM state
+/// has moved", which killed forked programs in the kernel).
+#[test]
+fn fork_then_simultaneous_first_faults_lose_nothing() {
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{Arc, Mutex};
+    const ROUNDS: usize = 2000;
+    let m = machine(2, 64);
+    let child: Mutex<Option<Space>> = Mutex::new(None);
+    // Round r starts when `go` reaches r + 1 (both threads spin on it, so
+    // they fault within a cache-line transfer of each other); the child
+    // is ready for it at `ready` = r + 1 and done with it at `done` = r + 1.
+    // A thread that panics sets `broken`, so the other stops waiting.
+    let (go, ready, done) = (
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    );
+    let broken = AtomicBool::new(false);
+    let wait = |a: &AtomicUsize, v: usize| {
+        while a.load(Ordering::Acquire) < v {
+            assert!(!broken.load(Ordering::Relaxed), "the other side failed");
+            std::hint::spin_loop();
+        }
+    };
+    // Sweeps the skew between the two first calls: round r delays one
+    // side by up to a few microseconds.
+    let delay = |round: usize, parent: bool| {
+        let d = (round % 193) as isize - 96;
+        let spins = if parent { -d } else { d }.max(0) * 8;
+        for _ in 0..spins {
+            std::hint::spin_loop();
+        }
+    };
+    struct Breaks<'a>(&'a AtomicBool);
+    impl Drop for Breaks<'_> {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    std::thread::scope(|t| {
+        let (m, child, go, ready, done, broken) = (&m, &child, &go, &ready, &done, &broken);
+        let (wait, delay) = (&wait, &delay);
+        t.spawn(move || {
+            let _b = Breaks(broken);
+            let me = m.rt.enter(1).unwrap();
+            let mut buf = page_bytes(0);
+            for round in 0..ROUNDS {
+                ready.store(round + 1, Ordering::Release);
+                wait(go, round + 1);
+                let c = child.lock().unwrap().take().unwrap();
+                delay(round, false);
+                c.read(VA, &mut buf).unwrap();
+                assert_eq!(buf, page_bytes(round as u8), "child, round {round}");
+                c.destroy().unwrap();
+                me.quiescent();
+                done.store(round + 1, Ordering::Release);
+            }
+        });
+        let _b = Breaks(broken);
+        let me = m.rt.enter(0).unwrap();
+        let mut buf = page_bytes(0);
+        for round in 0..ROUNDS {
+            let parent = m.space(false);
+            parent
+                .map_anon(VA, P, Prot::RW, MapOptions::default())
+                .unwrap();
+            parent.write(VA, &page_bytes(round as u8)).unwrap();
+            let c = parent.fork(m.hat(), Arc::new(NullDispatcher)).unwrap();
+            *child.lock().unwrap() = Some(c);
+            wait(ready, round + 1);
+            go.store(round + 1, Ordering::Release);
+            delay(round, true);
+            // A store: the parent's translation is read-only since the
+            // fork, and the copy reads the frozen FCM.
+            parent.write(VA, &page_bytes(!(round as u8))).unwrap();
+            parent.read(VA, &mut buf).unwrap();
+            assert_eq!(buf, page_bytes(!(round as u8)), "parent, round {round}");
+            parent.destroy().unwrap();
+            me.quiescent();
+            wait(done, round + 1);
+        }
+    });
+    let _c = m.rt.enter(0).unwrap();
+    assert_eq!(m.mm.frames_in_use().unwrap(), 0);
+}
