@@ -160,6 +160,10 @@ pub struct Process {
     /// parent's dispatcher, suspended until this process execs or ends
     /// (0: none, or released).
     pub vfork_parent: AtomicU64,
+    /// Non-zero while a `SIGCHLD` about it is queued for its parent but
+    /// the end, stop or continuation it reports is not yet there to
+    /// collect ([`reporting`]).
+    reporting: core::sync::atomic::AtomicU32,
 }
 
 impl Process {
@@ -220,6 +224,21 @@ pub fn child_event(p: &Process, event: u64) {
     }
 }
 
+/// Tells `p`'s parent of an event twice, as Linux does: `tell` queues
+/// its `SIGCHLD`, then `publish` makes the event collectable by
+/// [`wait_child`]. Between the two, `wait_child` waits for `p` rather
+/// than answer "still running": so a parent (on another processor) whose
+/// `SIGCHLD` handler calls `waitpid(..., WNOHANG)` finds the child (a
+/// shell waiting for a job hung forever without it), and one whose
+/// `waitpid` returns the child has the signal pending by then.
+pub fn reporting<R>(p: &Process, tell: impl FnOnce(), publish: impl FnOnce() -> R) -> R {
+    p.reporting.fetch_add(1, Ordering::AcqRel);
+    tell();
+    let r = publish();
+    p.reporting.fetch_sub(1, Ordering::AcqRel);
+    r
+}
+
 /// Soft-interrupt bit: a child process ended.
 pub const SOFT_CHILD: u64 = 4;
 
@@ -237,6 +256,18 @@ pub enum WaitError {
 /// [`WUNTRACED`] or [`WCONTINUED`] in `options`, a child's stop or
 /// continuation too (status [`STOPPED`] | signal, [`CONTINUED`]).
 pub fn wait_child(parent: u32, want: i64, options: u64) -> Result<(u32, u64), WaitError> {
+    loop {
+        match try_wait_child(parent, want, options) {
+            Some(r) => return r,
+            // A child between its SIGCHLD and its event ([`reporting`]):
+            // another processor is in the middle of it, without sleeping.
+            None => cpu::spin_hint(),
+        }
+    }
+}
+
+/// [`wait_child`]'s answer, `None` while a wanted child is [`reporting`].
+fn try_wait_child(parent: u32, want: i64, options: u64) -> Option<Result<(u32, u64), WaitError>> {
     // Lock order: processes, then zombies (as `finish`, which moves an
     // ending child from one to the other under both).
     let procs = PROCESSES.lock();
@@ -252,7 +283,7 @@ pub fn wait_child(parent: u32, want: i64, options: u64) -> Result<(u32, u64), Wa
         .map(|(c, (_, s, _))| (*c, *s));
     if let Some((c, s)) = found {
         z.remove(&c);
-        return Ok((c, s));
+        return Some(Ok((c, s)));
     }
     if options & (WUNTRACED | WCONTINUED) != 0 {
         let mut ev = EVENTS.lock();
@@ -268,18 +299,21 @@ pub fn wait_child(parent: u32, want: i64, options: u64) -> Result<(u32, u64), Wa
             .map(|(c, (_, e))| (*c, *e));
         if let Some((c, e)) = hit {
             ev.remove(&c);
-            return Ok((c, e));
+            return Some(Ok((c, e)));
         }
     }
-    let live = procs.values().any(|p| {
-        p.parent.load(Ordering::Relaxed) == u64::from(parent)
-            && wanted(p.pid, p.pgid.load(Ordering::Relaxed))
-    });
-    if live {
-        Err(WaitError::Running)
-    } else {
-        Err(WaitError::NoChild)
+    let mut live = procs
+        .values()
+        .filter(|p| {
+            p.parent.load(Ordering::Relaxed) == u64::from(parent)
+                && wanted(p.pid, p.pgid.load(Ordering::Relaxed))
+        })
+        .peekable();
+    if live.peek().is_none() {
+        return Some(Err(WaitError::NoChild));
     }
+    live.all(|p| p.reporting.load(Ordering::Acquire) == 0)
+        .then_some(Err(WaitError::Running))
 }
 static NEXT_PID: AtomicU64 = AtomicU64::new(1);
 
@@ -353,6 +387,7 @@ fn process_value(space: Arc<ProcessSpace>, pid: u32, parent: u32) -> Arc<Process
         sid: core::sync::atomic::AtomicU32::new(0),
         stopped: core::sync::atomic::AtomicU32::new(0),
         vfork_parent: AtomicU64::new(0),
+        reporting: core::sync::atomic::AtomicU32::new(0),
     })
 }
 
@@ -523,12 +558,39 @@ pub enum CreateError {
     Busy,
 }
 
-/// Stops a dispatcher that is not running (a test's clean-up, a killed
-/// process): the scheduler forgets it, its status becomes `status`.
+/// Stops a dispatcher (a test's clean-up, a killed process): the
+/// scheduler forgets it, its status becomes `status`. If it runs on
+/// another processor now, that processor is interrupted and leaves it
+/// ([`leave_if_killed`]).
 pub fn kill(d: &Dispatcher, status: u64) {
     if smp().exit(d.id, now()).is_ok() {
         finish(d, status);
+        let (raw, here) = (d.id.to_raw(), percpu::current_id());
+        for (c, cur) in CURRENT.iter().enumerate().take(percpu::online()) {
+            if c != here && cur.load(Ordering::Relaxed) == raw + 1 {
+                crate::ipi::run_on(c, &|| {});
+            }
+        }
     }
+}
+
+/// From a trap or system call of user mode: if the dispatcher running
+/// here was killed meanwhile by another processor ([`kill`]), it leaves
+/// for the run loop when the handler returns, and this is true. Called
+/// after the IPI that says so, and at every system call (which may come
+/// before that IPI).
+pub fn leave_if_killed() -> bool {
+    let cur = CURRENT[percpu::current_id()].load(Ordering::Relaxed);
+    let killed = cur != 0 && !TABLE.lock().contains_key(&(cur - 1));
+    if killed {
+        let was = cpu::interrupts_enabled();
+        cpu::disable_interrupts();
+        usermode::finish(PREEMPTED);
+        if was {
+            cpu::enable_interrupts();
+        }
+    }
+    killed
 }
 
 /// Stops every dispatcher of `p`, and those of the processes it forked,
@@ -614,7 +676,26 @@ fn finish(d: &Dispatcher, status: u64) {
     };
     if last {
         let parent = p.parent.load(Ordering::Relaxed) as u32;
-        let parent_lives = {
+        // A Linux parent gets SIGCHLD (its library ignores it by default;
+        // a native one gets only the soft interrupt), then the zombie.
+        let sigchld = || {
+            let Some(pp) = process(parent) else { return };
+            if pp.syscall_entry.load(Ordering::Acquire) != 0 {
+                use crate::syscall::signal::{post, Queued, SIGCHLD};
+                let (code, value) = match status {
+                    129..=192 => (2, status - 128), // CLD_KILLED
+                    s => (1, s & 0xff),             // CLD_EXITED
+                };
+                let q = Queued {
+                    sig: SIGCHLD,
+                    code,
+                    pid: p.pid,
+                    value,
+                };
+                let _ = post(&pp, q);
+            }
+        };
+        let parent_lives = reporting(p, sigchld, || {
             let mut procs = PROCESSES.lock();
             procs.remove(&p.pid);
             if parent != 0 {
@@ -637,7 +718,7 @@ fn finish(d: &Dispatcher, status: u64) {
                 z.insert(p.pid, (parent, status, p.pgid.load(Ordering::Relaxed)));
             }
             lives
-        };
+        });
         if parent_lives {
             if let Some(pp) = process(parent) {
                 let ids: alloc::vec::Vec<DispatcherId> =
@@ -646,24 +727,6 @@ fn finish(d: &Dispatcher, status: u64) {
                     if let Some(pd) = get(id) {
                         signal(&pd, SOFT_CHILD);
                     }
-                }
-                // A Linux parent gets SIGCHLD (its library ignores it by
-                // default); a native one only the soft interrupt.
-                if pp.syscall_entry.load(Ordering::Acquire) != 0 {
-                    use crate::syscall::signal::{post, Queued, SIGCHLD};
-                    let (code, value) = match status {
-                        129..=192 => (2, status - 128), // CLD_KILLED
-                        s => (1, s & 0xff),             // CLD_EXITED
-                    };
-                    let _ = post(
-                        &pp,
-                        Queued {
-                            sig: SIGCHLD,
-                            code,
-                            pid: p.pid,
-                            value,
-                        },
-                    );
                 }
             }
         }

@@ -172,6 +172,7 @@ fn exception(frame: &mut TrapFrame) {
     }
     // A fault at a user address: the active address space's objects
     // resolve it (zero-fill, copy-on-write, ...), then the access retries.
+    let mut why = None;
     if frame.vector == 14 && cr2 < ::mm::USER_END {
         let interrupts_were_on = frame.rflags & (1 << 9) != 0;
         match crate::mm::user::page_fault(cr2, frame.error, interrupts_were_on) {
@@ -186,14 +187,15 @@ fn exception(frame: &mut TrapFrame) {
                     ktrace::events::pagefault::exit(t, cr2, false);
                     return;
                 }
+                why = Some(::mm::MmError::Pending(io));
             }
             // A kernel access (a system call's copy): EFAULT below.
             Err(::mm::MmError::Pending(io)) => crate::mm::upcall::abandon(io),
-            Err(_) => {}
+            Err(e) => why = Some(e),
         }
     }
     if frame.is_user() {
-        user_exception(frame, cr2);
+        user_exception(frame, cr2, why);
         return;
     }
     if let Some(fixup) = extable::fixup_for(frame.rip) {
@@ -213,8 +215,9 @@ fn exception(frame: &mut TrapFrame) {
 
 /// An exception in user mode the kernel cannot resolve: the program is
 /// stopped with a one-line report, and `usermode::run` returns 128 + the
-/// signal Linux would send.
-fn user_exception(frame: &mut TrapFrame, cr2: u64) {
+/// signal Linux would send. `why`: what the address space said of a
+/// page fault.
+fn user_exception(frame: &mut TrapFrame, cr2: u64, why: Option<::mm::MmError>) {
     let (mnemonic, name) = exception_name(frame.vector);
     let int80 = frame.vector == 13 && (frame.error == 0x80 * 8 + 2 || frame.error == 0x80 * 16 + 2);
     // A process with a trap entry point handles its own exceptions (the
@@ -242,9 +245,10 @@ fn user_exception(frame: &mut TrapFrame, cr2: u64) {
         );
     } else if frame.vector == 14 {
         log::warn!(
-            "user program: {mnemonic} ({name}) at {cr2:#x}, rip {:#x}, error {:#x}: stopped (signal {signal})",
+            "user program: {mnemonic} ({name}) at {cr2:#x}, rip {:#x}, error {:#x} ({}): stopped (signal {signal})",
             frame.rip,
-            frame.error
+            frame.error,
+            FaultWhy(why)
         );
     } else {
         log::warn!(
@@ -257,6 +261,19 @@ fn user_exception(frame: &mut TrapFrame, cr2: u64) {
         ktrace::events::pagefault::exit(&crate::trace::TRACER, cr2, false);
     }
     super::usermode::finish(128 + signal);
+}
+
+/// A page fault's reason in a report: the address space's error, or
+/// "outside user memory".
+struct FaultWhy(Option<::mm::MmError>);
+
+impl core::fmt::Display for FaultWhy {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.0 {
+            Some(e) => write!(f, "{e:?}"),
+            None => f.write_str("outside user memory"),
+        }
+    }
 }
 
 /// Rust side of every trap; called by `trap_common` with interrupts off.
@@ -280,6 +297,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         v if v == u64::from(apic::IPI_CALL_VECTOR) => {
             apic::eoi();
             crate::ipi::handle_ipi();
+            if frame.is_user() {
+                crate::dispatch::leave_if_killed();
+            }
         }
         v if v == u64::from(apic::IPI_STOP_VECTOR) => super::cpu::halt_forever(),
         v if v == u64::from(apic::SPURIOUS_VECTOR) => {}

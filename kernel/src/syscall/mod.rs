@@ -293,6 +293,11 @@ pub extern "C" fn dispatch(frame: &mut TrapFrame) {
     ];
     let t = &crate::trace::TRACER;
     ktrace::events::syscall::enter(t, nr, args[0], args[1], args[2]);
+    // Killed by another processor since it last entered: it goes no
+    // further (the interrupt that says so may not have arrived yet).
+    if crate::dispatch::leave_if_killed() {
+        return leave(frame);
+    }
     // A Linux call in a process with a system library: reflected to it.
     if nr < NATIVE {
         if let Some(entry) = reflect::entry() {

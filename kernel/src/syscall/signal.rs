@@ -123,8 +123,11 @@ pub fn post(p: &Process, q: Queued) -> Result<(), Errno> {
         return Ok(());
     }
     if q.sig == SIGCONT && p.stopped.swap(0, Ordering::AcqRel) != 0 {
-        dispatch::child_event(p, dispatch::CONTINUED);
-        tell_parent(p, CLD_CONTINUED, u64::from(SIGCONT));
+        dispatch::reporting(
+            p,
+            || tell_parent(p, CLD_CONTINUED, u64::from(SIGCONT)),
+            || dispatch::child_event(p, dispatch::CONTINUED),
+        );
     }
     p.signals.lock().push(q)?;
     let ids: alloc::vec::Vec<sched::DispatcherId> =
@@ -158,8 +161,11 @@ fn tell_parent(p: &Process, code: i32, value: u64) {
 /// blocks until `SIGCONT`.
 pub fn stopped(p: &Process, sig: u32) {
     p.stopped.store(sig.max(1), Ordering::Release);
-    dispatch::child_event(p, dispatch::STOPPED | u64::from(sig));
-    tell_parent(p, CLD_STOPPED, u64::from(sig));
+    dispatch::reporting(
+        p,
+        || tell_parent(p, CLD_STOPPED, u64::from(sig)),
+        || dispatch::child_event(p, dispatch::STOPPED | u64::from(sig)),
+    );
 }
 
 /// The processes `pid` names for the caller `me` (see the module docs);

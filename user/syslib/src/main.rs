@@ -261,6 +261,12 @@ mod k42 {
 
         fn fork_process(&mut self) -> Result<u32, Errno> {
             let r = call3(FORK_PROCESS, 0, 0, 0);
+            if r == 0 {
+                // The child may run on another processor than the parent:
+                // its page is known at its next entry (until then there is
+                // nothing of its own to take there).
+                PAGE.store(0, Ordering::Relaxed);
+            }
             result(r).map(|()| r as u32)
         }
 
