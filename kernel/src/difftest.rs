@@ -105,9 +105,7 @@ fn run_with_runner(programs: usize) -> ! {
 
 /// Runs the suite and powers off.
 pub fn run() -> ! {
-    if crate::cmdline().get("serve") == Some("all") {
-        dispatch::serve_everywhere();
-    }
+    dispatch::serve_as_asked();
     let list = process::initramfs()
         .and_then(|a| cpio::find(a, "/difftest/list").ok().flatten())
         .map(|e| String::from_utf8_lossy(e.data).into_owned())

@@ -514,18 +514,27 @@ static SERVING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool:
 /// processors leave their idle loop for [`run_loop`] ([`crate::idle_loop`]),
 /// and forked processes spread over them ([`least_loaded`]). The boot modes
 /// that run a system (the console's `/init`, the differential tests) call
-/// it when the kernel command line says `serve=all`; without it, programs
-/// run on the boot processor only. It is not the default yet: in about one
-/// of three full differential runs at `-smp 4` with it, a forked process
-/// placed on another processor is killed by a fault on its dispatcher
-/// page there (`docs/perf/mm.md`, "Next"). The kernel tests never call it:
-/// they run dispatchers on other processors themselves
-/// ([`run_loop_everywhere`]), and their figures assume that nothing else
-/// runs there.
+/// it through [`serve_as_asked`]. The kernel tests never call it: they run
+/// dispatchers on other processors themselves ([`run_loop_everywhere`]),
+/// and their figures assume that nothing else runs there.
 pub fn serve_everywhere() {
     SERVING.store(true, Ordering::Release);
     // Out of `hlt` now rather than at their next tick.
     crate::ipi::run_on_all(&|| {});
+}
+
+/// [`serve_everywhere`], unless the kernel command line says `serve=boot`
+/// (programs then run on the boot processor only, as a baseline or to
+/// rule SMP out when something goes wrong).
+pub fn serve_as_asked() {
+    match crate::cmdline().get("serve") {
+        Some("boot") => log::info!("serve=boot: programs run on processor 0 only"),
+        Some(other) if other != "all" => {
+            log::warn!("serve={other}: not 'all' or 'boot'; every processor serves");
+            serve_everywhere();
+        }
+        _ => serve_everywhere(),
+    }
 }
 
 /// Whether [`serve_everywhere`] was called.

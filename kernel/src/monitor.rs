@@ -254,9 +254,7 @@ pub fn run() -> ! {
     // Programs started from here may read what is typed.
     crate::syscall::console_read::open_input();
     if !crate::cmdline().has("monitor") {
-        if crate::cmdline().get("serve") == Some("all") {
-            crate::dispatch::serve_everywhere();
-        }
+        crate::dispatch::serve_as_asked();
         run_init();
     }
     println!("K42-rs monitor. Type 'help' for commands.");

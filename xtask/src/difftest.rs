@@ -71,10 +71,10 @@ pub struct DifftestArgs {
     /// Machine: as for the kernel tests (smp1, smp4, numa2), or smp2.
     #[arg(long, default_value = "smp1")]
     machine: String,
-    /// K42-rs runs programs on every processor (kernel word `serve=all`),
-    /// not only the boot processor. Always on with --bench.
-    #[arg(long)]
-    serve_all: bool,
+    /// K42-rs runs programs on the boot processor only (kernel word
+    /// `serve=boot`), not on every processor.
+    #[arg(long, conflicts_with = "bench")]
+    serve_boot: bool,
 }
 
 impl DifftestArgs {
@@ -89,7 +89,7 @@ impl DifftestArgs {
             shell: false,
             bench: true,
             machine: "smp1".into(),
-            serve_all: true,
+            serve_boot: false,
         }
     }
 }
@@ -696,7 +696,7 @@ pub fn boot(
 pub fn run_k42(
     initramfs: &Path,
     machine: &crate::tests::Machine,
-    serve_all: bool,
+    serve_boot: bool,
     total: usize,
     log: &Path,
 ) -> Result<Outcomes, String> {
@@ -712,8 +712,8 @@ pub fn run_k42(
         // The suite's own runner, as on Linux; kernel warnings (the
         // system library's "unimplemented call") stay off the console,
         // where they would land inside the runner's frames.
-        cmdline: if serve_all {
-            "difftest difftest.runner loglevel=error serve=all"
+        cmdline: if serve_boot {
+            "difftest difftest.runner loglevel=error serve=boot"
         } else {
             "difftest difftest.runner loglevel=error"
         },
@@ -854,7 +854,7 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
             let k42 = run_k42(
                 &initramfs,
                 machine,
-                args.serve_all,
+                args.serve_boot,
                 progs.len(),
                 &work.join("k42.log"),
             );
@@ -901,10 +901,10 @@ pub fn run(args: DifftestArgs) -> Result<(), String> {
 }
 
 /// The suite as part of `cargo xtask test`: builds it, runs it on Linux
-/// and on K42-rs at `-smp 1`, and compares. Returns the comparison, or why
-/// it could not run.
-pub fn suite() -> Result<Comparison, String> {
-    let machine = machine("smp1")?;
+/// and on K42-rs on machine `label` (`smp1`, `smp4`), and compares.
+/// Returns the comparison, or why it could not run.
+pub fn suite(label: &str) -> Result<Comparison, String> {
+    let machine = machine(label)?;
     crate::prereq::ensure_qemu()?;
     crate::prereq::ensure_musl_gcc()?;
     let busybox = crate::prereq::static_busybox()?;
@@ -982,7 +982,7 @@ fn bench_k42(
     match run_k42(
         &initramfs,
         machine,
-        true,
+        false,
         both.len(),
         &work.join("bench-k42.log"),
     ) {

@@ -370,20 +370,23 @@ fn long_fuzz(kernel: &std::path::Path, tally: &mut Tally) {
     );
 }
 
-/// The differential suite (`cargo xtask difftest`): each program that
-/// matches Linux passes; one that differs fails unless
+/// The differential suite (`cargo xtask difftest`) on machine `label`:
+/// each program that matches Linux passes; one that differs fails unless
 /// `tests/difftest/known-differences.txt` lists it (then it is reported,
-/// not counted).
-fn difftest(tally: &mut Tally) {
-    crate::step("differential tests: the suite on Linux and on K42-rs (-smp 1)");
-    let c = match crate::difftest::suite() {
+/// not counted). At `smp4` K42-rs runs the programs on all four
+/// processors (forked children spread over them), Linux likewise.
+fn difftest(label: &str, tally: &mut Tally) {
+    crate::step(format!(
+        "differential tests: the suite on Linux and on K42-rs ({label})"
+    ));
+    let c = match crate::difftest::suite(label) {
         Ok(c) => c,
-        Err(e) => return tally.fail(format!("difftest: {e}")),
+        Err(e) => return tally.fail(format!("difftest ({label}): {e}")),
     };
     let known = crate::difftest::known_differences();
     for name in &c.matched {
         tally.passed += 1;
-        println!("    ok   [difftest] {name}");
+        println!("    ok   [difftest {label}] {name}");
         if known.contains_key(name) {
             println!(
                 "         ({name} matches now: take it off tests/difftest/known-differences.txt)"
@@ -392,10 +395,12 @@ fn difftest(tally: &mut Tally) {
     }
     for (name, diff) in &c.differed {
         match known.get(name) {
-            Some(why) => println!("    known difference [difftest] {name}: {why}"),
+            Some(why) => println!("    known difference [difftest {label}] {name}: {why}"),
             None => {
-                eprintln!("==== {name} differs\n{diff}");
-                tally.fail(format!("[difftest] {name} differs from Linux (see above)"));
+                eprintln!("==== {name} differs ({label})\n{diff}");
+                tally.fail(format!(
+                    "[difftest {label}] {name} differs from Linux (see above)"
+                ));
             }
         }
     }
@@ -450,7 +455,8 @@ pub fn run(args: TestArgs) -> ExitCode {
                 if args.only.is_none() && args.machine.is_empty() {
                     long_fuzz(&kernel, &mut tally);
                     boot_trace(&kernel, &mut tally);
-                    difftest(&mut tally);
+                    difftest("smp1", &mut tally);
+                    difftest("smp4", &mut tally);
                 }
             }
         }
