@@ -37,6 +37,7 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let child_space = space
         .fork(hat, crate::mm::user::process_upcalls())
         .map_err(|_| Errno::Enomem)?;
+    child_page(&space, &child_space, here, cpu)?;
     let mut ctx = UserContext::new(0, 0);
     ctx.frame = *cx.frame;
     ctx.frame.rax = 0;
@@ -67,6 +68,33 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
         crate::ipi::run_on(cpu, &|| {});
     }
     Ok(u64::from(pid))
+}
+
+/// Sets up the child's dispatcher page on `cpu`, its processor: in the
+/// copy it has whatever the parent's page for that processor held (the
+/// parent's own page when `cpu` is `here`, else most likely nothing, or a
+/// page of an ancestor). The child goes on from the parent's call, so it
+/// is disabled if the parent is (a system library mid-call: no upcall may
+/// take the library's stack from under it); it has no soft interrupts and
+/// no messages yet (those were the parent's).
+fn child_page(
+    parent: &crate::mm::user::Space,
+    child: &crate::mm::user::Space,
+    here: usize,
+    cpu: usize,
+) -> Result<(), Errno> {
+    use crate::ppc::{page, page_of, read_word, write_word};
+    let disabled = read_word(parent, page_of(here) + page::DISABLED)?;
+    let words = [
+        (page::SOFT_BITS, 0),
+        (page::HEAD, 0),
+        (page::TAIL, 0),
+        (page::DISABLED, disabled),
+    ];
+    for (at, value) in words {
+        write_word(child, page_of(cpu) + at, value)?;
+    }
+    Ok(())
 }
 
 /// The handler of `wait_child(pid)`.
