@@ -44,7 +44,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use sched::{Dispatch, DispatcherId, Params, Smp, Tick};
 use spin::Once;
@@ -577,19 +577,32 @@ pub fn kill(d: &Dispatcher, status: u64) {
         let (raw, here) = (d.id.to_raw(), percpu::current_id());
         for (c, cur) in CURRENT.iter().enumerate().take(percpu::online()) {
             if c != here && cur.load(Ordering::Relaxed) == raw + 1 {
+                LEAVE[c].store(true, Ordering::Release);
                 crate::ipi::run_on(c, &|| {});
             }
         }
     }
 }
 
+/// Per processor: the dispatcher running there was killed ([`kill`]) and
+/// leaves at its next entry to the kernel ([`leave_if_killed`]). The flag
+/// may outlive it (it left through a tick): the next entry of whichever
+/// dispatcher runs there checks the table and clears it.
+static LEAVE: [AtomicBool; percpu::MAX_CPUS] = [const { AtomicBool::new(false) }; percpu::MAX_CPUS];
+
 /// From a trap or system call of user mode: if the dispatcher running
 /// here was killed meanwhile by another processor ([`kill`]), it leaves
 /// for the run loop when the handler returns, and this is true. Called
-/// after the IPI that says so, and at every system call (which may come
-/// before that IPI).
+/// after the IPI that says so, and at every system call (the IPI finds a
+/// dispatcher in the kernel, which then returns to user mode).
 pub fn leave_if_killed() -> bool {
-    let cur = CURRENT[percpu::current_id()].load(Ordering::Relaxed);
+    let here = percpu::current_id();
+    let flag = &LEAVE[here];
+    // One load per system call; the table only when the flag is set.
+    if !(flag.load(Ordering::Relaxed) && flag.swap(false, Ordering::AcqRel)) {
+        return false;
+    }
+    let cur = CURRENT[here].load(Ordering::Relaxed);
     let killed = cur != 0 && !TABLE.lock().contains_key(&(cur - 1));
     if killed {
         let was = cpu::interrupts_enabled();
