@@ -698,24 +698,14 @@ fn finish(d: &Dispatcher, status: u64) {
     };
     if last {
         let parent = p.parent.load(Ordering::Relaxed) as u32;
-        // A Linux parent gets SIGCHLD (its library ignores it by default;
-        // a native one gets only the soft interrupt), then the zombie.
+        // The parent gets SIGCHLD (its library ignores it by default),
+        // then the zombie.
         let sigchld = || {
-            let Some(pp) = process(parent) else { return };
-            if pp.syscall_entry.load(Ordering::Acquire) != 0 {
-                use crate::syscall::signal::{post, Queued, SIGCHLD};
-                let (code, value) = match status {
-                    129..=192 => (2, status - 128), // CLD_KILLED
-                    s => (1, s & 0xff),             // CLD_EXITED
-                };
-                let q = Queued {
-                    sig: SIGCHLD,
-                    code,
-                    pid: p.pid,
-                    value,
-                };
-                let _ = post(&pp, q);
-            }
+            let (code, value) = match status {
+                129..=192 => (2, status - 128), // CLD_KILLED
+                s => (1, s & 0xff),             // CLD_EXITED
+            };
+            crate::syscall::signal::tell_parent(p, code, value);
         };
         let parent_lives = reporting(p, sigchld, || {
             let mut procs = PROCESSES.lock();

@@ -141,10 +141,12 @@ pub fn post(p: &Process, q: Queued) -> Result<(), Errno> {
 }
 
 /// Queues `SIGCHLD` (`code`, `value`) for `p`'s parent, if it is a
-/// Linux process.
-fn tell_parent(p: &Process, code: i32, value: u64) {
+/// Linux process (a native one learns of its children by the soft
+/// interrupt alone).
+pub fn tell_parent(p: &Process, code: i32, value: u64) {
     let parent = p.parent.load(Ordering::Relaxed) as u32;
-    if let Some(pp) = dispatch::process(parent).filter(|pp| signalable(pp)) {
+    let linux = |pp: &Arc<Process>| pp.syscall_entry.load(Ordering::Acquire) != 0;
+    if let Some(pp) = dispatch::process(parent).filter(linux) {
         let q = Queued {
             sig: SIGCHLD,
             code,
