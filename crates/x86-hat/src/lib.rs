@@ -29,6 +29,8 @@
 //! memory (a table's "physical address" is its address), so the whole HAT,
 //! and [`mm`]'s fault path over it, run under `cargo test`; the MMU is
 //! played by [`X86Hat::translate`], a software walk of the real entries.
+//! `examples/fault_scaling.rs` times that fault path on real threads (one
+//! static binary for a many-core machine; docs/perf/mm.md).
 //!
 //! ## Setup and usage (hosted)
 //!
