@@ -37,7 +37,13 @@ pub fn sys_fork_process(cx: &mut Context<'_>) -> SyscallResult {
     let child_space = space
         .fork(hat, crate::mm::user::process_upcalls())
         .map_err(|_| Errno::Enomem)?;
-    child_page(&space, &child_space, here, cpu)?;
+    if let Err(e) = child_page(&space, &child_space, here, cpu) {
+        // (A library that unmapped its dispatcher page.) Nothing is kept.
+        if child_space.destroy().is_err() {
+            log::warn!("fork_process: the child's address space could not be torn down");
+        }
+        return Err(e);
+    }
     let mut ctx = UserContext::new(0, 0);
     ctx.frame = *cx.frame;
     ctx.frame.rax = 0;
