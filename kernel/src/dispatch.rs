@@ -590,6 +590,10 @@ pub fn kill(d: &Dispatcher, status: u64) {
 /// dispatcher runs there checks the table and clears it.
 static LEAVE: [AtomicBool; percpu::MAX_CPUS] = [const { AtomicBool::new(false) }; percpu::MAX_CPUS];
 
+/// Killed dispatchers that left another processor at the kill's IPI or
+/// their next system call, not at that processor's next tick.
+pub static LEFT_AT_ONCE: AtomicU64 = AtomicU64::new(0);
+
 /// From a trap or system call of user mode: if the dispatcher running
 /// here was killed meanwhile by another processor ([`kill`]), it leaves
 /// for the run loop when the handler returns, and this is true. Called
@@ -605,6 +609,7 @@ pub fn leave_if_killed() -> bool {
     let cur = CURRENT[here].load(Ordering::Relaxed);
     let killed = cur != 0 && !TABLE.lock().contains_key(&(cur - 1));
     if killed {
+        LEFT_AT_ONCE.fetch_add(1, Ordering::Relaxed);
         let was = cpu::interrupts_enabled();
         cpu::disable_interrupts();
         usermode::finish(PREEMPTED);
@@ -1206,6 +1211,41 @@ pub fn run_loop_everywhere(done: &(dyn Fn() -> bool + Sync)) {
 }
 
 ktest::ktest! {
+    /// A dispatcher killed from processor 0 while it computes on
+    /// processor 1 leaves processor 1 at the kill's IPI, not at its next
+    /// tick; its status is the kill's and it leaves nothing behind. (A
+    /// tick that happens to come first is no failure: up to 3 tries.)
+    fn dispatch_kill_leaves_another_processor_at_once() {
+        if percpu::online() < 2 {
+            return;
+        }
+        let base = crate::mm::user::usage();
+        let p = sched::Params::new(sched::Class::TimeSharing, sched::Weight::MIN).pinned();
+        let mut at_once = 0;
+        for _ in 0..3 {
+            let before = LEFT_AT_ONCE.load(Ordering::Relaxed);
+            let d = spawn_test(&[b"native-tests", b"spin"], 1, p);
+            let raw = d.id.to_raw();
+            let killed = AtomicBool::new(false);
+            run_loop_everywhere(&|| {
+                let on_1 = CURRENT[1].load(Ordering::Relaxed) == raw + 1;
+                if percpu::current_id() == 0 && on_1 && !killed.load(Ordering::Acquire) {
+                    kill(&d, 137);
+                    killed.store(true, Ordering::Release);
+                }
+                killed.load(Ordering::Acquire) && !on_1
+            });
+            assert_eq!(d.status(), Some(137));
+            at_once += LEFT_AT_ONCE.load(Ordering::Relaxed) - before;
+            drop(d);
+            if at_once > 0 {
+                break;
+            }
+        }
+        assert!(at_once > 0, "in 3 tries the killed dispatcher always ran on until a tick");
+        assert_eq!(crate::mm::user::usage_back_to(base), base, "no frame or page table left behind");
+    }
+
     /// Proportional share: CPU-bound dispatchers of one class, preempted
     /// only by the timer, get CPU time in proportion to their weights
     /// (within 10%) over one second of guest time.
